@@ -1,0 +1,117 @@
+# libportalocker: `make` builds everything into build/, `make test` installs
+# what is missing, builds and runs every test, `make bench` measures,
+# `make demo` shows the library at work.
+
+PREFIX ?= /usr/local
+VERSION := 1.0.0
+SOVERSION := 1
+
+CC ?= cc
+BUILD := build
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT ?= -O2 -g
+CFLAGS_CORE := -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden \
+	-D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include $(EXTRA_CFLAGS)
+LIBS := -lhiredis -lcjson -lpthread
+
+CORE_SRCS := $(sort $(wildcard core/src/*.c))
+CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+CORE_HDRS := core/include/portalocker.h $(wildcard core/src/*.h)
+
+SHARED := $(BUILD)/libportalocker.so.$(SOVERSION)
+STATIC := $(BUILD)/libportalocker.a
+PCFILE := $(BUILD)/portalocker.pc
+
+.PHONY: all lib setup test test-unit test-header bench demo install clean check-symbols
+
+all: lib
+
+lib: $(SHARED) $(BUILD)/libportalocker.so $(STATIC) $(PCFILE)
+
+$(BUILD)/obj/%.o: core/src/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -c $< -o $@
+
+$(SHARED): $(CORE_OBJS) core/portalocker.map
+	$(CC) -shared -Wl,-soname,libportalocker.so.$(SOVERSION) \
+		-Wl,--version-script=core/portalocker.map -Wl,--no-undefined \
+		-o $@ $(CORE_OBJS) $(LIBS)
+
+$(BUILD)/libportalocker.so: $(SHARED)
+	ln -sf libportalocker.so.$(SOVERSION) $@
+
+$(STATIC): $(CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $(CORE_OBJS)
+
+$(PCFILE): core/portalocker.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 core/include/portalocker.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libportalocker.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libportalocker.so
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# ---- tests ----------------------------------------------------------------
+# One cmocka binary per area: tests/unit/test_<area>.c. They link the static
+# library so that syscalls can be replaced with -Wl,--wrap (fault tests).
+
+TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes \
+	-D_FILE_OFFSET_BITS=64 -Icore/include -Icore/src -Itests/unit $(EXTRA_CFLAGS)
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
+TEST_HELPER_HDRS := $(wildcard tests/unit/*.h tests/unit/helpers/*.h)
+# Syscalls the fault-injection tests replace (fcntl64: glibc's name for
+# fcntl with 64-bit offsets).
+FAULT_WRAP := open open64 close flock fcntl fcntl64 fstat fstat64 lstat lstat64 \
+	ftruncate ftruncate64 write fsync link unlink mkostemps mkostemps64 \
+	inotify_init1
+WRAP_FLAGS := $(foreach s,$(FAULT_WRAP),-Wl,--wrap=$(s))
+
+$(BUILD)/tests/test_faults: WRAP = $(WRAP_FLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(TEST_HELPER_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_HELPERS) $(STATIC) $(WRAP) -lcmocka $(LIBS)
+
+setup:
+	bash ci/setup.sh
+
+test: setup
+	$(MAKE) all
+	bash ci/run-tests.sh
+
+test-unit: lib $(TEST_BINS)
+	@failed=0; for t in $(TEST_BINS); do \
+		echo "== $$t"; $$t || failed=1; \
+	done; exit $$failed
+
+# The public header must compile as strict C99 and as C++.
+test-header:
+	@mkdir -p $(BUILD)
+	printf '#include "portalocker.h"\nint main(void){return pl_version_number()>0?0:1;}\n' > $(BUILD)/header_c99.c
+	gcc -std=c99 -Wall -Wextra -pedantic -Werror -Icore/include -c $(BUILD)/header_c99.c -o $(BUILD)/header_c99.o
+	cp $(BUILD)/header_c99.c $(BUILD)/header_cxx.cpp
+	g++ -std=c++11 -Wall -Wextra -pedantic -Werror -Icore/include -c $(BUILD)/header_cxx.cpp -o $(BUILD)/header_cxx.o
+
+# Only pl_* symbols, each with a version.
+check-symbols: $(SHARED)
+	bash ci/check-symbols.sh $(SHARED)
+
+# ---- bench and demo ---------------------------------------------------------
+
+bench: setup
+	$(MAKE) all
+	bash tests/bench/run.sh
+
+demo: setup
+	$(MAKE) all
+	bash ci/demo.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test suite (after `make all`); exits non-zero if any failed.
+# Each suite prints its runner's own summary (cmocka, pytest, ...).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failed=()
+run() {
+  local name=$1; shift
+  echo
+  echo "=============== $name ==============="
+  if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed+=("$name"); fi
+}
+
+run "public header (C99 and C++)" make -s test-header
+run "exported symbols" make -s check-symbols
+run "unit tests (cmocka)" make -s test-unit
+for extra in ci/tests.d/*.sh; do
+  [ -e "$extra" ] || continue
+  run "$(basename "$extra" .sh)" bash "$extra"
+done
+
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "FAILED suites: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"

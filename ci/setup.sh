@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every system package the project needs, only what is missing.
+# Idempotent: a second run installs nothing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config
+  libcmocka-dev        # unit tests
+  libhiredis-dev       # Redis lock client
+  libcjson-dev         # Redis lock messages (JSON)
+  redis-server         # a real server for the Redis tests
+  python3 python3-venv # reference portalocker, redis-py, pytest (in a venv)
+  swig lua5.4 liblua5.4-dev ruby ruby-dev  # bindings
+  valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all system packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,340 @@
+/*
+ * libportalocker: cross-process locks (file locks, reentrant, temporary and
+ * PID-file locks, bounded semaphores, atomic file writes, and a Redis
+ * pub/sub distributed lock) behind a stable C ABI.
+ *
+ * Conventions (the same for every function in this header):
+ *  - Every function that can fail returns an int status: PL_OK (0) or a
+ *    negative PL_ERR_* code. The code is the truth; pl_last_error_message()
+ *    adds detail (the path and the OS error), pl_last_errno() the saved errno.
+ *  - Handles are opaque. They are created through out-parameters
+ *    (pl_xxx_new(&handle, ...)) and freed with pl_xxx_free(handle), which
+ *    accepts NULL and releases whatever the handle still holds.
+ *  - Options are set with setter functions, never through public structs, so
+ *    new options never change the ABI.
+ *  - A handle may be used from any thread but not from two threads at once.
+ *  - Every macro a foreign runtime needs has a function twin (ctypes and
+ *    LuaJIT FFI cannot see macros): pl_version_number(), pl_flag_*().
+ */
+#ifndef PORTALOCKER_H
+#define PORTALOCKER_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(PL_BUILDING_LIBRARY)
+#define PL_EXPORT __declspec(dllexport)
+#elif defined(_WIN32) && !defined(PL_STATIC)
+#define PL_EXPORT __declspec(dllimport)
+#elif defined(__GNUC__)
+#define PL_EXPORT __attribute__((visibility("default")))
+#else
+#define PL_EXPORT
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define PL_VERSION_MAJOR 1
+#define PL_VERSION_MINOR 0
+#define PL_VERSION_PATCH 0
+#define PL_VERSION_STRING "1.0.0"
+#define PL_VERSION_NUMBER \
+    (PL_VERSION_MAJOR * 10000 + PL_VERSION_MINOR * 100 + PL_VERSION_PATCH)
+
+/* Function twins of the version macros: the version of the loaded library. */
+PL_EXPORT int pl_version_number(void);
+PL_EXPORT const char *pl_version_string(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors: one table generates the codes, pl_strerror, pl_error_name and  */
+/* the exception names the bindings raise.                              */
+/* X(NAME, value, exception class, description)                         */
+/* ------------------------------------------------------------------ */
+
+#define PL_ERROR_TABLE(X)                                                     \
+    X(OK, 0, "", "success")                                                  \
+    X(ALREADY_LOCKED, -1, "AlreadyLocked",                                   \
+      "the lock is held by someone else (or the timeout ran out)")          \
+    X(LOCK_FAILED, -2, "LockException", "the lock call failed")              \
+    X(FILE_TOO_LARGE, -3, "FileToLarge", "file too large for the lock call") \
+    X(INVALID_ARGUMENT, -4, "InvalidArgument", "invalid argument")           \
+    X(NOT_HELD, -5, "NotHeld", "the lock is not held")                       \
+    X(EXISTS, -6, "FileExists", "the destination already exists")            \
+    X(IO, -7, "OSError", "input/output or operating system error")           \
+    X(NO_MEMORY, -8, "NoMemory", "out of memory")                            \
+    X(UNSUPPORTED, -9, "Unsupported", "not supported on this system")        \
+    X(INVALID_STATE, -10, "InvalidState",                                    \
+      "the handle is in the wrong state for this call")                     \
+    X(LOCK_LOST, -11, "LockLost", "the lock was lost while held")            \
+    X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")
+
+#define PL_ERROR_ENUM_ENTRY(name, value, exc, text) PL_ERR_##name = value,
+typedef enum pl_error {
+    PL_ERROR_TABLE(PL_ERROR_ENUM_ENTRY)
+} pl_error;
+#undef PL_ERROR_ENUM_ENTRY
+#define PL_OK PL_ERR_OK
+
+/* A static description of a code ("unknown error" for an unknown code). */
+PL_EXPORT const char *pl_strerror(int code);
+/* The code's name without prefix ("ALREADY_LOCKED"); "UNKNOWN" if unknown. */
+PL_EXPORT const char *pl_error_name(int code);
+/* The exception class the bindings raise for a code ("AlreadyLocked"). */
+PL_EXPORT const char *pl_error_exception(int code);
+/* Lowest defined code (codes run from 0 down to this), for iterating. */
+PL_EXPORT int pl_error_min(void);
+
+/* The calling thread's last error: never NULL ("" when nothing failed). */
+PL_EXPORT const char *pl_last_error_message(void);
+/* The errno saved with the last error (0 if no OS call failed). */
+PL_EXPORT int pl_last_errno(void);
+/* The code of the calling thread's last failed call (PL_OK if none). */
+PL_EXPORT int pl_last_error_code(void);
+PL_EXPORT void pl_clear_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Flags and mechanisms                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The flock(2) values, as the reference uses them. */
+#define PL_LOCK_SH 1 /* SHARED */
+#define PL_LOCK_EX 2 /* EXCLUSIVE */
+#define PL_LOCK_NB 4 /* NON_BLOCKING */
+#define PL_LOCK_UN 8 /* UNBLOCK */
+
+PL_EXPORT int pl_flag_shared(void);
+PL_EXPORT int pl_flag_exclusive(void);
+PL_EXPORT int pl_flag_non_blocking(void);
+PL_EXPORT int pl_flag_unblock(void);
+
+/* The OS primitive a lock uses. */
+#define PL_MECH_FLOCK 0 /* flock(2): per open file description; the default
+                           and what the reference uses */
+#define PL_MECH_POSIX 1 /* fcntl(F_SETLK) record locks: per process, dropped
+                           when the process closes ANY fd of the file */
+#define PL_MECH_OFD 2   /* Linux open-file-description record locks */
+
+PL_EXPORT int pl_mechanism_flock(void);
+PL_EXPORT int pl_mechanism_posix(void);
+PL_EXPORT int pl_mechanism_ofd(void);
+/* PL_OK if the mechanism works here, PL_ERR_UNSUPPORTED if not. */
+PL_EXPORT int pl_mechanism_supported(int mechanism);
+
+/* "Use the handle's setting" for the per-call overrides of acquire. */
+#define PL_INHERIT (-1)
+PL_EXPORT int pl_inherit(void);
+
+/* ------------------------------------------------------------------ */
+/* Low-level calls on a descriptor                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Lock fd with flags (EXCLUSIVE or SHARED, optionally | NON_BLOCKING; or
+ * UNBLOCK to unlock). NON_BLOCKING alone is PL_ERR_INVALID_ARGUMENT.
+ * Contention -> PL_ERR_ALREADY_LOCKED; other failures -> PL_ERR_LOCK_FAILED.
+ */
+PL_EXPORT int pl_lock_fd(int fd, int flags);
+PL_EXPORT int pl_unlock_fd(int fd);
+PL_EXPORT int pl_lock_fd_with(int fd, int flags, int mechanism);
+PL_EXPORT int pl_unlock_fd_with(int fd, int mechanism);
+
+/* ------------------------------------------------------------------ */
+/* File locks: Lock, RLock, TemporaryFileLock, PidFileLock              */
+/* ------------------------------------------------------------------ */
+
+typedef struct pl_lock pl_lock;
+
+/* Lock: open `path` (mode "a" unless set), lock it. Never deletes the file. */
+PL_EXPORT int pl_lock_new(pl_lock **out, const char *path);
+/* RLock: like Lock, reentrant per handle (acquire counts, release counts). */
+PL_EXPORT int pl_rlock_new(pl_lock **out, const char *path);
+/* TemporaryFileLock: the file exists only while held (deleted on release). */
+PL_EXPORT int pl_temporary_lock_new(pl_lock **out, const char *path);
+/* PidFileLock: locks "<path>.lock", writes this process's PID to <path>. */
+PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path);
+/* Releases what is held (unless another process owns it: see fork) and
+   frees. NULL is fine. */
+PL_EXPORT void pl_lock_free(pl_lock *lock);
+
+/* Options. Defaults are the reference's: timeout 5 s, check_interval
+   0.25 s, flags EXCLUSIVE|NON_BLOCKING, fail_when_locked 0 (1 for the
+   temporary and PID-file locks), mode "a", mechanism flock, file mode 0666
+   (minus umask). timeout may be INFINITY (wait with the kernel's blocking
+   call); negative or NaN values are PL_ERR_INVALID_ARGUMENT. */
+PL_EXPORT int pl_lock_set_timeout(pl_lock *lock, double seconds);
+PL_EXPORT int pl_lock_set_check_interval(pl_lock *lock, double seconds);
+PL_EXPORT int pl_lock_set_fail_when_locked(pl_lock *lock, int enabled);
+PL_EXPORT int pl_lock_set_flags(pl_lock *lock, int flags);
+/* fopen-style: r, w, a, x, each optionally with + b t ("w" truncates only
+   after the lock is taken). Lock and RLock only. */
+PL_EXPORT int pl_lock_set_mode(pl_lock *lock, const char *mode);
+PL_EXPORT int pl_lock_set_mechanism(pl_lock *lock, int mechanism);
+/* Permission bits for files the lock creates (umask still applies). */
+PL_EXPORT int pl_lock_set_file_mode(pl_lock *lock, unsigned int mode);
+/* When enabled, pl_lock_release reports unlock/close failures; when not
+   (the default) it reports PL_OK and leaves the detail in the last error. */
+PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *lock, int enabled);
+
+PL_EXPORT int pl_lock_get_timeout(const pl_lock *lock, double *out);
+PL_EXPORT int pl_lock_get_check_interval(const pl_lock *lock, double *out);
+PL_EXPORT int pl_lock_get_fail_when_locked(const pl_lock *lock, int *out);
+PL_EXPORT int pl_lock_get_flags(const pl_lock *lock, int *out);
+/* The path the handle locks (for a PID-file lock: the PID file). */
+PL_EXPORT const char *pl_lock_path(const pl_lock *lock);
+
+/*
+ * Acquire with the handle's options. On success *fd_out (may be NULL) is the
+ * locked descriptor; it belongs to the handle (do not close it) and stays
+ * valid until release. Acquiring a handle that holds its lock returns the
+ * same descriptor (RLock: and counts). PL_ERR_ALREADY_LOCKED on contention
+ * or when the timeout runs out.
+ */
+PL_EXPORT int pl_lock_acquire(pl_lock *lock, int *fd_out);
+/* The same with per-call overrides; PL_INHERIT (-1) keeps the handle's. */
+PL_EXPORT int pl_lock_acquire_with(pl_lock *lock, double timeout,
+                                   double check_interval, int fail_when_locked,
+                                   int *fd_out);
+/* Release; a no-op (PL_OK) when nothing is held, except for an RLock where
+   releasing more often than acquired is PL_ERR_NOT_HELD. */
+PL_EXPORT int pl_lock_release(pl_lock *lock);
+/* 1 if this handle holds its lock, else 0. */
+PL_EXPORT int pl_lock_is_held(const pl_lock *lock);
+/* The held descriptor, or -1. */
+PL_EXPORT int pl_lock_get_fd(const pl_lock *lock);
+/* RLock acquire count (0 or 1 for the other kinds). */
+PL_EXPORT int pl_lock_count(const pl_lock *lock);
+
+/* PID-file locks: the PID in the PID file, 0 if missing, empty or not a
+   number. After an acquire failed with PL_ERR_ALREADY_LOCKED,
+   pl_lock_holder_pid gives the PID the holder had written (0 if unknown). */
+PL_EXPORT int pl_lock_read_pid(const pl_lock *lock, long *pid_out);
+PL_EXPORT long pl_lock_holder_pid(const pl_lock *lock);
+
+/* ------------------------------------------------------------------ */
+/* Bounded semaphores                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct pl_semaphore pl_semaphore;
+
+/* `maximum` slot files named by the pattern (default
+   "{name}.{number:02d}.lock") in the directory (default: the system temp
+   dir, $TMPDIR or /tmp). name NULL -> "bounded_semaphore.<random>". Names
+   containing '/' or ".." are PL_ERR_INVALID_ARGUMENT. fail_when_locked
+   defaults to 1. */
+PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
+                               const char *name);
+PL_EXPORT void pl_semaphore_free(pl_semaphore *sem);
+PL_EXPORT int pl_semaphore_set_directory(pl_semaphore *sem, const char *dir);
+/* Placeholders: {name}, {number} with an optional format spec like :02d. */
+PL_EXPORT int pl_semaphore_set_filename_pattern(pl_semaphore *sem,
+                                                const char *pattern);
+PL_EXPORT int pl_semaphore_set_timeout(pl_semaphore *sem, double seconds);
+PL_EXPORT int pl_semaphore_set_check_interval(pl_semaphore *sem,
+                                              double seconds);
+PL_EXPORT int pl_semaphore_set_fail_when_locked(pl_semaphore *sem,
+                                                int enabled);
+PL_EXPORT int pl_semaphore_set_mechanism(pl_semaphore *sem, int mechanism);
+PL_EXPORT int pl_semaphore_set_file_mode(pl_semaphore *sem, unsigned int mode);
+PL_EXPORT int pl_semaphore_get_fail_when_locked(const pl_semaphore *sem,
+                                                int *out);
+PL_EXPORT const char *pl_semaphore_name(const pl_semaphore *sem);
+PL_EXPORT int pl_semaphore_maximum(const pl_semaphore *sem);
+/* Writes slot i's full path into buf (NUL-terminated);
+   PL_ERR_INVALID_ARGUMENT if the slot is out of range or buf too small. */
+PL_EXPORT int pl_semaphore_slot_path(const pl_semaphore *sem, int slot,
+                                     char *buf, unsigned long size);
+
+/* Take the first free slot (sweeping 0..maximum-1). *slot_out (may be
+   NULL) is the slot taken. No slot within the timeout ->
+   PL_ERR_ALREADY_LOCKED (the bindings return "nothing" instead when
+   fail_when_locked is off, as the reference does). Acquiring while holding
+   is PL_ERR_INVALID_STATE. */
+PL_EXPORT int pl_semaphore_acquire(pl_semaphore *sem, int *slot_out);
+PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *sem, double timeout,
+                                        double check_interval,
+                                        int fail_when_locked, int *slot_out);
+PL_EXPORT int pl_semaphore_release(pl_semaphore *sem);
+/* The held slot, or -1. */
+PL_EXPORT int pl_semaphore_slot(const pl_semaphore *sem);
+PL_EXPORT int pl_semaphore_fd(const pl_semaphore *sem);
+
+/* ------------------------------------------------------------------ */
+/* Atomic file writes (open_atomic)                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct pl_atomic_file pl_atomic_file;
+
+/* Create a temporary file next to `path` (the parent directory is created
+   if missing). PL_ERR_EXISTS if `path` exists already. */
+PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path);
+/* The temporary file's descriptor (owned by the handle). */
+PL_EXPORT int pl_atomic_fd(const pl_atomic_file *file);
+PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *file);
+/* fsync, publish under `path` without ever replacing an existing file
+   (PL_ERR_EXISTS, the other file untouched), fsync the directory. The
+   temporary file is removed in every case. */
+PL_EXPORT int pl_atomic_commit(pl_atomic_file *file);
+/* Abandon (if not committed): the temporary file is removed. NULL ok. */
+PL_EXPORT void pl_atomic_free(pl_atomic_file *file);
+
+/* ------------------------------------------------------------------ */
+/* Redis lock (pub/sub, wire-compatible with portalocker's RedisLock)   */
+/* ------------------------------------------------------------------ */
+
+typedef struct pl_redis_lock pl_redis_lock;
+
+/* channel is binary-safe: channel_len bytes. Connection defaults:
+   127.0.0.1:6379, db 0. Lock defaults: EXCLUSIVE, timeout 5 s,
+   check_interval 0.25 s, fail_when_locked 0, unavailable_timeout 1 s. */
+PL_EXPORT int pl_redis_lock_new(pl_redis_lock **out, const char *channel,
+                                unsigned long channel_len);
+PL_EXPORT void pl_redis_lock_free(pl_redis_lock *lock);
+PL_EXPORT int pl_redis_lock_set_host(pl_redis_lock *lock, const char *host,
+                                     int port);
+PL_EXPORT int pl_redis_lock_set_unix_socket(pl_redis_lock *lock,
+                                            const char *path);
+PL_EXPORT int pl_redis_lock_set_db(pl_redis_lock *lock, int db);
+/* username may be NULL (plain AUTH password). */
+PL_EXPORT int pl_redis_lock_set_password(pl_redis_lock *lock,
+                                         const char *username,
+                                         const char *password);
+PL_EXPORT int pl_redis_lock_set_connect_timeout(pl_redis_lock *lock,
+                                                double seconds);
+PL_EXPORT int pl_redis_lock_set_command_timeout(pl_redis_lock *lock,
+                                                double seconds);
+PL_EXPORT int pl_redis_lock_set_flags(pl_redis_lock *lock, int flags);
+PL_EXPORT int pl_redis_lock_set_timeout(pl_redis_lock *lock, double seconds);
+PL_EXPORT int pl_redis_lock_set_check_interval(pl_redis_lock *lock,
+                                               double seconds);
+PL_EXPORT int pl_redis_lock_set_fail_when_locked(pl_redis_lock *lock,
+                                                 int enabled);
+PL_EXPORT int pl_redis_lock_set_unavailable_timeout(pl_redis_lock *lock,
+                                                    double seconds);
+
+/* Called at most once per acquisition, from the library's background
+   thread, when a held lock is lost (its subscription died). It must not
+   call back into this handle. */
+typedef void (*pl_lost_callback)(pl_redis_lock *lock, void *userdata);
+PL_EXPORT int pl_redis_lock_set_lost_callback(pl_redis_lock *lock,
+                                              pl_lost_callback callback,
+                                              void *userdata);
+
+PL_EXPORT int pl_redis_lock_acquire(pl_redis_lock *lock);
+PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeout,
+                                         double check_interval,
+                                         int fail_when_locked);
+/* No-op (PL_OK) when nothing is held. */
+PL_EXPORT int pl_redis_lock_release(pl_redis_lock *lock);
+/* PL_OK while held, PL_ERR_LOCK_LOST if the held lock was lost,
+   PL_ERR_NOT_HELD if nothing is held. */
+PL_EXPORT int pl_redis_lock_check(pl_redis_lock *lock);
+PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PORTALOCKER_H */

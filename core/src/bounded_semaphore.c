@@ -1,0 +1,482 @@
+/*
+ * BoundedSemaphore / NamedBoundedSemaphore: `maximum` slot files in a
+ * directory, named by a pattern ("{name}.{number:02d}.lock"); holding any
+ * one slot's lock is holding the semaphore. Acquire sweeps the slots in
+ * order with non-blocking attempts and waits (retry.c) on all slot files.
+ */
+#include "internal.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PL_DEFAULT_PATTERN "{name}.{number:02d}.lock"
+
+struct pl_semaphore {
+    int maximum;
+    char *name;
+    char *pattern;
+    char *directory;
+    int mechanism;
+    unsigned int file_mode;
+    pl_wait_opts wait;
+    char **paths; /* slot paths, built when options change */
+    int *fds;     /* per-acquire: slot descriptors kept open while waiting */
+    int slot;     /* held slot or -1 */
+    int fd;
+    long owner_pid;
+};
+
+/* ---- the filename pattern: {name}, {number[:spec]}, {{ and }} ---- */
+
+/* Parse "{number...}" at p (just after '{'); *spec receives the printf
+   width spec ("02" for ":02d"). Returns the length consumed or -1. */
+static int parse_number_field(const char *p, char *spec, size_t spec_size)
+{
+    const char *q = p + 6; /* after "number" */
+    size_t n = 0;
+    spec[0] = '\0';
+    if (*q == '}')
+        return 7;
+    if (*q != ':')
+        return -1;
+    q++;
+    while ((*q >= '0' && *q <= '9') && n + 1 < spec_size && n < 3)
+        spec[n++] = *q++;
+    spec[n] = '\0';
+    if (*q == 'd')
+        q++;
+    if (*q != '}')
+        return -1;
+    return (int)(q - p) + 1;
+}
+
+/* Format the pattern for one slot into a malloc'ed string; validates the
+   pattern when out is NULL. */
+static int format_pattern(const char *pattern, const char *name, int number,
+                          char **out)
+{
+    size_t cap = strlen(pattern) + strlen(name) + 64, len = 0;
+    char *buf = malloc(cap);
+    const char *p = pattern;
+    int has_number = 0;
+    if (!buf)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+#define PUT(str, n)                                                          \
+    do {                                                                     \
+        size_t k_ = (n);                                                     \
+        if (len + k_ + 1 > cap) {                                            \
+            char *nb_;                                                       \
+            cap = (len + k_ + 1) * 2;                                        \
+            if (!(nb_ = realloc(buf, cap))) {                                \
+                free(buf);                                                   \
+                return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");  \
+            }                                                                \
+            buf = nb_;                                                       \
+        }                                                                    \
+        memcpy(buf + len, (str), k_);                                        \
+        len += k_;                                                           \
+    } while (0)
+    while (*p) {
+        if (p[0] == '{' && p[1] == '{') {
+            PUT("{", 1);
+            p += 2;
+        } else if (p[0] == '}' && p[1] == '}') {
+            PUT("}", 1);
+            p += 2;
+        } else if (strncmp(p, "{name}", 6) == 0) {
+            PUT(name, strlen(name));
+            p += 6;
+        } else if (strncmp(p, "{number", 7) == 0) {
+            char spec[8], fmt[16], num[48];
+            int used = parse_number_field(p + 1, spec, sizeof spec), k;
+            if (used < 0)
+                goto invalid;
+            snprintf(fmt, sizeof fmt, "%%%sd", spec);
+            k = snprintf(num, sizeof num, fmt, number);
+            PUT(num, (size_t)k);
+            p += used + 1;
+            has_number = 1;
+        } else if (*p == '{' || *p == '}' || *p == '/') {
+            goto invalid;
+        } else {
+            PUT(p, 1);
+            p++;
+        }
+    }
+#undef PUT
+    if (!has_number) {
+        free(buf);
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "filename pattern '%s' has no {number} placeholder, "
+                        "so every slot would share one file",
+                        pattern);
+    }
+    buf[len] = '\0';
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return PL_OK;
+invalid:
+    free(buf);
+    return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                    "invalid filename pattern '%s' (placeholders: {name}, "
+                    "{number} or {number:02d}; no '/')",
+                    pattern);
+}
+
+static int check_name(const char *name)
+{
+    if (!*name)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "semaphore name must not be empty");
+    if (strchr(name, '/') || strstr(name, ".."))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "semaphore name '%s' must not contain '/' or '..'",
+                        name);
+    return PL_OK;
+}
+
+static void free_paths(pl_semaphore *s)
+{
+    int i;
+    if (s->paths)
+        for (i = 0; i < s->maximum; i++)
+            free(s->paths[i]);
+    free(s->paths);
+    s->paths = NULL;
+}
+
+/* Build every slot's full path from directory + pattern. */
+static int build_paths(pl_semaphore *s, const char *dir, const char *pattern)
+{
+    char **paths = calloc((size_t)s->maximum, sizeof *paths);
+    int i, rc = PL_OK;
+    if (!paths)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    for (i = 0; i < s->maximum && rc == PL_OK; i++) {
+        char *file = NULL;
+        rc = format_pattern(pattern, s->name, i, &file);
+        if (rc == PL_OK) {
+            size_t n = strlen(dir) + strlen(file) + 2;
+            paths[i] = malloc(n);
+            if (!paths[i])
+                rc = pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+            else if (*dir)
+                snprintf(paths[i], n, "%s%s%s", dir,
+                         dir[strlen(dir) - 1] == '/' ? "" : "/", file);
+            else
+                snprintf(paths[i], n, "%s", file);
+        }
+        free(file);
+    }
+    if (rc != PL_OK) {
+        for (i = 0; i < s->maximum; i++)
+            free(paths[i]);
+        free(paths);
+        return rc;
+    }
+    free_paths(s);
+    s->paths = paths;
+    return PL_OK;
+}
+
+PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
+                               const char *name)
+{
+    pl_semaphore *s;
+    char random_name[64];
+    int rc;
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
+    *out = NULL;
+    if (maximum <= 0)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "semaphore maximum must be at least 1 (got %d)",
+                        maximum);
+    if (!name) {
+        snprintf(random_name, sizeof random_name, "bounded_semaphore.%llu",
+                 pl_os_random() % 1000001ULL);
+        name = random_name;
+    } else if ((rc = check_name(name)) != PL_OK) {
+        return rc;
+    }
+    if (!(s = calloc(1, sizeof *s)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    s->maximum = maximum;
+    s->slot = -1;
+    s->fd = -1;
+    s->mechanism = PL_MECH_FLOCK;
+    s->file_mode = PL_DEFAULT_FILE_MODE;
+    s->wait.timeout = PL_DEFAULT_TIMEOUT;
+    s->wait.check_interval = PL_DEFAULT_CHECK_INTERVAL;
+    s->wait.fail_when_locked = 1;
+    s->name = pl__strdup(name);
+    s->pattern = pl__strdup(PL_DEFAULT_PATTERN);
+    s->directory = pl__strdup(pl_os_temp_dir());
+    if (!s->name || !s->pattern || !s->directory) {
+        pl_semaphore_free(s);
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    }
+    if ((rc = build_paths(s, s->directory, s->pattern)) != PL_OK) {
+        pl_semaphore_free(s);
+        return rc;
+    }
+    *out = s;
+    return pl__ok();
+}
+
+PL_EXPORT void pl_semaphore_free(pl_semaphore *s)
+{
+    if (!s)
+        return;
+    (void)pl_semaphore_release(s);
+    free_paths(s);
+    free(s->fds);
+    free(s->name);
+    free(s->pattern);
+    free(s->directory);
+    free(s);
+}
+
+#define CHECK_SEM(s)                                                         \
+    do {                                                                     \
+        if (!(s))                                                            \
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
+                            "semaphore handle must not be NULL");            \
+    } while (0)
+
+/* Replace *field with a copy of value after rebuilding the slot paths. */
+static int set_layout(pl_semaphore *s, char **field, const char *value,
+                      const char *what)
+{
+    char *copy;
+    int rc;
+    CHECK_SEM(s);
+    if (!value)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "%s must not be NULL", what);
+    if (s->slot >= 0)
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "cannot change the %s while a slot is held", what);
+    rc = build_paths(s, field == &s->directory ? value : s->directory,
+                     field == &s->pattern ? value : s->pattern);
+    if (rc != PL_OK)
+        return rc;
+    if (!(copy = pl__strdup(value)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_set_directory(pl_semaphore *s, const char *dir)
+{
+    return set_layout(s, s ? &s->directory : NULL, dir, "directory");
+}
+
+PL_EXPORT int pl_semaphore_set_filename_pattern(pl_semaphore *s,
+                                                const char *pattern)
+{
+    return set_layout(s, s ? &s->pattern : NULL, pattern, "filename pattern");
+}
+
+PL_EXPORT int pl_semaphore_set_timeout(pl_semaphore *s, double seconds)
+{
+    int rc;
+    CHECK_SEM(s);
+    if ((rc = pl__check_seconds("timeout", seconds, 1)) != PL_OK)
+        return rc;
+    s->wait.timeout = seconds;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_set_check_interval(pl_semaphore *s, double seconds)
+{
+    int rc;
+    CHECK_SEM(s);
+    if ((rc = pl__check_seconds("check_interval", seconds, 0)) != PL_OK)
+        return rc;
+    s->wait.check_interval = seconds;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_set_fail_when_locked(pl_semaphore *s, int enabled)
+{
+    CHECK_SEM(s);
+    s->wait.fail_when_locked = enabled != 0;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_set_mechanism(pl_semaphore *s, int mechanism)
+{
+    int rc;
+    CHECK_SEM(s);
+    if ((rc = pl__check_mechanism(mechanism)) != PL_OK)
+        return rc;
+    s->mechanism = mechanism;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_set_file_mode(pl_semaphore *s, unsigned int mode)
+{
+    CHECK_SEM(s);
+    if (mode & ~07777u)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "file mode %o has bits beyond 07777", mode);
+    s->file_mode = mode;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_get_fail_when_locked(const pl_semaphore *s, int *out)
+{
+    CHECK_SEM(s);
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
+    *out = s->wait.fail_when_locked;
+    return PL_OK;
+}
+
+PL_EXPORT const char *pl_semaphore_name(const pl_semaphore *s)
+{
+    return s ? s->name : "";
+}
+
+PL_EXPORT int pl_semaphore_maximum(const pl_semaphore *s)
+{
+    return s ? s->maximum : 0;
+}
+
+PL_EXPORT int pl_semaphore_slot_path(const pl_semaphore *s, int slot,
+                                     char *buf, unsigned long size)
+{
+    size_t n;
+    CHECK_SEM(s);
+    if (slot < 0 || slot >= s->maximum)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "slot %d is out of range 0..%d", slot, s->maximum - 1);
+    n = strlen(s->paths[slot]);
+    if (!buf || size <= n)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "buffer of %lu bytes is too small for %zu", size,
+                        n + 1);
+    memcpy(buf, s->paths[slot], n + 1);
+    return PL_OK;
+}
+
+PL_EXPORT int pl_semaphore_slot(const pl_semaphore *s)
+{
+    return s ? s->slot : -1;
+}
+
+PL_EXPORT int pl_semaphore_fd(const pl_semaphore *s)
+{
+    return s && s->slot >= 0 ? s->fd : -1;
+}
+
+/* ---- acquire / release ---- */
+
+static void close_slot_fds(pl_semaphore *s, int keep)
+{
+    int i;
+    for (i = 0; i < s->maximum; i++) {
+        if (i != keep && s->fds[i] >= 0)
+            (void)pl_os_close(s->fds[i]);
+        s->fds[i] = -1;
+    }
+}
+
+/* One sweep over the slots. Descriptors stay open between sweeps so a
+   waiter does not wake the other waiters with close events. */
+static int sweep(void *ctx, int blocking)
+{
+    pl_semaphore *s = ctx;
+    int i, err;
+    (void)blocking;
+    for (i = 0; i < s->maximum; i++) {
+        if (s->fds[i] < 0) {
+            err = pl_os_open(s->paths[i],
+                             PL_O_WRITE | PL_O_CREATE | PL_O_APPEND |
+                                 PL_O_NOFOLLOW,
+                             s->file_mode, &s->fds[i]);
+            if (err)
+                return pl__fail_os(PL_ERR_IO, err, "open semaphore slot",
+                                   s->paths[i]);
+        }
+        err = pl_os_lock(s->fds[i], s->mechanism, 1, 0);
+        if (err == 0) {
+            s->slot = i;
+            s->fd = s->fds[i];
+            return PL_OK;
+        }
+        if (err != EAGAIN)
+            return pl__fail_os(PL_ERR_LOCK_FAILED, err, "lock semaphore slot",
+                               s->paths[i]);
+    }
+    return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                    "all %d slots of semaphore '%s' are taken", s->maximum,
+                    s->name);
+}
+
+PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
+                                        double check_interval,
+                                        int fail_when_locked, int *slot_out)
+{
+    pl_wait_opts opts;
+    int rc, i;
+    CHECK_SEM(s);
+    if (s->slot >= 0 && s->owner_pid == pl__self_pid())
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "semaphore '%s' already holds slot %d", s->name,
+                        s->slot);
+    if (s->slot >= 0)
+        (void)pl_semaphore_release(s); /* the parent's, inherited by fork */
+    if ((rc = pl__merge_wait_opts(&s->wait, timeout, check_interval,
+                                  fail_when_locked, &opts)) != PL_OK)
+        return rc;
+    /* The semaphore's fail_when_locked decides what happens after the
+       timeout (raise or return nothing, in the bindings); every sweep
+       waits out the timeout, as the reference does. */
+    opts.fail_when_locked = 0;
+    if (!s->fds && !(s->fds = malloc((size_t)s->maximum * sizeof *s->fds)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    for (i = 0; i < s->maximum; i++)
+        s->fds[i] = -1;
+    rc = pl__retry(&opts, sweep, s, (const char *const *)s->paths,
+                   (size_t)s->maximum, 0);
+    close_slot_fds(s, rc == PL_OK ? s->slot : -1);
+    if (rc != PL_OK) {
+        s->slot = -1;
+        s->fd = -1;
+        return rc;
+    }
+    s->owner_pid = pl__self_pid();
+    if (slot_out)
+        *slot_out = s->slot;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
+{
+    return pl_semaphore_acquire_with(s, PL_INHERIT, PL_INHERIT, PL_INHERIT,
+                                     slot_out);
+}
+
+PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
+{
+    int err;
+    CHECK_SEM(s);
+    if (s->slot < 0)
+        return pl__ok();
+    /* A forked child only closes its copy (see lock.c). */
+    if (s->owner_pid == pl__self_pid())
+        (void)pl_os_unlock(s->fd, s->mechanism);
+    err = pl_os_close(s->fd);
+    s->slot = -1;
+    s->fd = -1;
+    if (err)
+        return pl__fail_os(PL_ERR_IO, err, "close semaphore slot", s->name);
+    return pl__ok();
+}

@@ -1,0 +1,466 @@
+/*
+ * Lock and RLock, and the engine every file-lock handle shares: open the
+ * file (close-on-exec; no symlinks for the files the library creates in
+ * shared directories), lock it with the handle's mechanism, wait with the
+ * shared retry policy, and release without ever unlocking a lock that
+ * belongs to another process (a forked child only closes its copy).
+ */
+#include "lock_handle.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_creating_kind(const pl_lock *l)
+{
+    return l->kind == PL_KIND_TEMPORARY || l->kind == PL_KIND_PIDFILE;
+}
+
+int pl__lock_alloc(pl_lock **out, const char *path, enum pl_lock_kind kind)
+{
+    pl_lock *l;
+    int rc;
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
+    *out = NULL;
+    if (!path)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "path must not be NULL");
+    if (!*path)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "path must not be empty");
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    l->kind = kind;
+    l->fd = -1;
+    l->flags = PL_DEFAULT_FLAGS;
+    l->mechanism = PL_MECH_FLOCK;
+    l->file_mode = PL_DEFAULT_FILE_MODE;
+    l->wait.timeout = PL_DEFAULT_TIMEOUT;
+    l->wait.check_interval = PL_DEFAULT_CHECK_INTERVAL;
+    l->wait.fail_when_locked = is_creating_kind(l);
+    l->path = pl__strdup(path);
+    /* Temporary and PID-file locks write the file: the reference opens
+       them with 'w' (truncated once locked); Lock defaults to 'a'. */
+    l->mode = pl__strdup(is_creating_kind(l) ? "w" : "a");
+    if (!l->path || !l->mode) {
+        pl_lock_free(l);
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    }
+    rc = pl__parse_mode(l->mode, &l->oflags, &l->truncate_after);
+    if (rc != PL_OK) {
+        pl_lock_free(l);
+        return rc;
+    }
+    *out = l;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_new(pl_lock **out, const char *path)
+{
+    return pl__lock_alloc(out, path, PL_KIND_LOCK);
+}
+
+PL_EXPORT int pl_rlock_new(pl_lock **out, const char *path)
+{
+    return pl__lock_alloc(out, path, PL_KIND_RLOCK);
+}
+
+PL_EXPORT void pl_lock_free(pl_lock *l)
+{
+    if (!l)
+        return;
+    if (l->fd >= 0) {
+        l->count = 1; /* release fully, whatever the RLock depth */
+        (void)pl_lock_release(l);
+    }
+    pl__exit_registry_remove(l);
+    free(l->path);
+    free(l->pid_path);
+    free(l->mode);
+    free(l);
+}
+
+/* ---- options ---- */
+
+#define CHECK_HANDLE(l)                                                      \
+    do {                                                                     \
+        if (!(l))                                                            \
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
+                            "lock handle must not be NULL");                 \
+    } while (0)
+
+PL_EXPORT int pl_lock_set_timeout(pl_lock *l, double seconds)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__check_seconds("timeout", seconds, 1)) != PL_OK)
+        return rc;
+    l->wait.timeout = seconds;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_check_interval(pl_lock *l, double seconds)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__check_seconds("check_interval", seconds, 0)) != PL_OK)
+        return rc;
+    l->wait.check_interval = seconds;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_fail_when_locked(pl_lock *l, int enabled)
+{
+    CHECK_HANDLE(l);
+    l->wait.fail_when_locked = enabled != 0;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_flags(pl_lock *l, int flags)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__check_lock_flags(flags)) != PL_OK)
+        return rc;
+    if (flags & PL_LOCK_UN)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "UNBLOCK is not a way to acquire a lock");
+    l->flags = flags;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_mode(pl_lock *l, const char *mode)
+{
+    int oflags, truncate_after, rc;
+    char *copy;
+    CHECK_HANDLE(l);
+    if (is_creating_kind(l))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "the open mode is fixed for temporary and PID-file "
+                        "locks");
+    if ((rc = pl__parse_mode(mode, &oflags, &truncate_after)) != PL_OK)
+        return rc;
+    if (!(copy = pl__strdup(mode)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    free(l->mode);
+    l->mode = copy;
+    l->oflags = oflags;
+    l->truncate_after = truncate_after;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_mechanism(pl_lock *l, int mechanism)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__check_mechanism(mechanism)) != PL_OK)
+        return rc;
+    l->mechanism = mechanism;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_file_mode(pl_lock *l, unsigned int mode)
+{
+    CHECK_HANDLE(l);
+    if (mode & ~07777u)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "file mode %o has bits beyond 07777", mode);
+    l->file_mode = mode;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *l, int enabled)
+{
+    CHECK_HANDLE(l);
+    l->raise_on_release_error = enabled != 0;
+    return pl__ok();
+}
+
+#define GETTER(name, type, expr)                                             \
+    PL_EXPORT int pl_lock_get_##name(const pl_lock *l, type *out)            \
+    {                                                                        \
+        CHECK_HANDLE(l);                                                     \
+        if (!out)                                                            \
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
+                            "out must not be NULL");                         \
+        *out = (expr);                                                       \
+        return PL_OK;                                                        \
+    }
+
+GETTER(timeout, double, l->wait.timeout)
+GETTER(check_interval, double, l->wait.check_interval)
+GETTER(fail_when_locked, int, l->wait.fail_when_locked)
+GETTER(flags, int, l->flags)
+
+PL_EXPORT const char *pl_lock_path(const pl_lock *l)
+{
+    if (!l)
+        return "";
+    return l->kind == PL_KIND_PIDFILE ? l->pid_path : l->path;
+}
+
+PL_EXPORT int pl_lock_is_held(const pl_lock *l)
+{
+    return l && l->held;
+}
+
+PL_EXPORT int pl_lock_get_fd(const pl_lock *l)
+{
+    return l && l->held ? l->fd : -1;
+}
+
+PL_EXPORT int pl_lock_count(const pl_lock *l)
+{
+    if (!l || !l->held)
+        return 0;
+    return l->kind == PL_KIND_RLOCK ? l->count : 1;
+}
+
+PL_EXPORT long pl_lock_holder_pid(const pl_lock *l)
+{
+    return l ? l->holder_pid : 0;
+}
+
+/* ---- acquiring ---- */
+
+static void close_fd(pl_lock *l)
+{
+    if (l->fd >= 0)
+        (void)pl_os_close(l->fd);
+    l->fd = -1;
+}
+
+static int open_file(pl_lock *l, int oflags)
+{
+    int err;
+    if (is_creating_kind(l))
+        oflags |= PL_O_NOFOLLOW; /* no symlink-truncation (CVE-2025-68146) */
+    err = pl_os_open(l->path, oflags, l->file_mode, &l->fd);
+    if (err) {
+        if (err == ELOOP && (oflags & PL_O_NOFOLLOW))
+            return pl__fail(PL_ERR_IO, err,
+                            "cannot open '%s': it is a symbolic link, which a "
+                            "%s lock refuses to follow",
+                            l->path,
+                            l->kind == PL_KIND_PIDFILE ? "PID-file"
+                                                       : "temporary");
+        return pl__fail_os(PL_ERR_IO, err, "open", l->path);
+    }
+    /* A writable open of a directory already fails with EISDIR. */
+    if (!(oflags & PL_O_WRITE) && (err = pl_os_check_regular(l->fd)) != 0) {
+        close_fd(l);
+        if (err == EISDIR)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
+                            "cannot lock '%s': it is a directory", l->path);
+        return pl__fail_os(PL_ERR_INVALID_ARGUMENT, err == EINVAL ? EINVAL : err,
+                           "lock a non-regular file", l->path);
+    }
+    return PL_OK;
+}
+
+/* Lock l->fd; EBADF from a descriptor that lacks the access the lock
+   needs (NFS wants write access for exclusive locks, fcntl locks want it
+   for exclusive and read access for shared) is fixed by reopening
+   read-write once, as util-linux and gofrs/flock do. */
+static int lock_fd(pl_lock *l, int blocking)
+{
+    int exclusive = (l->flags & PL_LOCK_EX) != 0;
+    int err = pl_os_lock(l->fd, l->mechanism, exclusive, blocking);
+    if (err == EBADF && (l->oflags & (PL_O_READ | PL_O_WRITE)) !=
+                            (PL_O_READ | PL_O_WRITE)) {
+        int rc;
+        close_fd(l);
+        rc = open_file(l, l->oflags | PL_O_READ | PL_O_WRITE);
+        if (rc != PL_OK)
+            return rc;
+        err = pl_os_lock(l->fd, l->mechanism, exclusive, blocking);
+    }
+    if (err == 0)
+        return PL_OK;
+    if (err == EAGAIN)
+        return pl__fail(PL_ERR_ALREADY_LOCKED, err,
+                        "'%s' is locked by another holder", l->path);
+    close_fd(l);
+    return pl__fail_os(PL_ERR_LOCK_FAILED, err, "lock", l->path);
+}
+
+/* Up to this many immediate re-opens when a temporary lock's file keeps
+   being replaced under us (each replacement means a holder just left). */
+#define PL_MAX_REPLACED 64
+
+static int attempt(void *ctx, int blocking)
+{
+    pl_lock *l = ctx;
+    int tries;
+    for (tries = 0; tries < PL_MAX_REPLACED; tries++) {
+        int rc, replaced = 0;
+        if (l->fd < 0 && (rc = open_file(l, l->oflags)) != PL_OK)
+            return rc;
+        /* On contention the descriptor stays open for the next attempt:
+           a waiter that re-opened each time would wake every other waiter
+           with its own close events. */
+        if ((rc = lock_fd(l, blocking)) != PL_OK)
+            return rc;
+        if (!is_creating_kind(l))
+            return PL_OK;
+        if ((rc = pl__temporary_verify(l, &replaced)) != PL_OK || !replaced)
+            return rc;
+        /* Locked a file that is no longer at the path: a releasing holder
+           unlinked it. Drop it and lock the current one instead. */
+        (void)pl_os_unlock(l->fd, l->mechanism);
+        close_fd(l);
+    }
+    return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                    "'%s' kept being replaced while locking (split-brain)",
+                    l->path);
+}
+
+/* Steps after the OS lock is taken; on failure the lock is dropped. */
+static int prepare_locked(pl_lock *l)
+{
+    int rc = PL_OK, err;
+    if (l->truncate_after && (err = pl_os_truncate(l->fd)) != 0)
+        rc = pl__fail_os(PL_ERR_IO, err, "truncate", l->path);
+    if (rc == PL_OK && l->kind == PL_KIND_PIDFILE)
+        rc = pl__pidfile_write(l);
+    if (rc != PL_OK) {
+        (void)pl_os_unlock(l->fd, l->mechanism);
+        close_fd(l);
+    }
+    return rc;
+}
+
+PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
+                                   double check_interval, int fail_when_locked,
+                                   int *fd_out)
+{
+    pl_wait_opts opts;
+    const char *paths[1];
+    int rc;
+
+    CHECK_HANDLE(l);
+    if (l->held && l->owner_pid == pl__self_pid()) {
+        if (l->kind == PL_KIND_RLOCK)
+            l->count++;
+        if (fd_out)
+            *fd_out = l->fd;
+        return pl__ok();
+    }
+    if (l->fd >= 0) /* inherited across fork: that lock is the parent's */
+        (void)pl_lock_release(l);
+    if ((rc = pl__merge_wait_opts(&l->wait, timeout, check_interval,
+                                  fail_when_locked, &opts)) != PL_OK)
+        return rc;
+
+    l->holder_pid = 0;
+    paths[0] = l->path;
+    if (!(l->flags & PL_LOCK_NB)) {
+        /* Blocking flags: the kernel waits; a timeout has no effect. */
+        do {
+            rc = attempt(l, 1);
+        } while (rc == PL_ERR_ALREADY_LOCKED && !opts.fail_when_locked &&
+                 is_creating_kind(l));
+    } else {
+        rc = pl__retry(&opts, attempt, l, paths, 1, 1);
+    }
+    if (rc == PL_OK)
+        rc = prepare_locked(l);
+    if (rc != PL_OK) {
+        close_fd(l);
+        if (l->kind == PL_KIND_PIDFILE) {
+            /* Every lock failure of a PID-file lock is contention. */
+            if (rc == PL_ERR_LOCK_FAILED)
+                rc = pl__fail(PL_ERR_ALREADY_LOCKED, pl_last_errno(), "%s",
+                              pl_last_error_message());
+            if (rc == PL_ERR_ALREADY_LOCKED)
+                (void)pl_lock_read_pid(l, &l->holder_pid);
+        }
+        return rc;
+    }
+    l->held = 1;
+    l->count = 1;
+    l->owner_pid = pl__self_pid();
+    if (is_creating_kind(l))
+        pl__exit_registry_add(l);
+    if (fd_out)
+        *fd_out = l->fd;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_lock_acquire(pl_lock *l, int *fd_out)
+{
+    return pl_lock_acquire_with(l, PL_INHERIT, PL_INHERIT, PL_INHERIT, fd_out);
+}
+
+/* ---- releasing ---- */
+
+PL_EXPORT int pl_lock_release(pl_lock *l)
+{
+    int rc = PL_OK, err, swallowed = 0;
+    CHECK_HANDLE(l);
+    if (!l->held || l->fd < 0) {
+        close_fd(l);
+        l->held = 0;
+        if (l->kind == PL_KIND_RLOCK)
+            return pl__fail(PL_ERR_NOT_HELD, 0,
+                            "Cannot release more times than acquired");
+        return pl__ok();
+    }
+    if (l->kind == PL_KIND_RLOCK && l->count > 1) {
+        l->count--;
+        return pl__ok();
+    }
+    pl__exit_registry_remove(l);
+    if (l->owner_pid != pl__self_pid()) {
+        /* A forked child: the lock belongs to the parent. Closing our copy
+           of the descriptor leaves it alone; unlocking (flock: shared open
+           file description) or unlinking would break it. */
+        close_fd(l);
+        l->held = 0;
+        l->count = 0;
+        return pl__ok();
+    }
+    /* Temporary files go first, while the lock is still held: the reverse
+       order lets two processes hold the lock at once. */
+    if (l->kind == PL_KIND_TEMPORARY)
+        rc = pl__temporary_unlink(l);
+    else if (l->kind == PL_KIND_PIDFILE)
+        rc = pl__pidfile_unlink(l);
+
+    /* Unlock and close both run whatever happens; their errors are
+       reported only with raise_on_release_error (as the reference), but
+       stay readable in the last error either way. */
+    err = pl_os_unlock(l->fd, l->mechanism);
+    if (err) {
+        int code = pl__fail_os(PL_ERR_LOCK_FAILED, err, "unlock", l->path);
+        if (rc == PL_OK && l->raise_on_release_error)
+            rc = code;
+        swallowed = 1;
+    }
+    err = pl_os_close(l->fd);
+    if (err) {
+        int code = pl__fail_os(PL_ERR_IO, err, "close", l->path);
+        if (rc == PL_OK && l->raise_on_release_error)
+            rc = code;
+        swallowed = 1;
+    }
+    l->fd = -1;
+    l->held = 0;
+    l->count = 0;
+    if (rc != PL_OK || swallowed)
+        return rc;
+    return pl__ok();
+}
+
+/* Called by the exit registry: remove the files of a lock still held at
+   exit; the kernel drops the lock itself when the process ends. */
+void pl__lock_release_at_exit(pl_lock *l)
+{
+    if (!l->held || l->owner_pid != pl__self_pid())
+        return;
+    if (l->kind == PL_KIND_TEMPORARY)
+        (void)pl__temporary_unlink(l);
+    else if (l->kind == PL_KIND_PIDFILE)
+        (void)pl__pidfile_unlink(l);
+}

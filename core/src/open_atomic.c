@@ -1,0 +1,128 @@
+/*
+ * open_atomic: write a whole file, then publish it under its name in one
+ * step that never replaces an existing file. The data goes to a temporary
+ * file in the destination's directory, is fsynced, and is published with
+ * link(2) (EEXIST if the name appeared meanwhile: the other file is left
+ * untouched); the directory is fsynced so the new name survives a crash.
+ * The temporary file is removed in every case.
+ */
+#include "internal.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct pl_atomic_file {
+    char *path;
+    char *temp_path; /* NULL once removed */
+    int fd;
+};
+
+static int remove_temp(pl_atomic_file *f)
+{
+    int err = 0;
+    if (f->fd >= 0)
+        (void)pl_os_close(f->fd);
+    f->fd = -1;
+    if (f->temp_path) {
+        err = pl_os_unlink(f->temp_path);
+        if (err == ENOENT)
+            err = 0;
+        free(f->temp_path);
+        f->temp_path = NULL;
+    }
+    return err;
+}
+
+PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path)
+{
+    pl_atomic_file *f;
+    int err, exists = 0;
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "path must not be NULL or empty");
+    if ((err = pl_os_exists(path, &exists)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "check", path);
+    if (exists)
+        return pl__fail(PL_ERR_EXISTS, EEXIST, "'%s' exists", path);
+    if ((err = pl_os_make_parents(path)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "create the directory of", path);
+    if (!(f = calloc(1, sizeof *f)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    f->fd = -1;
+    if (!(f->path = pl__strdup(path))) {
+        free(f);
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    }
+    if ((err = pl_os_make_temp(path, &f->fd, &f->temp_path)) != 0) {
+        free(f->path);
+        free(f);
+        return pl__fail_os(PL_ERR_IO, err, "create a temporary file next to",
+                           path);
+    }
+    *out = f;
+    return pl__ok();
+}
+
+PL_EXPORT int pl_atomic_fd(const pl_atomic_file *f)
+{
+    return f ? f->fd : -1;
+}
+
+PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *f)
+{
+    return f && f->temp_path ? f->temp_path : "";
+}
+
+PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
+{
+    int err, rc;
+    if (!f)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "atomic file handle must not be NULL");
+    if (f->fd < 0 || !f->temp_path)
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "'%s' was already committed or abandoned", f->path);
+    if ((err = pl_os_fsync(f->fd)) != 0) {
+        rc = pl__fail_os(PL_ERR_IO, err, "fsync", f->temp_path);
+        (void)remove_temp(f);
+        return rc;
+    }
+    if ((err = pl_os_close(f->fd)) != 0) {
+        f->fd = -1;
+        rc = pl__fail_os(PL_ERR_IO, err, "close", f->temp_path);
+        (void)remove_temp(f);
+        return rc;
+    }
+    f->fd = -1;
+    /* link(2), not rename(2): rename would replace a file that appeared
+       while we were writing. */
+    if ((err = pl_os_link(f->temp_path, f->path)) != 0) {
+        rc = err == EEXIST
+                 ? pl__fail(PL_ERR_EXISTS, err,
+                            "'%s' appeared while it was being written; it "
+                            "was left untouched",
+                            f->path)
+                 : pl__fail_os(PL_ERR_IO, err, "publish", f->path);
+        (void)remove_temp(f);
+        return rc;
+    }
+    if ((err = remove_temp(f)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "remove the temporary file of",
+                           f->path);
+    if ((err = pl_os_fsync_parent(f->path)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "fsync the directory of", f->path);
+    return pl__ok();
+}
+
+PL_EXPORT void pl_atomic_free(pl_atomic_file *f)
+{
+    if (!f)
+        return;
+    (void)remove_temp(f);
+    free(f->path);
+    free(f);
+}

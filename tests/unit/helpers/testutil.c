@@ -1,0 +1,135 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int tu_setup_dir(void **state)
+{
+    tu_dir *d = calloc(1, sizeof *d);
+    const char *tmp = getenv("TMPDIR");
+    if (!d)
+        return -1;
+    snprintf(d->path, sizeof d->path, "%s/pltest.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(d->path)) {
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int tu_teardown_dir(void **state)
+{
+    tu_dir *d = *state;
+    if (d) {
+        /* Tests may leave read-only directories behind: open them up. */
+        chmod(d->path, 0700);
+        nftw(d->path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(d);
+    }
+    *state = NULL;
+    return 0;
+}
+
+const char *tu_path(void **state, const char *name)
+{
+    static char bufs[8][512];
+    static int next;
+    tu_dir *d = *state;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", d->path, name);
+    return b;
+}
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tu_count_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    if (!dir)
+        return -1;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n - 1; /* the directory's own descriptor */
+}
+
+pid_t tu_fork(int (*fn)(void *), void *arg)
+{
+    pid_t pid;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+int tu_wait(pid_t pid)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+void tu_pipe_open(tu_pipe *p)
+{
+    if (pipe2(p->fds, O_CLOEXEC) != 0)
+        abort();
+}
+
+void tu_pipe_signal(tu_pipe *p)
+{
+    char c = 'x';
+    while (write(p->fds[1], &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+int tu_pipe_wait(tu_pipe *p, double seconds)
+{
+    struct pollfd pfd = {p->fds[0], POLLIN, 0};
+    char c;
+    if (poll(&pfd, 1, (int)(seconds * 1000)) != 1)
+        return -1;
+    return read(p->fds[0], &c, 1) == 1 ? 0 : -1;
+}
+
+void tu_pipe_close(tu_pipe *p)
+{
+    close(p->fds[0]);
+    close(p->fds[1]);
+}

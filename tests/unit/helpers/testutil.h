@@ -1,0 +1,58 @@
+/* Shared fixtures for the cmocka suites: a private temporary directory per
+   test, child processes, descriptor counting. */
+#ifndef PL_TESTUTIL_H
+#define PL_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cmocka.h>
+
+#include "portalocker.h"
+
+typedef struct tu_dir {
+    char path[256];
+} tu_dir;
+
+/* cmocka setup/teardown: *state becomes a tu_dir with a fresh directory
+   under $TMPDIR (removed recursively by the teardown). */
+int tu_setup_dir(void **state);
+int tu_teardown_dir(void **state);
+
+/* "<dir>/<name>" in a static rotating buffer (8 slots). */
+const char *tu_path(void **state, const char *name);
+
+/* Monotonic seconds. */
+double tu_now(void);
+
+/* Number of open descriptors of this process (from /proc/self/fd). */
+int tu_count_fds(void);
+
+/* Fork a child that runs fn(arg) and _exit()s with its return value. */
+pid_t tu_fork(int (*fn)(void *), void *arg);
+/* Wait for a child; returns its exit status (or 128+signal). */
+int tu_wait(pid_t pid);
+
+/* A one-byte pipe handshake between processes. */
+typedef struct tu_pipe {
+    int fds[2];
+} tu_pipe;
+void tu_pipe_open(tu_pipe *p);
+void tu_pipe_signal(tu_pipe *p);
+/* 0 when the byte came within `seconds`, -1 otherwise. */
+int tu_pipe_wait(tu_pipe *p, double seconds);
+void tu_pipe_close(tu_pipe *p);
+
+/* Assert a PL call returned `want`, printing the last error otherwise. */
+#define tu_expect(want, call)                                                \
+    do {                                                                     \
+        int tu_rc_ = (call);                                                 \
+        if (tu_rc_ != (want))                                                \
+            fail_msg("%s returned %d (%s), want %d: %s", #call, tu_rc_,      \
+                     pl_error_name(tu_rc_), (want), pl_last_error_message()); \
+    } while (0)
+#define tu_ok(call) tu_expect(PL_OK, call)
+
+#endif
