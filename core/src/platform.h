@@ -62,9 +62,13 @@ void pl_os_sleep(double seconds);
 
 /* Waiting for a lock file to change: a kernel notification (inotify) on
    close/delete of the watched files, or a plain sleep where there is none.
-   The struct is opaque to callers; its size is fixed for the stack. */
+   The notification descriptor is cached per thread and reused: creating
+   one is cheap but closing one costs ~15 ms (the kernel waits for an RCU
+   grace period), which would land on every contended acquire. */
 typedef struct pl_os_waiter {
-    int fd; /* notification descriptor, -1 when falling back to sleeping */
+    int fd;   /* notification descriptor, -1 when falling back to sleeping */
+    int *wds; /* watches to remove when the wait ends */
+    size_t nwds, cap;
 } pl_os_waiter;
 
 void pl_os_waiter_open(pl_os_waiter *w);
@@ -72,6 +76,7 @@ void pl_os_waiter_open(pl_os_waiter *w);
 void pl_os_waiter_watch(pl_os_waiter *w, const char *path);
 /* Wait up to `seconds` for an event; 1 if something happened, else 0. */
 int pl_os_waiter_wait(pl_os_waiter *w, double seconds);
+/* Remove the watches; the thread keeps its descriptor for the next wait. */
 void pl_os_waiter_close(pl_os_waiter *w);
 
 #endif
