@@ -113,5 +113,9 @@ demo: setup
 	$(MAKE) all
 	bash ci/demo.sh
 
+$(BUILD)/examples/%: examples/%.c $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -Icore/include -o $@ $< -L$(BUILD) -lportalocker -Wl,-rpath,'$$ORIGIN/..'
+
 clean:
 	rm -rf $(BUILD)
