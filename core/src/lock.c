@@ -9,6 +9,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,9 +371,12 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
         close_fd(l);
         if (l->kind == PL_KIND_PIDFILE) {
             /* Every lock failure of a PID-file lock is contention. */
-            if (rc == PL_ERR_LOCK_FAILED)
+            if (rc == PL_ERR_LOCK_FAILED) {
+                char detail[256]; /* the message buffer is rewritten below */
+                snprintf(detail, sizeof detail, "%s", pl_last_error_message());
                 rc = pl__fail(PL_ERR_ALREADY_LOCKED, pl_last_errno(), "%s",
-                              pl_last_error_message());
+                              detail);
+            }
             if (rc == PL_ERR_ALREADY_LOCKED)
                 (void)pl_lock_read_pid(l, &l->holder_pid);
         }
