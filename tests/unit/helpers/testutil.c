@@ -133,3 +133,102 @@ void tu_pipe_close(tu_pipe *p)
     close(p->fds[0]);
     close(p->fds[1]);
 }
+
+/* ---- file and lock probes ---- */
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+long tu_read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    if (fd < 0)
+        return -1;
+    while (got + 1 < size) {
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    close(fd);
+    return (long)got;
+}
+
+int tu_write_file(const char *path, const char *data)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    size_t len = strlen(data);
+    ssize_t n;
+    if (fd < 0)
+        return -1;
+    n = write(fd, data, len);
+    close(fd);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+int tu_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static int probe_child(const char *path, int mechanism)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct flock fl;
+    int rc;
+    if (fd < 0)
+        return errno == ENOENT ? 2 : 3;
+    if (mechanism == PL_MECH_FLOCK) {
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    } else {
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        rc = fcntl(fd, mechanism == PL_MECH_OFD ? F_OFD_SETLK : F_SETLK, &fl);
+    }
+    if (rc == 0)
+        return 0;
+    return (errno == EWOULDBLOCK || errno == EAGAIN || errno == EACCES) ? 1 : 3;
+}
+
+int tu_probe_locked(const char *path, int mechanism)
+{
+    pid_t pid;
+    int st;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        _exit(probe_child(path, mechanism));
+    st = tu_wait(pid);
+    return (st >= 0 && st <= 2) ? st : -1;
+}
+
+int tu_wait_blocked_lock(pid_t pid, double seconds)
+{
+    double end = tu_now() + seconds;
+    char want[32];
+    snprintf(want, sizeof want, " %ld ", (long)pid);
+    do {
+        char line[512];
+        FILE *f = fopen("/proc/locks", "re");
+        if (f) {
+            while (fgets(line, sizeof line, f)) {
+                if (strstr(line, "->") && strstr(line, want)) {
+                    fclose(f);
+                    return 0;
+                }
+            }
+            fclose(f);
+        }
+        usleep(2000);
+    } while (tu_now() < end);
+    return -1;
+}

@@ -55,4 +55,23 @@ void tu_pipe_close(tu_pipe *p);
     } while (0)
 #define tu_ok(call) tu_expect(PL_OK, call)
 
+/* ---- file and lock probes (appended) ---- */
+
+/* Read a whole small file into buf (NUL-terminated); its length, or -1. */
+long tu_read_file(const char *path, char *buf, size_t size);
+/* Create/truncate path with `data`; 0 or -1. */
+int tu_write_file(const char *path, const char *data);
+/* 1 if path exists (lstat), else 0. */
+int tu_exists(const char *path);
+
+/* Ask a fresh process, with raw syscalls (not the library), whether path
+   is locked: mechanism PL_MECH_FLOCK, PL_MECH_POSIX or PL_MECH_OFD.
+   1 = locked by someone, 0 = free, 2 = the file does not exist,
+   -1 = the probe itself failed. */
+int tu_probe_locked(const char *path, int mechanism);
+
+/* Wait until /proc/locks shows a pending (blocked) lock request of `pid`:
+   0 when it does within `seconds`, -1 otherwise. */
+int tu_wait_blocked_lock(pid_t pid, double seconds);
+
 #endif
