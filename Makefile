@@ -109,6 +109,11 @@ bench: setup
 	$(MAKE) all
 	bash tests/bench/run.sh
 
+# The file-lock bench (tests/bench/run.sh builds it), linked statically.
+$(BUILD)/bench/bench_file: tests/bench/bench_file.c core/include/portalocker.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(STATIC) $(LIBS)
+
 demo: setup
 	$(MAKE) all
 	bash ci/demo.sh
