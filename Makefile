@@ -103,6 +103,35 @@ test-header:
 check-symbols: $(SHARED)
 	bash ci/check-symbols.sh $(SHARED)
 
+# ---- bindings (issue 4) -------------------------------------------------------
+# One SWIG interface, bindings/portalocker.i, for every language. Python:
+# build/python/cportalocker/ (the pure-Python layer from bindings/python plus
+# the SWIG extension linked against the static library), so that
+# `PYTHONPATH=build/python python3 -c 'import cportalocker'` works. The Redis
+# lock is wrapped only when the library defines pl_redis_lock_new.
+PYTHON ?= python3
+PY_PKG := $(BUILD)/python/cportalocker
+PY_EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+PY_SRCS := $(wildcard bindings/python/cportalocker/*.py bindings/python/cportalocker/*.pyi) \
+	bindings/python/cportalocker/py.typed
+
+.PHONY: python-binding
+all: python-binding
+python-binding: $(PY_PKG)/.built
+
+$(PY_PKG)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(PY_SRCS)
+	@mkdir -p $(BUILD)/swig $(PY_PKG)
+	@test -f "$(PY_INCLUDE)/Python.h" || { echo "Python.h not found in $(PY_INCLUDE) (install python3-dev)"; exit 1; }
+	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
+	swig -python -builtin $$redis -Icore/include -outdir $(PY_PKG) \
+		-o $(BUILD)/swig/portalocker_python_wrap.c bindings/portalocker.i
+	$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
+		-Icore/include -I$(PY_INCLUDE) -o $(PY_PKG)/_portalocker_c$(PY_EXT_SUFFIX) \
+		$(BUILD)/swig/portalocker_python_wrap.c $(STATIC) $(LIBS)
+	cp $(PY_SRCS) $(PY_PKG)/
+	touch $@
+
 # ---- bench and demo ---------------------------------------------------------
 
 bench: setup

@@ -1,0 +1,265 @@
+/*
+ * bindings/portalocker.i -- the ONE SWIG interface for every scripting
+ * language binding of libportalocker (Python today; Ruby and Lua use the
+ * same file with their own small sections).
+ *
+ * Layout
+ *   1. shared: opaque handles with destructors, out-parameter constructors,
+ *      OUTPUT pointers, the list of int functions that are NOT statuses.
+ *   2. shared rule: every other int return is a status; a negative status
+ *      becomes the language's native error. WHICH error is decided by the
+ *      core's single error table (pl_error_exception(code) gives the class
+ *      name); each language only says how to raise a class given its name.
+ *   3. per-language sections (#ifdef SWIGPYTHON ...): raising, releasing the
+ *      interpreter lock around blocking calls, callbacks.
+ *
+ * The raw module is deliberately C-shaped; the idiomatic API lives in the
+ * per-language layer (bindings/python/cportalocker, ...).
+ *
+ * Redis: the Redis lock is wrapped only when the library actually provides
+ * it (the build passes -DPL_HAVE_REDIS after checking for
+ * pl_redis_lock_new); otherwise every pl_redis_* declaration is ignored so
+ * that the module never references a missing symbol.
+ */
+%module(package="cportalocker") portalocker_c
+
+%{
+#include "portalocker.h"
+#include <string.h>
+%}
+
+%include "typemaps.i"
+
+/* ------------------------------------------------------------------ */
+/* 1. Opaque handles                                                   */
+/* ------------------------------------------------------------------ */
+
+/* SWIG-only declarations (never emitted to C): let SWIG know the handle
+   types so that it can attach a destructor. The structs stay incomplete
+   in C. */
+%nodefaultctor pl_lock;
+%nodefaultctor pl_semaphore;
+%nodefaultctor pl_atomic_file;
+%nodefaultctor pl_redis_lock;
+struct pl_lock {};
+struct pl_semaphore {};
+struct pl_atomic_file {};
+%extend pl_lock { ~pl_lock() { pl_lock_free($self); } }
+%extend pl_semaphore { ~pl_semaphore() { pl_semaphore_free($self); } }
+%extend pl_atomic_file { ~pl_atomic_file() { pl_atomic_free($self); } }
+#ifdef PL_HAVE_REDIS
+struct pl_redis_lock {};
+%extend pl_redis_lock { ~pl_redis_lock() { pl_redis_lock_free($self); } }
+#endif
+
+/* The explicit free functions are not exposed: the handle object owns the
+   handle and the destructor above frees it exactly once. */
+%ignore pl_lock_free;
+%ignore pl_semaphore_free;
+%ignore pl_atomic_free;
+%ignore pl_redis_lock_free;
+
+/* pl_xxx_new(&handle, ...): the handle becomes a return value owned by the
+   scripting object (destructor above). */
+%define PL_OUT_HANDLE(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) "$1 = &tmp;"
+#if defined(SWIGLUA)
+%typemap(argout) TYPE **out
+  "SWIG_NewPointerObj(L, (void *)tmp$argnum, $descriptor(TYPE *), 1); SWIG_arg++;"
+#else
+%typemap(argout) TYPE **out {
+  %append_output(SWIG_NewPointerObj(SWIG_as_voidptr(tmp$argnum), $descriptor(TYPE *), SWIG_POINTER_OWN));
+}
+#endif
+%enddef
+PL_OUT_HANDLE(pl_lock)
+PL_OUT_HANDLE(pl_semaphore)
+PL_OUT_HANDLE(pl_atomic_file)
+#ifdef PL_HAVE_REDIS
+PL_OUT_HANDLE(pl_redis_lock)
+#endif
+
+/* Out parameters become (extra) return values. */
+%apply int *OUTPUT { int *fd_out, int *slot_out, int *out };
+%apply double *OUTPUT { double *out };
+%apply long *OUTPUT { long *pid_out };
+
+/* pl_semaphore_slot_path(sem, slot, buf, size): returns the path. */
+%typemap(in, numinputs=0) (char *buf, unsigned long size) (char tmp[4096]) {
+  tmp[0] = 0; $1 = tmp; $2 = (unsigned long)sizeof tmp;
+}
+#if defined(SWIGLUA)
+%typemap(argout) (char *buf, unsigned long size) "lua_pushstring(L, $1); SWIG_arg++;"
+#else
+%typemap(argout) (char *buf, unsigned long size) {
+  %append_output(SWIG_FromCharPtr($1));
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* 2. Status returns                                                   */
+/* ------------------------------------------------------------------ */
+
+/* int functions whose result is a value, not a status: plain ints. Every
+   other int return in the header is a status. */
+%typemap(out) int PL_PLAIN_INT = int;
+%apply int PL_PLAIN_INT {
+  int pl_version_number, int pl_error_min, int pl_last_errno,
+  int pl_last_error_code, int pl_flag_shared, int pl_flag_exclusive,
+  int pl_flag_non_blocking, int pl_flag_unblock, int pl_mechanism_flock,
+  int pl_mechanism_posix, int pl_mechanism_ofd, int pl_mechanism_supported,
+  int pl_inherit, int pl_lock_is_held, int pl_lock_get_fd, int pl_lock_count,
+  int pl_semaphore_maximum, int pl_semaphore_slot, int pl_semaphore_fd,
+  int pl_atomic_fd
+};
+
+/* A status: negative -> the language's error (PL_SWIG_RAISE, defined per
+   language below, looks the class up by pl_error_exception(code)); PL_OK
+   -> nothing (out parameters, if any, become the return value). */
+#if defined(SWIGPYTHON)
+%typemap(out) int %{
+  if ($1 < 0) { pl_swig_raise($1); SWIG_fail; }
+  $result = SWIG_Py_Void();
+%}
+#elif defined(SWIGRUBY)
+%typemap(out) int %{
+  if ($1 < 0) pl_swig_raise($1); /* does not return */
+  $result = Qnil;
+%}
+#elif defined(SWIGLUA)
+%typemap(out) int %{
+  if ($1 < 0) { pl_swig_raise(L, $1); SWIG_fail; }
+%}
+#endif
+
+/* The callback setter takes a C function pointer: each language offers its
+   own setter (see the per-language sections). */
+%ignore pl_redis_lock_set_lost_callback;
+
+/* ------------------------------------------------------------------ */
+/* 3a. Python                                                          */
+/* ------------------------------------------------------------------ */
+#if defined(SWIGPYTHON)
+%{
+/* Raise the exception the error table names for `code`. The class is
+   looked up by NAME in cportalocker.exceptions (through its _from_c hook,
+   which also builds the arguments); nothing here knows the codes. The
+   thread-local message and errno are read first, before any Python code
+   can run on this thread. */
+static void pl_swig_raise(int code)
+{
+    static PyObject *hook = NULL;
+    const char *name = pl_error_exception(code);
+    int err = pl_last_errno();
+    PyObject *msg = PyUnicode_DecodeUTF8(pl_last_error_message(),
+                                         (Py_ssize_t)strlen(pl_last_error_message()),
+                                         "replace");
+    PyObject *exc;
+    if (!msg)
+        return;
+    if (!hook) {
+        PyObject *mod = PyImport_ImportModule("cportalocker.exceptions");
+        if (mod) {
+            hook = PyObject_GetAttrString(mod, "_from_c");
+            Py_DECREF(mod);
+        }
+        if (!hook) {
+            /* The package is not importable: still fail loudly. */
+            PyErr_Clear();
+            PyErr_Format(PyExc_OSError, "%s (%s): %U", name,
+                         pl_error_name(code), msg);
+            Py_DECREF(msg);
+            return;
+        }
+    }
+    exc = PyObject_CallFunction(hook, "isOi", code, name, msg, err);
+    Py_DECREF(msg);
+    if (!exc)
+        return; /* the hook's own error propagates */
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+}
+%}
+
+/* Blocking calls run without the GIL. The error state they leave is per OS
+   thread, so reading it after re-taking the GIL is safe. */
+%define PL_RELEASES_GIL(FN)
+%exception FN {
+  Py_BEGIN_ALLOW_THREADS
+  $action
+  Py_END_ALLOW_THREADS
+}
+%enddef
+PL_RELEASES_GIL(pl_lock_fd)
+PL_RELEASES_GIL(pl_lock_fd_with)
+PL_RELEASES_GIL(pl_lock_acquire)
+PL_RELEASES_GIL(pl_lock_acquire_with)
+PL_RELEASES_GIL(pl_semaphore_acquire)
+PL_RELEASES_GIL(pl_semaphore_acquire_with)
+PL_RELEASES_GIL(pl_atomic_commit)
+#ifdef PL_HAVE_REDIS
+PL_RELEASES_GIL(pl_redis_lock_acquire)
+PL_RELEASES_GIL(pl_redis_lock_acquire_with)
+PL_RELEASES_GIL(pl_redis_lock_release)
+PL_RELEASES_GIL(pl_redis_lock_check)
+#endif
+
+#ifdef PL_HAVE_REDIS
+/* Binary-safe channel: str (UTF-8) or bytes. */
+%typemap(in) (const char *channel, unsigned long channel_len)
+    (char *buf = NULL, size_t size = 0, int alloc = 0) {
+  if (!SWIG_IsOK(SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc)) || !buf)
+    SWIG_exception_fail(SWIG_TypeError, "channel must be str or bytes");
+  $1 = buf;
+  $2 = (unsigned long)(size ? size - 1 : 0);
+}
+%typemap(freearg) (const char *channel, unsigned long channel_len)
+  "if (alloc$argnum == SWIG_NEWOBJ) free(buf$argnum);"
+
+%{
+/* Lost-lock callback: the library's background thread calls this; it
+   takes the GIL and calls cportalocker.redis._on_lost(token). The token
+   (not a Python object) is the userdata, so no reference can dangle. */
+static void pl_py_lost_trampoline(pl_redis_lock *lock, void *userdata)
+{
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *mod = PyImport_ImportModule("cportalocker.redis");
+    PyObject *r = NULL;
+    (void)lock;
+    if (mod) {
+        r = PyObject_CallMethod(mod, "_on_lost", "n",
+                                (Py_ssize_t)(intptr_t)userdata);
+        Py_DECREF(mod);
+    }
+    if (!r)
+        PyErr_WriteUnraisable(Py_None);
+    Py_XDECREF(r);
+    PyGILState_Release(st);
+}
+%}
+%inline %{
+/* Python: route the lost-lock callback to cportalocker.redis._on_lost(token);
+   token 0 removes the callback. */
+int pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
+{
+    if (token == 0)
+        return pl_redis_lock_set_lost_callback(lock, NULL, NULL);
+    return pl_redis_lock_set_lost_callback(lock, pl_py_lost_trampoline,
+                                           (void *)(intptr_t)token);
+}
+%}
+#endif /* PL_HAVE_REDIS */
+#endif /* SWIGPYTHON */
+
+/* ------------------------------------------------------------------ */
+/* The header itself                                                   */
+/* ------------------------------------------------------------------ */
+
+#ifndef PL_HAVE_REDIS
+%rename("$ignore", regextarget=1) "^pl_redis_";
+%ignore pl_redis_lock;
+#endif
+/* The header: SWIG expands the error-table macro into PL_ERR_* constants. */
+
+#define PL_EXPORT
+%include "portalocker.h"
