@@ -1,0 +1,628 @@
+"""The lock classes, over the C core's handles.
+
+Every class keeps the reference's public attributes (timeout,
+check_interval, fail_when_locked, flags, filename, mode, fh, ...) and passes
+the effective values to the C core on every acquire, so changing an
+attribute after construction behaves as in the reference.
+
+File objects: the C core opens and locks the file and owns the descriptor.
+``acquire()`` wraps it in a real Python file object with
+``open(fd, mode, closefd=False, **open_kwargs)``; ``release()`` closes
+(flushes) that object first, then the C core unlocks and closes the fd.
+"""
+
+from __future__ import annotations
+
+import abc
+import atexit
+import contextlib
+import logging
+import math
+import os
+import pathlib
+import random
+import sys
+import tempfile
+import threading
+import typing
+import warnings
+import weakref
+
+from . import _portalocker_c as _c
+from . import constants, exceptions
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5
+DEFAULT_CHECK_INTERVAL = 0.25
+DEFAULT_FAIL_WHEN_LOCKED = False
+LOCK_METHOD = constants.LockFlags.EXCLUSIVE | constants.LockFlags.NON_BLOCKING
+
+__all__ = [
+    'BoundedSemaphore',
+    'Lock',
+    'LockBase',
+    'NamedBoundedSemaphore',
+    'PidFileLock',
+    'RLock',
+    'TemporaryFileLock',
+    'open_atomic',
+]
+
+Filename = typing.Union[str, 'os.PathLike[str]']
+
+
+def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
+    """The first argument that is not ``test_value`` (None)."""
+    return next((arg for arg in args if arg is not test_value), None)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _stacklevel_beyond_package() -> int:
+    """The warnings stacklevel of the first frame outside this package."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR:
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return level
+
+
+def _seconds(value: typing.Any) -> float:
+    """A wait for the C core: negative -> 0 (one attempt, as the reference),
+    None -> 0, inf stays inf."""
+    if value is None:
+        return 0.0
+    value = float(value)
+    if math.isnan(value) or value < 0:
+        return 0.0
+    return value
+
+
+def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
+    """Show the path as ``fh.name`` (as open(path) would), not the fd."""
+    raw = getattr(getattr(fh, 'buffer', fh), 'raw', getattr(fh, 'buffer', fh))
+    with contextlib.suppress(AttributeError, TypeError):
+        raw.name = name
+
+
+class LockBase(abc.ABC):  # noqa: B024
+    """timeout / check_interval / fail_when_locked and the context protocol."""
+
+    timeout: float
+    check_interval: float
+    fail_when_locked: bool
+
+    def __init__(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> None:
+        for name, value in (('timeout', timeout), ('check_interval', check_interval)):
+            if isinstance(value, bool):
+                warnings.warn(
+                    f'{name}={value!r} is a bool. bool subclasses int, so this '
+                    f'means {int(value)}. Pass a number or None instead.',
+                    DeprecationWarning,
+                    stacklevel=_stacklevel_beyond_package(),
+                )
+        self.timeout = coalesce(timeout, DEFAULT_TIMEOUT)
+        self.check_interval = coalesce(check_interval, DEFAULT_CHECK_INTERVAL)
+        self.fail_when_locked = coalesce(fail_when_locked, DEFAULT_FAIL_WHEN_LOCKED)
+
+    @abc.abstractmethod
+    def acquire(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> typing.Any: ...
+
+    @abc.abstractmethod
+    def release(self) -> None: ...
+
+    def __enter__(self) -> typing.Any:
+        return self.acquire()
+
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
+        self.release()
+
+    def __delete__(self, instance: object) -> None:
+        self.release()
+
+
+class Lock(LockBase):
+    """Open ``filename`` and hold a lock on it (the reference's Lock)."""
+
+    _new = staticmethod(_c.pl_lock_new)
+    _mode_settable = True
+
+    fh: typing.IO[typing.Any] | None
+    filename: str
+    mode: str
+    truncate: bool
+    raise_on_release_error: bool
+    file_open_kwargs: dict[str, typing.Any]
+
+    def __init__(
+        self,
+        filename: Filename,
+        mode: str = 'a',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+        **file_open_kwargs: typing.Any,
+    ) -> None:
+        self._init(
+            filename, mode, timeout, check_interval, fail_when_locked, flags,
+            raise_on_release_error=raise_on_release_error, **file_open_kwargs,
+        )
+
+    def _init(
+        self,
+        filename: Filename,
+        mode: str,
+        timeout: float | None,
+        check_interval: float,
+        fail_when_locked: bool,
+        flags: constants.LockFlags,
+        *,
+        raise_on_release_error: bool,
+        **file_open_kwargs: typing.Any,
+    ) -> None:
+        # The C core gets the real mode ('w' truncates once locked); the
+        # Python object is opened with 'a' so Python never truncates.
+        c_mode = mode
+        self.truncate = 'w' in mode
+        if self.truncate:
+            mode = mode.replace('w', 'a')
+        self.fh = None
+        self.filename = os.path.abspath(filename)
+        self.mode = mode
+        self.raise_on_release_error = raise_on_release_error
+        self.file_open_kwargs = file_open_kwargs
+        self._timeout_warned = False
+        self._guard = threading.Lock()
+        self._handle = self._new(self.filename)
+        if self._mode_settable:
+            _c.pl_lock_set_mode(self._handle, c_mode)
+        self.flags = flags
+        if raise_on_release_error:
+            _c.pl_lock_set_raise_on_release_error(self._handle, 1)
+        if timeout is None:
+            timeout = DEFAULT_TIMEOUT
+        else:
+            self._warn_blocking_timeout(timeout)
+        super().__init__(timeout, check_interval, fail_when_locked)
+
+    @property
+    def flags(self) -> constants.LockFlags:
+        return self._flags
+
+    @flags.setter
+    def flags(self, value: constants.LockFlags | int) -> None:
+        _c.pl_lock_set_flags(self._handle, int(value))
+        self._flags = constants.LockFlags(value)
+
+    def _warn_blocking_timeout(self, timeout: float | None) -> None:
+        if timeout is None or self._timeout_warned or (
+            self._flags & constants.LockFlags.NON_BLOCKING
+        ):
+            return
+        self._timeout_warned = True
+        warnings.warn(
+            'timeout has no effect in blocking mode',
+            stacklevel=_stacklevel_beyond_package(),
+        )
+
+    def _c_acquire(
+        self,
+        timeout: float | None,
+        check_interval: float | None,
+        fail_when_locked: bool | None,
+    ) -> int:
+        return typing.cast(int, _c.pl_lock_acquire_with(
+            self._handle,
+            _seconds(coalesce(timeout, self.timeout, 0.0)),
+            _seconds(coalesce(check_interval, self.check_interval, 0.0)),
+            1 if coalesce(fail_when_locked, self.fail_when_locked) else 0,
+        ))
+
+    def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
+        try:
+            fh = open(fd, self.mode, closefd=False, **self.file_open_kwargs)
+        except BaseException:
+            _c.pl_lock_release(self._handle)
+            raise
+        _set_name(fh, self.filename)
+        return fh
+
+    def acquire(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> typing.IO[typing.Any]:
+        """Lock and return the file object (the same one while held)."""
+        self._warn_blocking_timeout(timeout)
+        fh = self.fh
+        if fh:
+            return fh
+        with self._guard:
+            if self.fh:
+                return self.fh
+            fd = self._c_acquire(timeout, check_interval, fail_when_locked)
+            self.fh = self._wrap_fd(fd)
+            return self.fh
+
+    def __enter__(self) -> typing.IO[typing.Any]:
+        return self.acquire()
+
+    def _close_fh(self, fh: typing.IO[typing.Any]) -> None:
+        try:
+            fh.close()  # flushes; the fd itself belongs to the C core
+        except Exception as error:
+            if self.raise_on_release_error:
+                _c.pl_lock_release(self._handle)
+                raise
+            logger.warning(
+                'suppressed error while releasing lock on %r: %r', self.filename, error
+            )
+
+    def release(self) -> None:
+        """Unlock and close; a no-op when nothing is held."""
+        with self._guard:
+            fh, self.fh = self.fh, None
+            if fh is None:
+                return
+            self._close_fh(fh)
+            _c.pl_lock_release(self._handle)
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__module__}.{type(self).__qualname__} {self.filename!r}>'
+
+
+class RLock(Lock):
+    """A Lock that the same instance may acquire repeatedly (counted)."""
+
+    _new = staticmethod(_c.pl_rlock_new)
+
+    def __init__(
+        self,
+        filename: Filename,
+        mode: str = 'a',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = False,
+        flags: constants.LockFlags = LOCK_METHOD,
+    ) -> None:
+        self._init(
+            filename, mode, timeout, check_interval, fail_when_locked, flags,
+            raise_on_release_error=False,
+        )
+
+    @property
+    def _acquire_count(self) -> int:
+        return typing.cast(int, _c.pl_lock_count(self._handle))
+
+    def acquire(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> typing.IO[typing.Any]:
+        self._warn_blocking_timeout(timeout)
+        with self._guard:
+            fd = self._c_acquire(timeout, check_interval, fail_when_locked)
+            if self.fh is None:
+                self.fh = self._wrap_fd(fd)
+            return self.fh
+
+    def release(self) -> None:
+        with self._guard:
+            if _c.pl_lock_count(self._handle) == 1 and self.fh is not None:
+                fh, self.fh = self.fh, None
+                self._close_fh(fh)
+            # The C core counts; releasing more than acquired raises
+            # NotHeld (a LockException): "Cannot release more times than
+            # acquired".
+            _c.pl_lock_release(self._handle)
+
+
+_exit_releases: weakref.WeakSet[Lock] = weakref.WeakSet()
+
+
+def _release_locks_at_exit() -> None:
+    for lock in list(_exit_releases):
+        with contextlib.suppress(Exception):
+            lock.release()
+
+
+atexit.register(_release_locks_at_exit)
+
+
+class TemporaryFileLock(Lock):
+    """A lock file that exists only while the lock is held."""
+
+    _new = staticmethod(_c.pl_temporary_lock_new)
+    _mode_settable = False
+
+    def __init__(
+        self,
+        filename: Filename = '.lock',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = True,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+    ) -> None:
+        super().__init__(
+            filename=filename, mode='w', timeout=timeout,
+            check_interval=check_interval, fail_when_locked=fail_when_locked,
+            flags=flags, raise_on_release_error=raise_on_release_error,
+        )
+        _exit_releases.add(self)
+
+
+class PidFileLock(TemporaryFileLock):
+    """Lock ``<filename>.lock`` and write this process's PID to ``filename``.
+
+    As a context manager, entering never raises on contention: it gives
+    None when this process took the lock and the holder's PID when it did
+    not. ``fail_closed()`` gives the strict context.
+    """
+
+    _new = staticmethod(_c.pl_pidfile_lock_new)
+
+    def __init__(
+        self,
+        filename: Filename = '.pid',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = True,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+    ) -> None:
+        super().__init__(
+            filename=filename, timeout=timeout, check_interval=check_interval,
+            fail_when_locked=fail_when_locked, flags=flags,
+            raise_on_release_error=raise_on_release_error,
+        )
+        self._lockfile = f'{self.filename}.lock'
+
+    @property
+    def _acquired_lock(self) -> bool:
+        return bool(_c.pl_lock_is_held(self._handle))
+
+    def acquire(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> typing.IO[typing.Any]:
+        try:
+            return super().acquire(timeout, check_interval, fail_when_locked)
+        except exceptions.AlreadyLocked as exc:
+            pid = _c.pl_lock_holder_pid(self._handle)
+            if pid > 0 and exc.holder_pid is None:
+                exc.holder_pid = pid
+            raise
+
+    def read_pid(self) -> int | None:
+        """The PID in the PID file, None if missing, empty or not a number."""
+        pid = _c.pl_lock_read_pid(self._handle)
+        return pid if pid > 0 else None
+
+    def fail_closed(self) -> contextlib.AbstractContextManager[None]:
+        """A context that raises AlreadyLocked (with holder_pid) on contention."""
+        return _PidFileLockFailClosedContext(self)
+
+    def __enter__(self) -> int | None:  # type: ignore[override]
+        try:
+            self.acquire()
+        except exceptions.AlreadyLocked as exc:
+            holder_pid = self.read_pid()
+            if holder_pid is None:
+                raise exceptions.AlreadyLocked(
+                    'the lock is held but the holder PID could not be read, '
+                    'refusing to report this process as the holder',
+                ) from exc
+            return holder_pid
+        return None
+
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
+        if not self._acquired_lock:
+            return None
+        return super().__exit__(exc_type, exc_value, traceback)
+
+
+class _PidFileLockFailClosedContext(contextlib.AbstractContextManager):  # type: ignore[type-arg]
+    def __init__(self, lock: PidFileLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        try:
+            self._lock.acquire()
+        except exceptions.AlreadyLocked as exc:
+            exc.holder_pid = self._lock.read_pid()
+            raise
+
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
+        return self._lock.__exit__(exc_type, exc_value, traceback)
+
+
+class _SlotLock(Lock):
+    """The Lock a semaphore hands out for its held slot (``semaphore.lock``).
+
+    The slot's descriptor belongs to the C semaphore; this object shows it
+    as a Lock (filename, fh) and releasing it releases the semaphore.
+    """
+
+    def __init__(self, semaphore: BoundedSemaphore, slot: int) -> None:  # noqa: D107
+        self._semaphore = semaphore
+        self.filename = str(semaphore.get_filename(slot))
+        self.mode = 'a'
+        self.truncate = False
+        self.raise_on_release_error = False
+        self.file_open_kwargs = {}
+        self._timeout_warned = True
+        self._guard = threading.Lock()
+        self._flags = LOCK_METHOD
+        self.timeout = DEFAULT_TIMEOUT
+        self.check_interval = DEFAULT_CHECK_INTERVAL
+        self.fail_when_locked = True
+        self.fh = open(_c.pl_semaphore_fd(semaphore._handle), 'a', closefd=False)
+        _set_name(self.fh, self.filename)
+
+    def acquire(self, *args: typing.Any, **kwargs: typing.Any) -> typing.IO[typing.Any]:
+        if self.fh is None:
+            raise exceptions.LockException('this semaphore slot was released')
+        return self.fh
+
+    def release(self) -> None:
+        if self._semaphore.lock is self:
+            self._semaphore.release()
+        elif self.fh is not None:
+            fh, self.fh = self.fh, None
+            fh.close()
+
+
+class BoundedSemaphore(LockBase):
+    """At most ``maximum`` holders across processes, using lock files.
+
+    Without an explicit name this is deprecated (DeprecationWarning); use
+    NamedBoundedSemaphore.
+    """
+
+    lock: Lock | None
+
+    def __init__(
+        self,
+        maximum: int,
+        name: str = 'bounded_semaphore',
+        filename_pattern: str = '{name}.{number:02d}.lock',
+        directory: str = tempfile.gettempdir(),
+        timeout: float | None = DEFAULT_TIMEOUT,
+        check_interval: float | None = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool | None = True,
+    ) -> None:
+        self.maximum = maximum
+        self.name = name
+        self.filename_pattern = filename_pattern
+        self.directory = directory
+        self.lock = None
+        super().__init__(
+            timeout=timeout, check_interval=check_interval,
+            fail_when_locked=fail_when_locked,
+        )
+        self._handle = _c.pl_semaphore_new(int(maximum), name or 'bounded_semaphore')
+        _c.pl_semaphore_set_filename_pattern(self._handle, filename_pattern)
+        _c.pl_semaphore_set_directory(self._handle, os.fspath(directory))
+        if not name or name == 'bounded_semaphore':
+            warnings.warn(
+                '`BoundedSemaphore` without an explicit `name` argument is '
+                'deprecated, use NamedBoundedSemaphore',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+
+    def get_filenames(self) -> typing.Sequence[pathlib.Path]:
+        return [self.get_filename(n) for n in range(self.maximum)]
+
+    def get_random_filenames(self) -> typing.Sequence[pathlib.Path]:
+        filenames = list(self.get_filenames())
+        random.shuffle(filenames)
+        return filenames
+
+    def get_filename(self, number: int) -> pathlib.Path:
+        return pathlib.Path(self.directory) / self.filename_pattern.format(
+            name=self.name, number=number
+        )
+
+    def acquire(
+        self,
+        timeout: float | None = None,
+        check_interval: float | None = None,
+        fail_when_locked: bool | None = None,
+    ) -> Lock | None:
+        """Take a free slot: its Lock, or None (timeout, fail_when_locked off)."""
+        if self.lock is not None:
+            raise exceptions.LockException('Already locked')
+        fwl = coalesce(fail_when_locked, self.fail_when_locked)
+        try:
+            slot = _c.pl_semaphore_acquire_with(
+                self._handle,
+                _seconds(coalesce(timeout, self.timeout, 0.0)),
+                _seconds(coalesce(check_interval, self.check_interval, 0.0)),
+                1 if fwl else 0,
+            )
+        except exceptions.AlreadyLocked:
+            if fwl:
+                raise
+            return None
+        try:
+            self.lock = _SlotLock(self, slot)
+        except BaseException:
+            _c.pl_semaphore_release(self._handle)
+            raise
+        return self.lock
+
+    def release(self) -> None:
+        lock, self.lock = self.lock, None
+        if lock is not None and lock.fh is not None:
+            fh, lock.fh = lock.fh, None
+            with contextlib.suppress(Exception):
+                fh.close()
+        _c.pl_semaphore_release(self._handle)
+
+
+class NamedBoundedSemaphore(BoundedSemaphore):
+    """A BoundedSemaphore with a (random, when not given) name."""
+
+    def __init__(
+        self,
+        maximum: int,
+        name: str | None = None,
+        filename_pattern: str = '{name}.{number:02d}.lock',
+        directory: str = tempfile.gettempdir(),
+        timeout: float | None = DEFAULT_TIMEOUT,
+        check_interval: float | None = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool | None = True,
+    ) -> None:
+        if name is None:
+            name = f'bounded_semaphore.{random.randint(0, 1000000):d}'
+        super().__init__(
+            maximum, name, filename_pattern, directory, timeout, check_interval,
+            fail_when_locked,
+        )
+
+
+@contextlib.contextmanager
+def open_atomic(
+    filename: Filename, binary: bool = True
+) -> typing.Iterator[typing.IO[typing.Any]]:
+    """Write to a temporary file; publish it under ``filename`` on success.
+
+    Never replaces an existing file: FileExistsError when ``filename``
+    exists on entry or appears before the end of the block. The temporary
+    file is always removed.
+    """
+    path = pathlib.Path(filename).absolute()
+    handle = _c.pl_atomic_open(str(path))
+    fh = open(_c.pl_atomic_fd(handle), 'wb' if binary else 'w', closefd=False)
+    _set_name(fh, _c.pl_atomic_temp_path(handle))
+    try:
+        with fh:
+            yield fh
+    except BaseException:
+        del handle  # abandons: the temporary file is removed
+        raise
+    _c.pl_atomic_commit(handle)
