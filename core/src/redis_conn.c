@@ -1,0 +1,209 @@
+/*
+ * Connections for the Redis lock, on hiredis's blocking contexts. Reads of
+ * pub/sub pushes are done without blocking (poll(2) on the descriptor,
+ * then one read into hiredis's reader), so one thread can serve several
+ * connections at once; plain commands use hiredis's blocking call with the
+ * command timeout set on the socket.
+ */
+#include "redis_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size)
+{
+    if (cf->unix_path)
+        snprintf(buf, size, "unix:%s", cf->unix_path);
+    else
+        snprintf(buf, size, "%s:%d", cf->host, cf->port);
+}
+
+static struct timeval to_timeval(double seconds)
+{
+    struct timeval tv;
+    if (!(seconds > 0) || isinf(seconds) || seconds > 1e9)
+        seconds = 1e9; /* "no timeout": hiredis wants a value */
+    tv.tv_sec = (time_t)seconds;
+    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+    if (tv.tv_sec == 0 && tv.tv_usec == 0)
+        tv.tv_usec = 1;
+    return tv;
+}
+
+static int reply_error(const pl_redis_conf *cf, redisContext *c,
+                       const char *what, const redisReply *r)
+{
+    char ep[300];
+    pl__redis_endpoint(cf, ep, sizeof ep);
+    if (!r)
+        return pl__fail(PL_ERR_CONNECTION, c->err == REDIS_ERR_IO ? errno : 0,
+                        "lost the connection to Redis at %s during %s: %s",
+                        ep, what, c->errstr[0] ? c->errstr : "no reply");
+    return pl__fail(PL_ERR_CONNECTION, 0, "Redis at %s refused %s: %.*s", ep,
+                    what, (int)r->len, r->str ? r->str : "");
+}
+
+int pl__redis_call(const pl_redis_conf *cf, redisContext *c, const char *what,
+                   int argc, const char **argv, const size_t *lens,
+                   redisReply **out)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    if (out)
+        *out = NULL;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        int rc = reply_error(cf, c, what, r);
+        if (r)
+            freeReplyObject(r);
+        return rc;
+    }
+    if (out)
+        *out = r;
+    else
+        freeReplyObject(r);
+    return PL_OK;
+}
+
+int pl__redis_send(const pl_redis_conf *cf, redisContext *c, const char *what,
+                   int argc, const char **argv, const size_t *lens)
+{
+    int done = 0;
+    if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK)
+        return reply_error(cf, c, what, NULL);
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return reply_error(cf, c, what, NULL);
+    return PL_OK;
+}
+
+int pl__redis_buffered(redisContext *c, redisReply **out)
+{
+    void *r = NULL;
+    *out = NULL;
+    if (c->err || redisGetReplyFromReader(c, &r) != REDIS_OK)
+        return -1;
+    *out = r;
+    return r != NULL;
+}
+
+int pl__redis_fill(redisContext *c)
+{
+    if (c->err || redisBufferRead(c) != REDIS_OK)
+        return -1;
+    return 0;
+}
+
+int pl__redis_push(const redisReply *r, const char *kind,
+                   const redisReply **channel, const redisReply **payload)
+{
+    size_t klen = strlen(kind);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[0]->len != klen || memcmp(r->element[0]->str, kind, klen))
+        return 0;
+    if (channel)
+        *channel = r->element[1];
+    if (payload)
+        *payload = r->elements > 2 ? r->element[2] : NULL;
+    return 1;
+}
+
+/* AUTH, SELECT and SETNAME pipelined: one round trip for all three. */
+static int handshake(const pl_redis_conf *cf, redisContext *c,
+                     const char *name)
+{
+    const char *argv[3];
+    size_t lens[3];
+    const char *what[3];
+    char dbbuf[16];
+    int n = 0, i, rc = PL_OK;
+
+    if (cf->password) {
+        argv[0] = "AUTH";
+        if (cf->username) {
+            argv[1] = cf->username;
+            argv[2] = cf->password;
+            if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK)
+                return reply_error(cf, c, "AUTH", NULL);
+        } else {
+            argv[1] = cf->password;
+            if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
+                return reply_error(cf, c, "AUTH", NULL);
+        }
+        what[n++] = "AUTH";
+    }
+    if (cf->db != 0) {
+        snprintf(dbbuf, sizeof dbbuf, "%d", cf->db);
+        argv[0] = "SELECT";
+        argv[1] = dbbuf;
+        if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
+            return reply_error(cf, c, "SELECT", NULL);
+        what[n++] = "SELECT";
+    }
+    if (name) {
+        argv[0] = "CLIENT";
+        argv[1] = "SETNAME";
+        argv[2] = name;
+        lens[0] = 6;
+        lens[1] = 7;
+        lens[2] = strlen(name);
+        if (redisAppendCommandArgv(c, 3, argv, lens) != REDIS_OK)
+            return reply_error(cf, c, "CLIENT SETNAME", NULL);
+        what[n++] = "CLIENT SETNAME";
+    }
+    /* Read every reply (keeps the stream in step), report the first error. */
+    for (i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK)
+            return rc != PL_OK ? rc : reply_error(cf, c, what[i], NULL);
+        if (((redisReply *)r)->type == REDIS_REPLY_ERROR && rc == PL_OK)
+            rc = reply_error(cf, c, what[i], r);
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int pl__redis_connect(const pl_redis_conf *cf, const char *name,
+                      redisContext **out)
+{
+    struct timeval ctv = to_timeval(cf->connect_timeout);
+    redisContext *c;
+    char ep[300];
+    int rc, flags;
+
+    *out = NULL;
+    if (cf->unix_path)
+        c = redisConnectUnixWithTimeout(cf->unix_path, ctv);
+    else
+        c = redisConnectWithTimeout(cf->host, cf->port, ctv);
+    if (!c)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    if (c->err) {
+        int e = c->err == REDIS_ERR_IO ? errno : 0;
+        pl__redis_endpoint(cf, ep, sizeof ep);
+        rc = pl__fail(PL_ERR_CONNECTION, e, "cannot connect to Redis at %s: %s",
+                      ep, c->errstr);
+        redisFree(c);
+        return rc;
+    }
+    /* A child that exec()s must not keep our subscription (the lock)
+       alive after we are gone. */
+    flags = fcntl(c->fd, F_GETFD);
+    if (flags >= 0)
+        (void)fcntl(c->fd, F_SETFD, flags | FD_CLOEXEC);
+    (void)redisEnableKeepAlive(c);
+    if (redisSetTimeout(c, to_timeval(cf->command_timeout)) != REDIS_OK) {
+        rc = reply_error(cf, c, "setting the command timeout", NULL);
+        redisFree(c);
+        return rc;
+    }
+    if ((rc = handshake(cf, c, name)) != PL_OK) {
+        redisFree(c);
+        return rc;
+    }
+    *out = c;
+    return PL_OK;
+}

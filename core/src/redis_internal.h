@@ -1,0 +1,114 @@
+/*
+ * Private declarations of the Redis lock (redis_lock.c), its wire protocol
+ * (redis_protocol.c: JSON records, CLIENT LIST parsing) and its connection
+ * helpers (redis_conn.c). Not part of the ABI.
+ */
+#ifndef PL_REDIS_INTERNAL_H
+#define PL_REDIS_INTERNAL_H
+
+#include "internal.h"
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+/* ---- protocol (redis-lock-protocol.md, version 1) ---- */
+
+#define PL_REDIS_PROTOCOL 1
+#define PL_REDIS_ID_LEN 32 /* lowercase hex characters, like uuid4().hex */
+
+enum pl_redis_mode {
+    PL_RMODE_SHARED = 0,
+    PL_RMODE_PENDING = 1,
+    PL_RMODE_EXCLUSIVE = 2
+};
+
+/* The wire name of a mode ("shared", "pending", "exclusive"). */
+const char *pl__redis_mode_name(int mode);
+
+/* 32 random lowercase hex characters and a NUL. */
+void pl__redis_new_id(char out[PL_REDIS_ID_LEN + 1]);
+
+/* Messages published on the lock channel are untrusted. Returns 1 and a
+   malloc'ed copy of the response channel (not NUL-free: use *len) when the
+   payload is a ping (a JSON object with a non-empty string
+   response_channel), 0 when it is anything else, PL_ERR_NO_MEMORY. */
+#define PL_REDIS_MAX_PING 65536 /* larger payloads are never pings */
+int pl__redis_parse_ping(const char *payload, size_t len, char **resp,
+                         size_t *resp_len);
+
+/* The ping {"message": "ping", "response_channel": resp} (resp must be a
+   NUL-terminated string) and the answer record {"holder_id", "mode",
+   "protocol": 1}; malloc'ed, NULL when out of memory. */
+char *pl__redis_build_ping(const char *resp);
+char *pl__redis_build_answer(const char *holder_id, int mode);
+
+/* One answer to a probe. A payload that is not a valid protocol-1 record
+   is a legacy holder: mode exclusive, id "legacy-<legacy_index>". */
+typedef struct pl_redis_holder {
+    char *id; /* malloc'ed */
+    int mode;
+    int legacy;
+} pl_redis_holder;
+int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
+                           pl_redis_holder *out);
+
+/* Reaping: the CLIENT LIST ids of the connections named "<C>-lock-<id>"
+   (id: 32 lowercase hex) whose id is not in `answered`, and of "<C>-lock"
+   when no legacy holder answered. *ids is malloc'ed (free it), *n its
+   length. */
+int pl__redis_reap_targets(const char *client_list, size_t list_len,
+                           const char *channel, size_t channel_len,
+                           const pl_redis_holder *answered, size_t nanswered,
+                           long long **ids, size_t *n);
+
+/* Whether Redis accepts `<channel>-lock-<id>` as a connection name (only
+   the printable ASCII characters '!'..'~'). */
+int pl__redis_nameable(const char *channel, size_t len);
+/* Whether the bytes are UTF-8 without NUL (can travel in a JSON string). */
+int pl__redis_json_safe(const char *s, size_t len);
+
+/* ---- connections ---- */
+
+typedef struct pl_redis_conf {
+    char *host; /* NULL with a unix socket */
+    int port;
+    char *unix_path;
+    int db;
+    char *username;
+    char *password;
+    double connect_timeout;
+    double command_timeout;
+} pl_redis_conf;
+
+/* "127.0.0.1:6379" or "unix:/path" for messages. */
+void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size);
+
+/* Connect (close-on-exec, keep-alive, command timeout), AUTH, SELECT and
+   CLIENT SETNAME when name is not NULL. PL_ERR_CONNECTION naming the
+   endpoint on failure. */
+int pl__redis_connect(const pl_redis_conf *cf, const char *name,
+                      redisContext **out);
+
+/* One command, its reply in *out (may be NULL to discard). A lost
+   connection or an error reply is PL_ERR_CONNECTION; the message names
+   the endpoint and `what`. */
+int pl__redis_call(const pl_redis_conf *cf, redisContext *c, const char *what,
+                   int argc, const char **argv, const size_t *lens,
+                   redisReply **out);
+
+/* Queue a command and write it out without waiting for the reply. */
+int pl__redis_send(const pl_redis_conf *cf, redisContext *c, const char *what,
+                   int argc, const char **argv, const size_t *lens);
+
+/* A complete reply already read: 1 (in *out), 0 (none), -1 (broken). */
+int pl__redis_buffered(redisContext *c, redisReply **out);
+/* Read what the socket holds (call when poll(2) said it is readable):
+   0, or -1 when the connection broke or closed. */
+int pl__redis_fill(redisContext *c);
+
+/* A pub/sub push ["message"|"subscribe"|..., channel, payload|count]:
+   the kind and the channel (and payload for a message), else 0. */
+int pl__redis_push(const redisReply *r, const char *kind,
+                   const redisReply **channel, const redisReply **payload);
+
+#endif
