@@ -317,6 +317,16 @@ static int attempt(void *ctx, int blocking)
                     l->path);
 }
 
+/* Remove the lock file if it is still the one we hold, keeping the last
+   error (the caller is reporting another failure). */
+static void unlink_lock_file_quietly(pl_lock *l)
+{
+    pl_file_id held, current;
+    if (pl_os_fd_id(l->fd, &held) == 0 && pl_os_path_id(l->path, &current) == 0 &&
+        held.dev == current.dev && held.ino == current.ino)
+        (void)pl_os_unlink(l->path);
+}
+
 /* Steps after the OS lock is taken; on failure the lock is dropped. */
 static int prepare_locked(pl_lock *l)
 {
@@ -326,6 +336,10 @@ static int prepare_locked(pl_lock *l)
     if (rc == PL_OK && l->kind == PL_KIND_PIDFILE)
         rc = pl__pidfile_write(l);
     if (rc != PL_OK) {
+        /* A temporary or PID-file lock's file exists only while held:
+           remove it (if still ours) before unlocking, as release does. */
+        if (is_creating_kind(l))
+            unlink_lock_file_quietly(l);
         (void)pl_os_unlock(l->fd, l->mechanism);
         close_fd(l);
     }
@@ -378,7 +392,7 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
                               detail);
             }
             if (rc == PL_ERR_ALREADY_LOCKED)
-                (void)pl_lock_read_pid(l, &l->holder_pid);
+                l->holder_pid = pl__pidfile_read(l);
         }
         return rc;
     }

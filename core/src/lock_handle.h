@@ -39,6 +39,7 @@ int pl__temporary_verify(struct pl_lock *l, int *replaced);
 int pl__temporary_unlink(struct pl_lock *l);
 int pl__pidfile_write(struct pl_lock *l);
 int pl__pidfile_unlink(struct pl_lock *l);
+long pl__pidfile_read(const struct pl_lock *l);
 int pl__lock_alloc(struct pl_lock **out, const char *path,
                    enum pl_lock_kind kind);
 

@@ -85,12 +85,28 @@ int pl__pidfile_unlink(pl_lock *l)
     return rc != PL_OK ? rc : err;
 }
 
-PL_EXPORT int pl_lock_read_pid(const pl_lock *l, long *pid_out)
+/* The PID in the PID file, 0 if missing, unreadable, empty or not a
+   number (the reference returns None). Leaves the last error alone, so a
+   failed acquire can report the holder without erasing its own error. */
+long pl__pidfile_read(const pl_lock *l)
 {
     char buf[32];
     size_t len = 0;
     char *end;
     long pid;
+    if (pl_os_read_small(l->pid_path, buf, sizeof buf, &len) != 0)
+        return 0;
+    errno = 0;
+    pid = strtol(buf, &end, 10);
+    while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
+        end++;
+    if (end == buf || *end || errno || pid <= 0)
+        return 0;
+    return pid;
+}
+
+PL_EXPORT int pl_lock_read_pid(const pl_lock *l, long *pid_out)
+{
     if (!l || !pid_out)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "lock and pid_out must not be NULL");
@@ -98,16 +114,6 @@ PL_EXPORT int pl_lock_read_pid(const pl_lock *l, long *pid_out)
     if (l->kind != PL_KIND_PIDFILE)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "read_pid needs a PID-file lock");
-    /* Missing, unreadable, empty or not a number: "no PID" (0), as the
-       reference returns None. */
-    if (pl_os_read_small(l->pid_path, buf, sizeof buf, &len) != 0)
-        return pl__ok();
-    errno = 0;
-    pid = strtol(buf, &end, 10);
-    while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
-        end++;
-    if (end == buf || *end || errno || pid <= 0)
-        return pl__ok();
-    *pid_out = pid;
+    *pid_out = pl__pidfile_read(l);
     return pl__ok();
 }
