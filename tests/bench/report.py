@@ -57,7 +57,8 @@ def met(ok):
 
 def table(title, header, rows, note=None):
     print()
-    print(title)
+    if title:
+        print(title)
     widths = [len(h) for h in header]
     for r in rows:
         for i, c in enumerate(r):

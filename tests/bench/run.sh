@@ -21,7 +21,7 @@ echo "== libportalocker file-lock benchmark"
 echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   lock files in $WORK ($(df -T "$WORK" | awk 'NR==2 {print $2}'))"
-echo "   (measuring: C side ~25 s, reference ~15 s)"
+echo "   (measuring takes about 50 s: C side ~35 s, reference ~15 s)"
 
 rm -f "$OUT"/*.rec
 if ! "$OUT/bench_file" "$WORK" > "$OUT/c.rec"; then
