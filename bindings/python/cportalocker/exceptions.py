@@ -184,6 +184,10 @@ def _from_c(code: int, name: str, message: str, err: int) -> BaseException:
     ``name`` is ``pl_error_exception(code)``; ``message`` and ``err`` are
     the calling thread's pl_last_error_message() and pl_last_errno().
     """
+    if not message:
+        from . import _portalocker_c
+
+        message = _portalocker_c.pl_strerror(code)
     cls = _resolve(name)
     exc: BaseException
     if issubclass(cls, BaseLockException):

@@ -1,0 +1,103 @@
+"""The public API matches the reference portalocker's."""
+
+import inspect
+import pickle
+import warnings
+
+import portalocker as ref
+import pytest
+
+import cportalocker as cpl
+from cportalocker import _portalocker_c as _c
+
+
+def test_all_matches_reference():
+    assert sorted(cpl.__all__) == sorted(ref.__all__)
+    for name in ref.__all__:
+        assert hasattr(cpl, name), name
+
+
+def test_submodules_and_version():
+    assert cpl.exceptions.LockException is cpl.LockException
+    assert cpl.portalocker.lock is cpl.lock
+    assert isinstance(cpl.__version__, str)
+    assert cpl.__version__ == _c.pl_version_string()
+
+
+def test_flags_match_reference():
+    for member in ('EXCLUSIVE', 'SHARED', 'NON_BLOCKING', 'UNBLOCK'):
+        assert int(getattr(cpl.LockFlags, member)) == int(getattr(ref.LockFlags, member))
+    for name in ('LOCK_EX', 'LOCK_SH', 'LOCK_NB', 'LOCK_UN'):
+        assert int(getattr(cpl, name)) == int(getattr(ref, name))
+        assert isinstance(getattr(cpl, name), cpl.LockFlags)
+    assert issubclass(cpl.LockFlags, __import__('enum').IntFlag)
+
+
+def _params(func):
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(func).parameters.values()
+    ]
+
+
+@pytest.mark.parametrize(
+    'name',
+    ['Lock', 'RLock', 'TemporaryFileLock', 'PidFileLock', 'BoundedSemaphore',
+     'NamedBoundedSemaphore'],
+)
+def test_class_signatures_match_reference(name):
+    ours, theirs = getattr(cpl, name), getattr(ref, name)
+    assert _params(ours.__init__) == _params(theirs.__init__)
+    assert _params(ours.acquire) == _params(theirs.acquire)
+    assert [p[0] for p in _params(ours.release)] == ['self']
+
+
+def test_function_signatures_match_reference():
+    assert [p[:2] for p in _params(cpl.lock)] == [p[:2] for p in _params(ref.lock)]
+    assert [p[:2] for p in _params(cpl.unlock)] == [p[:2] for p in _params(ref.unlock)]
+    assert _params(cpl.open_atomic) == _params(ref.open_atomic)
+
+
+def test_redis_lock_signature_prefix_matches_reference():
+    theirs = _params(ref.RedisLock.__init__)[:11]  # up to on_lost
+    assert _params(cpl.RedisLock.__init__)[:11] == theirs
+
+
+def test_exception_hierarchy_and_attributes():
+    E = cpl.exceptions
+    assert issubclass(E.LockException, E.BaseLockException)
+    assert issubclass(E.AlreadyLocked, E.LockException)
+    assert issubclass(E.FileToLarge, E.LockException)
+    assert issubclass(E.LockLostError, E.LockException)
+    exc = E.AlreadyLocked(E.LockException.LOCK_FAILED, 'busy', fh=3, holder_pid=42)
+    assert (exc.fh, exc.strerror, exc.holder_pid) == (3, 'busy', 42)
+    base = E.BaseLockException('x', fh=None)
+    assert base.strerror is None and base.fh is None
+    with pytest.warns(DeprecationWarning):
+        E.FileToLarge('big')
+    lost = E.LockLostError(1, 'lost', channel='c', holder_id='h')
+    assert (lost.channel, lost.holder_id) == ('c', 'h')
+
+
+def test_exceptions_pickle_without_file_objects(tmp_path):
+    with open(tmp_path / 'f', 'w') as fh:
+        exc = cpl.AlreadyLocked(1, 'busy', fh=fh)
+        copy = pickle.loads(pickle.dumps(exc))
+    assert type(copy) is cpl.AlreadyLocked
+    assert copy.fh is None and copy.strerror == 'busy'
+    assert copy.fh_name == str(tmp_path / 'f')
+
+
+def test_defaults_match_reference(tmp_path):
+    ours = cpl.Lock(tmp_path / 'a')
+    theirs = ref.Lock(tmp_path / 'a')
+    for attr in ('timeout', 'check_interval', 'fail_when_locked', 'flags', 'mode',
+                 'filename', 'truncate'):
+        assert getattr(ours, attr) == getattr(theirs, attr), attr
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        s_ours, s_theirs = cpl.BoundedSemaphore(2), ref.BoundedSemaphore(2)
+    for attr in ('maximum', 'name', 'filename_pattern', 'directory', 'timeout',
+                 'check_interval', 'fail_when_locked'):
+        assert getattr(s_ours, attr) == getattr(s_theirs, attr), attr
+    assert [str(p) for p in s_ours.get_filenames()] == [str(p) for p in s_theirs.get_filenames()]
