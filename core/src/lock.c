@@ -254,8 +254,11 @@ static int open_file(pl_lock *l, int oflags)
         if (err == EISDIR)
             return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
                             "cannot lock '%s': it is a directory", l->path);
-        return pl__fail_os(PL_ERR_INVALID_ARGUMENT, err == EINVAL ? EINVAL : err,
-                           "lock a non-regular file", l->path);
+        if (err == EINVAL) /* pl_os_check_regular: not a regular file */
+            return pl__fail_os(PL_ERR_INVALID_ARGUMENT, err,
+                               "lock a non-regular file", l->path);
+        /* fstat itself failed: an I/O error, not a bad argument. */
+        return pl__fail_os(PL_ERR_IO, err, "stat", l->path);
     }
     return PL_OK;
 }
