@@ -466,7 +466,7 @@ PL_EXPORT int pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
 
 PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
 {
-    int err;
+    int err, slot;
     CHECK_SEM(s);
     if (s->slot < 0)
         return pl__ok();
@@ -474,9 +474,11 @@ PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
     if (s->owner_pid == pl__self_pid())
         (void)pl_os_unlock(s->fd, s->mechanism);
     err = pl_os_close(s->fd);
+    slot = s->slot;
     s->slot = -1;
     s->fd = -1;
     if (err)
-        return pl__fail_os(PL_ERR_IO, err, "close semaphore slot", s->name);
+        return pl__fail_os(PL_ERR_IO, err, "close semaphore slot",
+                           s->paths[slot]);
     return pl__ok();
 }
