@@ -28,8 +28,12 @@ static int remove_temp(pl_atomic_file *f)
         err = pl_os_unlink(f->temp_path);
         if (err == ENOENT)
             err = 0;
-        free(f->temp_path);
-        f->temp_path = NULL;
+        /* On failure keep the name: pl_atomic_free tries again, and
+           pl_atomic_temp_path tells the caller what is left behind. */
+        if (!err) {
+            free(f->temp_path);
+            f->temp_path = NULL;
+        }
     }
     return err;
 }
@@ -111,8 +115,8 @@ PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
         return rc;
     }
     if ((err = remove_temp(f)) != 0)
-        return pl__fail_os(PL_ERR_IO, err, "remove the temporary file of",
-                           f->path);
+        return pl__fail_os(PL_ERR_IO, err, "remove the temporary file",
+                           f->temp_path);
     if ((err = pl_os_fsync_parent(f->path)) != 0)
         return pl__fail_os(PL_ERR_IO, err, "fsync the directory of", f->path);
     return pl__ok();
@@ -123,6 +127,7 @@ PL_EXPORT void pl_atomic_free(pl_atomic_file *f)
     if (!f)
         return;
     (void)remove_temp(f);
+    free(f->temp_path); /* still set if it could not be removed */
     free(f->path);
     free(f);
 }
