@@ -135,6 +135,32 @@ $(PY_PKG)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(
 	cp $(PY_SRCS) $(PY_PKG)/
 	touch $@
 
+# ---- Redis lock tests and bench (ci/tests.d/redis.sh, tests/bench/redis.sh) --
+# cmocka binaries tests/redis/test_*.c (with tests/redis/redis_testutil.c),
+# the interop helper pl_redis_cli and the Redis bench; all need a running
+# redis-server, which the scripts start.
+
+REDIS_TEST_SRCS := $(sort $(wildcard tests/redis/test_*.c))
+REDIS_TEST_BINS := $(patsubst tests/redis/%.c,$(BUILD)/tests/redis/%,$(REDIS_TEST_SRCS))
+REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
+	$(TEST_HELPERS) $(TEST_HELPER_HDRS) $(STATIC)
+
+.PHONY: test-redis-bins
+test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
+
+$(BUILD)/tests/redis/test_%: tests/redis/test_%.c $(REDIS_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \
+		$(TEST_HELPERS) $(STATIC) -lcmocka $(LIBS)
+
+$(BUILD)/tests/redis/pl_redis_cli: tests/redis/pl_redis_cli.c core/include/portalocker.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(STATIC) $(LIBS)
+
+$(BUILD)/bench/bench_redis: tests/bench/bench_redis.c core/include/portalocker.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(STATIC) $(LIBS)
+
 # ---- bench and demo ---------------------------------------------------------
 
 bench: setup

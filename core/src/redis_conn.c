@@ -194,7 +194,10 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
     flags = fcntl(c->fd, F_GETFD);
     if (flags >= 0)
         (void)fcntl(c->fd, F_SETFD, flags | FD_CLOEXEC);
-    (void)redisEnableKeepAlive(c);
+    /* TCP only: on a unix socket hiredis 0.14 fails it and marks the
+       whole context broken. */
+    if (!cf->unix_path)
+        (void)redisEnableKeepAlive(c);
     if (redisSetTimeout(c, to_timeval(cf->command_timeout)) != REDIS_OK) {
         rc = reply_error(cf, c, "setting the command timeout", NULL);
         redisFree(c);

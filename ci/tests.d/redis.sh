@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The Redis lock suites (called by ci/run-tests.sh after `make all`):
+# builds the cmocka binaries and the interop helper, starts a throwaway
+# redis-server (127.0.0.1, a free port, a unix socket, no persistence, its
+# own temp dir), runs the cmocka suites and the interop tests against the
+# reference portalocker, and stops the server on every exit path.
+# A missing redis-server or reference venv is a FAILURE, never a skip
+# (PL_SKIP_REDIS=1 skips explicitly, refused when CI=true).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "${PL_SKIP_REDIS:-}" = 1 ]; then
+  if [ "${CI:-}" = true ]; then
+    echo "redis: PL_SKIP_REDIS=1 is not allowed in CI"; exit 1
+  fi
+  echo "redis: SKIPPED on request (PL_SKIP_REDIS=1)"; exit 0
+fi
+for tool in redis-server redis-cli; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "redis: $tool is not installed (run ci/setup.sh); the Redis tests cannot run"
+    exit 1
+  fi
+done
+
+"${MAKE:-make}" -s test-redis-bins || { echo "redis: build failed"; exit 1; }
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-redis.XXXXXX")
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A port can be taken between probing and binding: try a few.
+for try in 1 2 3 4 5; do
+  PORT=$(free_port)
+  redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$DIR" --unixsocket "$DIR/redis.sock" --unixsocketperm 700 \
+    --logfile "$DIR/redis.log" --daemonize no &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG; then break 2; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
+done
+if [ -z "$SERVER_PID" ]; then
+  echo "redis: could not start redis-server"; cat "$DIR/redis.log" 2>/dev/null
+  exit 1
+fi
+echo "redis: redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on 127.0.0.1:$PORT (pid $SERVER_PID)"
+
+export PL_TEST_REDIS_PORT=$PORT
+export PL_TEST_REDIS_SOCKET=$DIR/redis.sock
+export PL_REDIS_CLI=$PWD/build/tests/redis/pl_redis_cli
+
+failed=0
+for t in build/tests/redis/test_*; do
+  [ -x "$t" ] || continue
+  echo "== $t"
+  "$t" || failed=1
+done
+
+echo "== interop with the reference portalocker"
+if ! PY=$(bash ci/venv.sh); then
+  echo "redis: the reference venv could not be created (ci/venv.sh failed)"
+  exit 1
+fi
+"$PY" -c 'import portalocker, redis; print("reference portalocker", portalocker.__version__, "/ redis-py", redis.__version__)' || exit 1
+"$PY" -m pytest -q -p no:cacheprovider tests/redis/interop || failed=1
+
+exit $failed
