@@ -1,0 +1,487 @@
+/* The safety points the reference lacks: close-on-exec descriptors,
+   O_NOFOLLOW for the files the library creates in shared directories,
+   fork safety (a child never unlocks or deletes its parent's lock), and
+   the permission bits of created files. */
+#define _GNU_SOURCE
+#include "helpers/testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- close-on-exec ---- */
+
+/* Start `sleep 30` in a child and wait until it has really exec'd. */
+static pid_t spawn_sleeper(void)
+{
+    pid_t pid;
+    double end = tu_now() + 10;
+    char path[64], comm[64];
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execlp("sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
+    while (tu_now() < end) {
+        if (tu_read_file(path, comm, sizeof comm) > 0 &&
+            strcmp(comm, "sleep\n") == 0)
+            return pid;
+        usleep(2000);
+    }
+    kill(pid, SIGKILL);
+    tu_wait(pid);
+    fail_msg("the exec'd child never started");
+    return -1;
+}
+
+static void stop_sleeper(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+}
+
+/* How many of pid's descriptors point into dir (or are inotify
+   instances). */
+static int fds_into(pid_t pid, const char *dir)
+{
+    char fddir[64], link[PATH_MAX + 64], target[PATH_MAX], real[PATH_MAX];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    assert_non_null(realpath(dir, real));
+    snprintf(fddir, sizeof fddir, "/proc/%ld/fd", (long)pid);
+    d = opendir(fddir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        ssize_t len;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", fddir, e->d_name);
+        len = readlink(link, target, sizeof target - 1);
+        if (len < 0)
+            continue;
+        target[len] = '\0';
+        if (strncmp(target, real, strlen(real)) == 0 ||
+            strstr(target, "inotify"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Hold `l`, run `sleep` through exec, then drop this process's descriptor
+   without unlocking (as a crash would): the lock must be free at once,
+   i.e. the exec'd child kept no copy of it. */
+static void exec_child_does_not_keep(void **state, pl_lock *l,
+                                     const char *lockfile)
+{
+    tu_dir *d = *state;
+    pid_t sleeper;
+    int fd = -1;
+    tu_ok(pl_lock_acquire(l, &fd));
+    assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 1);
+    sleeper = spawn_sleeper();
+    assert_int_equal(fds_into(sleeper, d->path), 0);
+    assert_int_equal(close(fd), 0); /* behind the handle's back */
+    assert_int_equal(kill(sleeper, 0), 0); /* still running */
+    assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 0);
+    stop_sleeper(sleeper);
+    (void)pl_lock_release(l); /* swallows the EBADF */
+    pl_lock_free(l);
+}
+
+static void exec_child_does_not_keep_a_lock(void **state)
+{
+    pl_lock *l = NULL, *w = NULL;
+    const char *p = tu_path(state, "a.lock");
+    /* make the library create its waiting machinery first */
+    tu_ok(pl_lock_new(&l, p));
+    tu_ok(pl_lock_new(&w, p));
+    tu_ok(pl_lock_acquire(w, NULL));
+    assert_int_equal(pl_lock_acquire_with(l, 0.05, 0.01, 0, NULL),
+                     PL_ERR_ALREADY_LOCKED);
+    pl_lock_free(w);
+    exec_child_does_not_keep(state, l, p);
+}
+
+static void exec_child_does_not_keep_a_temporary_lock(void **state)
+{
+    pl_lock *l = NULL;
+    const char *p = tu_path(state, "t.lock");
+    tu_ok(pl_temporary_lock_new(&l, p));
+    exec_child_does_not_keep(state, l, p);
+}
+
+static void exec_child_does_not_keep_a_pidfile_lock(void **state)
+{
+    pl_lock *l = NULL;
+    const char *p = tu_path(state, "app.pid");
+    tu_ok(pl_pidfile_lock_new(&l, p));
+    exec_child_does_not_keep(state, l, tu_path(state, "app.pid.lock"));
+}
+
+/* ---- O_NOFOLLOW ---- */
+
+static void plant(const char *victim, const char *link)
+{
+    assert_int_equal(tu_write_file(victim, "precious"), 0);
+    assert_int_equal(symlink(victim, link), 0);
+}
+
+static void victim_untouched(const char *victim)
+{
+    char buf[32];
+    struct stat st;
+    assert_int_equal(tu_read_file(victim, buf, sizeof buf), 8);
+    assert_string_equal(buf, "precious");
+    assert_int_equal(stat(victim, &st), 0);
+    assert_int_equal(st.st_size, 8);
+    assert_int_equal(tu_probe_locked(victim, PL_MECH_FLOCK), 0);
+}
+
+static void symlink_at_a_temporary_lock_path_is_refused(void **state)
+{
+    pl_lock *l = NULL;
+    const char *victim = tu_path(state, "victim");
+    const char *p = tu_path(state, "t.lock");
+    int n;
+    plant(victim, p);
+    tu_ok(pl_temporary_lock_new(&l, p));
+    n = tu_count_fds();
+    assert_int_equal(pl_lock_acquire(l, NULL), PL_ERR_IO);
+    assert_int_equal(pl_last_errno(), ELOOP);
+    assert_non_null(strstr(pl_last_error_message(), p));
+    assert_non_null(strstr(pl_last_error_message(), "symbolic link"));
+    assert_int_equal(tu_count_fds(), n);
+    assert_int_equal(pl_lock_is_held(l), 0);
+    victim_untouched(victim);
+    pl_lock_free(l);
+    victim_untouched(victim);
+}
+
+static void dangling_symlink_at_a_temporary_lock_path_creates_nothing(
+    void **state)
+{
+    pl_lock *l = NULL;
+    const char *victim = tu_path(state, "would-be-created");
+    const char *p = tu_path(state, "t.lock");
+    assert_int_equal(symlink(victim, p), 0);
+    tu_ok(pl_temporary_lock_new(&l, p));
+    assert_int_equal(pl_lock_acquire(l, NULL), PL_ERR_IO);
+    assert_int_equal(pl_last_errno(), ELOOP);
+    assert_false(tu_exists(victim));
+    pl_lock_free(l);
+}
+
+static void symlink_at_a_pid_file_path_is_refused(void **state)
+{
+    pl_lock *l = NULL;
+    const char *victim = tu_path(state, "victim");
+    const char *p = tu_path(state, "app.pid");
+    const char *side = tu_path(state, "app.pid.lock");
+    int n;
+    plant(victim, p);
+    tu_ok(pl_pidfile_lock_new(&l, p));
+    n = tu_count_fds();
+    assert_int_equal(pl_lock_acquire(l, NULL), PL_ERR_IO);
+    assert_int_equal(pl_last_errno(), ELOOP);
+    assert_non_null(strstr(pl_last_error_message(), p));
+    assert_int_equal(tu_count_fds(), n);
+    assert_int_equal(pl_lock_is_held(l), 0);
+    victim_untouched(victim);
+    /* the sidecar lock was given up again */
+    assert_int_not_equal(tu_probe_locked(side, PL_MECH_FLOCK), 1);
+    pl_lock_free(l);
+    victim_untouched(victim);
+}
+
+static void symlink_at_a_sidecar_path_is_refused(void **state)
+{
+    pl_lock *l = NULL;
+    const char *victim = tu_path(state, "victim");
+    const char *p = tu_path(state, "app.pid");
+    const char *side = tu_path(state, "app.pid.lock");
+    plant(victim, side);
+    tu_ok(pl_pidfile_lock_new(&l, p));
+    assert_int_equal(pl_lock_acquire(l, NULL), PL_ERR_IO);
+    assert_int_equal(pl_last_errno(), ELOOP);
+    assert_non_null(strstr(pl_last_error_message(), side));
+    assert_non_null(strstr(pl_last_error_message(), "symbolic link"));
+    assert_false(tu_exists(p)); /* no PID written anywhere */
+    victim_untouched(victim);
+    pl_lock_free(l);
+    victim_untouched(victim);
+}
+
+/* A plain Lock follows symlinks, as the reference's open() does: it is the
+   caller's own file, not one the library creates. */
+static void plain_lock_follows_a_symlink_to_its_target(void **state)
+{
+    pl_lock *l = NULL;
+    const char *target = tu_path(state, "target");
+    const char *p = tu_path(state, "link.lock");
+    char buf[32];
+    plant(target, p);
+    tu_ok(pl_lock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    assert_int_equal(tu_probe_locked(target, PL_MECH_FLOCK), 1);
+    assert_int_equal(tu_read_file(target, buf, sizeof buf), 8); /* 'a' */
+    pl_lock_free(l);
+}
+
+/* ---- fork safety ---- */
+
+typedef struct fork_arg {
+    pl_lock *l;
+    int use_free; /* free instead of release */
+} fork_arg;
+
+static int child_releases(void *arg)
+{
+    fork_arg *a = arg;
+    if (a->use_free) {
+        pl_lock_free(a->l);
+        return 0;
+    }
+    if (pl_lock_release(a->l) != PL_OK)
+        return 10;
+    if (pl_lock_is_held(a->l))
+        return 11;
+    return 0;
+}
+
+static void check_child_leaves_lock(void **state, int mechanism,
+                                    int use_free)
+{
+    pl_lock *l = NULL;
+    fork_arg a;
+    const char *p = tu_path(state, "a.lock");
+    tu_ok(pl_lock_new(&l, p));
+    tu_ok(pl_lock_set_mechanism(l, mechanism));
+    tu_ok(pl_lock_acquire(l, NULL));
+    a.l = l;
+    a.use_free = use_free;
+    assert_int_equal(tu_wait(tu_fork(child_releases, &a)), 0);
+    /* a third process still finds it locked */
+    assert_int_equal(tu_probe_locked(p, mechanism), 1);
+    assert_int_equal(pl_lock_is_held(l), 1);
+    tu_ok(pl_lock_release(l));
+    assert_int_equal(tu_probe_locked(p, mechanism), 0);
+    pl_lock_free(l);
+}
+
+static void forked_child_release_keeps_the_parents_flock(void **state)
+{
+    check_child_leaves_lock(state, PL_MECH_FLOCK, 0);
+}
+
+static void forked_child_free_keeps_the_parents_flock(void **state)
+{
+    check_child_leaves_lock(state, PL_MECH_FLOCK, 1);
+}
+
+static void forked_child_release_keeps_the_parents_ofd_lock(void **state)
+{
+    if (pl_mechanism_supported(PL_MECH_OFD) != PL_OK)
+        fail_msg("OFD locks unsupported: %s", pl_last_error_message());
+    check_child_leaves_lock(state, PL_MECH_OFD, 0);
+    check_child_leaves_lock(state, PL_MECH_OFD, 1);
+}
+
+static void forked_child_release_keeps_the_parents_posix_lock(void **state)
+{
+    check_child_leaves_lock(state, PL_MECH_POSIX, 0);
+    check_child_leaves_lock(state, PL_MECH_POSIX, 1);
+}
+
+static int child_acquires(void *arg)
+{
+    pl_lock *l = arg;
+    int rc = pl_lock_acquire_with(l, 0, PL_INHERIT, 1, NULL);
+    return rc == PL_ERR_ALREADY_LOCKED ? 0 : 10;
+}
+
+/* The inherited handle "holds" nothing in the child: acquiring contends
+   with the parent instead of returning the parent's descriptor. */
+static void forked_child_acquire_contends_with_the_parent(void **state)
+{
+    pl_lock *l = NULL;
+    const char *p = tu_path(state, "a.lock");
+    tu_ok(pl_lock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    assert_int_equal(tu_wait(tu_fork(child_acquires, l)), 0);
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    pl_lock_free(l);
+}
+
+static int child_releases_then_exits(void *arg)
+{
+    fork_arg *a = arg;
+    if (a->use_free)
+        pl_lock_free(a->l);
+    else if (pl_lock_release(a->l) != PL_OK)
+        _exit(10);
+    exit(0); /* runs the library's exit handler too */
+}
+
+static void forked_child_never_deletes_the_parents_temporary_file(
+    void **state)
+{
+    pl_lock *l = NULL;
+    fork_arg a;
+    const char *p = tu_path(state, "t.lock");
+    int use_free;
+    tu_ok(pl_temporary_lock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    a.l = l;
+    for (use_free = 0; use_free <= 1; use_free++) {
+        a.use_free = use_free;
+        assert_int_equal(tu_wait(tu_fork(child_releases_then_exits, &a)), 0);
+        assert_true(tu_exists(p));
+        assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    }
+    /* a child that just exits while "holding" the inherited handle */
+    assert_int_equal(tu_wait(tu_fork(child_acquires, l)), 0);
+    assert_true(tu_exists(p));
+    tu_ok(pl_lock_release(l));
+    assert_false(tu_exists(p));
+    pl_lock_free(l);
+}
+
+static void forked_child_never_deletes_the_parents_pid_files(void **state)
+{
+    pl_lock *l = NULL;
+    fork_arg a;
+    const char *p = tu_path(state, "app.pid");
+    const char *side = tu_path(state, "app.pid.lock");
+    long pid = 0;
+    tu_ok(pl_pidfile_lock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    a.l = l;
+    a.use_free = 0;
+    assert_int_equal(tu_wait(tu_fork(child_releases_then_exits, &a)), 0);
+    a.use_free = 1;
+    assert_int_equal(tu_wait(tu_fork(child_releases_then_exits, &a)), 0);
+    assert_true(tu_exists(p));
+    assert_true(tu_exists(side));
+    assert_int_equal(tu_probe_locked(side, PL_MECH_FLOCK), 1);
+    tu_ok(pl_lock_read_pid(l, &pid));
+    assert_int_equal(pid, (long)getpid());
+    pl_lock_free(l);
+    assert_false(tu_exists(p));
+    assert_false(tu_exists(side));
+}
+
+/* ---- permission bits of created files ---- */
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+typedef int (*new_fn)(pl_lock **, const char *);
+
+static void created_files_get_0666_minus_umask(void **state)
+{
+    const mode_t masks[] = {022, 0, 077, 002};
+    size_t i;
+    mode_t old = umask(022);
+    for (i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        pl_lock *a = NULL, *t = NULL, *pf = NULL;
+        char name[32];
+        unsigned want = 0666u & ~(unsigned)masks[i];
+        const char *pa, *pt, *pp, *ps;
+        snprintf(name, sizeof name, "a%zu.lock", i);
+        pa = tu_path(state, name);
+        snprintf(name, sizeof name, "t%zu.lock", i);
+        pt = tu_path(state, name);
+        snprintf(name, sizeof name, "p%zu.pid", i);
+        pp = tu_path(state, name);
+        snprintf(name, sizeof name, "p%zu.pid.lock", i);
+        ps = tu_path(state, name);
+        umask(masks[i]);
+        tu_ok(pl_lock_new(&a, pa));
+        tu_ok(pl_temporary_lock_new(&t, pt));
+        tu_ok(pl_pidfile_lock_new(&pf, pp));
+        tu_ok(pl_lock_acquire(a, NULL));
+        tu_ok(pl_lock_acquire(t, NULL));
+        tu_ok(pl_lock_acquire(pf, NULL));
+        assert_int_equal(mode_of(pa), want);
+        assert_int_equal(mode_of(pt), want);
+        assert_int_equal(mode_of(pp), want);
+        assert_int_equal(mode_of(ps), want);
+        pl_lock_free(a);
+        pl_lock_free(t);
+        pl_lock_free(pf);
+    }
+    umask(old);
+}
+
+static void set_file_mode_is_used_for_created_files(void **state)
+{
+    pl_lock *a = NULL, *pf = NULL;
+    const char *pa = tu_path(state, "a.lock");
+    const char *pp = tu_path(state, "app.pid");
+    const char *ps = tu_path(state, "app.pid.lock");
+    mode_t old = umask(022);
+    tu_ok(pl_lock_new(&a, pa));
+    tu_ok(pl_lock_set_file_mode(a, 0600));
+    tu_ok(pl_lock_acquire(a, NULL));
+    assert_int_equal(mode_of(pa), 0600);
+    tu_ok(pl_pidfile_lock_new(&pf, pp));
+    tu_ok(pl_lock_set_file_mode(pf, 0664)); /* umask still applies */
+    tu_ok(pl_lock_acquire(pf, NULL));
+    assert_int_equal(mode_of(pp), 0644);
+    assert_int_equal(mode_of(ps), 0644);
+    /* an existing file keeps its mode */
+    pl_lock_free(a);
+    tu_ok(pl_lock_new(&a, pa));
+    tu_ok(pl_lock_set_file_mode(a, 0666));
+    tu_ok(pl_lock_acquire(a, NULL));
+    assert_int_equal(mode_of(pa), 0600);
+    assert_int_equal(pl_lock_set_file_mode(a, 010000), PL_ERR_INVALID_ARGUMENT);
+    assert_int_equal(pl_lock_set_file_mode(a, 0xffffffffu),
+                     PL_ERR_INVALID_ARGUMENT);
+    pl_lock_free(a);
+    pl_lock_free(pf);
+    umask(old);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
+    const struct CMUnitTest tests[] = {
+        T(exec_child_does_not_keep_a_lock),
+        T(exec_child_does_not_keep_a_temporary_lock),
+        T(exec_child_does_not_keep_a_pidfile_lock),
+        T(symlink_at_a_temporary_lock_path_is_refused),
+        T(dangling_symlink_at_a_temporary_lock_path_creates_nothing),
+        T(symlink_at_a_pid_file_path_is_refused),
+        T(symlink_at_a_sidecar_path_is_refused),
+        T(plain_lock_follows_a_symlink_to_its_target),
+        T(forked_child_release_keeps_the_parents_flock),
+        T(forked_child_free_keeps_the_parents_flock),
+        T(forked_child_release_keeps_the_parents_ofd_lock),
+        T(forked_child_release_keeps_the_parents_posix_lock),
+        T(forked_child_acquire_contends_with_the_parent),
+        T(forked_child_never_deletes_the_parents_temporary_file),
+        T(forked_child_never_deletes_the_parents_pid_files),
+        T(created_files_get_0666_minus_umask),
+        T(set_file_mode_is_used_for_created_files),
+    };
+#undef T
+    return cmocka_run_group_tests_name("safety", tests, NULL, NULL);
+}
