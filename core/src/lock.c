@@ -251,9 +251,10 @@ static int open_file(pl_lock *l, int oflags)
     /* A writable open of a directory already fails with EISDIR. */
     if (!(oflags & PL_O_WRITE) && (err = pl_os_check_regular(l->fd)) != 0) {
         close_fd(l);
+        /* The same answer as a writable open of a directory (and the
+           reference's IsADirectoryError), whatever the mode. */
         if (err == EISDIR)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
-                            "cannot lock '%s': it is a directory", l->path);
+            return pl__fail_os(PL_ERR_IO, err, "open", l->path);
         if (err == EINVAL) /* pl_os_check_regular: not a regular file */
             return pl__fail_os(PL_ERR_INVALID_ARGUMENT, err,
                                "lock a non-regular file", l->path);
@@ -358,6 +359,11 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
     int rc;
 
     CHECK_HANDLE(l);
+    /* Validate the overrides first: a bad argument is an error whether
+       or not the lock is held (and must not count as an RLock acquire). */
+    if ((rc = pl__merge_wait_opts(&l->wait, timeout, check_interval,
+                                  fail_when_locked, &opts)) != PL_OK)
+        return rc;
     if (l->held && l->owner_pid == pl__self_pid()) {
         if (l->kind == PL_KIND_RLOCK)
             l->count++;
@@ -367,9 +373,6 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
     }
     if (l->fd >= 0) /* inherited across fork: that lock is the parent's */
         (void)pl_lock_release(l);
-    if ((rc = pl__merge_wait_opts(&l->wait, timeout, check_interval,
-                                  fail_when_locked, &opts)) != PL_OK)
-        return rc;
 
     l->holder_pid = 0;
     paths[0] = l->path;

@@ -18,6 +18,8 @@ PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path)
     size_t n;
     char *sidecar;
     int rc;
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
     if (!path)
         path = ".pid";
     if (!*path) {
