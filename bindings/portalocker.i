@@ -212,16 +212,21 @@ PL_RELEASES_GIL(pl_redis_lock_check)
 #endif
 
 #ifdef PL_HAVE_REDIS
-/* Binary-safe channel: str (UTF-8) or bytes. */
-%typemap(in) (const char *channel, unsigned long channel_len)
-    (char *buf = NULL, size_t size = 0, int alloc = 0) {
-  if (!SWIG_IsOK(SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc)) || !buf)
+/* Binary-safe channel: bytes, or str (as UTF-8). */
+%typemap(in) (const char *channel, unsigned long channel_len) {
+  char *buf = NULL;
+  Py_ssize_t len = 0;
+  if (PyBytes_Check($input)) {
+    if (PyBytes_AsStringAndSize($input, &buf, &len) < 0) SWIG_fail;
+  } else if (PyUnicode_Check($input)) {
+    buf = (char *)PyUnicode_AsUTF8AndSize($input, &len);
+    if (!buf) SWIG_fail;
+  } else {
     SWIG_exception_fail(SWIG_TypeError, "channel must be str or bytes");
+  }
   $1 = buf;
-  $2 = (unsigned long)(size ? size - 1 : 0);
+  $2 = (unsigned long)len;
 }
-%typemap(freearg) (const char *channel, unsigned long channel_len)
-  "if (alloc$argnum == SWIG_NEWOBJ) free(buf$argnum);"
 
 %{
 /* Lost-lock callback: the library's background thread calls this; it

@@ -148,8 +148,13 @@ class RedisLock(utils.LockBase):
         return self
 
     def release(self) -> None:
+        """Release; a lock lost while held raises LockLostError here."""
         self._held = False
-        _c.pl_redis_lock_release(self._handle)
+        try:
+            _c.pl_redis_lock_release(self._handle)
+        except exceptions.LockLostError as exc:
+            exc.channel, exc.holder_id = self.channel, self.holder_id
+            raise
 
     @property
     def lost(self) -> bool:
@@ -184,7 +189,12 @@ class RedisLock(utils.LockBase):
 
     def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
         was_lost = self.lost
-        self.release()
+        try:
+            self.release()
+        except exceptions.LockLostError:
+            if exc_type is None:
+                raise
+            return None  # the block's own exception wins
         if exc_type is None and was_lost:
             raise self._lost_error()
 
