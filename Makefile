@@ -73,7 +73,7 @@ TEST_HELPER_HDRS := $(wildcard tests/unit/*.h tests/unit/helpers/*.h)
 # tests/unit/test_faults.c defines a __wrap_X for every name listed here.
 FAULT_WRAP := open open64 close flock fcntl fcntl64 fstat fstat64 lstat lstat64 \
 	ftruncate ftruncate64 write fsync link unlink mkostemps mkostemps64 \
-	inotify_init1 mkdir
+	inotify_init1 inotify_add_watch mkdir
 WRAP_FLAGS := $(foreach s,$(FAULT_WRAP),-Wl,--wrap=$(s))
 
 $(BUILD)/tests/test_faults: WRAP = $(WRAP_FLAGS)

@@ -43,6 +43,7 @@ enum fault_id {
     F_UNLINK,
     F_MKOSTEMPS,
     F_INOTIFY,
+    F_WATCH,
     F_MKDIR,
     F_COUNT
 };
@@ -127,6 +128,7 @@ int __real_mkostemps(char *tmpl, int suffixlen, int flags);
 int __real_mkostemps64(char *tmpl, int suffixlen, int flags);
 int __real_inotify_init1(int flags);
 int __real_mkdir(const char *path, mode_t mode);
+int __real_inotify_add_watch(int fd, const char *path, uint32_t mask);
 
 #define OPEN_MODE(flags, mode)                                               \
     do {                                                                     \
@@ -332,6 +334,14 @@ int __wrap_inotify_init1(int flags)
     if (should_fail(F_INOTIFY, NULL))
         return -1;
     return __real_inotify_init1(flags);
+}
+
+int __wrap_inotify_add_watch(int fd, const char *path, uint32_t mask);
+int __wrap_inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+    if (should_fail(F_WATCH, path))
+        return -1;
+    return __real_inotify_add_watch(fd, path, mask);
 }
 
 int __wrap_mkdir(const char *path, mode_t mode);
@@ -1009,6 +1019,33 @@ static void inotify_init_failure_falls_back_to_backoff(void **state)
     tu_pipe_close(&a.ready);
 }
 
+static void inotify_watch_failure_falls_back_to_backoff(void **state)
+{
+    /* The per-user watch limit reached (ENOSPC): no wake-ups, but the
+       backoff still notices the release within ~check_interval. */
+    hold_arg a;
+    pid_t pid;
+    pl_lock *l = NULL;
+    double t0, e;
+    a.path = tu_path(state, "nowatch.lock");
+    a.hold = 0.3;
+    tu_pipe_open(&a.ready);
+    tu_ok(pl_lock_new(&l, a.path));
+    pid = tu_fork(child_hold_then_release, &a);
+    assert_int_equal(tu_pipe_wait(&a.ready, 10), 0);
+    arm(F_WATCH, 1, ENOSPC, -1);
+    t0 = tu_now();
+    tu_ok(pl_lock_acquire_with(l, 5, 0.05, 0, NULL));
+    e = elapsed_since(t0);
+    assert_true(faults[F_WATCH].failed >= 1);
+    disarm_all();
+    assert_int_equal(tu_wait(pid), 0);
+    assert_true(e >= 0.25);
+    assert_true(e < 0.3 + 3 * 0.05 + 0.5);
+    pl_lock_free(l);
+    tu_pipe_close(&a.ready);
+}
+
 static void timeout_zero_makes_exactly_one_lock_call(void **state)
 {
     const char *path = tu_path(state, "once.lock");
@@ -1079,6 +1116,7 @@ int main(void)
         T(atomic_directory_fsync_failure_is_reported_after_publish),
         T(atomic_existence_check_failure_is_io_error),
         T(inotify_init_failure_falls_back_to_backoff),
+        T(inotify_watch_failure_falls_back_to_backoff),
         T(timeout_zero_makes_exactly_one_lock_call),
         T(infinite_timeout_uses_a_blocking_lock_call),
     };
