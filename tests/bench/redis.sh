@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The Redis lock bench (`make bench` runs it after the file-lock bench):
+# starts its own redis-server on a free port (no persistence, temp dir),
+# measures our lock, redis-py's Lock and the reference RedisLock side by side
+# and prints one table with the targets of issue 3. Exits 0 when a target is
+# missed (MISSED is printed); non-zero only when a measurement failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=build/bench
+mkdir -p "$OUT"
+"${MAKE:-make}" -s build/bench/bench_redis || exit 1
+command -v redis-server >/dev/null || { echo "redis bench: redis-server missing"; exit 1; }
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-redis-bench.XXXXXX")
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$DIR" --logfile "$DIR/redis.log" --daemonize no &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break
+  sleep 0.05
+done
+redis-cli -p "$PORT" ping >/dev/null 2>&1 || { echo "redis bench: server did not start"; exit 1; }
+
+echo
+echo "== libportalocker Redis lock benchmark"
+echo "   redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on 127.0.0.1:$PORT (loopback), $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+REC=$OUT/redis.rec
+: > "$REC"
+status=0
+build/bench/bench_redis "$PORT" cycle 2000 >> "$REC" || status=1
+build/bench/bench_redis "$PORT" handoff 300 >> "$REC" || status=1
+build/bench/bench_redis "$PORT" killed 20 >> "$REC" || status=1
+if PY=$(bash ci/venv.sh 2> "$OUT/venv.log"); then
+  "$PY" tests/bench/bench_redis_py.py "$PORT" redispy 2000 >> "$REC" || status=1
+  "$PY" tests/bench/bench_redis_py.py "$PORT" reference 10 >> "$REC" || status=1
+else
+  echo "redis bench: reference venv unavailable (see $OUT/venv.log)"; status=1
+fi
+
+python3 - "$REC" <<'PYEOF' | tee "$OUT/redis-report.txt"
+import sys
+rec = {}
+for line in open(sys.argv[1]):
+    name, n, med, p99 = line.split()
+    rec[name] = (int(n), float(med), float(p99))
+
+def cell(name):
+    if name not in rec:
+        return 'n/a', 'n/a', ''
+    n, med, p99 = rec[name]
+    return f'{med:,.0f}', f'{p99:,.0f}', str(n)
+
+rows = [
+    ('ours: acquire+release, uncontended', 'ours_cycle'),
+    ("redis-py Lock (SET NX PX + Lua release)", 'redispy_cycle'),
+    ('reference RedisLock (portalocker 4.x)', 'reference_cycle'),
+    ('ours: contended handoff (release -> waiter)', 'ours_handoff'),
+    ('ours: holder SIGKILLed -> default waiter', 'ours_killed'),
+]
+print(f"   {'measurement':46} {'median us':>11} {'p99 us':>11} {'n':>6}")
+for label, key in rows:
+    med, p99, n = cell(key)
+    print(f'   {label:46} {med:>11} {p99:>11} {n:>6}')
+print()
+
+def verdict(ok):
+    return 'met' if ok else 'MISSED'
+
+checks = []
+if 'ours_cycle' in rec and 'redispy_cycle' in rec:
+    r = rec['ours_cycle'][1] / rec['redispy_cycle'][1]
+    checks.append((f'uncontended cycle / redis-py Lock = {r:.2f}x', 'target <= 3x', r <= 3))
+if 'ours_cycle' in rec and 'reference_cycle' in rec:
+    r = rec['reference_cycle'][1] / rec['ours_cycle'][1]
+    checks.append((f'reference RedisLock / ours = {r:,.0f}x faster', 'target >= 100x', r >= 100))
+if 'ours_handoff' in rec:
+    m = rec['ours_handoff'][1] / 1000
+    checks.append((f'contended handoff median = {m:.2f} ms', 'target < 5 ms', m < 5))
+if 'ours_killed' in rec:
+    m = rec['ours_killed'][1] / 1000
+    checks.append((f'SIGKILLed holder -> waiter median = {m:.1f} ms', 'target < 50 ms', m < 50))
+for text, target, ok in checks:
+    print(f'   {text:52} {target:16} {verdict(ok)}')
+PYEOF
+echo "(raw records: $REC)"
+exit $status
