@@ -344,6 +344,7 @@ static void waiter_loop(const char *path, int go_fd, int res_fd, double timeout,
     pl_lock *l;
     char c;
     CHECK(pl_lock_new(&l, path));
+    write_full(res_fd, "r", 1); /* ready: the first round is like the rest */
     while (read_full(go_fd, &c, 1) == 1) {
         struct waiter_result res;
         res.started = now_ns();
@@ -372,6 +373,7 @@ static void bench_handoff(const char *name, int rounds, int unlock_only,
 {
     char path[4096];
     int go[2], res[2], i, errors = 0, late_starts = 0;
+    char c;
     int64_t *lat = malloc(sizeof(int64_t) * (size_t)rounds);
     size_t n = 0;
     pid_t pid;
@@ -387,6 +389,8 @@ static void bench_handoff(const char *name, int rounds, int unlock_only,
     }
     close(go[0]);
     close(res[1]);
+    if (read_full(res[0], &c, 1) != 1)
+        exit(2);
     CHECK(pl_lock_new(&h, path));
     for (i = 0; i < rounds; i++) {
         struct waiter_result r;
@@ -467,6 +471,8 @@ static void bench_kill(int runs)
         }
         close(go[0]);
         close(res[1]);
+        if (read_full(res[0], &c, 1) != 1)
+            exit(2);
         write_full(go[1], "g", 1);
         /* Kill at every phase of the waiter's backoff, up to past the point
            where it is capped at check_interval (0.25 s). */

@@ -101,6 +101,7 @@ def bench_cycles(pl, prefix, d, only_lock):
 
 def waiter_loop(pl, path, go_fd, res_fd):
     lock = pl.Lock(path, timeout=10)
+    os.write(res_fd, b'r')  # ready: the first round is like the rest
     while True:
         try:
             read_full(go_fd, 1)
@@ -131,6 +132,7 @@ def bench_handoff(pl, prefix, d, rounds):
             os._exit(0)
     os.close(go_r)
     os.close(res_w)
+    read_full(res_r, 1)
     holder = pl.Lock(path, timeout=10)
     lat, errors, not_waiting = [], 0, 0
     for i in range(rounds):
@@ -185,6 +187,7 @@ def bench_kill(pl, prefix, d, runs):
                 os._exit(0)
         os.close(go_r)
         os.close(res_w)
+        read_full(res_r, 1)
         os.write(go_w, b'g')
         time.sleep(spread_delay_s(i, runs, 5, 505))
         killed = time.monotonic_ns()
