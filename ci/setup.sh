@@ -10,7 +10,7 @@ PACKAGES=(
   libcjson-dev         # Redis lock messages (JSON)
   redis-server         # a real server for the Redis tests
   python3 python3-venv # reference portalocker, redis-py, pytest (in a venv)
-  swig lua5.4 liblua5.4-dev ruby ruby-dev  # bindings
+  swig python3-dev lua5.4 liblua5.4-dev ruby ruby-dev  # bindings (Python.h for the SWIG module)
   valgrind
 )
 

@@ -83,9 +83,12 @@ def _seconds(value: typing.Any) -> float:
 
 def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
     """Show the path as ``fh.name`` (as open(path) would), not the fd."""
-    raw = getattr(getattr(fh, 'buffer', fh), 'raw', getattr(fh, 'buffer', fh))
-    with contextlib.suppress(AttributeError, TypeError):
-        raw.name = name
+    try:
+        fh.buffer.raw.name = name  # type: ignore[attr-defined]  # text
+    except AttributeError:
+        raw = getattr(fh, 'raw', fh)  # buffered binary, or unbuffered FileIO
+        with contextlib.suppress(AttributeError, TypeError):
+            raw.name = name
 
 
 class LockBase(abc.ABC):  # noqa: B024
@@ -227,11 +230,16 @@ class Lock(LockBase):
         check_interval: float | None,
         fail_when_locked: bool | None,
     ) -> int:
+        # The instance attributes are the truth (the reference lets callers
+        # change them after construction): pass them on every call.
+        t = self.timeout if timeout is None else timeout
+        ci = self.check_interval if check_interval is None else check_interval
+        fwl = self.fail_when_locked if fail_when_locked is None else fail_when_locked
         return typing.cast(int, _c.pl_lock_acquire_with(
             self._handle,
-            _seconds(coalesce(timeout, self.timeout, 0.0)),
-            _seconds(coalesce(check_interval, self.check_interval, 0.0)),
-            1 if coalesce(fail_when_locked, self.fail_when_locked) else 0,
+            t if t.__class__ is float and t >= 0 else _seconds(t),
+            ci if ci.__class__ is float and ci >= 0 else _seconds(ci),
+            1 if fwl else 0,
         ))
 
     def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
@@ -250,16 +258,18 @@ class Lock(LockBase):
         fail_when_locked: bool | None = None,
     ) -> typing.IO[typing.Any]:
         """Lock and return the file object (the same one while held)."""
-        self._warn_blocking_timeout(timeout)
+        if timeout is not None:
+            self._warn_blocking_timeout(timeout)
         fh = self.fh
         if fh:
             return fh
         with self._guard:
             if self.fh:
                 return self.fh
-            fd = self._c_acquire(timeout, check_interval, fail_when_locked)
-            self.fh = self._wrap_fd(fd)
-            return self.fh
+            fh = self.fh = self._wrap_fd(
+                self._c_acquire(timeout, check_interval, fail_when_locked)
+            )
+            return fh
 
     def __enter__(self) -> typing.IO[typing.Any]:
         return self.acquire()
@@ -278,11 +288,24 @@ class Lock(LockBase):
     def release(self) -> None:
         """Unlock and close; a no-op when nothing is held."""
         with self._guard:
-            fh, self.fh = self.fh, None
+            fh = self.fh
             if fh is None:
                 return
-            self._close_fh(fh)
+            self.fh = None
+            try:
+                fh.close()  # flushes; the fd itself belongs to the C core
+            except Exception:
+                self._close_failed()
             _c.pl_lock_release(self._handle)
+
+    def _close_failed(self) -> None:
+        error = sys.exc_info()[1]
+        if self.raise_on_release_error:
+            _c.pl_lock_release(self._handle)
+            raise
+        logger.warning(
+            'suppressed error while releasing lock on %r: %r', self.filename, error
+        )
 
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.filename!r}>'
