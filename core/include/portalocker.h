@@ -326,10 +326,21 @@ PL_EXPORT int pl_redis_lock_acquire(pl_redis_lock *lock);
 PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeout,
                                          double check_interval,
                                          int fail_when_locked);
-/* No-op (PL_OK) when nothing is held. */
+/* UNSUBSCRIBE and close: that is the release. No-op (PL_OK) when nothing
+   is held. If the lock had been lost meanwhile, everything is still cleaned
+   up and the result is PL_ERR_LOCK_LOST, so a loss is never silent. */
 PL_EXPORT int pl_redis_lock_release(pl_redis_lock *lock);
 /* PL_OK while held, PL_ERR_LOCK_LOST if the held lock was lost,
-   PL_ERR_NOT_HELD if nothing is held. */
+   PL_ERR_NOT_HELD if nothing is held.
+   Lost locks: the lock is the subscription; when it dies (server restart,
+   CLIENT KILL, network loss noticed by a health-check PING every 10 s) the
+   library never resubscribes (that would be a silent re-acquisition that
+   skipped the election): check() reports PL_ERR_LOCK_LOST (a local flag, no
+   round trip) and the lost callback fires once. Another process may hold
+   the lock from that moment on, so a holder should check before each
+   step that needs exclusion (or react in the callback), stop the work,
+   release, and acquire again. No call touches the network of an inherited
+   lock in a forked child: there it is simply not held. */
 PL_EXPORT int pl_redis_lock_check(pl_redis_lock *lock);
 PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
 
