@@ -49,6 +49,10 @@ def t(ns):
     return f'{ns / 1e9:.2f} s'
 
 
+def ratio_text(x):
+    return f'{x:.0f}x' if x >= 10 else f'{x:.1f}x'
+
+
 def met(ok):
     if ok is None:
         return ''
@@ -118,7 +122,7 @@ def main():
             label, t(r['median_ns']), t(r['p99_ns']),
             f'{ratio:.2f}x {short[base_key]}' if ratio else '-',
             t(ref['median_ns']) if ref else '-',
-            f'{ref["median_ns"] / r["median_ns"]:.0f}x' if ref else '-',
+            ratio_text(ref['median_ns'] / r['median_ns']) if ref else '-',
             f'<= {limit}x FLOOR' if limit else '-', met(ok),
         ])
     for key, label in (('flock_fd', 'raw flock EX|NB + flock UN on an fd'),
