@@ -145,7 +145,11 @@ def main():
         '"reference" = the same cycle with Python portalocker 4.x from the '
         'venv; FLOOR-T and FLOOR-P are the syscalls\n'
         'a temporary / PID-file lock cannot avoid (file creation and unlink '
-        'on this filesystem, and an fsync).',
+        'on this filesystem, and an fsync).\n'
+        'The fsync-bound rows follow the disk activity of the moment (other '
+        'processes\' fsyncs): compare pl_pidfile_lock\n'
+        'with FLOOR-P, measured in the same interleaved rounds; the reference '
+        'runs later, in its own process.',
     )
 
     # ---- Python binding (issue 4) -------------------------------------------
