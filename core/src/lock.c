@@ -431,20 +431,23 @@ PL_EXPORT int pl_lock_release(pl_lock *l)
                             "Cannot release more times than acquired");
         return pl__ok();
     }
-    if (l->kind == PL_KIND_RLOCK && l->count > 1) {
-        l->count--;
-        return pl__ok();
-    }
-    pl__exit_registry_remove(l);
     if (l->owner_pid != pl__self_pid()) {
-        /* A forked child: the lock belongs to the parent. Closing our copy
-           of the descriptor leaves it alone; unlocking (flock: shared open
-           file description) or unlinking would break it. */
+        /* A forked child: the lock belongs to the parent, whatever the
+           RLock depth. Closing our copy of the descriptor leaves it alone;
+           unlocking (flock: shared open file description) or unlinking
+           would break it. Keeping the copy (a nested RLock) would let a
+           later acquire in the child lock the parent's descriptor again. */
+        pl__exit_registry_remove(l);
         close_fd(l);
         l->held = 0;
         l->count = 0;
         return pl__ok();
     }
+    if (l->kind == PL_KIND_RLOCK && l->count > 1) {
+        l->count--;
+        return pl__ok();
+    }
+    pl__exit_registry_remove(l);
     /* Temporary files go first, while the lock is still held: the reverse
        order lets two processes hold the lock at once. */
     if (l->kind == PL_KIND_TEMPORARY)
