@@ -325,6 +325,51 @@ static void forked_child_acquire_contends_with_the_parent(void **state)
     pl_lock_free(l);
 }
 
+/* The same for an RLock acquired several times: the inherited count must
+   not let the child reuse the parent's descriptor (and so its lock). */
+static void forked_child_acquire_of_a_nested_rlock_contends(void **state)
+{
+    pl_lock *l = NULL;
+    const char *p = tu_path(state, "r.lock");
+    tu_ok(pl_rlock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    tu_ok(pl_lock_acquire(l, NULL));
+    assert_int_equal(tu_wait(tu_fork(child_acquires, l)), 0);
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    assert_int_equal(pl_lock_count(l), 2);
+    pl_lock_free(l);
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 0);
+}
+
+static int child_releases_rlock_then_acquires(void *arg)
+{
+    pl_lock *l = arg;
+    /* the child owns none of the parent's acquisitions */
+    if (pl_lock_release(l) != PL_OK)
+        return 10;
+    if (pl_lock_is_held(l))
+        return 11;
+    return child_acquires(l);
+}
+
+static void forked_child_release_of_a_nested_rlock_keeps_the_parents(
+    void **state)
+{
+    pl_lock *l = NULL;
+    const char *p = tu_path(state, "r.lock");
+    tu_ok(pl_rlock_new(&l, p));
+    tu_ok(pl_lock_acquire(l, NULL));
+    tu_ok(pl_lock_acquire(l, NULL));
+    assert_int_equal(tu_wait(tu_fork(child_releases_rlock_then_acquires, l)),
+                     0);
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    tu_ok(pl_lock_release(l));
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    tu_ok(pl_lock_release(l));
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 0);
+    pl_lock_free(l);
+}
+
 static int child_releases_then_exits(void *arg)
 {
     fork_arg *a = arg;
@@ -477,6 +522,8 @@ int main(void)
         T(forked_child_release_keeps_the_parents_ofd_lock),
         T(forked_child_release_keeps_the_parents_posix_lock),
         T(forked_child_acquire_contends_with_the_parent),
+        T(forked_child_acquire_of_a_nested_rlock_contends),
+        T(forked_child_release_of_a_nested_rlock_keeps_the_parents),
         T(forked_child_never_deletes_the_parents_temporary_file),
         T(forked_child_never_deletes_the_parents_pid_files),
         T(created_files_get_0666_minus_umask),
