@@ -30,6 +30,9 @@ def child_env():
     return env
 
 
+MAX_HOLD = 20
+
+
 class Holder:
     """A second process that runs `code` (which takes some lock), prints
     'ready', waits for a line on stdin, then runs `after` and exits."""
@@ -38,7 +41,11 @@ class Holder:
         script = (
             'import sys, os\n'
             + code
-            + '\nprint("ready", flush=True)\nsys.stdin.readline()\n'
+            + '\nprint("ready", flush=True)\n'
+            # Wait for the test's go, at most MAX_HOLD seconds: a test whose
+            # main thread is stuck (e.g. the GIL not released) then fails
+            # instead of hanging.
+            + f'import select\nselect.select([sys.stdin], [], [], {MAX_HOLD})\n'
             + after
         )
         self.proc = subprocess.Popen(
