@@ -169,8 +169,9 @@ static void sigkilled_holder_frees_the_lock_at_once(void **state)
     tu_ok(pl_redis_lock_set_host(w, "127.0.0.1", rt_port()));
     pthread_create(&t, NULL, kill_later, &k);
     tu_ok(pl_redis_lock_acquire(w));
-    took = tu_now() - k.killed_at;
-    pthread_join(t, NULL);
+    took = tu_now();
+    pthread_join(t, NULL); /* before reading killed_at */
+    took -= k.killed_at;
     (void)tu_wait(k.pid);
     fprintf(stderr, "    waiter took the lock %.1f ms after SIGKILL\n",
             took * 1000);
