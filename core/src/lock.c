@@ -335,8 +335,14 @@ static void unlink_lock_file_quietly(pl_lock *l)
 static int prepare_locked(pl_lock *l)
 {
     int rc = PL_OK, err;
+    /* A 'w' mode was opened as 'a' so that waiting never wiped the
+       holder's data; now that the lock is ours, truncate, and turn off
+       O_APPEND so that seek + write behaves as with 'w' (as the
+       reference 4.4 does). */
     if (l->truncate_after && (err = pl_os_truncate(l->fd)) != 0)
         rc = pl__fail_os(PL_ERR_IO, err, "truncate", l->path);
+    else if (l->truncate_after && (err = pl_os_clear_append(l->fd)) != 0)
+        rc = pl__fail_os(PL_ERR_IO, err, "clear O_APPEND on", l->path);
     if (rc == PL_OK && l->kind == PL_KIND_PIDFILE)
         rc = pl__pidfile_write(l);
     if (rc != PL_OK) {

@@ -34,6 +34,8 @@ int pl_os_fd_id(int fd, pl_file_id *out);
 /* lstat: the path itself, not a symlink target. */
 int pl_os_path_id(const char *path, pl_file_id *out);
 int pl_os_truncate(int fd);
+/* Turn off O_APPEND so writes land at the file position again. */
+int pl_os_clear_append(int fd);
 int pl_os_write_all(int fd, const void *buf, size_t len);
 int pl_os_read_small(const char *path, char *buf, size_t size, size_t *len);
 int pl_os_fsync(int fd);

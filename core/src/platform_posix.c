@@ -113,6 +113,16 @@ int pl_os_truncate(int fd)
     return 0;
 }
 
+int pl_os_clear_append(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return errno;
+    if ((flags & O_APPEND) && fcntl(fd, F_SETFL, flags & ~O_APPEND) != 0)
+        return errno;
+    return 0;
+}
+
 int pl_os_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

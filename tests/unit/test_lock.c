@@ -397,6 +397,26 @@ static void mode_w_truncates_only_after_the_lock_is_taken(void **state)
     pl_lock_free(l);
 }
 
+/* Once truncated, a 'w' file writes at its position (O_APPEND is off), as
+   plain open(mode='w') and the reference 4.4 do: "x", seek 0, "y" -> "y". */
+static void mode_w_writes_at_the_position_after_truncating(void **state)
+{
+    pl_lock *l = NULL;
+    char buf[16];
+    int fd = -1;
+    const char *path = tu_path(state, "w.lock");
+    tu_ok(pl_lock_new(&l, path));
+    tu_ok(pl_lock_set_mode(l, "w"));
+    tu_ok(pl_lock_acquire(l, &fd));
+    assert_false(fcntl(fd, F_GETFL) & O_APPEND);
+    assert_int_equal(write(fd, "xx", 2), 2);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(write(fd, "y", 1), 1);
+    assert_int_equal(tu_read_file(path, buf, sizeof buf), 2);
+    assert_string_equal(buf, "yx");
+    pl_lock_free(l);
+}
+
 static void mode_a_creates_and_appends_without_truncating(void **state)
 {
     pl_lock *l = NULL;
@@ -674,6 +694,7 @@ int main(void)
         T(blocking_flags_wait_in_the_kernel_and_ignore_the_timeout),
         T(shared_flags_let_readers_share),
         T(mode_w_truncates_only_after_the_lock_is_taken),
+        T(mode_w_writes_at_the_position_after_truncating),
         T(mode_a_creates_and_appends_without_truncating),
         T(mode_a_plus_is_readable_and_writable),
         T(mode_r_needs_an_existing_file_and_is_read_only),
