@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-venv # reference portalocker, redis-py, pytest (in a venv)
   swig python3-dev lua5.4 liblua5.4-dev ruby ruby-dev  # bindings (Python.h for the SWIG module)
   valgrind
+  lua-cjson            # JSON for the Lua conformance agent (tests/conformance)
 )
 
 missing=()
