@@ -233,7 +233,8 @@ PL_EXPORT void pl_semaphore_free(pl_semaphore *s)
 {
     if (!s)
         return;
-    (void)pl_semaphore_release(s);
+    if (s->slot >= 0) /* only then: free leaves the last error alone */
+        (void)pl_semaphore_release(s);
     free_paths(s);
     free(s->fds);
     free(s->name);
@@ -399,8 +400,13 @@ static int sweep(void *ctx, int blocking)
         if (s->fds[i] < 0) {
             err = pl_os_open(s->paths[i],
                              PL_O_WRITE | PL_O_CREATE | PL_O_APPEND |
-                                 PL_O_NOFOLLOW,
+                                 PL_O_NOFOLLOW | PL_O_REGULAR,
                              s->file_mode, &s->fds[i]);
+            if (err == EINVAL)
+                return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
+                                "cannot lock semaphore slot '%s': not a "
+                                "regular file",
+                                s->paths[i]);
             if (err)
                 return pl__fail_os(PL_ERR_IO, err, "open semaphore slot",
                                    s->paths[i]);

@@ -235,9 +235,14 @@ static void close_fd(pl_lock *l)
 static int open_file(pl_lock *l, int oflags)
 {
     int err;
+    /* Files the library creates in shared directories: no symlink
+       (CVE-2025-68146's truncation attack) and no FIFO (a hang). */
     if (is_creating_kind(l))
-        oflags |= PL_O_NOFOLLOW; /* no symlink-truncation (CVE-2025-68146) */
+        oflags |= PL_O_NOFOLLOW | PL_O_REGULAR;
     err = pl_os_open(l->path, oflags, l->file_mode, &l->fd);
+    if (err == EINVAL && (oflags & PL_O_REGULAR))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
+                        "cannot lock '%s': not a regular file", l->path);
     if (err) {
         if (err == ELOOP && (oflags & PL_O_NOFOLLOW))
             return pl__fail(PL_ERR_IO, err,

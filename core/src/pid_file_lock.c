@@ -58,8 +58,13 @@ int pl__pidfile_write(pl_lock *l)
     /* O_NOFOLLOW: a symlink planted at the PID path must not make us
        truncate its target. */
     err = pl_os_open(l->pid_path,
-                     PL_O_WRITE | PL_O_CREATE | PL_O_TRUNC | PL_O_NOFOLLOW,
+                     PL_O_WRITE | PL_O_CREATE | PL_O_TRUNC | PL_O_NOFOLLOW |
+                         PL_O_REGULAR,
                      l->file_mode, &fd);
+    if (err == EINVAL)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
+                        "cannot write PID file '%s': not a regular file",
+                        l->pid_path);
     if (err)
         return pl__fail_os(PL_ERR_IO, err, "open PID file", l->pid_path);
     err = pl_os_write_all(fd, buf, (size_t)len);

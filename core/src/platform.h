@@ -16,7 +16,11 @@ enum {
     PL_O_EXCL = 1 << 3,
     PL_O_APPEND = 1 << 4,
     PL_O_TRUNC = 1 << 5,
-    PL_O_NOFOLLOW = 1 << 6 /* refuse a symlink as the last component */
+    PL_O_NOFOLLOW = 1 << 6, /* refuse a symlink as the last component */
+    /* Refuse anything but a regular file, without blocking: a FIFO planted
+       in a shared directory would otherwise hang open(2) forever. Fails
+       with EINVAL (EISDIR for a directory). */
+    PL_O_REGULAR = 1 << 7
 };
 
 /* Identity of a file: device and inode. */

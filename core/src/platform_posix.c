@@ -48,12 +48,29 @@ static int to_oflags(int flags)
 
 int pl_os_open(const char *path, int flags, unsigned int mode, int *fd_out)
 {
-    int fd;
+    int fd, oflags = to_oflags(flags);
+    if (flags & PL_O_REGULAR)
+        oflags |= O_NONBLOCK;
     do {
-        fd = open(path, to_oflags(flags), (mode_t)mode);
+        fd = open(path, oflags, (mode_t)mode);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0)
+    if (fd < 0) {
+        /* A write-only non-blocking open of a FIFO without reader. */
+        if (errno == ENXIO && (flags & PL_O_REGULAR))
+            return EINVAL;
         return errno;
+    }
+    if (flags & PL_O_REGULAR) {
+        int err = pl_os_check_regular(fd);
+        /* Back to blocking mode: F_SETFL sets only the status flags, of
+           which O_APPEND is the one we may have asked for. */
+        if (!err && fcntl(fd, F_SETFL, oflags & O_APPEND) != 0)
+            err = errno;
+        if (err) {
+            close(fd);
+            return err;
+        }
+    }
     *fd_out = fd;
     return 0;
 }
@@ -145,7 +162,7 @@ int pl_os_read_small(const char *path, char *buf, size_t size, size_t *len)
 {
     int fd = -1, err;
     size_t got = 0;
-    err = pl_os_open(path, PL_O_READ | PL_O_NOFOLLOW, 0, &fd);
+    err = pl_os_open(path, PL_O_READ | PL_O_NOFOLLOW | PL_O_REGULAR, 0, &fd);
     if (err)
         return err;
     while (got + 1 < size) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- close-on-exec ---- */
@@ -505,6 +506,101 @@ static void set_file_mode_is_used_for_created_files(void **state)
     umask(old);
 }
 
+/* ---- FIFOs planted in shared directories ---- */
+
+/* What a child tried, and how: run in a child so that a regression (an
+   open(2) blocked on the FIFO forever) fails the test instead of hanging
+   the suite. */
+typedef struct fifo_try {
+    const char *path; /* the lock path handed to the constructor */
+    int kind;         /* 0 temporary, 1 PID file, 2 semaphore slot */
+} fifo_try;
+
+static int try_lock_near_fifo(void *arg)
+{
+    fifo_try *t = arg;
+    int rc;
+    if (t->kind == 2) {
+        pl_semaphore *s = NULL;
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", t->path);
+        *strrchr(dir, '/') = '\0';
+        if (pl_semaphore_new(&s, 1, "fifo") != PL_OK ||
+            pl_semaphore_set_directory(s, dir) != PL_OK)
+            return 10;
+        rc = pl_semaphore_acquire_with(s, 0, PL_INHERIT, PL_INHERIT, NULL);
+        if (rc != PL_ERR_INVALID_ARGUMENT ||
+            !strstr(pl_last_error_message(), "not a regular file"))
+            return rc != PL_ERR_INVALID_ARGUMENT ? 11 : 12;
+        pl_semaphore_free(s);
+    } else {
+        pl_lock *l = NULL;
+        if ((t->kind == 0 ? pl_temporary_lock_new(&l, t->path)
+                          : pl_pidfile_lock_new(&l, t->path)) != PL_OK)
+            return 10;
+        rc = pl_lock_acquire(l, NULL);
+        pl_lock_free(l);
+    }
+    if (rc != PL_ERR_INVALID_ARGUMENT)
+        return 11;
+    return strstr(pl_last_error_message(), "not a regular file") ? 0 : 12;
+}
+
+static void expect_fifo_refused(const char *fifo, const char *lock_path, int kind)
+{
+    fifo_try t = {lock_path, kind};
+    pid_t pid;
+    double end;
+    int status = 0;
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid = tu_fork(try_lock_near_fifo, &t);
+    end = tu_now() + 10;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (tu_now() > end) {
+            kill(pid, SIGKILL);
+            tu_wait(pid);
+            fail_msg("acquire hung on the FIFO at %s", fifo);
+        }
+        usleep(5000);
+    }
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("kind %d near FIFO %s: child exit %d (10 setup, 11 wrong "
+                 "code, 12 wrong message)",
+                 kind, fifo, WEXITSTATUS(status));
+}
+
+static void fifo_at_a_temporary_lock_path_is_refused_without_hanging(void **state)
+{
+    const char *p = tu_path(state, "tmp.lock");
+    expect_fifo_refused(p, p, 0);
+}
+
+static void fifo_at_a_sidecar_path_is_refused_without_hanging(void **state)
+{
+    expect_fifo_refused(tu_path(state, "svc.pid.lock"), tu_path(state, "svc.pid"), 1);
+}
+
+static void fifo_at_a_pid_file_path_is_refused_and_releases_the_sidecar(void **state)
+{
+    const char *pid = tu_path(state, "svc.pid");
+    pl_lock *l = NULL;
+    long got = -1;
+    expect_fifo_refused(pid, pid, 1);
+    /* read_pid does not hang on it either, and reports no PID */
+    tu_ok(pl_pidfile_lock_new(&l, pid));
+    tu_ok(pl_lock_read_pid(l, &got));
+    assert_int_equal(got, 0);
+    /* the sidecar was not left locked */
+    assert_int_not_equal(tu_probe_locked(tu_path(state, "svc.pid.lock"), PL_MECH_FLOCK), 1);
+    pl_lock_free(l);
+}
+
+static void fifo_at_a_semaphore_slot_is_refused_without_hanging(void **state)
+{
+    expect_fifo_refused(tu_path(state, "fifo.00.lock"), tu_path(state, "x"), 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
@@ -528,6 +624,10 @@ int main(void)
         T(forked_child_never_deletes_the_parents_pid_files),
         T(created_files_get_0666_minus_umask),
         T(set_file_mode_is_used_for_created_files),
+        T(fifo_at_a_temporary_lock_path_is_refused_without_hanging),
+        T(fifo_at_a_sidecar_path_is_refused_without_hanging),
+        T(fifo_at_a_pid_file_path_is_refused_and_releases_the_sidecar),
+        T(fifo_at_a_semaphore_slot_is_refused_without_hanging),
     };
 #undef T
     return cmocka_run_group_tests_name("safety", tests, NULL, NULL);
