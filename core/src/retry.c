@@ -57,7 +57,14 @@ int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt, void *ctx,
         if (remaining <= 0)
             break;
         wait = backoff < remaining ? backoff : remaining;
-        if (!pl_os_waiter_wait(&waiter, wait))
+        if (pl_os_waiter_wait(&waiter, wait))
+            /* The kernel raises the close event of a holder that exits
+               (or closes without unlocking) just BEFORE it drops the
+               lock (__fput: fsnotify_close, then locks_remove_file): an
+               attempt right after an event can lose that race, so look
+               again soon rather than after a long backoff. */
+            backoff = PL_FIRST_BACKOFF;
+        else
             backoff = backoff * 2 < cap ? backoff * 2 : cap;
     }
     pl_os_waiter_close(&waiter);
