@@ -264,6 +264,145 @@ int pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
 #endif /* SWIGPYTHON */
 
 /* ------------------------------------------------------------------ */
+/* 3b. Ruby                                                            */
+/* ------------------------------------------------------------------ */
+#if defined(SWIGRUBY)
+%{
+#include <ruby/thread.h>
+
+/* Raise the error the table names for `code`: Portalocker._from_c(code,
+   name, message, errno) (bindings/ruby/lib/portalocker/errors.rb) looks
+   the class up BY NAME in the Portalocker module and builds the
+   exception; nothing here knows the codes. The thread-local message and
+   errno are copied first: allocating a Ruby object may run GC, whose
+   destructors call into the library on this thread. Does not return. */
+static void pl_swig_raise(int code)
+{
+    char message[512];
+    const char *name = pl_error_exception(code);
+    int err = pl_last_errno();
+    ID hook = rb_intern("_from_c");
+    VALUE mod, exc;
+    strncpy(message, pl_last_error_message(), sizeof message - 1);
+    message[sizeof message - 1] = 0;
+    if (!message[0])
+        strncpy(message, pl_strerror(code), sizeof message - 1);
+    mod = rb_const_defined(rb_cObject, rb_intern("Portalocker"))
+              ? rb_const_get(rb_cObject, rb_intern("Portalocker"))
+              : Qnil;
+    if (NIL_P(mod) || !rb_respond_to(mod, hook))
+        /* Only the raw extension is loaded: still fail loudly. */
+        rb_raise(rb_eRuntimeError, "%s (%s): %s", name, pl_error_name(code),
+                 message);
+    exc = rb_funcall(mod, hook, 4, INT2NUM(code), rb_str_new_cstr(name),
+                     rb_utf8_str_new_cstr(message), INT2NUM(err));
+    rb_exc_raise(exc);
+}
+
+/* Blocking calls run without the GVL: each pl_rb_X has the signature of
+   pl_X and runs it through rb_thread_call_without_gvl. The error state
+   the call leaves is per OS thread (a Ruby Thread is one OS thread), so
+   pl_swig_raise reads it safely after the GVL is taken back. No unblock
+   function: the core retries on EINTR, so a Ruby interrupt (Thread#raise,
+   Ctrl-C) takes effect when the wait ends (lock taken or timeout). */
+typedef struct {
+    int op, rc, i1, i2, i3;
+    void *h;
+    double d1, d2;
+    int *out;
+} pl_rb_call;
+
+enum {
+    PL_RB_LOCK_FD, PL_RB_LOCK_FD_WITH, PL_RB_LOCK_ACQUIRE,
+    PL_RB_LOCK_ACQUIRE_WITH, PL_RB_SEM_ACQUIRE, PL_RB_SEM_ACQUIRE_WITH,
+    PL_RB_ATOMIC_COMMIT, PL_RB_REDIS_ACQUIRE, PL_RB_REDIS_ACQUIRE_WITH,
+    PL_RB_REDIS_RELEASE, PL_RB_REDIS_CHECK
+};
+
+static void *pl_rb_nogvl(void *p)
+{
+    pl_rb_call *c = (pl_rb_call *)p;
+    switch (c->op) {
+    case PL_RB_LOCK_FD: c->rc = pl_lock_fd(c->i1, c->i2); break;
+    case PL_RB_LOCK_FD_WITH: c->rc = pl_lock_fd_with(c->i1, c->i2, c->i3); break;
+    case PL_RB_LOCK_ACQUIRE: c->rc = pl_lock_acquire((pl_lock *)c->h, c->out); break;
+    case PL_RB_LOCK_ACQUIRE_WITH:
+        c->rc = pl_lock_acquire_with((pl_lock *)c->h, c->d1, c->d2, c->i1, c->out);
+        break;
+    case PL_RB_SEM_ACQUIRE:
+        c->rc = pl_semaphore_acquire((pl_semaphore *)c->h, c->out);
+        break;
+    case PL_RB_SEM_ACQUIRE_WITH:
+        c->rc = pl_semaphore_acquire_with((pl_semaphore *)c->h, c->d1, c->d2,
+                                          c->i1, c->out);
+        break;
+    case PL_RB_ATOMIC_COMMIT: c->rc = pl_atomic_commit((pl_atomic_file *)c->h); break;
+#ifdef PL_HAVE_REDIS
+    case PL_RB_REDIS_ACQUIRE: c->rc = pl_redis_lock_acquire((pl_redis_lock *)c->h); break;
+    case PL_RB_REDIS_ACQUIRE_WITH:
+        c->rc = pl_redis_lock_acquire_with((pl_redis_lock *)c->h, c->d1, c->d2, c->i1);
+        break;
+    case PL_RB_REDIS_RELEASE: c->rc = pl_redis_lock_release((pl_redis_lock *)c->h); break;
+    case PL_RB_REDIS_CHECK: c->rc = pl_redis_lock_check((pl_redis_lock *)c->h); break;
+#endif
+    default: c->rc = PL_ERR_INVALID_ARGUMENT; break;
+    }
+    return NULL;
+}
+
+static int pl_rb_run(pl_rb_call c)
+{
+    rb_thread_call_without_gvl(pl_rb_nogvl, &c, NULL, NULL);
+    return c.rc;
+}
+%}
+
+/* The wrapper calls pl_rb_run instead of the function itself ($action). */
+%exception pl_lock_fd "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD, .i1 = arg1, .i2 = arg2 });"
+%exception pl_lock_fd_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD_WITH, .i1 = arg1, .i2 = arg2, .i3 = arg3 });"
+%exception pl_lock_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE, .h = arg1, .out = arg2 });"
+%exception pl_lock_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4, .out = arg5 });"
+%exception pl_semaphore_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_SEM_ACQUIRE, .h = arg1, .out = arg2 });"
+%exception pl_semaphore_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_SEM_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4, .out = arg5 });"
+%exception pl_atomic_commit "result = pl_rb_run((pl_rb_call){ .op = PL_RB_ATOMIC_COMMIT, .h = arg1 });"
+#ifdef PL_HAVE_REDIS
+%exception pl_redis_lock_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_ACQUIRE, .h = arg1 });"
+%exception pl_redis_lock_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4 });"
+%exception pl_redis_lock_release "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_RELEASE, .h = arg1 });"
+%exception pl_redis_lock_check "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_CHECK, .h = arg1 });"
+#endif
+
+/* pl_rb_dispose(handle): free a handle now (Lock#close, an abandoned
+   open_atomic) instead of at garbage collection. The Ruby object gives up
+   ownership and forgets the pointer, so later calls on it raise instead of
+   touching freed memory and the GC never frees it twice. */
+%define PL_RB_DISPOSE(TYPE, FREE)
+%typemap(in) TYPE *DISPOSE {
+  void *p = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr($input, &p, $descriptor(TYPE *),
+                                 SWIG_POINTER_DISOWN | SWIG_POINTER_CLEAR)))
+    rb_raise(rb_eTypeError, "expected a " #TYPE " handle");
+  $1 = (TYPE *)p;
+}
+%inline %{ void pl_rb_dispose_##TYPE(TYPE *DISPOSE) { FREE(DISPOSE); } %}
+%enddef
+PL_RB_DISPOSE(pl_lock, pl_lock_free)
+PL_RB_DISPOSE(pl_semaphore, pl_semaphore_free)
+PL_RB_DISPOSE(pl_atomic_file, pl_atomic_free)
+#ifdef PL_HAVE_REDIS
+PL_RB_DISPOSE(pl_redis_lock, pl_redis_lock_free)
+
+/* Binary-safe channel: any String (its bytes). */
+%typemap(in) (const char *channel, unsigned long channel_len) {
+  VALUE s = $input;
+  StringValue(s);
+  $1 = RSTRING_PTR(s);
+  $2 = (unsigned long)RSTRING_LEN(s);
+}
+#endif /* PL_HAVE_REDIS */
+#endif /* SWIGRUBY */
+
+/* ------------------------------------------------------------------ */
 /* The header itself                                                   */
 /* ------------------------------------------------------------------ */
 
