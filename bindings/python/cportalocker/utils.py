@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import io
 import logging
 import math
 import os
@@ -142,6 +143,7 @@ class Lock(LockBase):
 
     _new = staticmethod(_c.pl_lock_new)
     _mode_settable = True
+    _buffering = 0  # learnt on the first acquire (see _learn_buffering)
 
     fh: typing.IO[typing.Any] | None
     filename: str
@@ -235,21 +237,44 @@ class Lock(LockBase):
         t = self.timeout if timeout is None else timeout
         ci = self.check_interval if check_interval is None else check_interval
         fwl = self.fail_when_locked if fail_when_locked is None else fail_when_locked
-        return typing.cast(int, _c.pl_lock_acquire_with(
+        fd: int = _c.pl_lock_acquire_with(
             self._handle,
-            t if t.__class__ is float and t >= 0 else _seconds(t),
-            ci if ci.__class__ is float and ci >= 0 else _seconds(ci),
+            t if (t.__class__ is float or t.__class__ is int) and t >= 0
+            else _seconds(t),
+            ci if (ci.__class__ is float or ci.__class__ is int) and ci >= 0
+            else _seconds(ci),
             1 if fwl else 0,
-        ))
+        )
+        return fd
 
     def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
+        kwargs = self.file_open_kwargs
         try:
-            fh = open(fd, self.mode, closefd=False, **self.file_open_kwargs)
+            if self._buffering:
+                fh = open(fd, self.mode, self._buffering, closefd=False, **kwargs)
+                if fh.__class__ is io.TextIOWrapper:  # the common case, inline
+                    fh.buffer.raw.name = self.filename
+                    return fh
+            else:
+                fh = open(fd, self.mode, closefd=False, **kwargs)
+                self._learn_buffering(fh)
         except BaseException:
             _c.pl_lock_release(self._handle)
             raise
         _set_name(fh, self.filename)
         return fh
+
+    def _learn_buffering(self, fh: typing.Any) -> None:
+        """Remember the buffer size open() chose for this file, so later
+        acquisitions pass it and skip open()'s isatty() probe (a system
+        call per acquire). Not for ttys (line buffered) or when the caller
+        chose the buffering."""
+        if 'buffering' in self.file_open_kwargs or getattr(fh, 'line_buffering', False):
+            return
+        raw = getattr(getattr(fh, 'buffer', fh), 'raw', None)
+        size = getattr(raw, '_blksize', 0)
+        if isinstance(size, int) and size > 1:
+            self._buffering = size
 
     def acquire(
         self,
@@ -263,13 +288,17 @@ class Lock(LockBase):
         fh = self.fh
         if fh:
             return fh
-        with self._guard:
+        guard = self._guard
+        guard.acquire()  # not `with`: this runs on every cycle
+        try:
             if self.fh:
                 return self.fh
             fh = self.fh = self._wrap_fd(
                 self._c_acquire(timeout, check_interval, fail_when_locked)
             )
             return fh
+        finally:
+            guard.release()
 
     def __enter__(self) -> typing.IO[typing.Any]:
         return self.acquire()
@@ -287,7 +316,9 @@ class Lock(LockBase):
 
     def release(self) -> None:
         """Unlock and close; a no-op when nothing is held."""
-        with self._guard:
+        guard = self._guard
+        guard.acquire()
+        try:
             fh = self.fh
             if fh is None:
                 return
@@ -297,6 +328,8 @@ class Lock(LockBase):
             except Exception:
                 self._close_failed()
             _c.pl_lock_release(self._handle)
+        finally:
+            guard.release()
 
     def _close_failed(self) -> None:
         error = sys.exc_info()[1]
