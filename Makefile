@@ -135,6 +135,39 @@ $(PY_PKG)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(
 	cp $(PY_SRCS) $(PY_PKG)/
 	touch $@
 
+# Lua 5.4: build/lua/portalocker_c.so (the SWIG module, linked against the
+# static library) and build/lua/portalocker.lua (the idiomatic layer), so
+# that LUA_CPATH='build/lua/?.so;;' LUA_PATH='build/lua/?.lua;;' lua5.4 -e
+# 'require "portalocker"' works. -D_GNU_SOURCE: fopencookie (file handles
+# over the core's descriptors). The rockspec (bindings/lua) builds this
+# target and installs with lua-install.
+LUA_PC ?= lua5.4
+LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC))
+LUA_DIR := $(BUILD)/lua
+LUA_SRCS := bindings/lua/portalocker.lua
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.4
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
+
+.PHONY: lua-binding lua-install
+all: lua-binding
+lua-binding: $(LUA_DIR)/.built
+
+$(LUA_DIR)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(LUA_SRCS)
+	@mkdir -p $(BUILD)/swig $(LUA_DIR)
+	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
+	swig -lua -nomoduleglobal $$redis -Icore/include \
+		-o $(BUILD)/swig/portalocker_lua_wrap.c bindings/portalocker.i
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
+		-Icore/include $(LUA_CFLAGS) -o $(LUA_DIR)/portalocker_c.so \
+		$(BUILD)/swig/portalocker_lua_wrap.c $(STATIC) $(LIBS)
+	cp $(LUA_SRCS) $(LUA_DIR)/
+	touch $@
+
+lua-install: lua-binding
+	install -d $(DESTDIR)$(LUA_LIBDIR) $(DESTDIR)$(LUA_SHAREDIR)
+	install -m 755 $(LUA_DIR)/portalocker_c.so $(DESTDIR)$(LUA_LIBDIR)/
+	install -m 644 $(LUA_DIR)/portalocker.lua $(DESTDIR)$(LUA_SHAREDIR)/
+
 # ---- Redis lock tests and bench (ci/tests.d/redis.sh, tests/bench/redis.sh) --
 # cmocka binaries tests/redis/test_*.c (with tests/redis/redis_testutil.c),
 # the interop helper pl_redis_cli and the Redis bench; all need a running

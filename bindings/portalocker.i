@@ -264,6 +264,214 @@ int pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
 #endif /* SWIGPYTHON */
 
 /* ------------------------------------------------------------------ */
+/* 3c. Lua (5.4)                                                       */
+/* ------------------------------------------------------------------ */
+#if defined(SWIGLUA)
+/* The raw module is `portalocker_c`; bindings/lua/portalocker.lua is the
+   idiomatic layer. Besides the wrapped header, this section adds:
+     - pl_swig_raise: a negative status raises an error OBJECT (a table
+       {name = pl_error_exception(code), code, message, errno} whose
+       metatable is the registry's "portalocker.Error", with __tostring);
+     - pl_lua_stream(fd, mode, owner): a standard Lua file handle (a
+       luaL_Stream, metatable LUA_FILEHANDLE) over a descriptor the C core
+       owns. The FILE is a fopencookie stream whose close does NOT close the
+       descriptor (the core's release does; a dup would keep the flock lock
+       alive), and the handle's user value keeps `owner` (the Lua lock
+       object, hence the C handle) alive as long as the file handle is
+       reachable, so the descriptor can never be closed under a live stream.
+     - pl_lua_fileno(file): the descriptor behind a Lua file handle;
+     - pl_lua_dispose(handle): frees a C handle now (exactly once: the SWIG
+       __gc then does nothing; later calls see a NULL handle, which the core
+       rejects with INVALID_ARGUMENT). */
+%{
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define PL_LUA_ERROR_MT "portalocker.Error"
+
+static int pl_lua_error_tostring(lua_State *L)
+{
+    const char *name, *msg;
+    lua_getfield(L, 1, "name");
+    lua_getfield(L, 1, "message");
+    name = lua_tostring(L, -2);
+    msg = lua_tostring(L, -1);
+    lua_pushfstring(L, "%s: %s", name ? name : "Error", msg ? msg : "?");
+    return 1;
+}
+
+/* Pushes the shared error metatable (created on first use). */
+static void pl_lua_push_error_mt(lua_State *L)
+{
+    if (luaL_newmetatable(L, PL_LUA_ERROR_MT)) {
+        lua_pushcfunction(L, pl_lua_error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+}
+
+/* Pushes the error object for `code`. The thread's message and errno are
+   copied before anything can allocate (an allocation can run finalizers,
+   which can call the library and overwrite them). */
+static void pl_lua_push_error(lua_State *L, int code)
+{
+    char msg[2048];
+    int err = pl_last_errno();
+    const char *m = pl_last_error_message();
+    snprintf(msg, sizeof msg, "%s", (m && *m) ? m : pl_strerror(code));
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, pl_error_exception(code));
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+    if (err != 0) {
+        lua_pushinteger(L, err);
+        lua_setfield(L, -2, "errno");
+    }
+    pl_lua_push_error_mt(L);
+    lua_setmetatable(L, -2);
+}
+
+/* The status typemap: leaves the error object on the stack; SWIG_fail then
+   raises it with lua_error. */
+static void pl_swig_raise(lua_State *L, int code)
+{
+    pl_lua_push_error(L, code);
+}
+
+/* ---- file handles over a descriptor owned by the C core ---- */
+
+typedef struct pl_lua_fstream {
+    luaL_Stream s; /* first: this is what liolib sees */
+    int fd;
+} pl_lua_fstream;
+
+static ssize_t pl_lua_ck_read(void *cookie, char *buf, size_t size)
+{
+    ssize_t n;
+    do
+        n = read((int)(intptr_t)cookie, buf, size);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static ssize_t pl_lua_ck_write(void *cookie, const char *buf, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write((int)(intptr_t)cookie, buf + done, size - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return done ? (ssize_t)done : -1;
+        }
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static int pl_lua_ck_seek(void *cookie, off64_t *pos, int whence)
+{
+    off64_t r = lseek64((int)(intptr_t)cookie, *pos, whence);
+    if (r < 0)
+        return -1;
+    *pos = r;
+    return 0;
+}
+
+/* closef of our handles: flush and free the FILE, keep the descriptor. */
+static int pl_lua_stream_close(lua_State *L)
+{
+    pl_lua_fstream *p = (pl_lua_fstream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    int ok = fclose(p->s.f) == 0;
+    p->fd = -1;
+    return luaL_fileresult(L, ok, NULL);
+}
+
+static int pl_lua_stream(lua_State *L)
+{
+    static const cookie_io_functions_t io = {
+        pl_lua_ck_read, pl_lua_ck_write, pl_lua_ck_seek, NULL
+    };
+    int fd = (int)luaL_checkinteger(L, 1);
+    const char *mode = luaL_checkstring(L, 2);
+    pl_lua_fstream *p;
+    luaL_checkany(L, 3);
+    if (fd < 0)
+        return luaL_argerror(L, 1, "not a descriptor");
+    p = (pl_lua_fstream *)lua_newuserdatauv(L, sizeof *p, 1);
+    p->s.f = NULL;
+    p->s.closef = NULL; /* "closed" until complete, as liolib does */
+    p->fd = fd;
+    if (luaL_getmetatable(L, LUA_FILEHANDLE) != LUA_TTABLE)
+        return luaL_error(L, "portalocker: the io library is not loaded");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, -2, 1);
+    p->s.f = fopencookie((void *)(intptr_t)fd, mode, io);
+    if (p->s.f == NULL)
+        return luaL_fileresult(L, 0, NULL);
+    p->s.closef = pl_lua_stream_close;
+    return 1;
+}
+
+static int pl_lua_fileno(lua_State *L)
+{
+    luaL_Stream *p = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    int fd;
+    if (p->closef == NULL)
+        return luaL_error(L, "attempt to use a closed file");
+    if (p->closef == pl_lua_stream_close)
+        fd = ((pl_lua_fstream *)p)->fd;
+    else
+        fd = fileno(p->f);
+    lua_pushinteger(L, fd);
+    return 1;
+}
+
+static int pl_lua_dispose(lua_State *L)
+{
+    swig_lua_userdata *usr;
+    swig_lua_class *clss;
+    if (!lua_isuserdata(L, 1) || lua_islightuserdata(L, 1))
+        return luaL_argerror(L, 1, "a portalocker_c handle expected");
+    usr = (swig_lua_userdata *)lua_touserdata(L, 1);
+    if (usr->own && usr->ptr) {
+        clss = (swig_lua_class *)usr->type->clientdata;
+        usr->own = 0;
+        if (clss && clss->destructor)
+            clss->destructor(usr->ptr);
+    }
+    usr->ptr = NULL;
+    return 0;
+}
+
+static int pl_lua_error_metatable(lua_State *L)
+{
+    pl_lua_push_error_mt(L);
+    return 1;
+}
+%}
+%native(pl_lua_stream) int pl_lua_stream(lua_State *L);
+%native(pl_lua_fileno) int pl_lua_fileno(lua_State *L);
+%native(pl_lua_dispose) int pl_lua_dispose(lua_State *L);
+%native(pl_lua_error_metatable) int pl_lua_error_metatable(lua_State *L);
+
+#ifdef PL_HAVE_REDIS
+/* Binary-safe channel: any Lua string. */
+%typemap(in) (const char *channel, unsigned long channel_len) {
+  size_t len = 0;
+  $1 = (char *)luaL_checklstring(L, $input, &len);
+  $2 = (unsigned long)len;
+}
+#endif
+#endif /* SWIGLUA */
+
+/* ------------------------------------------------------------------ */
 /* 3b. Ruby                                                            */
 /* ------------------------------------------------------------------ */
 #if defined(SWIGRUBY)
