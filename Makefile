@@ -168,6 +168,37 @@ lua-install: lua-binding
 	install -m 755 $(LUA_DIR)/portalocker_c.so $(DESTDIR)$(LUA_LIBDIR)/
 	install -m 644 $(LUA_DIR)/portalocker.lua $(DESTDIR)$(LUA_SHAREDIR)/
 
+# Ruby: build/ruby/portalocker.rb and build/ruby/portalocker/ (the idiomatic
+# layer from bindings/ruby/lib plus the SWIG extension portalocker/native.so,
+# module Portalocker::Native, linked against the static library), so that
+# `ruby -I build/ruby -e 'require "portalocker"'` works. -w801: SWIG's note
+# that the handle classes are capitalised (Pl_lock). The gem: `make ruby-gem`
+# stages bindings/ruby with the core sources and the generated wrapper (no
+# swig needed to install) into build/ruby-gem/ and runs `gem build` there.
+RUBY ?= ruby
+RUBY_CFLAGS = $(shell $(RUBY) -rrbconfig -e 'c = RbConfig::CONFIG; print "-I#{c["rubyhdrdir"]} -I#{c["rubyarchhdrdir"]}"')
+RUBY_DIR := $(BUILD)/ruby
+RUBY_SRCS := $(shell find bindings/ruby/lib -name '*.rb' 2>/dev/null)
+RUBY_GEM_DIR := $(BUILD)/ruby-gem
+
+.PHONY: ruby-binding ruby-gem
+all: ruby-binding
+ruby-binding: $(RUBY_DIR)/.built
+
+$(RUBY_DIR)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(RUBY_SRCS)
+	@mkdir -p $(BUILD)/swig $(RUBY_DIR)/portalocker
+	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
+	swig -ruby -w801 $$redis -module portalocker::native -Icore/include \
+		-o $(BUILD)/swig/portalocker_ruby_wrap.c bindings/portalocker.i
+	$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
+		-Icore/include $(RUBY_CFLAGS) -o $(RUBY_DIR)/portalocker/native.so \
+		$(BUILD)/swig/portalocker_ruby_wrap.c $(STATIC) $(LIBS)
+	cp -r bindings/ruby/lib/. $(RUBY_DIR)/
+	touch $@
+
+ruby-gem: $(RUBY_DIR)/.built
+	bash bindings/ruby/stage-gem.sh $(RUBY_GEM_DIR)
+
 # ---- Redis lock tests and bench (ci/tests.d/redis.sh, tests/bench/redis.sh) --
 # cmocka binaries tests/redis/test_*.c (with tests/redis/redis_testutil.c),
 # the interop helper pl_redis_cli and the Redis bench; all need a running

@@ -1,0 +1,26 @@
+# frozen_string_literal: true
+
+# The gem is built from a staged copy (`make ruby-gem` -> build/ruby-gem/),
+# which adds the C core's sources and the SWIG-generated wrapper under
+# ext/portalocker/vendor, so installing needs a C compiler, libhiredis-dev
+# and libcjson-dev, but neither swig nor this repository.
+require_relative "lib/portalocker/version"
+
+Gem::Specification.new do |spec|
+  spec.name = "portalocker"
+  spec.version = Portalocker::VERSION
+  spec.summary = "Cross-process file locks, semaphores and a Redis lock over libportalocker"
+  spec.description = <<~DESC
+    Ruby binding of libportalocker, a C reimplementation of the Python
+    portalocker package: Lock, RLock, TemporaryFileLock, PidFileLock,
+    BoundedSemaphore, NamedBoundedSemaphore, RedisLock and open_atomic,
+    sharing locks with Python (portalocker, cportalocker), C and Lua.
+  DESC
+  spec.authors = ["libportalocker"]
+  spec.homepage = "https://github.com/wolph/portalocker"
+  spec.required_ruby_version = ">= 3.0"
+  spec.files = Dir["lib/**/*.rb", "ext/portalocker/**/*.{rb,c,h,i}", "README.md"]
+  spec.extensions = ["ext/portalocker/extconf.rb"]
+  spec.require_paths = ["lib"]
+  spec.metadata["rubygems_mfa_required"] = "true"
+end
