@@ -246,3 +246,29 @@ $(BUILD)/examples/%: examples/%.c $(SHARED)
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- hardening (issue 6) -----------------------------------------------------
+# Sanitizers, valgrind, fuzzing, static analysis and the ABI baseline; the
+# scripts in ci/hardening/ do the work, ci/tests.d/hardening.sh runs them all
+# from `make test`. Sanitizer builds reuse the rules above with another BUILD
+# and EXTRA_CFLAGS (static library and cmocka binaries only: a sanitized
+# shared library cannot link with --no-undefined), e.g.
+#   make BUILD=build/asan CC=gcc EXTRA_CFLAGS='-fsanitize=address' hardening-bins
+.PHONY: hardening-bins check-sanitize check-valgrind check-fuzz check-static \
+	check-abi abi-update check-hardening
+hardening-bins: $(STATIC) $(TEST_BINS) $(REDIS_TEST_BINS)
+check-sanitize:
+	bash ci/hardening/sanitize.sh
+check-valgrind:
+	bash ci/hardening/valgrind.sh
+check-fuzz:
+	bash ci/hardening/fuzz.sh
+check-static:
+	bash ci/hardening/static.sh
+check-abi: $(SHARED)
+	bash ci/hardening/abi.sh check
+# Accept the current ABI as the new baseline (after adding symbols on purpose).
+abi-update: $(SHARED)
+	bash ci/hardening/abi.sh update
+check-hardening:
+	bash ci/tests.d/hardening.sh
