@@ -1,0 +1,279 @@
+/*
+ * Conformance agent for C: JSON lines on stdin, JSON lines on stdout
+ * (protocol: tests/conformance/README.md). Uses only the public header
+ * <portalocker.h>, linked against build/libportalocker.so.1, and cJSON.
+ * Errors are reported by pl_error_exception(code), the core's own name.
+ */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portalocker.h"
+
+#define MAX_HANDLES 16
+
+typedef struct handle {
+    char name[64];
+    char type[32];
+    pl_lock *lock;
+    pl_semaphore *sem;
+    pl_redis_lock *redis;
+} handle;
+
+static handle handles[MAX_HANDLES];
+static int nhandles;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void send(cJSON *obj) {
+    char *text = cJSON_PrintUnformatted(obj);
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    free(text);
+}
+
+static const char *str(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int has_num(const cJSON *obj, const char *key, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v)) return 0;
+    *out = v->valuedouble;
+    return 1;
+}
+
+static int is_true(const cJSON *obj, const char *key) {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+/* A failed call: the error's class name from the core's table. */
+static void set_error(cJSON *reply, int rc) {
+    cJSON_AddBoolToObject(reply, "ok", 0);
+    cJSON_AddStringToObject(reply, "error", pl_error_exception(rc));
+    cJSON_AddStringToObject(reply, "message", pl_last_error_message());
+}
+
+static void set_failure(cJSON *reply, const char *name, const char *message) {
+    cJSON_AddBoolToObject(reply, "ok", 0);
+    cJSON_AddStringToObject(reply, "error", name);
+    cJSON_AddStringToObject(reply, "message", message);
+}
+
+/* Creates the handle from the command's lock spec; 0 or a status. */
+static int make_handle(handle *h, const cJSON *spec) {
+    const char *type = str(spec, "type");
+    const char *path = str(spec, "path");
+    int flags = is_true(spec, "shared") ? PL_LOCK_SH : PL_LOCK_EX;
+    int rc;
+    if (!type) return PL_ERR_INVALID_ARGUMENT;
+    snprintf(h->type, sizeof h->type, "%s", type);
+    if (!is_true(spec, "blocking")) flags |= PL_LOCK_NB;
+    if (!strcmp(type, "Lock") || !strcmp(type, "RLock") ||
+        !strcmp(type, "TemporaryFileLock") || !strcmp(type, "PidFileLock")) {
+        if (!strcmp(type, "Lock")) rc = pl_lock_new(&h->lock, path);
+        else if (!strcmp(type, "RLock")) rc = pl_rlock_new(&h->lock, path);
+        else if (!strcmp(type, "TemporaryFileLock")) rc = pl_temporary_lock_new(&h->lock, path);
+        else rc = pl_pidfile_lock_new(&h->lock, path);
+        if (rc) return rc;
+        if ((rc = pl_lock_set_flags(h->lock, flags))) return rc;
+        const char *mech = str(spec, "mechanism");
+        if (mech) {
+            int m = !strcmp(mech, "posix") ? PL_MECH_POSIX : PL_MECH_FLOCK;
+            if ((rc = pl_lock_set_mechanism(h->lock, m))) return rc;
+        }
+        return PL_OK;
+    }
+    if (!strcmp(type, "BoundedSemaphore")) {
+        double maximum = 0;
+        has_num(spec, "maximum", &maximum);
+        if ((rc = pl_semaphore_new(&h->sem, (int)maximum, str(spec, "name")))) return rc;
+        return pl_semaphore_set_directory(h->sem, str(spec, "directory"));
+    }
+    if (!strcmp(type, "RedisLock")) {
+        const char *channel = str(spec, "channel");
+        double port = 6379;
+        if (!channel) return PL_ERR_INVALID_ARGUMENT;
+        has_num(spec, "port", &port);
+        if ((rc = pl_redis_lock_new(&h->redis, channel, strlen(channel)))) return rc;
+        if ((rc = pl_redis_lock_set_host(h->redis, str(spec, "host"), (int)port))) return rc;
+        return pl_redis_lock_set_flags(h->redis, flags & ~PL_LOCK_NB);
+    }
+    return PL_ERR_INVALID_ARGUMENT;
+}
+
+static handle *find_handle(const cJSON *cmd, int *rc) {
+    const char *name = str(cmd, "handle");
+    *rc = PL_OK;
+    if (!name) { *rc = PL_ERR_INVALID_ARGUMENT; return NULL; }
+    for (int i = 0; i < nhandles; i++)
+        if (!strcmp(handles[i].name, name)) return &handles[i];
+    if (nhandles == MAX_HANDLES) { *rc = PL_ERR_NO_MEMORY; return NULL; }
+    handle *h = &handles[nhandles];
+    memset(h, 0, sizeof *h);
+    snprintf(h->name, sizeof h->name, "%s", name);
+    *rc = make_handle(h, cJSON_GetObjectItemCaseSensitive(cmd, "lock"));
+    if (*rc) {
+        pl_lock_free(h->lock);
+        pl_semaphore_free(h->sem);
+        pl_redis_lock_free(h->redis);
+        return NULL;
+    }
+    nhandles++;
+    return h;
+}
+
+/* Per-call overrides: PL_INHERIT when the command leaves them out. */
+static int do_acquire(handle *h, const cJSON *args, int *slot) {
+    double timeout = PL_INHERIT, interval = PL_INHERIT, fwl = PL_INHERIT;
+    if (args) {
+        has_num(args, "timeout", &timeout);
+        has_num(args, "check_interval", &interval);
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(args, "fail_when_locked");
+        if (cJSON_IsBool(f)) fwl = cJSON_IsTrue(f) ? 1 : 0;
+    }
+    if (h->lock) return pl_lock_acquire_with(h->lock, timeout, interval, (int)fwl, NULL);
+    if (h->sem) return pl_semaphore_acquire_with(h->sem, timeout, interval, (int)fwl, slot);
+    return pl_redis_lock_acquire_with(h->redis, timeout, interval, (int)fwl);
+}
+
+static int do_release(handle *h) {
+    if (h->lock) return pl_lock_release(h->lock);
+    if (h->sem) return pl_semaphore_release(h->sem);
+    return pl_redis_lock_release(h->redis);
+}
+
+/* Read the counter, write counter + 1 (plain stdio, under the lock). */
+static int bump(const char *path) {
+    FILE *f = fopen(path, "a+");
+    long value = 0;
+    if (!f) return -1;
+    rewind(f);
+    if (fscanf(f, "%ld", &value) != 1) value = 0;
+    if (ftruncate(fileno(f), 0) != 0) { fclose(f); return -1; }
+    fprintf(f, "%ld", value + 1);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
+    const char *op = str(cmd, "op");
+    double start = now();
+    int rc;
+    if (!op) op = "";
+    if (!strcmp(op, "hello")) {
+        cJSON_AddNumberToObject(reply, "pid", getpid());
+        cJSON_AddStringToObject(reply, "version", pl_version_string());
+    } else if (!strcmp(op, "exit")) {
+        *quit = 1;
+    } else if (!strcmp(op, "acquire") || !strcmp(op, "release") ||
+               !strcmp(op, "read_pid") || !strcmp(op, "increment")) {
+        handle *h = find_handle(cmd, &rc);
+        if (!h) { set_error(reply, rc); return; }
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
+        if (!strcmp(op, "acquire")) {
+            int slot = -1;
+            start = now();
+            rc = do_acquire(h, args, &slot);
+            cJSON_AddNumberToObject(reply, "elapsed", now() - start);
+            if (rc) {
+                set_error(reply, rc);
+                if (rc == PL_ERR_ALREADY_LOCKED && h->lock && !strcmp(h->type, "PidFileLock")) {
+                    long pid = pl_lock_holder_pid(h->lock);
+                    if (pid > 0) cJSON_AddNumberToObject(reply, "holder_pid", (double)pid);
+                    else cJSON_AddNullToObject(reply, "holder_pid");
+                }
+                return;
+            }
+            if (h->sem) cJSON_AddNumberToObject(reply, "slot", slot);
+        } else if (!strcmp(op, "release")) {
+            if ((rc = do_release(h))) { set_error(reply, rc); return; }
+        } else if (!strcmp(op, "read_pid")) {
+            long pid = 0;
+            if (!h->lock) { set_failure(reply, "NotExposed", "read_pid needs a file lock"); return; }
+            if ((rc = pl_lock_read_pid(h->lock, &pid))) { set_error(reply, rc); return; }
+            if (pid > 0) cJSON_AddNumberToObject(reply, "pid", (double)pid);
+            else cJSON_AddNullToObject(reply, "pid");
+        } else {
+            const char *counter = str(cmd, "counter");
+            double n = 0;
+            has_num(cmd, "n", &n);
+            for (int i = 0; i < (int)n; i++) {
+                if ((rc = do_acquire(h, args, NULL))) { set_error(reply, rc); return; }
+                int err = bump(counter);
+                int saved = errno;
+                if ((rc = do_release(h))) { set_error(reply, rc); return; }
+                if (err) { set_failure(reply, "OSError", strerror(saved)); return; }
+            }
+        }
+    } else if (!strcmp(op, "open_atomic")) {
+        pl_atomic_file *file = NULL;
+        const char *data = str(cmd, "data");
+        if ((rc = pl_atomic_open(&file, str(cmd, "path")))) { set_error(reply, rc); return; }
+        size_t len = data ? strlen(data) : 0;
+        if (write(pl_atomic_fd(file), data ? data : "", len) != (ssize_t)len) {
+            pl_atomic_free(file);
+            set_failure(reply, "OSError", strerror(errno));
+            return;
+        }
+        if (is_true(cmd, "hold")) {
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddItemToObject(ev, "id", cJSON_Duplicate(cJSON_GetObjectItem(cmd, "id"), 1));
+            cJSON_AddStringToObject(ev, "event", "open");
+            send(ev);
+            cJSON_Delete(ev);
+            char *line = NULL;
+            size_t cap = 0;
+            if (getline(&line, &cap, stdin) < 0) { free(line); pl_atomic_free(file); *quit = 1; return; }
+            free(line); /* {"op": "continue"} */
+        }
+        rc = pl_atomic_commit(file);
+        pl_atomic_free(file);
+        if (rc) { set_error(reply, rc); return; }
+    } else {
+        set_failure(reply, "NotExposed", "unknown op");
+        return;
+    }
+    if (!cJSON_GetObjectItem(reply, "elapsed"))
+        cJSON_AddNumberToObject(reply, "elapsed", now() - start);
+    cJSON_AddBoolToObject(reply, "ok", 1);
+}
+
+int main(void) {
+    char *line = NULL;
+    size_t cap = 0;
+    int quit = 0;
+    while (!quit && getline(&line, &cap, stdin) >= 0) {
+        cJSON *cmd = cJSON_Parse(line);
+        cJSON *reply = cJSON_CreateObject();
+        if (!cmd) {
+            set_failure(reply, "InvalidArgument", "bad JSON");
+        } else {
+            const cJSON *id = cJSON_GetObjectItem(cmd, "id");
+            if (id) cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(id, 1));
+            handle_command(cmd, reply, &quit);
+        }
+        send(reply);
+        cJSON_Delete(reply);
+        cJSON_Delete(cmd);
+    }
+    free(line);
+    for (int i = 0; i < nhandles; i++) {
+        pl_lock_free(handles[i].lock);
+        pl_semaphore_free(handles[i].sem);
+        pl_redis_lock_free(handles[i].redis);
+    }
+    return 0;
+}

@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""Cross-language conformance runner (issue 5).
+
+Plays every scenario of tests/conformance/scenarios/*.json with real agent
+processes (one per role), first with every role in one language, then with
+the roles spread across languages (every ordered pair for two-role
+scenarios, rotations for larger ones), the reference portalocker included.
+Prints the matrix and closes with exactly ``N passed, N failed``.
+
+Run with the CI venv's python (``bash ci/venv.sh``), after ``make`` and
+``make conformance-agent``; ``make conformance`` does all of it.
+The format of scenarios and the agent protocol: tests/conformance/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import fnmatch
+import itertools
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, 'build')
+AGENTS = os.path.join(HERE, 'agents')
+LANGS = ['c', 'python', 'ruby', 'lua', 'ref']
+IN_CI = os.environ.get('CI') == 'true'
+
+# Canonical error hierarchy: an expected error E accepts E or a subclass
+# of E (as ``except E`` would).
+PARENT = {
+    'AlreadyLocked': 'LockException', 'NotHeld': 'LockException',
+    'InvalidArgument': 'LockException', 'InvalidState': 'LockException',
+    'LockLost': 'LockException', 'ConnectionError': 'LockException',
+    'FileToLarge': 'LockException', 'Unsupported': 'LockException',
+}
+
+
+def error_matches(expected: str, got: str | None) -> bool:
+    while got is not None:
+        if got == expected:
+            return True
+        got = PARENT.get(got)
+    return False
+
+
+# ---------------------------------------------------------------- agents --
+
+def agent_command(lang: str) -> tuple[list[str], dict[str, str]] | str:
+    """The command line and environment of a language's agent, or why it
+    cannot run (its binding is not built)."""
+    env = dict(os.environ)
+    if lang == 'c':
+        exe = os.path.join(BUILD, 'conformance', 'agent_c')
+        if not os.access(exe, os.X_OK):
+            return 'build/conformance/agent_c is not built (make conformance-agent)'
+        return [exe], env
+    if lang == 'python':
+        if not os.path.isfile(os.path.join(BUILD, 'python', 'cportalocker', '.built')):
+            return 'build/python/cportalocker is not built (make python-binding)'
+        env['PYTHONPATH'] = os.path.join(BUILD, 'python')
+        return [sys.executable, os.path.join(AGENTS, 'agent_python.py'), '--impl', 'cportalocker'], env
+    if lang == 'ref':
+        import importlib.util
+        if importlib.util.find_spec('portalocker') is None:
+            return f'the reference portalocker is not importable by {sys.executable} (bash ci/venv.sh)'
+        env.pop('PYTHONPATH', None)
+        return [sys.executable, os.path.join(AGENTS, 'agent_python.py'), '--impl', 'portalocker'], env
+    if lang == 'ruby':
+        libdir = os.path.join(BUILD, 'ruby')
+        if not os.path.isdir(libdir):
+            return 'build/ruby is not built (the Ruby binding)'
+        return ['ruby', '-I', libdir, os.path.join(AGENTS, 'agent.rb')], env
+    if lang == 'lua':
+        libdir = os.path.join(BUILD, 'lua')
+        if not os.path.isdir(libdir):
+            return 'build/lua is not built (the Lua binding)'
+        env['LUA_CPATH'] = f'{libdir}/?.so;' + env.get('LUA_CPATH', ';')
+        env['LUA_PATH'] = f'{libdir}/?.lua;{libdir}/?/init.lua;' + env.get('LUA_PATH', ';')
+        return ['lua5.4', os.path.join(AGENTS, 'agent.lua')], env
+    raise ValueError(lang)
+
+
+class StepError(Exception):
+    pass
+
+
+class Agent:
+    """One agent process; a thread collects its JSON lines."""
+
+    def __init__(self, role: str, lang: str, rundir: str, logdir: str) -> None:
+        self.role, self.lang = role, lang
+        cmd = agent_command(lang)
+        if isinstance(cmd, str):
+            raise StepError(f'{role}={lang}: {cmd}')
+        argv, env = cmd
+        self.stderr_path = os.path.join(logdir, f'agent-{role}.stderr')
+        self.stderr = open(self.stderr_path, 'w')
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            env=env, cwd=rundir, text=True, bufsize=1, start_new_session=True)
+        self.replies: dict[str, tuple[float, dict]] = {}
+        self.events: dict[str, float] = {}
+        self.cond = threading.Condition()
+        self.eof = False
+        self.garbage: list[str] = []
+        self.killed = False
+        self.pid: int | None = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            t = time.monotonic()
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                with self.cond:
+                    self.garbage.append(line.rstrip())
+                continue
+            with self.cond:
+                if 'event' in msg:
+                    self.events[str(msg.get('id'))] = t
+                else:
+                    self.replies[str(msg.get('id'))] = (t, msg)
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def send(self, msg: dict) -> float:
+        assert self.proc.stdin is not None
+        t = time.monotonic()  # before: nothing can answer earlier
+        try:
+            self.proc.stdin.write(json.dumps(msg) + '\n')
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise StepError(f'{self.role}={self.lang}: cannot send {msg.get("op")}: {exc}; {self.tail()}')
+        return t
+
+    def tail(self) -> str:
+        try:
+            with open(self.stderr_path) as f:
+                lines = [ln.rstrip() for ln in f if ln.strip()]
+        except OSError:
+            lines = []
+        extra = f' stdout garbage: {self.garbage[-2:]}' if self.garbage else ''
+        return ('stderr: ' + ' | '.join(lines[-3:]) if lines else 'no stderr') + extra
+
+    def wait(self, key: str, timeout: float, event: bool = False) -> tuple[float, dict | None]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                store = self.events if event else self.replies
+                if key in store:
+                    return (store[key], None) if event else store[key]
+                if self.eof:
+                    rc = self.proc.poll()
+                    raise StepError(f'{self.role}={self.lang}: agent exited (rc {rc}) before answering '
+                                    f'{key}; {self.tail()}')
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StepError(f'{self.role}={self.lang}: no answer to {key} within {timeout:g} s')
+                self.cond.wait(left)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.killed = True
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write('{"id": "exit", "op": "exit"}\n')  # type: ignore[union-attr]
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.reader.join(5)
+        self.stderr.close()
+
+
+# ----------------------------------------------------------------- redis --
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix='pl-conformance-redis.')
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        if shutil.which('redis-server') is None:
+            raise RuntimeError('redis-server is not installed (run ci/setup.sh)')
+        for _ in range(5):
+            s = socket.socket()
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+            s.close()
+            proc = subprocess.Popen(
+                ['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '',
+                 '--appendonly', 'no', '--dir', self.dir, '--logfile', os.path.join(self.dir, 'redis.log'),
+                 '--daemonize', 'no'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                try:
+                    with socket.create_connection(('127.0.0.1', port), 0.2) as c:
+                        c.sendall(b'PING\r\n')
+                        if c.recv(16).startswith(b'+PONG'):
+                            self.proc, self.port = proc, port
+                            return
+                except OSError:
+                    pass
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            proc.kill()
+            proc.wait()
+        raise RuntimeError('could not start redis-server')
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -------------------------------------------------------------- scenarios --
+
+def load_scenarios() -> dict[str, dict]:
+    out = {}
+    sdir = os.path.join(HERE, 'scenarios')
+    for fn in sorted(os.listdir(sdir)):
+        if fn.endswith('.json'):
+            with open(os.path.join(sdir, fn)) as f:
+                out[fn[:-5]] = json.load(f)
+    return out
+
+
+def needs_redis(sc: dict) -> bool:
+    return any(spec.get('type') == 'RedisLock' for spec in sc.get('locks', {}).values())
+
+
+def assignments(sc: dict, langs: list[str]) -> list[tuple[str, ...]]:
+    """Single-language runs, then every ordered pair (two roles) or the
+    rotations of the language list over the roles (more roles), then any
+    explicit assignments the scenario lists."""
+    roles = sc['roles']
+    usable = [lang for lang in sc.get('languages', LANGS) if lang in langs]
+    policy = sc.get('assignments', {})
+    out: list[tuple[str, ...]] = []
+    if policy.get('singles', True):
+        out += [(lang,) * len(roles) for lang in usable]
+    if policy.get('mixed', True) and len(usable) > 1:
+        if len(roles) == 2:
+            out += list(itertools.permutations(usable, 2))
+        else:
+            out += [tuple(usable[(i + off) % len(usable)] for i in range(len(roles)))
+                    for off in range(len(usable))]
+    for explicit in policy.get('explicit', []):
+        t = tuple(explicit)
+        if all(lang in langs for lang in t) and t not in out:
+            out.append(t)
+    return out
+
+
+class Run:
+    """One scenario played with one language assignment."""
+
+    def __init__(self, name: str, sc: dict, assign: tuple[str, ...], redis_port: int) -> None:
+        self.name, self.sc, self.assign = name, sc, assign
+        self.redis_port = redis_port
+        self.roles = dict(zip(sc['roles'], assign))
+        self.agents: dict[str, Agent] = {}
+        self.pending: dict[str, str] = {}      # role -> async step id
+        self.steps: dict[str, dict] = {}       # step id -> step
+        self.answers: dict[str, tuple[float, dict]] = {}
+        self.sent: dict[str, float] = {}       # step id -> when it was sent
+        self.tag = uuid.uuid4().hex[:12]
+
+    def label(self) -> str:
+        return ' '.join(f'{r}={lang}' for r, lang in self.roles.items())
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.dir, rel)
+
+    def lock_spec(self, step: dict) -> dict:
+        base = dict(self.sc['locks'][step['lock']])
+        base.update(step.get('with', {}))
+        for key in ('path', 'directory'):
+            if key in base:
+                base[key] = self.path(base[key])
+        if base.get('type') == 'RedisLock':
+            base['channel'] = f'conformance-{self.tag}-{base.get("channel", step["lock"])}'
+            base['host'], base['port'] = '127.0.0.1', self.redis_port
+        if base.get('type') == 'BoundedSemaphore':
+            base.setdefault('directory', self.dir)
+        return base
+
+    def execute(self) -> tuple[str, str]:
+        self.top = tempfile.mkdtemp(prefix=f'pl-conf-{self.name}.')
+        self.dir = os.path.join(self.top, 'work')  # the scenario's files only
+        os.mkdir(self.dir)
+        try:
+            for entry in self.sc.get('setup', []):
+                with open(self.path(entry['write'][0]), 'w') as f:
+                    f.write(entry['write'][1])
+            for role, lang in self.roles.items():
+                self.agents[role] = Agent(role, lang, self.dir, self.top)
+            for role, agent in self.agents.items():
+                agent.send({'id': 'hello', 'op': 'hello'})
+            for role, agent in self.agents.items():
+                _, msg = agent.wait('hello', 30)
+                if not msg or not msg.get('ok'):
+                    raise StepError(f'{role}={agent.lang}: hello failed: {msg}; {agent.tail()}')
+                agent.pid = msg['pid']
+            for n, step in enumerate(self.sc['steps']):
+                self.step(n, step)
+            for role, sid in list(self.pending.items()):
+                raise StepError(f'scenario bug: step {sid} of {role} was never waited for')
+            return 'pass', ''
+        except StepError as exc:
+            return 'fail', str(exc)
+        finally:
+            for agent in self.agents.values():
+                agent.close()
+            if os.environ.get('PL_CONFORMANCE_KEEP') != '1':
+                shutil.rmtree(self.top, ignore_errors=True)
+
+    # -- steps --
+    def step(self, n: int, step: dict) -> None:
+        sid = step.get('id', f'#{n + 1}')
+        if 'sleep' in step:
+            time.sleep(step['sleep'])
+        elif 'kill' in step:
+            role = step['kill']
+            if role in self.pending:
+                self.pending.pop(role)
+            self.sent[sid] = time.monotonic()
+            self.agents[role].kill()
+            self.answers[sid] = (time.monotonic(), {})
+        elif 'wait' in step:
+            target = step['wait']
+            st = self.steps[target]
+            role = st['role']
+            t, msg = self.agents[role].wait(target, st.get('deadline', 30))
+            self.pending.pop(role, None)
+            self.answers[target] = (t, msg)
+            self.check(target, st, t, msg)
+        elif 'wait_event' in step:
+            target = step['wait_event']
+            st = self.steps[target]
+            self.agents[st['role']].wait(target, st.get('deadline', 30), event=True)
+        elif 'check' in step:
+            self.check_files(sid, step['check'])
+        elif 'do' in step:
+            self.agent_step(sid, step)
+        else:
+            raise StepError(f'scenario bug: step {sid} has no action')
+
+    def agent_step(self, sid: str, step: dict) -> None:
+        role = step['role']
+        agent = self.agents[role]
+        if agent.killed:
+            raise StepError(f'scenario bug: step {sid}: role {role} was killed')
+        op = step['do']
+        if op == 'continue':
+            agent.send({'id': sid, 'op': 'continue'})
+            return
+        if role in self.pending:
+            raise StepError(f'scenario bug: step {sid}: role {role} is busy with {self.pending[role]}')
+        cmd: dict = {'id': sid, 'op': op}
+        if 'lock' in step:
+            cmd['handle'] = step.get('handle', step['lock'])
+            cmd['lock'] = self.lock_spec(step)
+        if 'args' in step:
+            cmd['args'] = step['args']
+        for key in ('n', 'data', 'hold'):
+            if key in step:
+                cmd[key] = step[key]
+        for key in ('counter', 'path'):
+            if key in step:
+                cmd[key] = self.path(step[key])
+        self.steps[sid] = step
+        self.sent[sid] = agent.send(cmd)
+        if step.get('async'):
+            self.pending[role] = sid
+            return
+        t, msg = agent.wait(sid, step.get('deadline', 30))
+        self.answers[sid] = (t, msg)
+        self.check(sid, step, t, msg)
+
+    def check(self, sid: str, step: dict, t: float, msg: dict | None) -> None:
+        assert msg is not None
+        role = step['role']
+        who = f'step {sid} ({role}={self.roles[role]} {step["do"]})'
+        exp = step.get('expect', {'ok': True})
+        got = 'ok' if msg.get('ok') else f'{msg.get("error")}: {msg.get("message", "")}'.strip()
+        if 'error' in exp:
+            if msg.get('ok') or not error_matches(exp['error'], msg.get('error')):
+                raise StepError(f'{who}: expected {exp["error"]}, got {got}')
+        elif not msg.get('ok'):
+            raise StepError(f'{who}: expected ok, got {got}')
+        elapsed = msg.get('elapsed')
+        if 'elapsed' in exp:
+            lo, hi = exp['elapsed']
+            if elapsed is None or (lo is not None and elapsed < lo) or (hi is not None and elapsed > hi):
+                raise StepError(f'{who}: elapsed {elapsed:.3f} s outside [{lo}, {hi}]')
+        if 'after' in exp:
+            # [step, max]: answered at most max s after that step's answer,
+            # and not before that step was even sent (a lock taken while
+            # still held).
+            other, hi = exp['after']
+            if t < self.sent[other]:
+                raise StepError(f'{who}: answered before step {other} was sent (taken while still held)')
+            t0 = self.answers[other][0]
+            if t - t0 > hi:
+                raise StepError(f'{who}: answered {t - t0:.3f} s after step {other}, more than {hi} s')
+        for key in ('holder_pid', 'pid'):
+            if key in exp:
+                want = self.agents[exp[key]].pid
+                if msg.get(key) != want:
+                    raise StepError(f'{who}: {key} {msg.get(key)!r}, expected {want} (role {exp[key]})')
+        if 'slot' in exp and msg.get('slot') not in exp['slot']:
+            raise StepError(f'{who}: slot {msg.get("slot")!r} not in {exp["slot"]}')
+        if 'slot_differs' in exp:
+            other = self.answers[exp['slot_differs']][1].get('slot')
+            if msg.get('slot') == other:
+                raise StepError(f'{who}: slot {msg.get("slot")} is also held by step {exp["slot_differs"]}')
+
+    def check_files(self, sid: str, chk: dict) -> None:
+        for rel in chk.get('exists', []):
+            if not os.path.exists(self.path(rel)):
+                raise StepError(f'check {sid}: {rel} does not exist')
+        for rel in chk.get('absent', []):
+            if os.path.exists(self.path(rel)):
+                raise StepError(f'check {sid}: {rel} exists')
+        for rel, want in chk.get('content', {}).items():
+            try:
+                with open(self.path(rel)) as f:
+                    have = f.read()
+            except OSError as exc:
+                raise StepError(f'check {sid}: {rel}: {exc}')
+            if have.strip() != str(want):
+                raise StepError(f'check {sid}: {rel} holds {have.strip()[:40]!r}, expected {want!r}')
+        for rel, want in chk.get('listing', {}).items():
+            have = sorted(os.listdir(self.path(rel)))
+            if have != sorted(want):
+                raise StepError(f'check {sid}: {rel}/ holds {have}, expected {sorted(want)}')
+
+
+# --------------------------------------------------------------- matrix --
+
+def load_known() -> dict[str, dict[str, dict]]:
+    with open(os.path.join(HERE, 'known_failures.json')) as f:
+        data = json.load(f)
+    return {lang: v for lang, v in data.items() if not lang.startswith('_')}
+
+
+def judge(name: str, assign: tuple[str, ...], status: str, reason: str,
+          known: dict) -> tuple[str, str]:
+    """Apply the known-failure list: a listed failure with the listed
+    cause is XFAIL; a listed one that passes (XPASS) or fails otherwise
+    is a failure."""
+    entries = [(lang, known[lang][name]) for lang in dict.fromkeys(assign)
+               if name in known.get(lang, {})]
+    if not entries or status not in ('pass', 'fail'):
+        return status, reason
+    if status == 'pass':
+        langs = ', '.join(lang for lang, _ in entries)
+        return 'xpass', f'listed in known_failures.json for {langs} but passes: remove the entry'
+    for lang, entry in entries:
+        if entry['match'] in reason:
+            return 'xfail', f'known ({lang}): {entry["reason"]}'
+    return 'fail', reason + ' [known failure listed, but this is a different failure]'
+
+
+SYMBOL = {'pass': 'ok', 'fail': 'FAIL', 'xfail': 'xfail', 'xpass': 'XPASS', 'notbuilt': 'n/b'}
+
+
+def print_matrix(results: list[tuple], scenarios: dict, langs: list[str]) -> None:
+    by_scn: dict[str, list[tuple]] = {}
+    for r in results:
+        by_scn.setdefault(r[0], []).append(r)
+    print('\n== matrix: scenario x assignment')
+    for name in scenarios:
+        rows = by_scn.get(name, [])
+        if not rows:
+            continue
+        roles = scenarios[name]['roles']
+        print(f'\n-- {name} ({len(roles)} roles: {" ".join(roles)})')
+        for _, assign, status, reason, dur in rows:
+            label = ' '.join(f'{r}={lang}' for r, lang in zip(roles, assign))
+            line = f'  {SYMBOL[status]:<5} {label:<44} {dur:5.2f}s'
+            if reason and status != 'pass':
+                line += f'  {reason}'
+            print(line)
+        if len(roles) == 2:
+            cell = {r[1]: SYMBOL[r[2]] for r in rows}
+            used = [lang for lang in langs if any(lang in r[1] for r in rows)]
+            print('     A\\B   ' + ''.join(f'{lang:<7}' for lang in used))
+            for a in used:
+                print(f'     {a:<7} ' + ''.join(f'{cell.get((a, b), "-"):<7}' for b in used))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '3')))
+    ap.add_argument('-k', '--scenario', action='append', help='glob of scenario names')
+    ap.add_argument('-l', '--lang', action='append', choices=LANGS, help='only these languages')
+    args = ap.parse_args()
+
+    scenarios = load_scenarios()
+    if args.scenario:
+        scenarios = {n: s for n, s in scenarios.items()
+                     if any(fnmatch.fnmatch(n, pat) for pat in args.scenario)}
+    langs = args.lang or LANGS
+    known = load_known()
+
+    missing = {lang: why for lang in langs if isinstance(why := agent_command(lang), str)}
+    for lang, why in missing.items():
+        verdict = 'FAILURE (CI=true)' if IN_CI else 'not built (outside CI: reported, not run)'
+        print(f'{lang}: {why}: {verdict}')
+
+    plan = [(name, sc, a) for name, sc in scenarios.items() for a in assignments(sc, langs)]
+    redis = RedisServer()
+    results: list[tuple] = []
+    started = time.monotonic()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if any(needs_redis(sc) for _, sc, _ in plan):
+            redis.start()
+            print(f'redis-server on 127.0.0.1:{redis.port}')
+
+        def play(item: tuple) -> tuple:
+            name, sc, assign = item
+            t0 = time.monotonic()
+            absent = [lang for lang in dict.fromkeys(assign) if lang in missing]
+            if absent:
+                why = '; '.join(f'{lang}: {missing[lang]}' for lang in absent)
+                status = 'fail' if IN_CI else 'notbuilt'
+                return name, assign, status, why, 0.0
+            status, reason = Run(name, sc, assign, redis.port).execute()
+            status, reason = judge(name, assign, status, reason, known)
+            return name, assign, status, reason, time.monotonic() - t0
+
+        # Heaviest first so that the long runs do not trail at the end.
+        plan.sort(key=lambda item: -item[1].get('weight', 1))
+        with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            for res in pool.map(play, plan):
+                results.append(res)
+                if res[2] in ('fail', 'xpass'):
+                    print(f'FAIL {res[0]} [{" ".join(res[1])}]: {res[3]}', flush=True)
+    finally:
+        redis.stop()
+
+    order = {name: i for i, name in enumerate(scenarios)}
+    results.sort(key=lambda r: (order[r[0]], [LANGS.index(x) for x in r[1]]))
+    print_matrix(results, scenarios, langs)
+    count = {s: sum(1 for r in results if r[2] == s) for s in SYMBOL}
+    print(f'\nruntime {time.monotonic() - started:.1f} s, {len(results)} runs, jobs {args.jobs}')
+    if count['xfail']:
+        print(f'known failures (listed in known_failures.json, not counted as passed): {count["xfail"]}')
+    if count['notbuilt']:
+        print(f'not built (not run, not counted as passed): {count["notbuilt"]}')
+    failed = count['fail'] + count['xpass']
+    print(f'{count["pass"]} passed, {failed} failed')
+    return 1 if failed or (not count['pass']) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
