@@ -101,6 +101,14 @@ local function try(fn, ...)
   return check(pcall(fn, ...))
 end
 
+-- Test hook: `code` as a status through the path every real call takes
+-- (the C status typemap, then the raise-or-return policy above).
+function M._binding_status(code)
+  local ok, err = try(core.pl_binding_status, code)
+  if not ok then return nil, err end
+  return true
+end
+
 --------------------------------------------------------------------------
 -- Flags, options
 --------------------------------------------------------------------------
