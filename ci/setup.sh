@@ -13,6 +13,7 @@ PACKAGES=(
   swig python3-dev lua5.4 liblua5.4-dev ruby ruby-dev  # bindings (Python.h for the SWIG module)
   valgrind
   lua-cjson            # JSON for the Lua conformance agent (tests/conformance)
+  luarocks             # the Lua binding's rockspec is installed by ci/tests.d/lua.sh
 )
 
 missing=()

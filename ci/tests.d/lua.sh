@@ -3,12 +3,13 @@
 # redis-server (127.0.0.1 on a free port plus a unix socket, no persistence,
 # its own temp dir, stopped on every exit path) and runs the plain-Lua test
 # script tests/lua/test_portalocker.lua, which ends with "N passed, N
-# failed". Interop tests use the CI venv's python (reference portalocker).
+# failed". Interop tests use the CI venv's python (reference portalocker);
+# one test installs the rockspec with luarocks into a throwaway tree.
 # Nothing is skipped: a missing lua5.4, redis-server or venv is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in lua5.4 redis-server redis-cli; do
+for tool in lua5.4 luarocks redis-server redis-cli; do
   if ! command -v "$tool" >/dev/null; then
     echo "lua: $tool is not installed (run ci/setup.sh)"; exit 1
   fi

@@ -782,6 +782,31 @@ except portalocker.AlreadyLocked:
   l:release()
 end)
 
+test("rockspec: luarocks make installs a module that loads and locks", function()
+  local rockspec = "bindings/lua/portalocker-1.0.0-1.rockspec"
+  ok(exists(rockspec), "run from the repository root")
+  local tree = tmppath("rocktree")
+  local out, good = sh("luarocks --lua-version 5.4 --tree " .. q(tree) .. " make "
+                       .. rockspec .. " 2>&1")
+  ok(good, "luarocks make failed:\n" .. out)
+  -- only the tree on the paths (no ";;"), so build/lua cannot be used
+  local lpath = tree .. "/share/lua/5.4/?.lua"
+  local cpath = tree .. "/lib/lua/5.4/?.so"
+  local script = tmppath("rock.lua")
+  local f = assert(io.open(script, "w"))
+  f:write(string.format([[
+local pl = require "portalocker"
+assert(package.searchpath("portalocker_c", package.cpath):find(%q, 1, true))
+local l <close> = pl.Lock(%q)
+assert(io.type(assert(l:acquire())) == "file")
+print("ok " .. pl.__version)]], tree, tmppath()))
+  f:close()
+  out, good = sh("LUA_PATH=" .. q(lpath) .. " LUA_CPATH=" .. q(cpath)
+                 .. " lua5.4 " .. q(script) .. " 2>&1")
+  ok(good, "the installed module failed:\n" .. out)
+  eq(out, "ok " .. pl.__version .. "\n", "output")
+end)
+
 --------------------------------------------------------------------------
 
 local passed, failed = 0, 0
