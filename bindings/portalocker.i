@@ -475,6 +475,11 @@ static int pl_lua_error_metatable(lua_State *L)
 /* 3b. Ruby                                                            */
 /* ------------------------------------------------------------------ */
 #if defined(SWIGRUBY)
+#ifdef PL_HAVE_REDIS
+%{
+#define PL_RB_HAVE_REDIS 1 /* PL_HAVE_REDIS is a SWIG-time define */
+%}
+#endif
 %{
 #include <ruby/thread.h>
 
@@ -545,7 +550,7 @@ static void *pl_rb_nogvl(void *p)
                                           c->i1, c->out);
         break;
     case PL_RB_ATOMIC_COMMIT: c->rc = pl_atomic_commit((pl_atomic_file *)c->h); break;
-#ifdef PL_HAVE_REDIS
+#ifdef PL_RB_HAVE_REDIS
     case PL_RB_REDIS_ACQUIRE: c->rc = pl_redis_lock_acquire((pl_redis_lock *)c->h); break;
     case PL_RB_REDIS_ACQUIRE_WITH:
         c->rc = pl_redis_lock_acquire_with((pl_redis_lock *)c->h, c->d1, c->d2, c->i1);
