@@ -26,7 +26,14 @@
 -- (after flushing), so a stale handle fails cleanly ("attempt to use a
 -- closed file") instead of writing to a recycled descriptor.
 
+-- SWIG's Lua runtime defines the globals swig_type and swig_equals when the
+-- C module loads; a module should not leave globals behind.
+local had_swig_globals = rawget(_G, "swig_type") ~= nil
 local core = require "portalocker_c"
+if not had_swig_globals then
+  rawset(_G, "swig_type", nil)
+  rawset(_G, "swig_equals", nil)
+end
 
 local M = {}
 

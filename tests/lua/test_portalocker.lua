@@ -183,6 +183,17 @@ test("module: version, flags, LockFlags, codes from the C table", function()
   ok(type(pl.lock) == "function" and type(pl.unlock) == "function"
      and type(pl.open_atomic) == "function", "functions")
   ok(pl.HAVE_REDIS, "the library was built without the Redis lock")
+  -- require leaves no globals behind
+  local script = tmppath("globals.lua")
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local before = {}
+for k in pairs(_G) do before[k] = true end
+local m = require "portalocker"
+for k in pairs(_G) do if not before[k] then print("global " .. k) end end
+print(type(m))]])
+  f:close()
+  eq(sh("lua5.4 " .. q(script) .. " 2>&1"), "table\n", "new globals")
 end)
 
 test("errors: every C code becomes an error object named by the C table", function()
