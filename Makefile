@@ -272,3 +272,18 @@ abi-update: $(SHARED)
 	bash ci/hardening/abi.sh update
 check-hardening:
 	bash ci/tests.d/hardening.sh
+
+# ---- conformance suite (issue 5) ---------------------------------------------
+# The same multi-process scenarios (tests/conformance/scenarios/*.json) played
+# by one agent per binding (C, Python, Ruby, Lua) and by the reference
+# portalocker, each language alone and mixed; prints the matrix and
+# `N passed, N failed`. `make test` runs it through ci/tests.d/conformance.sh.
+# The C agent links the shared library (the ABI other runtimes load) and cJSON.
+.PHONY: conformance conformance-agent
+conformance-agent: $(BUILD)/conformance/agent_c
+$(BUILD)/conformance/agent_c: tests/conformance/agents/agent.c core/include/portalocker.h $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(SHARED) -lcjson \
+		-Wl,-rpath,'$$ORIGIN/..'
+conformance: setup
+	bash ci/tests.d/conformance.sh

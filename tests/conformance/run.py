@@ -80,12 +80,12 @@ def agent_command(lang: str) -> tuple[list[str], dict[str, str]] | str:
         return [sys.executable, os.path.join(AGENTS, 'agent_python.py'), '--impl', 'portalocker'], env
     if lang == 'ruby':
         libdir = os.path.join(BUILD, 'ruby')
-        if not os.path.isdir(libdir):
+        if not os.path.isfile(os.path.join(libdir, '.built')):
             return 'build/ruby is not built (the Ruby binding)'
         return ['ruby', '-I', libdir, os.path.join(AGENTS, 'agent.rb')], env
     if lang == 'lua':
         libdir = os.path.join(BUILD, 'lua')
-        if not os.path.isdir(libdir):
+        if not os.path.isfile(os.path.join(libdir, '.built')):
             return 'build/lua is not built (the Lua binding)'
         env['LUA_CPATH'] = f'{libdir}/?.so;' + env.get('LUA_CPATH', ';')
         env['LUA_PATH'] = f'{libdir}/?.lua;{libdir}/?/init.lua;' + env.get('LUA_PATH', ';')
@@ -478,13 +478,21 @@ def load_known() -> dict[str, dict[str, dict]]:
     return {lang: v for lang, v in data.items() if not lang.startswith('_')}
 
 
-def judge(name: str, assign: tuple[str, ...], status: str, reason: str,
-          known: dict) -> tuple[str, str]:
+def judge(name: str, roles: list[str], assign: tuple[str, ...], status: str,
+          reason: str, known: dict) -> tuple[str, str]:
     """Apply the known-failure list: a listed failure with the listed
     cause is XFAIL; a listed one that passes (XPASS) or fails otherwise
-    is a failure."""
-    entries = [(lang, known[lang][name]) for lang in dict.fromkeys(assign)
-               if name in known.get(lang, {})]
+    is a failure. An entry applies when its language plays any role of the
+    run, or only the roles it lists under "roles"."""
+    entries = []
+    for lang in dict.fromkeys(assign):
+        entry = known.get(lang, {}).get(name)
+        if entry is None:
+            continue
+        played = {r for r, a in zip(roles, assign) if a == lang}
+        if 'roles' in entry and not played & set(entry['roles']):
+            continue
+        entries.append((lang, entry))
     if not entries or status not in ('pass', 'fail'):
         return status, reason
     if status == 'pass':
@@ -566,7 +574,7 @@ def main() -> int:
                 status = 'fail' if IN_CI else 'notbuilt'
                 return name, assign, status, why, 0.0
             status, reason = Run(name, sc, assign, redis.port).execute()
-            status, reason = judge(name, assign, status, reason, known)
+            status, reason = judge(name, sc['roles'], assign, status, reason, known)
             return name, assign, status, reason, time.monotonic() - t0
 
         # Heaviest first so that the long runs do not trail at the end.

@@ -1,0 +1,177 @@
+-- Conformance agent for Lua 5.4: JSON lines on stdin, JSON lines on stdout
+-- (protocol: tests/conformance/README.md). Uses only the public API of
+-- `require "portalocker"` (LUA_CPATH/LUA_PATH to build/lua) and lua-cjson
+-- (Debian's lua-cjson, installed by ci/setup.sh).
+--
+-- Two things standard Lua lacks are read from /proc (Linux only, like the
+-- rest of this suite): the process id (/proc/self/stat) and a wall clock
+-- finer than a second (/proc/uptime, 10 ms resolution) for "elapsed".
+local cjson = require "cjson"
+local portalocker = require "portalocker"
+
+local toint = math.tointeger
+
+local function getpid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = toint(tonumber(f:read("l"):match("^(%d+)")))
+  f:close()
+  return pid
+end
+
+local function now()
+  local f = assert(io.open("/proc/uptime"))
+  local t = f:read("n")
+  f:close()
+  return t
+end
+
+local function send(obj)
+  io.stdout:write(cjson.encode(obj), "\n")
+  io.stdout:flush()
+end
+
+-- The binding's error objects carry the C table's name; the canonical set
+-- uses the same names.
+local function canonical(err)
+  if type(err) == "table" and err.name then return err.name end
+  return "Other:lua"
+end
+
+local NotExposed = {}
+
+local function opt_args(args)
+  local o = {}
+  if args then
+    o.timeout = args.timeout
+    o.check_interval = args.check_interval
+    o.fail_when_locked = args.fail_when_locked
+  end
+  return o
+end
+
+local Handle = {}
+Handle.__index = Handle
+
+local function new_handle(spec)
+  if spec.mechanism ~= nil then
+    error({NotExposed, "the Lua binding has no public way to choose the lock mechanism"})
+  end
+  local self = setmetatable({type = spec.type}, Handle)
+  local flags = spec.shared and portalocker.LOCK_SH or portalocker.LOCK_EX
+  if not spec.blocking and spec.type ~= "RedisLock" then
+    flags = flags | portalocker.LOCK_NB
+  end
+  local t = spec.type
+  if t == "Lock" or t == "RLock" or t == "TemporaryFileLock" or t == "PidFileLock" then
+    self.obj = portalocker[t](spec.path, {flags = flags})
+  elseif t == "BoundedSemaphore" then
+    self.obj = portalocker.NamedBoundedSemaphore(toint(spec.maximum),
+      {name = spec.name, directory = spec.directory})
+  elseif t == "RedisLock" then
+    self.obj = portalocker.RedisLock(spec.channel,
+      {host = spec.host, port = toint(spec.port), flags = flags})
+  else
+    error({NotExposed, "unknown lock type " .. tostring(t)})
+  end
+  return self
+end
+
+-- Returns a table of reply fields, or raises the binding's error object.
+function Handle:acquire(args)
+  local r, err = self.obj:acquire(opt_args(args))
+  if r == nil then
+    if err == nil then
+      -- A semaphore without fail_when_locked returns nothing: "already locked".
+      return {error = "AlreadyLocked", message = "acquire returned nil"}
+    end
+    error(err, 0)
+  end
+  if self.type == "BoundedSemaphore" then return {slot = self.obj.slot} end
+  return {}
+end
+
+function Handle:release()
+  local ok, err = self.obj:release()
+  if not ok then error(err, 0) end
+end
+
+local function increment(h, cmd)
+  local path = cmd.counter
+  for _ = 1, toint(cmd.n) do
+    h:acquire(cmd.args)
+    local ok, err = pcall(function()
+      local f = io.open(path, "r+") or assert(io.open(path, "w+"))
+      local value = f:read("n") or 0
+      f:close()
+      -- "w" truncates; still under the lock
+      f = assert(io.open(path, "w"))
+      assert(f:write(string.format("%d", toint(value) + 1)))
+      assert(f:close())
+    end)
+    h:release()
+    if not ok then error(err, 0) end
+  end
+  return {}
+end
+
+local handles = {}
+for line in io.lines() do
+  local cmd = cjson.decode(line)
+  local op = cmd.op
+  local reply = {id = cmd.id}
+  local start = now()
+  local quit = false
+  local ok, err = pcall(function()
+    if op == "hello" then
+      reply.pid = getpid()
+      reply.version = portalocker.__version
+    elseif op == "exit" then
+      quit = true
+    elseif op == "acquire" or op == "release" or op == "read_pid" or op == "increment" then
+      local h = handles[cmd.handle]
+      if h == nil then
+        h = new_handle(cmd.lock)
+        handles[cmd.handle] = h
+      end
+      if op == "acquire" then
+        start = now()
+        local aok, res = pcall(h.acquire, h, cmd.args)
+        if not aok then
+          if type(res) == "table" and res.name == "AlreadyLocked" and h.type == "PidFileLock" then
+            reply.holder_pid = res.holder_pid or cjson.null
+          end
+          error(res, 0)
+        end
+        for k, v in pairs(res) do reply[k] = v end
+      elseif op == "release" then
+        h:release()
+      elseif op == "read_pid" then
+        reply.pid = h.obj:read_pid() or cjson.null
+      else
+        increment(h, cmd)
+      end
+    elseif op == "open_atomic" then
+      local r, aerr = portalocker.open_atomic(cmd.path, function(f)
+        assert(f:write(cmd.data))
+        if cmd.hold then
+          send({id = cmd.id, event = "open"})
+          local cont = cjson.decode(io.read("l"))
+          assert(cont.op == "continue", "expected continue")
+        end
+      end)
+      if not r then error(aerr, 0) end
+    else
+      error({NotExposed, "unknown op " .. tostring(op)})
+    end
+  end)
+  if ok then
+    reply.ok = reply.error == nil
+  elseif type(err) == "table" and err[1] == NotExposed then
+    reply.ok, reply.error, reply.message = false, "NotExposed", err[2]
+  else
+    reply.ok, reply.error, reply.message = false, canonical(err), tostring(err)
+  end
+  reply.elapsed = now() - start
+  send(reply)
+  if quit then break end
+end
