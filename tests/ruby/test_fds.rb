@@ -38,7 +38,8 @@ class TestFds < Minitest::Test
     before = open_fds
     300.times { |i| cycle_everything(i) }
     GC.start
-    assert_equal before, open_fds
+    # <=: an object left by an earlier test may be collected meanwhile.
+    assert_operator open_fds, :<=, before
     expected = (-1...300).map { |i| "a#{i}" } + %w[l l2 r s.00.lock]
     assert_equal expected.sort, Dir.children(@dir).sort
   end
