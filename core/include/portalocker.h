@@ -71,7 +71,7 @@ PL_EXPORT const char *pl_version_string(void);
     X(LOCK_LOST, -11, "LockLost", "the lock was lost while held")            \
     X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")
 
-#define PL_ERROR_ENUM_ENTRY(name, value, exc, text) PL_ERR_##name = value,
+#define PL_ERROR_ENUM_ENTRY(name, value, exc, text) PL_ERR_##name = (value),
 typedef enum pl_error {
     PL_ERROR_TABLE(PL_ERROR_ENUM_ENTRY)
 } pl_error;

@@ -25,7 +25,7 @@ static _Thread_local int last_code;
     case value:                                  \
         return exc;
 #define PL_ERROR_MIN(name, value, exc, text) \
-    if (value < min)                         \
+    if ((value) < min)                       \
         min = value;
 
 PL_EXPORT const char *pl_strerror(int code)
@@ -94,6 +94,8 @@ int pl__fail(int code, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    /* ap is va_start()ed just above; clang-analyzer 14 loses track of it.
+       NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
     vsnprintf(last_message, sizeof last_message, fmt, ap);
     va_end(ap);
     last_errno = errnum;

@@ -178,7 +178,9 @@ PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *l, int enabled)
     return pl__ok();
 }
 
-#define GETTER(name, type, expr)                                             \
+/* `type` is a type name, which cannot be parenthesized: the
+   bugprone-macro-parentheses finding on the next line is suppressed. */
+#define GETTER(name, type, expr) /* NOLINTNEXTLINE(bugprone-macro-parentheses) */ \
     PL_EXPORT int pl_lock_get_##name(const pl_lock *l, type *out)            \
     {                                                                        \
         CHECK_HANDLE(l);                                                     \

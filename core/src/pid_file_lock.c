@@ -23,14 +23,12 @@ PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path)
     if (!path)
         path = ".pid";
     if (!*path) {
-        if (out)
-            *out = NULL;
+        *out = NULL;
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "path must not be empty");
     }
     n = strlen(path);
     if (!(sidecar = malloc(n + sizeof ".lock"))) {
-        if (out)
-            *out = NULL;
+        *out = NULL;
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
     memcpy(sidecar, path, n);

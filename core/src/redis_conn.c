@@ -102,7 +102,8 @@ int pl__redis_push(const redisReply *r, const char *kind,
     size_t klen = strlen(kind);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
         r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[0]->len != klen || memcmp(r->element[0]->str, kind, klen))
+        r->element[0]->len != klen ||
+        memcmp(r->element[0]->str, kind, klen) != 0)
         return 0;
     if (channel)
         *channel = r->element[1];

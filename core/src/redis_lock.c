@@ -270,7 +270,7 @@ static int cmd_call(pl_redis_lock *l, const char *what, int argc,
     if (rc != PL_OK)
         return rc;
     rc = pl__redis_call(&l->conf, l->cmd, what, argc, argv, lens, out);
-    if (rc != PL_OK && l->cmd->err)
+    if (rc != PL_OK && l->cmd && l->cmd->err)
         close_ctx(&l->cmd);
     return rc;
 }
@@ -651,7 +651,7 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
     const char *argv[2];
     size_t lens[2];
     double deadline, recheck;
-    long long now_count;
+    long long now_count = 0;
     int rc;
 
     *conclusive = 0;
@@ -740,7 +740,7 @@ static int writer_elected(const pl_redis_lock *l)
 static int attempt(pl_redis_lock *l, int fail_when_locked, long long *count)
 {
     int rc, conclusive;
-    long long n;
+    long long n = 0;
 
     if (!l->sub && (rc = subscribe(l)) != PL_OK)
         return rc;
@@ -817,7 +817,7 @@ static int wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         return rc;
     for (;;) {
         double now = pl_os_now();
-        long long n;
+        long long n = 0;
         if (now >= deadline)
             return PL_OK;
         if ((rc = pump(l, backoff < deadline - now ? backoff

@@ -53,7 +53,7 @@ int pl__redis_parse_ping(const char *payload, size_t len, char **resp,
     rc = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(
                                     root, "response_channel")
                               : NULL;
-    if (cJSON_IsString(rc) && rc->valuestring && rc->valuestring[0]) {
+    if (rc && cJSON_IsString(rc) && rc->valuestring && rc->valuestring[0]) {
         size_t n = strlen(rc->valuestring);
         char *copy = malloc(n + 1);
         if (!copy) {
@@ -268,6 +268,9 @@ int pl__redis_reap_targets(const char *list, size_t list_len,
         nl = memchr(line, '\n', list_len - pos);
         len = nl ? (size_t)(nl - line) : list_len - pos;
         pos += len + 1;
+        /* len is 0 for an empty line (nl == line): cppcheck 2.10 wrongly
+           takes nl - line > 0. */
+        /* cppcheck-suppress knownConditionTrueFalse */
         if (len && line[len - 1] == '\r')
             len--;
         name = field(line, len, "name=", &nlen);
