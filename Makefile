@@ -240,6 +240,10 @@ demo: setup
 	$(MAKE) all
 	bash ci/demo.sh
 
+$(BUILD)/examples/polyglot-worker: examples/polyglot/worker.c $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -Icore/include -o $@ $< -L$(BUILD) -lportalocker -Wl,-rpath,'$$ORIGIN/..'
+
 $(BUILD)/examples/%: examples/%.c $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -Icore/include -o $@ $< -L$(BUILD) -lportalocker -Wl,-rpath,'$$ORIGIN/..'
