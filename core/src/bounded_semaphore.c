@@ -90,12 +90,16 @@ static int format_pattern(const char *pattern, const char *name, int number,
             PUT(name, strlen(name));
             p += 6;
         } else if (strncmp(p, "{number", 7) == 0) {
-            char spec[8], fmt[16], num[48];
+            /* The width has up to 3 digits ({number:999}): num holds 999
+               characters and any int. */
+            char spec[8], fmt[16], num[1024];
             int used = parse_number_field(p + 1, spec, sizeof spec), k;
             if (used < 0)
                 goto invalid;
             snprintf(fmt, sizeof fmt, "%%%sd", spec);
             k = snprintf(num, sizeof num, fmt, number);
+            if (k < 0 || (size_t)k >= sizeof num)
+                goto invalid;
             PUT(num, (size_t)k);
             p += used + 1;
             has_number = 1;
