@@ -90,6 +90,8 @@ static int make_handle(handle *h, const cJSON *spec) {
         else rc = pl_pidfile_lock_new(&h->lock, path);
         if (rc) return rc;
         if ((rc = pl_lock_set_flags(h->lock, flags))) return rc;
+        const char *mode = str(spec, "mode");
+        if (mode && (rc = pl_lock_set_mode(h->lock, mode))) return rc;
         const char *mech = str(spec, "mechanism");
         if (mech) {
             int m = !strcmp(mech, "posix") ? PL_MECH_POSIX : PL_MECH_FLOCK;
@@ -179,7 +181,8 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
     } else if (!strcmp(op, "exit")) {
         *quit = 1;
     } else if (!strcmp(op, "acquire") || !strcmp(op, "release") ||
-               !strcmp(op, "read_pid") || !strcmp(op, "increment")) {
+               !strcmp(op, "read_pid") || !strcmp(op, "increment") ||
+               !strcmp(op, "write")) {
         handle *h = find_handle(cmd, &rc);
         if (!h) { set_error(reply, rc); return; }
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
@@ -200,6 +203,16 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
             if (h->sem) cJSON_AddNumberToObject(reply, "slot", slot);
         } else if (!strcmp(op, "release")) {
             if ((rc = do_release(h))) { set_error(reply, rc); return; }
+        } else if (!strcmp(op, "write")) {
+            /* the descriptor acquire locked (owned by the handle) */
+            const char *data = str(cmd, "data");
+            int fd = h->lock ? pl_lock_get_fd(h->lock) : -1;
+            size_t len = data ? strlen(data) : 0;
+            if (fd < 0) { set_failure(reply, "NotHeld", "no locked descriptor"); return; }
+            if (write(fd, data ? data : "", len) != (ssize_t)len) {
+                set_failure(reply, "OSError", strerror(errno));
+                return;
+            }
         } else if (!strcmp(op, "read_pid")) {
             long pid = 0;
             if (!h->lock) { set_failure(reply, "NotExposed", "read_pid needs a file lock"); return; }

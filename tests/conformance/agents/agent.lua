@@ -62,7 +62,9 @@ local function new_handle(spec)
     flags = flags | portalocker.LOCK_NB
   end
   local t = spec.type
-  if t == "Lock" or t == "RLock" or t == "TemporaryFileLock" or t == "PidFileLock" then
+  if t == "Lock" or t == "RLock" then
+    self.obj = portalocker[t](spec.path, {mode = spec.mode or "a", flags = flags})
+  elseif t == "TemporaryFileLock" or t == "PidFileLock" then
     self.obj = portalocker[t](spec.path, {flags = flags})
   elseif t == "BoundedSemaphore" then
     self.obj = portalocker.NamedBoundedSemaphore(toint(spec.maximum),
@@ -86,6 +88,7 @@ function Handle:acquire(args)
     end
     error(err, 0)
   end
+  if self.type ~= "RedisLock" then self.file = r end
   if self.type == "BoundedSemaphore" then return {slot = self.obj.slot} end
   return {}
 end
@@ -127,7 +130,8 @@ for line in io.lines() do
       reply.version = portalocker.__version
     elseif op == "exit" then
       quit = true
-    elseif op == "acquire" or op == "release" or op == "read_pid" or op == "increment" then
+    elseif op == "acquire" or op == "release" or op == "read_pid" or op == "increment"
+        or op == "write" then
       local h = handles[cmd.handle]
       if h == nil then
         h = new_handle(cmd.lock)
@@ -145,6 +149,9 @@ for line in io.lines() do
         for k, v in pairs(res) do reply[k] = v end
       elseif op == "release" then
         h:release()
+      elseif op == "write" then -- the file handle acquire returned
+        assert(h.file:write(cmd.data))
+        assert(h.file:flush())
       elseif op == "read_pid" then
         reply.pid = h.obj:read_pid() or cjson.null
       else

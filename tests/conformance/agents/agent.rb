@@ -42,7 +42,7 @@ end
 
 # One lock object of the binding, made from the command's lock spec.
 class Handle
-  attr_reader :type, :obj
+  attr_reader :type, :obj, :file
 
   def initialize(spec)
     @type = spec.fetch("type")
@@ -54,8 +54,8 @@ class Handle
     flags |= Portalocker::LOCK_NB unless spec["blocking"] || @type == "RedisLock"
     @obj =
       case @type
-      when "Lock" then Portalocker::Lock.new(spec["path"], flags: flags)
-      when "RLock" then Portalocker::RLock.new(spec["path"], flags: flags)
+      when "Lock" then Portalocker::Lock.new(spec["path"], mode: spec["mode"] || "a", flags: flags)
+      when "RLock" then Portalocker::RLock.new(spec["path"], mode: spec["mode"] || "a", flags: flags)
       when "TemporaryFileLock" then Portalocker::TemporaryFileLock.new(spec["path"], flags: flags)
       when "PidFileLock" then Portalocker::PidFileLock.new(spec["path"], flags: flags)
       when "BoundedSemaphore"
@@ -70,6 +70,7 @@ class Handle
     opts = {}
     %w[timeout check_interval fail_when_locked].each { |k| opts[k.to_sym] = args[k] if args.key?(k) }
     result = @obj.acquire(**opts)
+    @file = result unless @type == "RedisLock"
     return {} unless @type == "BoundedSemaphore"
     # Without fail_when_locked the semaphore returns nil: "already locked".
     return { "error" => "AlreadyLocked", "message" => "acquire returned nil" } if result.nil?
@@ -115,7 +116,7 @@ while (line = $stdin.gets)
     when "exit"
       send_line(reply.merge("ok" => true))
       break
-    when "acquire", "release", "read_pid", "increment"
+    when "acquire", "release", "read_pid", "increment", "write"
       handle = (handles[cmd["handle"]] ||= Handle.new(cmd["lock"]))
       case op
       when "acquire"
@@ -127,6 +128,9 @@ while (line = $stdin.gets)
           raise
         end
       when "release" then handle.release
+      when "write" # the File acquire returned
+        handle.file.write(cmd["data"])
+        handle.file.flush
       when "read_pid" then reply["pid"] = handle.obj.read_pid
       else reply.merge!(increment(handle, cmd))
       end

@@ -92,7 +92,10 @@ class Handle:
         if self.type != 'RedisLock' and not spec.get('blocking'):
             flags |= portalocker.LockFlags.NON_BLOCKING
         t = self.type
-        if t in ('Lock', 'RLock', 'TemporaryFileLock', 'PidFileLock'):
+        self.file = None
+        if t in ('Lock', 'RLock'):
+            self.obj = getattr(portalocker, t)(spec['path'], mode=spec.get('mode', 'a'), flags=flags)
+        elif t in ('TemporaryFileLock', 'PidFileLock'):
             self.obj = getattr(portalocker, t)(spec['path'], flags=flags)
         elif t == 'BoundedSemaphore':
             self.obj = portalocker.NamedBoundedSemaphore(
@@ -109,6 +112,8 @@ class Handle:
         with locker(self.mechanism):
             result = self.obj.acquire(**kwargs)
         out: dict = {}
+        if self.type != 'RedisLock':
+            self.file = result
         if self.type == 'BoundedSemaphore':
             if result is None:
                 # The reference returns nothing when no slot freed up and
@@ -159,7 +164,7 @@ def main() -> None:
             elif op == 'exit':
                 send(reply | {'ok': True})
                 break
-            elif op in ('acquire', 'release', 'read_pid', 'increment'):
+            elif op in ('acquire', 'release', 'read_pid', 'increment', 'write'):
                 name = cmd['handle']
                 h = handles.get(name)
                 if h is None:
@@ -176,6 +181,9 @@ def main() -> None:
                         raise
                 elif op == 'release':
                     h.release()
+                elif op == 'write':
+                    h.file.write(cmd['data'])  # the file object acquire returned
+                    h.file.flush()
                 elif op == 'read_pid':
                     reply['pid'] = h.obj.read_pid()
                 else:
