@@ -590,6 +590,13 @@ def main() -> int:
     order = {name: i for i, name in enumerate(scenarios)}
     results.sort(key=lambda r: (order[r[0]], [LANGS.index(x) for x in r[1]]))
     print_matrix(results, scenarios, langs)
+    print('\n== summary per scenario (ok / FAIL / xfail / n/b)')
+    for name in scenarios:
+        rows = [r for r in results if r[0] == name]
+        if rows:
+            c = {k: sum(1 for r in rows if r[2] == k) for k in SYMBOL}
+            print(f'  {name:<24} {c["pass"]:3d} ok  {c["fail"] + c["xpass"]:3d} FAIL  '
+                  f'{c["xfail"]:3d} xfail  {c["notbuilt"]:3d} n/b')
     count = {s: sum(1 for r in results if r[2] == s) for s in SYMBOL}
     print(f'\nruntime {time.monotonic() - started:.1f} s, {len(results)} runs, jobs {args.jobs}')
     if count['xfail']:
