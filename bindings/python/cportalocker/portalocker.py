@@ -1,14 +1,60 @@
-"""lock() and unlock() on anything that is or has a file descriptor."""
+"""lock() and unlock() on anything that is or has a file descriptor, and
+the choice of the lock mechanism.
+
+The mechanism (the OS primitive a lock uses) is chosen as in the reference
+portalocker, with the module-level ``LOCKER`` (default ``fcntl.flock``):
+
+======================================  ==================================
+``LOCKER``                              C core mechanism
+======================================  ==================================
+``fcntl.flock``, ``FlockLocker``        ``'flock'``: flock(2), the default
+``fcntl.lockf``, ``LockfLocker``        ``'posix'``: fcntl record locks
+                                        (per process: closing ANY
+                                        descriptor of the file in this
+                                        process drops them)
+``OfdLocker`` (an extension)            ``'ofd'``: Linux open-file-
+                                        description record locks
+======================================  ==================================
+
+(the locker classes count as their class or any instance). The module-level
+`lock` / `unlock` and every lock class read ``LOCKER`` when they lock, as
+the reference does. Any other locker (a custom `BaseLocker` subclass, a
+``(lock, unlock)`` tuple, another callable) is called by `lock` / `unlock`
+as in the reference, but the lock classes cannot hand a Python callable to
+the C core: their ``acquire()`` raises `~cportalocker.exceptions.Unsupported`
+naming the locker. An explicit ``mechanism='flock'|'posix'|'ofd'`` (keyword
+of `lock`, `unlock` and every lock class) wins over ``LOCKER``.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import typing
+from collections.abc import Callable
 
 from . import _portalocker_c as _c
 from . import exceptions
 from .constants import LockFlags
 
-__all__ = ['lock', 'unlock']
+__all__ = [
+    'LOCKER',
+    'MECHANISMS',
+    'BaseLocker',
+    'FlockLocker',
+    'LockfLocker',
+    'OfdLocker',
+    'PosixLocker',
+    'lock',
+    'unlock',
+]
+
+#: Mechanism names -> the C core's values.
+MECHANISMS: dict[str, int] = {
+    'flock': _c.pl_mechanism_flock(),
+    'posix': _c.pl_mechanism_posix(),
+    'ofd': _c.pl_mechanism_ofd(),
+}
 
 
 def _get_fd(file_obj: typing.Any) -> int:
@@ -41,30 +87,273 @@ def _validate_lock_flags(flags: int) -> None:
         )
 
 
-def lock(file: typing.Any, flags: LockFlags | int) -> None:
+def mechanism_value(mechanism: str) -> int:
+    """The C core's value for a mechanism name; InvalidArgument (a
+    ValueError) for anything but 'flock', 'posix' or 'ofd'."""
+    try:
+        return MECHANISMS[mechanism]
+    except (KeyError, TypeError):
+        raise exceptions.InvalidArgument(
+            f'unknown lock mechanism {mechanism!r}: expected one of '
+            f"{', '.join(map(repr, MECHANISMS))}"
+        ) from None
+
+
+def mechanism_supported(mechanism: str) -> bool:
+    """True if the mechanism works on this system (e.g. 'ofd': Linux)."""
+    try:
+        _c.pl_mechanism_supported(mechanism_value(mechanism))
+    except exceptions.Unsupported:
+        return False
+    return True
+
+
+def _c_lock(fd: int, flags: int, mechanism: int, file: typing.Any) -> None:
+    try:
+        _c.pl_lock_fd_with(fd, int(flags), mechanism)
+    except exceptions.BaseLockException as exc:
+        exc.fh = file
+        name = getattr(file, 'name', None) if not isinstance(file, int) else None
+        exc.fh_name = name if isinstance(name, str) else None
+        raise
+
+
+def _c_unlock(fd: int, mechanism: int, file: typing.Any) -> None:
+    try:
+        _c.pl_unlock_fd_with(fd, mechanism)
+    except exceptions.BaseLockException as exc:
+        exc.fh = file
+        raise
+
+
+def ofd_lock(fd: typing.Any, operation: int) -> None:
+    """An ``fcntl.flock``-style callable for OFD locks (the callable of
+    `OfdLocker`): ``operation`` is LOCK_EX / LOCK_SH (| LOCK_NB) or
+    LOCK_UN. Raises the cportalocker exceptions (AlreadyLocked on
+    contention) rather than OSError."""
+    fd = _get_fd(fd)
+    if operation & LockFlags.UNBLOCK:
+        _c_unlock(fd, MECHANISMS['ofd'], fd)
+    else:
+        _c_lock(fd, operation, MECHANISMS['ofd'], fd)
+
+
+# The fcntl-style callables the C core implements.
+_CALLABLE_MECHANISMS: dict[typing.Any, str] = {
+    fcntl.flock: 'flock',
+    fcntl.lockf: 'posix',
+    ofd_lock: 'ofd',
+}
+
+
+class BaseLocker:
+    """Base class for lockers (as in the reference): implement `lock` and
+    `unlock`, then assign the class or an instance to `LOCKER`. Only the
+    module-level `lock` / `unlock` can call a custom locker; the lock
+    classes need a mechanism of the C core (see the module docstring)."""
+
+    def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
+        raise NotImplementedError
+
+    def unlock(self, file_obj: typing.Any) -> None:
+        raise NotImplementedError
+
+
+class PosixLocker(BaseLocker):
+    """Locks with the ``fcntl``-style callable `locker`: its subclasses'
+    own (`FlockLocker`: ``fcntl.flock``, `LockfLocker`: ``fcntl.lockf``,
+    `OfdLocker`: `ofd_lock`), or for a plain PosixLocker the module-level
+    `LOCKER`, read on every access. Known callables run in the C core;
+    any other callable is called, its OSError translated as the
+    reference does."""
+
+    _locker: Callable[[typing.Any, int], typing.Any] | None = None
+
+    @property
+    def locker(self) -> Callable[[typing.Any, int], typing.Any]:
+        if self._locker is None:
+            return typing.cast(Callable[[typing.Any, int], typing.Any], LOCKER)
+        return self._locker
+
+    @property
+    def mechanism(self) -> str | None:
+        """The C core mechanism of `locker` ('flock', 'posix', 'ofd'), or
+        None for a callable the C core does not implement."""
+        try:
+            return _CALLABLE_MECHANISMS.get(self.locker)
+        except TypeError:  # unhashable
+            return None
+
+    def _get_fd(self, file_obj: typing.Any) -> int:
+        return _get_fd(file_obj)
+
+    def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
+        if (flags & LockFlags.NON_BLOCKING) and not flags & (
+            LockFlags.SHARED | LockFlags.EXCLUSIVE
+        ):
+            raise RuntimeError(
+                'When locking in non-blocking mode on POSIX, '
+                'the SHARED or EXCLUSIVE flag must be specified as well.'
+            )
+        fd = self._get_fd(file_obj)
+        mechanism = self.mechanism
+        if mechanism is not None:
+            _c_lock(fd, flags, MECHANISMS[mechanism], file_obj)
+            return
+        try:
+            self.locker(fd, flags)
+        except OSError as exc_value:
+            if exc_value.errno in (errno.EACCES, errno.EAGAIN):
+                raise exceptions.AlreadyLocked(
+                    exc_value, str(exc_value), fh=file_obj
+                ) from exc_value
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
+
+    def unlock(self, file_obj: typing.Any) -> None:
+        fd = self._get_fd(file_obj)
+        mechanism = self.mechanism
+        if mechanism is not None:
+            _c_unlock(fd, MECHANISMS[mechanism], file_obj)
+            return
+        try:
+            self.locker(fd, LockFlags.UNBLOCK)
+        except OSError as exc_value:
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
+
+
+class FlockLocker(PosixLocker):
+    """flock(2) (``fcntl.flock``), whatever `LOCKER` says."""
+
+    _locker = fcntl.flock
+
+
+class LockfLocker(PosixLocker):
+    """POSIX record locks (``fcntl.lockf``), whatever `LOCKER` says."""
+
+    _locker = fcntl.lockf
+
+
+class OfdLocker(PosixLocker):
+    """Linux open-file-description locks (an extension of cportalocker):
+    record locks that belong to the open file, like flock's, so closing
+    another descriptor of the file does not drop them."""
+
+    _locker = staticmethod(ofd_lock)
+
+
+LockerType = typing.Union[
+    Callable[[typing.Any, int], typing.Any],
+    tuple[Callable[..., typing.Any], Callable[..., typing.Any]],
+    BaseLocker,
+    type[BaseLocker],
+]
+
+#: The locker `lock` / `unlock` and the lock classes use (see the module
+#: docstring); the reference's default.
+LOCKER: LockerType = fcntl.flock
+
+_locker_instances: dict[type[BaseLocker], BaseLocker] = {}
+_posix_locker_instance = PosixLocker()
+
+
+def _locker_instance(locker: object) -> BaseLocker | None:
+    if isinstance(locker, BaseLocker):
+        return locker
+    if isinstance(locker, type) and issubclass(locker, BaseLocker):
+        instance = _locker_instances.get(locker)
+        if instance is None:
+            instance = _locker_instances[locker] = locker()
+        return instance
+    return None
+
+
+def _resolve_locker_pair(
+    locker: object,
+) -> tuple[Callable[..., typing.Any], Callable[..., typing.Any]] | None:
+    """(lock, unlock) for the instance, class and tuple forms; None for a
+    plain fcntl-style callable (run through a PosixLocker)."""
+    instance = _locker_instance(locker)
+    if instance is not None:
+        return instance.lock, instance.unlock
+    if isinstance(locker, tuple):
+        pair = typing.cast('tuple[Callable[..., typing.Any], Callable[..., typing.Any]]', locker)
+        return pair[0], pair[1]
+    if isinstance(locker, type):
+        raise TypeError(f'LOCKER class {locker!r} is not a BaseLocker subclass')
+    return None
+
+
+def _locker_mechanism(locker: object) -> str | None:
+    """The C core mechanism `locker` stands for, or None (custom)."""
+    if locker is fcntl.flock:  # the default, first
+        return 'flock'
+    instance = _locker_instance(locker)
+    if instance is not None:
+        cls = type(instance)
+        if (
+            isinstance(instance, PosixLocker)
+            and cls.lock is PosixLocker.lock
+            and cls.unlock is PosixLocker.unlock
+            and instance._locker is not None
+        ):
+            return instance.mechanism
+        return None
+    if isinstance(locker, tuple):
+        return None
+    try:
+        return _CALLABLE_MECHANISMS.get(locker)
+    except TypeError:
+        return None
+
+
+def current_mechanism(what: str = 'this lock') -> str:
+    """The mechanism `LOCKER` stands for now; Unsupported when it is a
+    custom locker (which only `lock` / `unlock` can call)."""
+    mechanism = _locker_mechanism(LOCKER)
+    if mechanism is None:
+        raise exceptions.Unsupported(
+            f'portalocker.LOCKER is {LOCKER!r}, a custom locker: {what} locks '
+            'in the C core, which can only use fcntl.flock/FlockLocker, '
+            'fcntl.lockf/LockfLocker or OfdLocker; pass '
+            "mechanism='flock'|'posix'|'ofd' or use portalocker.lock()"
+        )
+    return mechanism
+
+
+def lock(
+    file: typing.Any, flags: LockFlags | int, *, mechanism: str | None = None
+) -> None:
     """Lock ``file`` (file object, descriptor or anything with fileno()).
 
-    Contention raises AlreadyLocked, other failures LockException. Without
-    NON_BLOCKING the call waits (with the GIL released).
+    With the locker `LOCKER` names, or with ``mechanism`` ('flock',
+    'posix' or 'ofd') when given. Contention raises AlreadyLocked, other
+    failures LockException. Without NON_BLOCKING the call waits (with the
+    GIL released).
     """
     _validate_lock_flags(flags)
-    fd = _get_fd(file)
     # Python buffers: like the reference, the caller flushes if needed.
-    try:
-        _c.pl_lock_fd(fd, int(flags))
-    except exceptions.BaseLockException as exc:
-        exc.fh = file
-        exc.fh_name = getattr(file, 'name', None) if not isinstance(file, int) else None
-        if not isinstance(exc.fh_name, str):
-            exc.fh_name = None
-        raise
+    if mechanism is not None:
+        _c_lock(_get_fd(file), flags, mechanism_value(mechanism), file)
+        return
+    pair = _resolve_locker_pair(LOCKER)
+    if pair is None:
+        _posix_locker_instance.lock(file, LockFlags(flags))
+    else:
+        pair[0](file, flags)
 
 
-def unlock(file: typing.Any) -> None:
-    """Unlock ``file``; failures raise LockException."""
-    fd = _get_fd(file)
-    try:
-        _c.pl_unlock_fd(fd)
-    except exceptions.BaseLockException as exc:
-        exc.fh = file
-        raise
+def unlock(file: typing.Any, *, mechanism: str | None = None) -> None:
+    """Unlock ``file`` (with `LOCKER`, or ``mechanism`` when given);
+    failures raise LockException."""
+    if mechanism is not None:
+        _c_unlock(_get_fd(file), mechanism_value(mechanism), file)
+        return
+    pair = _resolve_locker_pair(LOCKER)
+    if pair is None:
+        _posix_locker_instance.unlock(file)
+    else:
+        pair[1](file)

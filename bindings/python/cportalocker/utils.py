@@ -5,6 +5,13 @@ check_interval, fail_when_locked, flags, filename, mode, fh, ...) and passes
 the effective values to the C core on every acquire, so changing an
 attribute after construction behaves as in the reference.
 
+Lock mechanism: ``mechanism='flock'|'posix'|'ofd'`` (keyword of every
+class) or, when it is None (the default), the module-level
+``cportalocker.portalocker.LOCKER`` at acquire time, as the reference's
+classes do (they call portalocker.lock). A custom LOCKER (a BaseLocker
+subclass of one's own, a (lock, unlock) tuple) cannot run in the C core:
+acquire() then raises exceptions.Unsupported; see portalocker.py.
+
 File objects: the C core opens and locks the file and owns the descriptor.
 ``acquire()`` wraps it in a real Python file object with
 ``open(fd, mode, closefd=False, **open_kwargs)``; ``release()`` closes
@@ -31,6 +38,7 @@ import weakref
 
 from . import _portalocker_c as _c
 from . import constants, exceptions
+from . import portalocker as _pl
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,9 @@ __all__ = [
 ]
 
 Filename = typing.Union[str, 'os.PathLike[str]']
+
+
+_FLOCK = _pl.fcntl.flock
 
 
 def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
@@ -139,7 +150,15 @@ class LockBase(abc.ABC):  # noqa: B024
 
 
 class Lock(LockBase):
-    """Open ``filename`` and hold a lock on it (the reference's Lock)."""
+    """Open ``filename`` and hold a lock on it (the reference's Lock).
+
+    ``mechanism``: 'flock', 'posix' (fcntl record locks: per process,
+    dropped when this process closes any descriptor of the file) or 'ofd'
+    (Linux open-file-description locks); None follows
+    ``cportalocker.portalocker.LOCKER`` at each acquire. It is a keyword of
+    this binding: unlike the reference, ``mechanism`` is not passed to
+    open() with the other ``**file_open_kwargs``.
+    """
 
     _new = staticmethod(_c.pl_lock_new)
     _mode_settable = True
@@ -162,11 +181,13 @@ class Lock(LockBase):
         flags: constants.LockFlags = LOCK_METHOD,
         *,
         raise_on_release_error: bool = False,
+        mechanism: str | None = None,
         **file_open_kwargs: typing.Any,
     ) -> None:
         self._init(
             filename, mode, timeout, check_interval, fail_when_locked, flags,
-            raise_on_release_error=raise_on_release_error, **file_open_kwargs,
+            raise_on_release_error=raise_on_release_error, mechanism=mechanism,
+            **file_open_kwargs,
         )
 
     def _init(
@@ -179,6 +200,7 @@ class Lock(LockBase):
         flags: constants.LockFlags,
         *,
         raise_on_release_error: bool,
+        mechanism: str | None = None,
         **file_open_kwargs: typing.Any,
     ) -> None:
         # The C core gets the real mode ('w' truncates once locked); the
@@ -195,6 +217,10 @@ class Lock(LockBase):
         self._timeout_warned = False
         self._guard = threading.Lock()
         self._handle = self._new(self.filename)
+        if mechanism is not None:
+            _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
+        self.mechanism = mechanism
+        self._c_mechanism = 'flock'  # the C core's default
         if self._mode_settable:
             _c.pl_lock_set_mode(self._handle, c_mode)
         self.flags = flags
@@ -226,12 +252,27 @@ class Lock(LockBase):
             stacklevel=_stacklevel_beyond_package(),
         )
 
+    def _sync_mechanism(self) -> None:
+        """Give the C handle the mechanism to use (before an acquire that
+        is not a reentrant one: never while held)."""
+        mechanism = self.mechanism
+        if mechanism is None:
+            mechanism = (
+                'flock' if _pl.LOCKER is _FLOCK
+                else _pl.current_mechanism(type(self).__name__)
+            )
+        if mechanism != self._c_mechanism:
+            _c.pl_lock_set_mechanism(self._handle, _pl.mechanism_value(mechanism))
+            self._c_mechanism = mechanism
+
     def _c_acquire(
         self,
         timeout: float | None,
         check_interval: float | None,
         fail_when_locked: bool | None,
     ) -> int:
+        if self.fh is None:
+            self._sync_mechanism()
         # The instance attributes are the truth (the reference lets callers
         # change them after construction): pass them on every call.
         t = self.timeout if timeout is None else timeout
@@ -357,10 +398,12 @@ class RLock(Lock):
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
         flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        mechanism: str | None = None,
     ) -> None:
         self._init(
             filename, mode, timeout, check_interval, fail_when_locked, flags,
-            raise_on_release_error=False,
+            raise_on_release_error=False, mechanism=mechanism,
         )
 
     @property
@@ -418,11 +461,13 @@ class TemporaryFileLock(Lock):
         flags: constants.LockFlags = LOCK_METHOD,
         *,
         raise_on_release_error: bool = False,
+        mechanism: str | None = None,
     ) -> None:
         super().__init__(
             filename=filename, mode='w', timeout=timeout,
             check_interval=check_interval, fail_when_locked=fail_when_locked,
             flags=flags, raise_on_release_error=raise_on_release_error,
+            mechanism=mechanism,
         )
         _exit_releases.add(self)
 
@@ -446,11 +491,12 @@ class PidFileLock(TemporaryFileLock):
         flags: constants.LockFlags = LOCK_METHOD,
         *,
         raise_on_release_error: bool = False,
+        mechanism: str | None = None,
     ) -> None:
         super().__init__(
             filename=filename, timeout=timeout, check_interval=check_interval,
             fail_when_locked=fail_when_locked, flags=flags,
-            raise_on_release_error=raise_on_release_error,
+            raise_on_release_error=raise_on_release_error, mechanism=mechanism,
         )
         self._lockfile = f'{self.filename}.lock'
 
@@ -529,6 +575,8 @@ class _SlotLock(Lock):
         self.truncate = False
         self.raise_on_release_error = False
         self.file_open_kwargs = {}
+        self.mechanism = semaphore._c_mechanism
+        self._c_mechanism = semaphore._c_mechanism
         self._timeout_warned = True
         self._guard = threading.Lock()
         self._flags = LOCK_METHOD
@@ -555,7 +603,8 @@ class BoundedSemaphore(LockBase):
     """At most ``maximum`` holders across processes, using lock files.
 
     Without an explicit name this is deprecated (DeprecationWarning); use
-    NamedBoundedSemaphore.
+    NamedBoundedSemaphore. ``mechanism`` ('flock', 'posix', 'ofd'; None:
+    ``cportalocker.portalocker.LOCKER`` at acquire time) locks the slots.
     """
 
     lock: Lock | None
@@ -569,6 +618,8 @@ class BoundedSemaphore(LockBase):
         timeout: float | None = DEFAULT_TIMEOUT,
         check_interval: float | None = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool | None = True,
+        *,
+        mechanism: str | None = None,
     ) -> None:
         self.maximum = maximum
         self.name = name
@@ -580,6 +631,11 @@ class BoundedSemaphore(LockBase):
             fail_when_locked=fail_when_locked,
         )
         self._handle = _c.pl_semaphore_new(int(maximum), name or 'bounded_semaphore')
+        if mechanism is not None:
+            _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
+        #: 'flock', 'posix', 'ofd', or None: LOCKER at acquire time.
+        self.mechanism = mechanism
+        self._c_mechanism = 'flock'  # the C core's default
         _c.pl_semaphore_set_filename_pattern(self._handle, filename_pattern)
         _c.pl_semaphore_set_directory(self._handle, os.fspath(directory))
         if not name or name == 'bounded_semaphore':
@@ -613,6 +669,12 @@ class BoundedSemaphore(LockBase):
         if self.lock is not None:
             raise exceptions.LockException('Already locked')
         fwl = coalesce(fail_when_locked, self.fail_when_locked)
+        mechanism = self.mechanism
+        if mechanism is None:
+            mechanism = _pl.current_mechanism(type(self).__name__)
+        if mechanism != self._c_mechanism:
+            _c.pl_semaphore_set_mechanism(self._handle, _pl.mechanism_value(mechanism))
+            self._c_mechanism = mechanism
         try:
             slot = _c.pl_semaphore_acquire_with(
                 self._handle,
@@ -652,12 +714,14 @@ class NamedBoundedSemaphore(BoundedSemaphore):
         timeout: float | None = DEFAULT_TIMEOUT,
         check_interval: float | None = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool | None = True,
+        *,
+        mechanism: str | None = None,
     ) -> None:
         if name is None:
             name = f'bounded_semaphore.{random.randint(0, 1000000):d}'
         super().__init__(
             maximum, name, filename_pattern, directory, timeout, check_interval,
-            fail_when_locked,
+            fail_when_locked, mechanism=mechanism,
         )
 
 
