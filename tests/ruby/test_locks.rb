@@ -138,6 +138,9 @@ class TestLocks < Minitest::Test
     assert_equal 0, r.count
     e = assert_raises(PL::NotHeld) { r.release }
     assert_kind_of PL::LockException, e
+    r.close # released already: closing is fine
+    assert r.closed?
+    assert_equal :ok, PL::RLock.open(path("r")) { :ok }
     other.synchronize { :ok }
   end
 

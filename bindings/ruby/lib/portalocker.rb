@@ -41,12 +41,25 @@ module Portalocker
   # The version of the loaded C library.
   LIBRARY_VERSION = N.pl_version_string
 
+  # The lock mechanisms (the OS primitive a lock uses), for the
+  # +mechanism:+ keyword of every lock class, semaphore, lock and unlock:
+  #   :flock  flock(2), the default (what the Python portalocker uses)
+  #   :posix  fcntl record locks: per process, dropped when the process
+  #           closes ANY descriptor of the file
+  #   :ofd    Linux open-file-description record locks
+  MECHANISMS = {
+    flock: N.pl_mechanism_flock,
+    posix: N.pl_mechanism_posix,
+    ofd: N.pl_mechanism_ofd
+  }.freeze
+
   class << self
     # Lock +io_or_fd+ (an IO, anything with #fileno, or an Integer
-    # descriptor) with +flags+ (LOCK_EX or LOCK_SH, optionally | LOCK_NB).
+    # descriptor) with +flags+ (LOCK_EX or LOCK_SH, optionally | LOCK_NB)
+    # and +mechanism+ (see MECHANISMS).
     # Contention with LOCK_NB raises AlreadyLocked; without LOCK_NB the
     # call waits (without holding the GVL). Ruby's buffers are not flushed.
-    def lock(io_or_fd, flags)
+    def lock(io_or_fd, flags, mechanism: :flock)
       flags = Integer(flags)
       if flags & LOCK_UN != 0
         raise InvalidArgument, "lock() cannot release locks: LOCK_UN is not valid here, call unlock()"
@@ -58,14 +71,19 @@ module Portalocker
         raise InvalidArgument, "lock() needs a lock type: combine the flags with LOCK_SH or LOCK_EX"
       end
 
-      N.pl_lock_fd(Util.fd_of(io_or_fd), flags)
+      N.pl_lock_fd_with(Util.fd_of(io_or_fd), flags, Util.mechanism(mechanism))
       nil
     end
 
-    # Unlock +io_or_fd+.
-    def unlock(io_or_fd)
-      N.pl_unlock_fd(Util.fd_of(io_or_fd))
+    # Unlock +io_or_fd+ (with the +mechanism:+ it was locked with).
+    def unlock(io_or_fd, mechanism: :flock)
+      N.pl_unlock_fd_with(Util.fd_of(io_or_fd), Util.mechanism(mechanism))
       nil
+    end
+
+    # True if +mechanism+ (:flock, :posix, :ofd) works on this system.
+    def mechanism_supported?(mechanism)
+      N.pl_mechanism_supported(Util.mechanism(mechanism)).zero?
     end
 
     # Write to a temporary file next to +path+ and publish it under +path+
@@ -102,6 +120,15 @@ module Portalocker
   # Helpers shared by the lock classes (not API).
   module Util
     module_function
+
+    # The C value of a mechanism name (Symbol or String); InvalidArgument
+    # naming the value otherwise.
+    def mechanism(name)
+      code = (name.is_a?(Symbol) || name.is_a?(String)) && MECHANISMS[name.to_sym]
+      return code if code
+
+      raise InvalidArgument, "unknown lock mechanism #{name.inspect}: expected one of #{MECHANISMS.keys.map(&:inspect).join(', ')}"
+    end
 
     def fd_of(io_or_fd)
       return io_or_fd if io_or_fd.is_a?(Integer)

@@ -66,7 +66,7 @@ module Portalocker
   class Lock
     include Synchronize
 
-    attr_reader :filename, :mode, :file_open_kwargs
+    attr_reader :filename, :mode, :file_open_kwargs, :mechanism
 
     alias path filename
 
@@ -79,11 +79,12 @@ module Portalocker
     end
 
     # Options are the reference's: mode "a", timeout 5, check_interval
-    # 0.25, fail_when_locked false, flags LOCK_EX | LOCK_NB. Other keyword
-    # arguments (encoding:, binmode:, ...) go to File.new.
+    # 0.25, fail_when_locked false, flags LOCK_EX | LOCK_NB; +mechanism:+
+    # :flock (default), :posix or :ofd (see Portalocker::MECHANISMS). Other
+    # keyword arguments (encoding:, binmode:, ...) go to File.new.
     def initialize(filename, mode: "a", timeout: nil, check_interval: DEFAULT_CHECK_INTERVAL,
                    fail_when_locked: DEFAULT_FAIL_WHEN_LOCKED, flags: LOCK_METHOD,
-                   raise_on_release_error: false, **file_open_kwargs)
+                   raise_on_release_error: false, mechanism: :flock, **file_open_kwargs)
       c_mode, encoding = String(mode).split(":", 2)
       @filename = File.expand_path(filename)
       @mode = [c_mode.tr("wx", "aa").squeeze("a"), encoding].compact.join(":")
@@ -91,7 +92,10 @@ module Portalocker
       @raise_on_release_error = raise_on_release_error
       @file = nil
       @guard = Thread::Mutex.new
+      mechanism_code = Util.mechanism(mechanism)
+      @mechanism = mechanism.to_sym
       @handle = self.class.native_new(@filename)
+      N.pl_lock_set_mechanism(@handle, mechanism_code)
       N.pl_lock_set_mode(@handle, c_mode) if self.class.mode_settable?
       N.pl_lock_set_raise_on_release_error(@handle, 1) if raise_on_release_error
       self.flags = flags
@@ -193,7 +197,7 @@ module Portalocker
       return if @handle.nil?
 
       release while reentrant? && N.pl_lock_count(@handle) > 1
-      release
+      release unless reentrant? && N.pl_lock_count(@handle).zero? # an idle RLock: NotHeld
     ensure
       if @handle
         N.pl_rb_dispose_pl_lock(@handle)
@@ -287,10 +291,11 @@ module Portalocker
     end
 
     def initialize(filename = ".lock", timeout: nil, check_interval: DEFAULT_CHECK_INTERVAL,
-                   fail_when_locked: true, flags: LOCK_METHOD, raise_on_release_error: false)
+                   fail_when_locked: true, flags: LOCK_METHOD, raise_on_release_error: false,
+                   mechanism: :flock)
       super(filename, mode: "w", timeout: timeout, check_interval: check_interval,
                       fail_when_locked: fail_when_locked, flags: flags,
-                      raise_on_release_error: raise_on_release_error)
+                      raise_on_release_error: raise_on_release_error, mechanism: mechanism)
       EXIT_RELEASES[self] = true
     end
   end

@@ -9,18 +9,19 @@ module Portalocker
   # the reference: use NamedBoundedSemaphore.
   #
   # #acquire takes the first free slot and returns a File over the slot's
-  # lock file; when no slot frees up within the timeout it raises
+  # lock file (locked with +mechanism:+ :flock, :posix or :ofd); when no
+  # slot frees up within the timeout it raises
   # AlreadyLocked (fail_when_locked: true, the default) or returns nil.
   # #synchronize always raises AlreadyLocked rather than run the block
   # without a slot.
   class BoundedSemaphore
     include Synchronize
 
-    attr_reader :maximum, :name, :filename_pattern, :directory, :timeout, :check_interval
+    attr_reader :maximum, :name, :filename_pattern, :directory, :timeout, :check_interval, :mechanism
 
     def initialize(maximum, name: "bounded_semaphore", filename_pattern: "{name}.{number:02d}.lock",
                    directory: Dir.tmpdir, timeout: DEFAULT_TIMEOUT, check_interval: DEFAULT_CHECK_INTERVAL,
-                   fail_when_locked: true)
+                   fail_when_locked: true, mechanism: :flock)
       if name.nil? || name == "bounded_semaphore"
         warn("BoundedSemaphore without an explicit name: is deprecated, use NamedBoundedSemaphore",
              uplevel: 1, category: :deprecated)
@@ -31,7 +32,10 @@ module Portalocker
       @directory = File.expand_path(directory)
       @guard = Thread::Mutex.new
       @file = nil
+      mechanism_code = Util.mechanism(mechanism)
+      @mechanism = mechanism.to_sym
       @handle = N.pl_semaphore_new(@maximum, @name)
+      N.pl_semaphore_set_mechanism(@handle, mechanism_code)
       N.pl_semaphore_set_filename_pattern(@handle, @filename_pattern)
       N.pl_semaphore_set_directory(@handle, @directory)
       self.timeout = timeout.nil? ? DEFAULT_TIMEOUT : timeout
