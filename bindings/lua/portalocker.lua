@@ -133,6 +133,32 @@ M.LockFlags = {
   UNBLOCK = M.LOCK_UN,
 }
 
+--- The lock mechanisms (the OS primitive a lock uses), for the `mechanism`
+-- option of every class and of lock()/unlock(): "flock" (flock(2), the
+-- default, what the Python portalocker uses), "posix" (fcntl record locks:
+-- per process, dropped when the process closes ANY descriptor of the file),
+-- "ofd" (Linux open-file-description record locks). Name -> C value.
+M.MECHANISMS = {
+  flock = toint(core.pl_mechanism_flock()),
+  posix = toint(core.pl_mechanism_posix()),
+  ofd = toint(core.pl_mechanism_ofd()),
+}
+
+-- The C value of a mechanism name; an unknown one raises InvalidArgument.
+local function mechanism_code(name, what)
+  local code = type(name) == "string" and M.MECHANISMS[name] or nil
+  if code == nil then
+    argerror(what, fmt("unknown lock mechanism %s (expected \"flock\", \"posix\" or \"ofd\")",
+                       type(name) == "string" and fmt("%q", name) or tostring(name)))
+  end
+  return code
+end
+
+--- True if the mechanism ("flock", "posix", "ofd") works on this system.
+function M.mechanism_supported(name)
+  return toint(core.pl_mechanism_supported(mechanism_code(name, "mechanism_supported"))) == 0
+end
+
 M.DEFAULT_TIMEOUT = 5
 M.DEFAULT_CHECK_INTERVAL = 0.25
 M.DEFAULT_FAIL_WHEN_LOCKED = false
@@ -241,19 +267,27 @@ local function check_lock_flags(flags, what)
   end
 end
 
---- Lock a file handle or descriptor. true, or nil + err (AlreadyLocked on
--- contention, LockException otherwise). Without LOCK_NB it waits. Buffered
--- data is not flushed (as in the reference).
-function M.lock(file, flags)
+local FD_OPTS = {mechanism = "string"}
+
+--- Lock a file handle or descriptor: lock(file, flags[, {mechanism =
+-- "flock"}]). true, or nil + err (AlreadyLocked on contention,
+-- LockException otherwise). Without LOCK_NB it waits. Buffered data is not
+-- flushed (as in the reference).
+function M.lock(file, flags, opts)
   check_lock_flags(flags, "lock")
-  local ok, err = try(core.pl_lock_fd, fd_of(file, "lock"), flags)
+  opts = options(opts, FD_OPTS, "lock")
+  local mech = mechanism_code(pick(opts.mechanism, "flock"), "lock")
+  local ok, err = try(core.pl_lock_fd_with, fd_of(file, "lock"), flags, mech)
   if not ok then return nil, err end
   return true
 end
 
---- Unlock a file handle or descriptor. true, or nil + err.
-function M.unlock(file)
-  local ok, err = try(core.pl_unlock_fd, fd_of(file, "unlock"))
+--- Unlock a file handle or descriptor: unlock(file[, {mechanism =
+-- "flock"}]) (the mechanism it was locked with). true, or nil + err.
+function M.unlock(file, opts)
+  opts = options(opts, FD_OPTS, "unlock")
+  local mech = mechanism_code(pick(opts.mechanism, "flock"), "unlock")
+  local ok, err = try(core.pl_unlock_fd_with, fd_of(file, "unlock"), mech)
   if not ok then return nil, err end
   return true
 end
@@ -286,7 +320,7 @@ M.Lock = Lock
 local LOCK_OPTS = {
   mode = "string", timeout = "number", check_interval = "number",
   fail_when_locked = "boolean", flags = "integer",
-  raise_on_release_error = "boolean",
+  raise_on_release_error = "boolean", mechanism = "string",
 }
 
 local function init_file_lock(cls, ctor, filename, opts, what, defaults)
@@ -305,14 +339,18 @@ local function init_file_lock(cls, ctor, filename, opts, what, defaults)
     fail_when_locked = pick(opts.fail_when_locked, defaults.fail_when_locked),
     flags = pick(opts.flags, M.LOCK_METHOD),
     raise_on_release_error = pick(opts.raise_on_release_error, false),
+    mechanism = pick(opts.mechanism, "flock"),
     fh = nil,
   }
+  local mech = mechanism_code(self.mechanism, what)
   -- The C handle first, then the object: finalizers run newest first, so
   -- the handle (which closes the descriptor) is always finalized after the
   -- object and after any file handle made over its descriptor.
   self._h = ctor(filename)
   if defaults.mode_settable then core.pl_lock_set_mode(self._h, self.mode) end
   core.pl_lock_set_flags(self._h, self.flags)
+  core.pl_lock_set_mechanism(self._h, mech)
+  self._c_mechanism = self.mechanism
   if self.raise_on_release_error then
     core.pl_lock_set_raise_on_release_error(self._h, 1)
   end
@@ -325,7 +363,8 @@ end
 
 --- Lock(filename, {mode = "a", timeout = 5, check_interval = 0.25,
 --- fail_when_locked = false, flags = LOCK_EX | LOCK_NB,
---- raise_on_release_error = false})
+--- raise_on_release_error = false, mechanism = "flock"}); mechanism:
+--- "flock", "posix" or "ofd" (see M.MECHANISMS).
 function Lock.new(filename, opts)
   return init_file_lock(Lock, core.pl_lock_new, filename, opts, "Lock",
                         {mode = "a", fail_when_locked = false, mode_settable = true})
@@ -350,6 +389,10 @@ function Lock:acquire(opts)
   if self.flags ~= self._c_flags then
     core.pl_lock_set_flags(self._h, self.flags) -- the fields are the truth
     self._c_flags = self.flags
+  end
+  if self.mechanism ~= self._c_mechanism and self.fh == nil then
+    core.pl_lock_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
+    self._c_mechanism = self.mechanism
   end
   local ok, fd = try(core.pl_lock_acquire_with, self._h,
                      seconds(pick(opts.timeout, self.timeout)),
@@ -468,6 +511,7 @@ M.BoundedSemaphore = BoundedSemaphore
 local SEM_OPTS = {
   name = "string", filename_pattern = "string", directory = "string",
   timeout = "number", check_interval = "number", fail_when_locked = "boolean",
+  mechanism = "string",
 }
 
 local function init_semaphore(cls, maximum, opts, what, default_name)
@@ -483,10 +527,14 @@ local function init_semaphore(cls, maximum, opts, what, default_name)
     timeout = pick(opts.timeout, M.DEFAULT_TIMEOUT),
     check_interval = pick(opts.check_interval, M.DEFAULT_CHECK_INTERVAL),
     fail_when_locked = pick(opts.fail_when_locked, true),
+    mechanism = pick(opts.mechanism, "flock"),
     slot = nil,
     fh = nil,
   }
+  local mech = mechanism_code(self.mechanism, what)
   self._h = core.pl_semaphore_new(maximum, self.name)
+  core.pl_semaphore_set_mechanism(self._h, mech)
+  self._c_mechanism = self.mechanism
   core.pl_semaphore_set_filename_pattern(self._h, self.filename_pattern)
   core.pl_semaphore_set_directory(self._h, self.directory)
   return setmetatable(self, cls)
@@ -494,7 +542,8 @@ end
 
 --- BoundedSemaphore(maximum, {name = "bounded_semaphore", filename_pattern =
 --- "{name}.{number:02d}.lock", directory = $TMPDIR or "/tmp", timeout = 5,
---- check_interval = 0.25, fail_when_locked = true}). At most `maximum`
+--- check_interval = 0.25, fail_when_locked = true, mechanism = "flock"}).
+--- At most `maximum`
 --- holders across processes. Without a name it is deprecated (a warning):
 --- use NamedBoundedSemaphore.
 function BoundedSemaphore.new(maximum, opts)
@@ -516,6 +565,10 @@ end
 --- frees up in time). Acquiring while holding raises InvalidState.
 function BoundedSemaphore:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
+  if self.mechanism ~= self._c_mechanism and self.fh == nil then
+    core.pl_semaphore_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
+    self._c_mechanism = self.mechanism
+  end
   local ok, slot = try(core.pl_semaphore_acquire_with, self._h,
                        seconds(pick(opts.timeout, self.timeout)),
                        seconds(pick(opts.check_interval, self.check_interval)),

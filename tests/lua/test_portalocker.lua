@@ -811,6 +811,153 @@ except portalocker.AlreadyLocked:
   l:release()
 end)
 
+-- The mechanism option is the lock the C core really takes: a child
+-- process that does not load the library probes the file with flock(2),
+-- fcntl.lockf and F_GETLK (the holder's PID for a POSIX lock, -1 for OFD).
+local PROBE = [[
+import fcntl, json, struct, sys
+path = sys.argv[1]
+out = {}
+with open(path, 'a') as f:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); out['flock'] = False
+    except OSError:
+        out['flock'] = True
+with open(path, 'a') as f:
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB); out['lockf'] = False
+    except OSError:
+        out['lockf'] = True
+with open(path, 'a') as f:
+    fmt = 'hhqqi4x'
+    t, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(f, fcntl.F_GETLK, struct.pack(fmt, fcntl.F_WRLCK, 0, 0, 0, 0)))
+    out['getlk'] = 'none' if t == fcntl.F_UNLCK else str(pid)
+print('flock=%s lockf=%s getlk=%s' % (out['flock'], out['lockf'], out['getlk']))
+]]
+
+local function probe(path)
+  local script = tmppath("probe.py")
+  local f = assert(io.open(script, "w"))
+  f:write(PROBE)
+  f:close()
+  local py = ok(os.getenv("PL_TEST_PYTHON"), "PL_TEST_PYTHON is not set")
+  local out, good = sh(q(py) .. " " .. q(script) .. " " .. q(path) .. " 2>&1")
+  if not good then fail("probe failed: " .. out, 2) end
+  return (out:gsub("%s+$", ""))
+end
+
+local PROBE_FREE = "flock=False lockf=False getlk=none"
+local PROBE_SEES = {
+  flock = "flock=True lockf=False getlk=none",
+  posix = "flock=False lockf=True getlk=" .. MYPID,
+  ofd = "flock=False lockf=True getlk=-1",
+}
+
+local function need(mech)
+  ok(pl.mechanism_supported(mech), mech .. " is not supported here (Linux expected)")
+end
+
+test("mechanism: every class takes the lock its mechanism option names", function()
+  eq(pl.MECHANISMS.flock, math.tointeger(core.pl_mechanism_flock()), "MECHANISMS.flock")
+  eq(pl.MECHANISMS.posix, math.tointeger(core.pl_mechanism_posix()), "MECHANISMS.posix")
+  eq(pl.MECHANISMS.ofd, math.tointeger(core.pl_mechanism_ofd()), "MECHANISMS.ofd")
+  local dir = tmppath("mechdir")
+  os.execute("mkdir -p " .. q(dir))
+  local kinds = {
+    Lock = function(o) local p = tmppath() o.fail_when_locked = true return pl.Lock(p, o), p end,
+    RLock = function(o) local p = tmppath() o.fail_when_locked = true return pl.RLock(p, o), p end,
+    TemporaryFileLock = function(o) local p = tmppath() return pl.TemporaryFileLock(p, o), p end,
+    PidFileLock = function(o) local p = tmppath() return pl.PidFileLock(p, o), p .. ".lock" end,
+    BoundedSemaphore = function(o)
+      o.name, o.directory = "bsem" .. seq, dir
+      local s = pl.BoundedSemaphore(1, o) return s, s:get_filename(0)
+    end,
+    NamedBoundedSemaphore = function(o)
+      o.directory = dir
+      local s = pl.NamedBoundedSemaphore(1, o) return s, s:get_filename(0)
+    end,
+  }
+  for _, kind in ipairs({"Lock", "RLock", "TemporaryFileLock", "PidFileLock",
+                         "BoundedSemaphore", "NamedBoundedSemaphore"}) do
+    for _, mech in ipairs({"flock", "posix", "ofd"}) do
+      need(mech)
+      local lock, path = kinds[kind]({mechanism = mech})
+      eq(lock.mechanism, mech, kind .. ".mechanism")
+      assert(lock:acquire())
+      eq(probe(path), PROBE_SEES[mech], kind .. " " .. mech)
+      assert(lock:release())
+      if exists(path) then eq(probe(path), PROBE_FREE, kind .. " " .. mech .. " released") end
+    end
+  end
+  -- default: flock
+  local p = tmppath()
+  local l = pl.Lock(p, {fail_when_locked = true})
+  eq(l.mechanism, "flock", "default")
+  assert(l:acquire())
+  eq(probe(p), PROBE_SEES.flock, "default")
+  -- the field is the truth for the next acquire (not while held)
+  l.mechanism = "posix"
+  assert(l:acquire())
+  eq(probe(p), PROBE_SEES.flock, "held lock keeps its mechanism")
+  assert(l:release())
+  assert(l:acquire())
+  eq(probe(p), PROBE_SEES.posix, "changed field")
+  assert(l:release())
+end)
+
+test("mechanism: lock(f, flags, {mechanism}) / unlock(f, {mechanism})", function()
+  local p = tmppath()
+  for _, mech in ipairs({"flock", "posix", "ofd"}) do
+    need(mech)
+    local f = assert(io.open(p, "a"))
+    eq(pl.lock(f, pl.LOCK_EX | pl.LOCK_NB, {mechanism = mech}), true, "lock " .. mech)
+    eq(probe(p), PROBE_SEES[mech], "lock " .. mech)
+    eq(pl.unlock(f, {mechanism = mech}), true, "unlock " .. mech)
+    eq(probe(p), PROBE_FREE, "unlock " .. mech)
+    f:close()
+  end
+  -- POSIX locks are per process: closing another descriptor drops them;
+  -- OFD locks belong to their open file and stay.
+  for mech, after in pairs({posix = PROBE_FREE, ofd = PROBE_SEES.ofd}) do
+    local l = pl.Lock(p, {mechanism = mech})
+    assert(l:acquire())
+    assert(io.open(p, "r")):close()
+    eq(probe(p), after, mech .. " after closing another descriptor")
+    assert(l:release())
+  end
+end)
+
+test("mechanism: unknown values raise InvalidArgument", function()
+  local p = tmppath()
+  for _, bad in ipairs({"fcntl", "FLOCK", ""}) do
+    for _, make in ipairs({
+      function() return pl.Lock(p, {mechanism = bad}) end,
+      function() return pl.RLock(p, {mechanism = bad}) end,
+      function() return pl.TemporaryFileLock(p, {mechanism = bad}) end,
+      function() return pl.PidFileLock(p, {mechanism = bad}) end,
+      function() return pl.BoundedSemaphore(1, {name = "x", mechanism = bad}) end,
+      function() return pl.NamedBoundedSemaphore(1, {mechanism = bad}) end,
+      function() return pl.mechanism_supported(bad) end,
+    }) do
+      local err = expect_raise("InvalidArgument", make)
+      ok(err.message:find("unknown lock mechanism", 1, true), err.message)
+      ok(err.message:find(bad, 1, true), err.message)
+    end
+    local f = assert(io.open(p, "a"))
+    expect_raise("InvalidArgument", pl.lock, f, pl.LOCK_EX, {mechanism = bad})
+    expect_raise("InvalidArgument", pl.unlock, f, {mechanism = bad})
+    f:close()
+  end
+  -- not a string: the option check
+  expect_raise("InvalidArgument", pl.Lock, p, {mechanism = 1})
+  expect_raise("InvalidArgument", pl.lock, 0, pl.LOCK_EX, {mech = "posix"})
+  -- set on the object: raised at acquire, nothing locked
+  local l = pl.Lock(p, {fail_when_locked = true})
+  l.mechanism = "lockf"
+  expect_raise("InvalidArgument", l.acquire, l)
+  eq(probe(p), PROBE_FREE, "nothing locked")
+end)
+
 test("rockspec: luarocks make installs a module that loads and locks", function()
   local rockspec = "bindings/lua/portalocker-1.0.0-1.rockspec"
   ok(exists(rockspec), "run from the repository root")
