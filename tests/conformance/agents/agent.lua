@@ -53,8 +53,9 @@ local Handle = {}
 Handle.__index = Handle
 
 local function new_handle(spec)
-  if spec.mechanism ~= nil then
-    error({NotExposed, "the Lua binding has no public way to choose the lock mechanism"})
+  -- The lock mechanism (flock, posix): the mechanism option.
+  if spec.mechanism ~= nil and spec.type == "RedisLock" then
+    error({NotExposed, "RedisLock has no lock mechanism"})
   end
   local self = setmetatable({type = spec.type}, Handle)
   local flags = spec.shared and portalocker.LOCK_SH or portalocker.LOCK_EX
@@ -63,12 +64,13 @@ local function new_handle(spec)
   end
   local t = spec.type
   if t == "Lock" or t == "RLock" then
-    self.obj = portalocker[t](spec.path, {mode = spec.mode or "a", flags = flags})
+    self.obj = portalocker[t](spec.path, {mode = spec.mode or "a", flags = flags,
+                                          mechanism = spec.mechanism})
   elseif t == "TemporaryFileLock" or t == "PidFileLock" then
-    self.obj = portalocker[t](spec.path, {flags = flags})
+    self.obj = portalocker[t](spec.path, {flags = flags, mechanism = spec.mechanism})
   elseif t == "BoundedSemaphore" then
     self.obj = portalocker.NamedBoundedSemaphore(toint(spec.maximum),
-      {name = spec.name, directory = spec.directory})
+      {name = spec.name, directory = spec.directory, mechanism = spec.mechanism})
   elseif t == "RedisLock" then
     self.obj = portalocker.RedisLock(spec.channel,
       {host = spec.host, port = toint(spec.port), flags = flags})

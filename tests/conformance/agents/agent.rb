@@ -46,20 +46,21 @@ class Handle
 
   def initialize(spec)
     @type = spec.fetch("type")
-    if spec["mechanism"]
-      raise NotExposed, "the Ruby binding has no public way to choose the lock mechanism"
-    end
+    # The lock mechanism (flock, posix): the mechanism: keyword.
+    mech = spec["mechanism"] ? { mechanism: spec["mechanism"].to_sym } : {}
+    raise NotExposed, "RedisLock has no lock mechanism" if spec["mechanism"] && @type == "RedisLock"
 
     flags = spec["shared"] ? Portalocker::LOCK_SH : Portalocker::LOCK_EX
     flags |= Portalocker::LOCK_NB unless spec["blocking"] || @type == "RedisLock"
     @obj =
       case @type
-      when "Lock" then Portalocker::Lock.new(spec["path"], mode: spec["mode"] || "a", flags: flags)
-      when "RLock" then Portalocker::RLock.new(spec["path"], mode: spec["mode"] || "a", flags: flags)
-      when "TemporaryFileLock" then Portalocker::TemporaryFileLock.new(spec["path"], flags: flags)
-      when "PidFileLock" then Portalocker::PidFileLock.new(spec["path"], flags: flags)
+      when "Lock" then Portalocker::Lock.new(spec["path"], mode: spec["mode"] || "a", flags: flags, **mech)
+      when "RLock" then Portalocker::RLock.new(spec["path"], mode: spec["mode"] || "a", flags: flags, **mech)
+      when "TemporaryFileLock" then Portalocker::TemporaryFileLock.new(spec["path"], flags: flags, **mech)
+      when "PidFileLock" then Portalocker::PidFileLock.new(spec["path"], flags: flags, **mech)
       when "BoundedSemaphore"
-        Portalocker::NamedBoundedSemaphore.new(spec["maximum"], name: spec["name"], directory: spec["directory"])
+        Portalocker::NamedBoundedSemaphore.new(spec["maximum"], name: spec["name"], directory: spec["directory"],
+                                                                **mech)
       when "RedisLock"
         Portalocker::RedisLock.new(spec["channel"], host: spec["host"], port: spec["port"], flags: flags)
       else raise NotExposed, "unknown lock type #{@type}"

@@ -5,10 +5,10 @@
 
 Both packages expose the same public API, so one agent serves both; it is
 imported as ``portalocker`` and used exactly as a user of that package
-would use it. The only difference is the lock mechanism: the reference
-selects it with its module-level ``portalocker.portalocker.LOCKER``;
-cportalocker has no public way to choose it, so the agent answers
-``NotExposed`` (see tests/conformance/README.md for the protocol).
+would use it. The lock mechanism is chosen the reference's way for both,
+with the module-level ``portalocker.portalocker.LOCKER`` (``fcntl.flock`` or
+``fcntl.lockf``) around the call: cportalocker maps it to the C core's
+mechanism (see tests/conformance/README.md for the protocol).
 """
 
 from __future__ import annotations
@@ -66,12 +66,13 @@ def send(obj: dict) -> None:
 
 @contextlib.contextmanager
 def locker(mechanism: str | None):
-    """Select the lock primitive for one call (reference only)."""
+    """Select the lock primitive for one call, as a user of the reference
+    does (cportalocker reads LOCKER the same way)."""
     if mechanism is None:
         yield
         return
-    if ARGS.impl != 'portalocker':
-        raise NotExposed(f'{ARGS.impl} has no public way to choose the lock mechanism')
+    if mechanism not in ('flock', 'posix'):
+        raise NotExposed(f'LOCKER has no value for the {mechanism!r} mechanism in the reference')
     import fcntl
 
     module = portalocker.portalocker
