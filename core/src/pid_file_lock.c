@@ -63,8 +63,15 @@ int pl__pidfile_write(pl_lock *l)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
                         "cannot write PID file '%s': not a regular file",
                         l->pid_path);
-    if (err)
+    if (err) {
+        /* The open may have created the file before a later step failed
+           (the regular-file check's fstat, F_SETFL back to blocking): we
+           hold the sidecar, so whatever is at the path is ours to remove,
+           as release would. A planted symlink or FIFO is left to be seen. */
+        if (err != ELOOP)
+            (void)pl_os_unlink(l->pid_path);
         return pl__fail_os(PL_ERR_IO, err, "open PID file", l->pid_path);
+    }
     err = pl_os_write_all(fd, buf, (size_t)len);
     if (!err)
         err = pl_os_fsync(fd);

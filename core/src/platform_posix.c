@@ -576,8 +576,14 @@ int pl_os_waiter_wait(pl_os_waiter *w, double seconds)
     pfd.events = POLLIN;
     pfd.revents = 0;
     rc = poll(&pfd, 1, ms);
-    if (rc <= 0)
-        return 0; /* timeout, or EINTR: the caller re-checks anyway */
+    if (rc < 0) {
+        /* EINTR, ENOMEM: the caller re-checks anyway, but only after the
+           wait it asked for, or it would spin until its deadline. */
+        pl_os_sleep(seconds);
+        return 0;
+    }
+    if (rc == 0)
+        return 0; /* timeout */
 #ifdef __linux__
     drain(w->fd); /* the events only say "look again" */
 #endif
