@@ -68,12 +68,14 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_HDRS := $(wildcard tests/unit/*.h tests/unit/helpers/*.h)
 # Syscalls the fault-injection tests replace. With _FILE_OFFSET_BITS=64,
 # glibc 2.36 resolves the core's calls to open64, fcntl64, fstat64, lstat64,
-# ftruncate64 and mkostemps64 (`nm build/libportalocker.a | grep ' U '`);
+# ftruncate64, lseek64, stat64 and mkostemps64 (`nm build/libportalocker.a
+# | grep ' U '`);
 # the plain names are wrapped too so other glibc versions work unchanged.
 # tests/unit/test_faults.c defines a __wrap_X for every name listed here.
 FAULT_WRAP := open open64 close flock fcntl fcntl64 fstat fstat64 lstat lstat64 \
 	ftruncate ftruncate64 write fsync link unlink mkostemps mkostemps64 \
-	inotify_init1 inotify_add_watch mkdir
+	inotify_init1 inotify_add_watch mkdir read lseek lseek64 stat stat64 poll \
+	getrandom
 WRAP_FLAGS := $(foreach s,$(FAULT_WRAP),-Wl,--wrap=$(s))
 
 $(BUILD)/tests/test_faults: WRAP = $(WRAP_FLAGS)

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <poll.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -45,6 +47,13 @@ enum fault_id {
     F_INOTIFY,
     F_WATCH,
     F_MKDIR,
+    F_READ,      /* read(2): the PID file, the inotify drain */
+    F_LSEEK,     /* lseek(2) after ftruncate in mode 'w' */
+    F_STAT,      /* stat(2): make_parents' final check */
+    F_POLL,      /* poll(2): the waiter */
+    F_GETRANDOM, /* getrandom(2): ids and random semaphore names */
+    F_SETFLAGS,  /* fcntl(F_SETFL): back to blocking, clearing O_APPEND */
+    F_GETFLAGS,  /* fcntl(F_GETFL): clearing O_APPEND */
     F_COUNT
 };
 
@@ -129,6 +138,13 @@ int __real_mkostemps64(char *tmpl, int suffixlen, int flags);
 int __real_inotify_init1(int flags);
 int __real_mkdir(const char *path, mode_t mode);
 int __real_inotify_add_watch(int fd, const char *path, uint32_t mask);
+ssize_t __real_read(int fd, void *buf, size_t n);
+off_t __real_lseek(int fd, off_t off, int whence);
+off64_t __real_lseek64(int fd, off64_t off, int whence);
+int __real_stat(const char *path, struct stat *st);
+int __real_stat64(const char *path, struct stat64 *st);
+int __real_poll(struct pollfd *fds, nfds_t n, int ms);
+ssize_t __real_getrandom(void *buf, size_t n, unsigned int flags);
 
 #define OPEN_MODE(flags, mode)                                               \
     do {                                                                     \
@@ -206,6 +222,10 @@ static int is_lock_cmd(int cmd, void *arg)
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
     if (is_lock_cmd(cmd, arg) && should_fail(F_FCNTL, NULL))
+        return -1;
+    if (cmd == F_SETFL && should_fail(F_SETFLAGS, NULL))
+        return -1;
+    if (cmd == F_GETFL && should_fail(F_GETFLAGS, NULL))
         return -1;
     return real(fd, cmd, arg);
 }
@@ -350,6 +370,65 @@ int __wrap_mkdir(const char *path, mode_t mode)
     if (should_fail(F_MKDIR, path))
         return -1;
     return __real_mkdir(path, mode);
+}
+
+/* Appended wraps: the rest of what `nm build/libportalocker.a | grep ' U '`
+   lists for the file locks. read, poll and lseek have no path: they are
+   armed only around the call under test (testutil uses them too). */
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+    if (should_fail(F_READ, NULL))
+        return -1;
+    return __real_read(fd, buf, n);
+}
+
+off_t __wrap_lseek(int fd, off_t off, int whence);
+off_t __wrap_lseek(int fd, off_t off, int whence)
+{
+    if (should_fail(F_LSEEK, NULL))
+        return -1;
+    return __real_lseek(fd, off, whence);
+}
+
+off64_t __wrap_lseek64(int fd, off64_t off, int whence);
+off64_t __wrap_lseek64(int fd, off64_t off, int whence)
+{
+    if (should_fail(F_LSEEK, NULL))
+        return -1;
+    return __real_lseek64(fd, off, whence);
+}
+
+int __wrap_stat(const char *path, struct stat *st);
+int __wrap_stat(const char *path, struct stat *st)
+{
+    if (should_fail(F_STAT, path))
+        return -1;
+    return __real_stat(path, st);
+}
+
+int __wrap_stat64(const char *path, struct stat64 *st);
+int __wrap_stat64(const char *path, struct stat64 *st)
+{
+    if (should_fail(F_STAT, path))
+        return -1;
+    return __real_stat64(path, st);
+}
+
+int __wrap_poll(struct pollfd *fds, nfds_t n, int ms);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+    if (should_fail(F_POLL, NULL))
+        return -1;
+    return __real_poll(fds, n, ms);
+}
+
+ssize_t __wrap_getrandom(void *buf, size_t n, unsigned int flags);
+ssize_t __wrap_getrandom(void *buf, size_t n, unsigned int flags)
+{
+    if (should_fail(F_GETRANDOM, NULL))
+        return -1;
+    return __real_getrandom(buf, n, flags);
 }
 
 /* ---- fixtures and checks ---- */
@@ -1087,6 +1166,351 @@ static void infinite_timeout_uses_a_blocking_lock_call(void **state)
     tu_pipe_close(&a.ready);
 }
 
+/* ---- appended: read, lseek, stat, poll, fcntl(F_GETFL/F_SETFL),
+   getrandom, unlink/lstat on release ---- */
+
+static void read_failure_reading_pid_is_no_pid_without_leak(void **state)
+{
+    const char *path = tu_path(state, "rd.pid");
+    pl_lock *holder = NULL, *l = NULL;
+    long pid = -1;
+    int before;
+    tu_ok(pl_pidfile_lock_new(&holder, path));
+    tu_ok(pl_pidfile_lock_new(&l, path));
+    tu_ok(pl_lock_acquire(holder, NULL));
+    before = tu_count_fds();
+    /* read_pid: EIO is "no PID" (the reference's None), EINTR is retried. */
+    arm(F_READ, 1, EIO, 1);
+    tu_ok(pl_lock_read_pid(l, &pid));
+    assert_int_equal(faults[F_READ].failed, 1);
+    disarm_all();
+    assert_int_equal(pid, 0);
+    assert_int_equal(tu_count_fds(), before);
+    arm(F_READ, 1, EINTR, 1);
+    tu_ok(pl_lock_read_pid(l, &pid));
+    assert_int_equal(faults[F_READ].failed, 1);
+    disarm_all();
+    assert_int_equal(pid, (long)getpid());
+    /* Contention: the holder's PID cannot be read; the error stays the
+       contention, not the read failure. */
+    arm(F_READ, 1, EIO, 1);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_acquire_with(l, 0, PL_INHERIT, 1, NULL));
+    assert_int_equal(faults[F_READ].failed, 1);
+    disarm_all();
+    assert_null(strstr(pl_last_error_message(), strerror(EIO)));
+    assert_int_equal(pl_lock_holder_pid(l), 0);
+    assert_int_equal(pl_lock_is_held(l), 0);
+    assert_int_equal(tu_count_fds(), before);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_acquire_with(l, 0, PL_INHERIT, 1, NULL));
+    assert_int_equal(pl_lock_holder_pid(l), (long)getpid());
+    pl_lock_free(holder);
+    tu_ok(pl_lock_acquire(l, NULL));
+    pl_lock_free(l);
+    assert_int_equal(count_entries(dir_of(state)), 0);
+}
+
+/* A contended wait of ~0.3 s with a fault armed on every call of `id`:
+   still acquired once the holder leaves, within loose bounds, without
+   spinning (few lock calls), with no descriptor left. */
+static void contended_wait_with_fault(void **state, const char *name, int id,
+                                      int err)
+{
+    hold_arg a;
+    pid_t pid;
+    pl_lock *l = NULL;
+    double t0, e;
+    int before;
+    a.path = tu_path(state, name);
+    a.hold = 0.3;
+    tu_pipe_open(&a.ready);
+    tu_ok(pl_lock_new(&l, a.path));
+    pid = tu_fork(child_hold_then_release, &a);
+    assert_int_equal(tu_pipe_wait(&a.ready, 10), 0);
+    before = tu_count_fds();
+    arm(id, 1, err, -1);
+    count(F_FLOCK);
+    t0 = tu_now();
+    tu_ok(pl_lock_acquire_with(l, 5, 0.05, 0, NULL));
+    e = elapsed_since(t0);
+    assert_true(faults[id].failed >= 1);
+    /* Backoff 1, 2, 4, ... capped at 50 ms over ~0.3 s: a few dozen
+       attempts at most; a waiter that spins makes thousands. */
+    if (faults[F_FLOCK].calls > 200)
+        fail_msg("%d lock calls in %.2f s: the waiter spins", faults[F_FLOCK].calls, e);
+    disarm_all();
+    assert_int_equal(tu_wait(pid), 0);
+    assert_true(e >= 0.25);
+    assert_true(e < 0.3 + 3 * 0.05 + 1.0);
+    assert_int_equal(tu_count_fds(), before + 1); /* the held lock only */
+    pl_lock_free(l);
+    tu_pipe_close(&a.ready);
+}
+
+static void inotify_drain_read_failure_still_waits_and_wakes(void **state)
+{
+    /* read(2) of the inotify descriptor failing: the events stay queued,
+       the waiter must neither spin nor miss the release. */
+    contended_wait_with_fault(state, "drain.lock", F_READ, EIO);
+}
+
+static void poll_failure_in_waiter_respects_backoff_and_deadline(void **state)
+{
+    const char *path = tu_path(state, "poll.lock");
+    static const int errs[] = {EINTR, ENOMEM};
+    pl_lock *holder = NULL, *l = NULL;
+    size_t i;
+    contended_wait_with_fault(state, "pollwake.lock", F_POLL, EINTR);
+    contended_wait_with_fault(state, "pollwake.lock", F_POLL, ENOMEM);
+    /* Never released: the deadline still ends the wait, on time. */
+    tu_ok(pl_lock_new(&holder, path));
+    tu_ok(pl_lock_new(&l, path));
+    tu_ok(pl_lock_acquire(holder, NULL));
+    for (i = 0; i < 2; i++) {
+        int before = tu_count_fds();
+        double t0, e;
+        arm(F_POLL, 1, errs[i], -1);
+        count(F_FLOCK);
+        t0 = tu_now();
+        tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_acquire_with(l, 0.3, 0.05, 0, NULL));
+        e = elapsed_since(t0);
+        assert_true(faults[F_POLL].failed >= 1);
+        if (faults[F_FLOCK].calls > 200)
+            fail_msg("%d lock calls in %.2f s: the waiter spins", faults[F_FLOCK].calls, e);
+        disarm_all();
+        assert_true(e >= 0.28);
+        assert_true(e < 0.3 + 1.0);
+        assert_int_equal(pl_lock_is_held(l), 0);
+        assert_int_equal(tu_count_fds(), before);
+    }
+    pl_lock_free(holder);
+    pl_lock_free(l);
+    expect_lockable(path);
+}
+
+static void lseek_failure_in_mode_w_drops_the_lock(void **state)
+{
+    const char *path = tu_path(state, "seek.lock");
+    pl_lock *l = NULL;
+    int before = tu_count_fds();
+    assert_int_equal(tu_write_file(path, "keep"), 0);
+    tu_ok(pl_lock_new(&l, path));
+    tu_ok(pl_lock_set_mode(l, "w"));
+    arm(F_LSEEK, 1, EIO, 1);
+    tu_expect(PL_ERR_IO, pl_lock_acquire_with(l, 0, PL_INHERIT, 0, NULL));
+    assert_int_equal(faults[F_LSEEK].failed, 1);
+    disarm_all();
+    expect_message(path, EIO);
+    assert_non_null(strstr(pl_last_error_message(), "truncate"));
+    assert_int_equal(pl_lock_is_held(l), 0);
+    assert_int_equal(pl_lock_get_fd(l), -1);
+    assert_int_equal(tu_count_fds(), before);
+    assert_int_equal(tu_probe_locked(path, PL_MECH_FLOCK), 0);
+    expect_lockable(path);
+    tu_ok(pl_lock_acquire_with(l, 0, PL_INHERIT, 0, NULL));
+    pl_lock_free(l);
+}
+
+static void clear_append_fcntl_failure_in_mode_w_drops_the_lock(void **state)
+{
+    /* Mode 'w' is opened as 'a' and O_APPEND is cleared once locked:
+       F_GETFL or F_SETFL failing drops the lock. */
+    const char *path = tu_path(state, "append.lock");
+    static const int which[] = {F_GETFLAGS, F_SETFLAGS};
+    size_t i;
+    for (i = 0; i < 2; i++) {
+        pl_lock *l = NULL;
+        int before = tu_count_fds();
+        tu_ok(pl_lock_new(&l, path));
+        tu_ok(pl_lock_set_mode(l, "w"));
+        arm(which[i], 1, EIO, 1);
+        tu_expect(PL_ERR_IO, pl_lock_acquire_with(l, 0, PL_INHERIT, 0, NULL));
+        assert_int_equal(faults[which[i]].failed, 1);
+        disarm_all();
+        expect_message(path, EIO);
+        assert_non_null(strstr(pl_last_error_message(), "O_APPEND"));
+        assert_int_equal(pl_lock_is_held(l), 0);
+        assert_int_equal(tu_count_fds(), before);
+        assert_int_equal(tu_probe_locked(path, PL_MECH_FLOCK), 0);
+        expect_lockable(path);
+        pl_lock_free(l);
+    }
+}
+
+static void setfl_failure_after_regular_file_check_is_io_error(void **state)
+{
+    /* PL_O_REGULAR opens non-blocking (a FIFO must not hang us), checks
+       with fstat, then sets blocking mode back with F_SETFL. That F_SETFL
+       failing is an I/O error, not "not a regular file", and closes. */
+    const char *tpath = tu_path(state, "setfl.lock");
+    const char *ppath = tu_path(state, "setfl.pid");
+    pl_lock *t = NULL, *p = NULL;
+    pl_semaphore *s = NULL;
+    long pid = -1;
+    int before = tu_count_fds();
+
+    /* A temporary lock's own file. The file may have been created by the
+       open: it is not ours to remove (we do not hold the lock), so the
+       next holder's release removes it. */
+    tu_ok(pl_temporary_lock_new(&t, tpath));
+    arm(F_SETFLAGS, 1, EIO, 1);
+    tu_expect(PL_ERR_IO, pl_lock_acquire(t, NULL));
+    assert_int_equal(faults[F_SETFLAGS].failed, 1);
+    disarm_all();
+    expect_message(tpath, EIO);
+    assert_int_equal(pl_lock_is_held(t), 0);
+    assert_int_equal(tu_count_fds(), before);
+    expect_lockable(tpath);
+    tu_ok(pl_lock_acquire(t, NULL));
+    pl_lock_free(t);
+    assert_int_equal(count_entries(dir_of(state)), 0);
+
+    /* The PID file, opened once the sidecar is locked (the third F_SETFL:
+       the sidecar's open, then clearing its O_APPEND). Neither file is
+       left. */
+    tu_ok(pl_pidfile_lock_new(&p, ppath));
+    arm(F_SETFLAGS, 3, EIO, 1);
+    tu_expect(PL_ERR_IO, pl_lock_acquire(p, NULL));
+    assert_int_equal(faults[F_SETFLAGS].failed, 1);
+    disarm_all();
+    expect_message(ppath, EIO);
+    assert_non_null(strstr(pl_last_error_message(), "PID file"));
+    assert_int_equal(pl_lock_is_held(p), 0);
+    assert_int_equal(tu_count_fds(), before);
+    assert_int_equal(count_entries(dir_of(state)), 0);
+    expect_lockable(tu_path(state, "setfl.pid.lock"));
+
+    /* Reading the PID: no PID, no descriptor. */
+    tu_ok(pl_lock_acquire(p, NULL));
+    arm(F_SETFLAGS, 1, EIO, 1);
+    tu_ok(pl_lock_read_pid(p, &pid));
+    assert_int_equal(faults[F_SETFLAGS].failed, 1);
+    disarm_all();
+    assert_int_equal(pid, 0);
+    assert_int_equal(tu_count_fds(), before + 1);
+    pl_lock_free(p);
+    assert_int_equal(count_entries(dir_of(state)), 0);
+
+    /* A semaphore slot. */
+    tu_ok(pl_semaphore_new(&s, 2, "setfl"));
+    tu_ok(pl_semaphore_set_directory(s, dir_of(state)));
+    arm(F_SETFLAGS, 1, EIO, 1);
+    tu_expect(PL_ERR_IO, pl_semaphore_acquire(s, NULL));
+    disarm_all();
+    expect_message(tu_path(state, "setfl.00.lock"), EIO);
+    assert_int_equal(pl_semaphore_slot(s), -1);
+    assert_int_equal(tu_count_fds(), before);
+    expect_lockable(tu_path(state, "setfl.00.lock"));
+    tu_ok(pl_semaphore_acquire(s, NULL));
+    pl_semaphore_free(s);
+    assert_int_equal(tu_count_fds(), before);
+}
+
+static void make_parents_stat_or_mkdir_failure_is_io_error(void **state)
+{
+    const char *path = tu_path(state, "a/b/out.txt");
+    char sub[512];
+    pl_atomic_file *f = NULL;
+    int before = tu_count_fds();
+    snprintf(sub, sizeof sub, "%s", tu_path(state, "a/b"));
+    /* The final stat of the created directory. */
+    arm_path(F_STAT, 1, EIO, 1, "a/b");
+    tu_expect(PL_ERR_IO, pl_atomic_open(&f, path));
+    assert_int_equal(faults[F_STAT].failed, 1);
+    disarm_all();
+    expect_message(path, EIO);
+    assert_null(f);
+    assert_int_equal(tu_count_fds(), before);
+    /* The directories are made on purpose; no file in them. */
+    assert_int_equal(count_entries(sub), 0);
+    /* mkdir of the second level failing (the first exists). */
+    assert_int_equal(rmdir(sub), 0);
+    arm_path(F_MKDIR, 1, ENOSPC, 1, "a/b");
+    tu_expect(PL_ERR_IO, pl_atomic_open(&f, path));
+    assert_int_equal(faults[F_MKDIR].failed, 1);
+    disarm_all();
+    expect_message(path, ENOSPC);
+    assert_null(f);
+    assert_false(tu_exists(sub));
+    assert_int_equal(tu_count_fds(), before);
+    /* Working again. */
+    tu_ok(pl_atomic_open(&f, path));
+    tu_ok(pl_atomic_commit(f));
+    pl_atomic_free(f);
+    assert_int_equal(count_entries(sub), 1);
+}
+
+static void release_unlink_or_lstat_failure_of_temporary_and_pidfile(void **state)
+{
+    const char *tpath = tu_path(state, "rel.lock");
+    const char *ppath = tu_path(state, "rel.pid");
+    pl_lock *t = NULL, *p = NULL;
+    int before = tu_count_fds();
+    tu_ok(pl_temporary_lock_new(&t, tpath));
+    tu_ok(pl_pidfile_lock_new(&p, ppath));
+    /* unlink refused: reported (the file stays), but the lock is gone. */
+    tu_ok(pl_lock_acquire(t, NULL));
+    arm_path(F_UNLINK, 1, EACCES, 1, "rel.lock");
+    tu_expect(PL_ERR_IO, pl_lock_release(t));
+    assert_int_equal(faults[F_UNLINK].failed, 1);
+    disarm_all();
+    expect_message(tpath, EACCES);
+    assert_int_equal(pl_lock_is_held(t), 0);
+    assert_int_equal(tu_count_fds(), before);
+    expect_lockable(tpath);
+    assert_int_equal(unlink(tpath), 0);
+    /* lstat failing while checking the file is still ours: it is removed
+       anyway (the held descriptor is still the file at the path). */
+    tu_ok(pl_lock_acquire(t, NULL));
+    arm_path(F_LSTAT, 1, EIO, 1, "rel.lock");
+    tu_ok(pl_lock_release(t));
+    assert_int_equal(faults[F_LSTAT].failed, 1);
+    disarm_all();
+    assert_false(tu_exists(tpath));
+    assert_int_equal(tu_count_fds(), before);
+    /* The PID file: unlink refused is reported, the sidecar still goes,
+       its lock is free. */
+    tu_ok(pl_lock_acquire(p, NULL));
+    arm_path(F_UNLINK, 1, EACCES, 1, "rel.pid");
+    tu_expect(PL_ERR_IO, pl_lock_release(p));
+    disarm_all();
+    expect_message(ppath, EACCES);
+    assert_int_equal(pl_lock_is_held(p), 0);
+    assert_int_equal(tu_count_fds(), before);
+    assert_false(tu_exists(tu_path(state, "rel.pid.lock")));
+    expect_lockable(tu_path(state, "rel.pid.lock"));
+    assert_int_equal(unlink(ppath), 0);
+    assert_int_equal(unlink(tu_path(state, "rel.pid.lock")), 0);
+    pl_lock_free(t);
+    pl_lock_free(p);
+    assert_int_equal(count_entries(dir_of(state)), 0);
+}
+
+static void getrandom_failure_still_gives_distinct_names_and_ids(void **state)
+{
+    pl_semaphore *a = NULL, *b = NULL;
+    pl_redis_lock *x = NULL, *y = NULL;
+    char name[128];
+    (void)state;
+    arm(F_GETRANDOM, 1, ENOSYS, -1);
+    tu_ok(pl_semaphore_new(&a, 1, NULL));
+    tu_ok(pl_semaphore_new(&b, 1, NULL));
+    tu_ok(pl_redis_lock_new(&x, "ch", 2));
+    tu_ok(pl_redis_lock_new(&y, "ch", 2));
+    assert_true(faults[F_GETRANDOM].failed >= 4);
+    disarm_all();
+    snprintf(name, sizeof name, "%s", pl_semaphore_name(a));
+    assert_non_null(strstr(name, "bounded_semaphore."));
+    assert_int_equal(strlen(pl_redis_lock_holder_id(x)), 32);
+    assert_string_not_equal(pl_redis_lock_holder_id(x), pl_redis_lock_holder_id(y));
+    /* Names are drawn from 0..1000000: equal by chance once in a million;
+       the fallback must not make them equal by construction. */
+    assert_string_not_equal(name, pl_semaphore_name(b));
+    pl_semaphore_free(a);
+    pl_semaphore_free(b);
+    pl_redis_lock_free(x);
+    pl_redis_lock_free(y);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1119,6 +1543,15 @@ int main(void)
         T(inotify_watch_failure_falls_back_to_backoff),
         T(timeout_zero_makes_exactly_one_lock_call),
         T(infinite_timeout_uses_a_blocking_lock_call),
+        T(read_failure_reading_pid_is_no_pid_without_leak),
+        T(inotify_drain_read_failure_still_waits_and_wakes),
+        T(poll_failure_in_waiter_respects_backoff_and_deadline),
+        T(lseek_failure_in_mode_w_drops_the_lock),
+        T(clear_append_fcntl_failure_in_mode_w_drops_the_lock),
+        T(setfl_failure_after_regular_file_check_is_io_error),
+        T(make_parents_stat_or_mkdir_failure_is_io_error),
+        T(release_unlink_or_lstat_failure_of_temporary_and_pidfile),
+        T(getrandom_failure_still_gives_distinct_names_and_ids),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }
