@@ -20,6 +20,7 @@ struct pl_semaphore {
     char *pattern;
     char *directory;
     int mechanism;
+    int held_mechanism; /* the held slot's: release uses it (see lock.c) */
     unsigned int file_mode;
     pl_wait_opts wait;
     char **paths; /* slot paths, built when options change */
@@ -466,6 +467,7 @@ PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
         return rc;
     }
     s->owner_pid = pl__self_pid();
+    s->held_mechanism = s->mechanism;
     if (slot_out)
         *slot_out = s->slot;
     return pl__ok();
@@ -485,7 +487,7 @@ PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
         return pl__ok();
     /* A forked child only closes its copy (see lock.c). */
     if (s->owner_pid == pl__self_pid())
-        (void)pl_os_unlock(s->fd, s->mechanism);
+        (void)pl_os_unlock(s->fd, s->held_mechanism);
     err = pl_os_close(s->fd);
     slot = s->slot;
     s->slot = -1;

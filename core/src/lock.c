@@ -416,6 +416,7 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
         return rc;
     }
     l->held = 1;
+    l->held_mechanism = l->mechanism;
     l->count = 1;
     l->owner_pid = pl__self_pid();
     if (is_creating_kind(l))
@@ -471,7 +472,7 @@ PL_EXPORT int pl_lock_release(pl_lock *l)
     /* Unlock and close both run whatever happens; their errors are
        reported only with raise_on_release_error (as the reference), but
        stay readable in the last error either way. */
-    err = pl_os_unlock(l->fd, l->mechanism);
+    err = pl_os_unlock(l->fd, l->held_mechanism);
     if (err) {
         int code = pl__fail_os(PL_ERR_LOCK_FAILED, err, "unlock", l->path);
         if (rc == PL_OK && l->raise_on_release_error)

@@ -21,6 +21,8 @@ struct pl_lock {
     int truncate_after; /* mode had 'w': truncate once locked */
     int flags;          /* PL_LOCK_* */
     int mechanism;
+    int held_mechanism; /* the one the held lock was taken with: release
+                           must use it even if the setting changed since */
     unsigned int file_mode;
     int raise_on_release_error;
     pl_wait_opts wait;

@@ -324,6 +324,49 @@ static void invalid_mechanism_is_invalid_argument(void **state)
     pl_lock_free(b);
 }
 
+/* A child that keeps the inherited descriptor open (no exec) until told. */
+static int keep_inherited_fd(void *arg)
+{
+    tu_pipe *p = arg;
+    return tu_pipe_wait(p, 30) == 0 ? 0 : 1;
+}
+
+/* Release unlocks with the mechanism the lock was TAKEN with: changing the
+   setting while held must not turn the unlock into a no-op. The inherited
+   descriptor in a child keeps the open file description alive, so only a
+   real flock unlock frees the lock (closing would not). */
+static void release_uses_the_mechanism_the_lock_was_taken_with(void **state)
+{
+    const char *path = tu_path(state, "switch.lock");
+    pl_lock *l = NULL;
+    pl_semaphore *s = NULL;
+    char slot_path[512];
+    tu_pipe go;
+    pid_t child;
+
+    tu_ok(pl_lock_new(&l, path));
+    tu_ok(pl_lock_acquire(l, NULL)); /* flock */
+    tu_ok(pl_semaphore_new(&s, 1, "switch"));
+    tu_ok(pl_semaphore_set_directory(s, ((tu_dir *)*state)->path));
+    tu_ok(pl_semaphore_acquire(s, NULL));
+    tu_ok(pl_semaphore_slot_path(s, 0, slot_path, sizeof slot_path));
+    tu_pipe_open(&go);
+    child = tu_fork(keep_inherited_fd, &go);
+
+    tu_ok(pl_lock_set_mechanism(l, PL_MECH_POSIX));
+    tu_ok(pl_semaphore_set_mechanism(s, PL_MECH_POSIX));
+    tu_ok(pl_lock_release(l));
+    tu_ok(pl_semaphore_release(s));
+    assert_int_equal(tu_probe_locked(path, PL_MECH_FLOCK), 0);
+    assert_int_equal(tu_probe_locked(slot_path, PL_MECH_FLOCK), 0);
+
+    tu_pipe_signal(&go);
+    assert_int_equal(tu_wait(child), 0);
+    tu_pipe_close(&go);
+    pl_lock_free(l);
+    pl_semaphore_free(s);
+}
+
 static void mechanism_twins_and_support_probe(void **state)
 {
     (void)state;
@@ -360,6 +403,7 @@ int main(void)
         T(low_level_posix_calls_do_not_exclude_within_a_process),
         T(invalid_mechanism_is_invalid_argument),
         T(mechanism_twins_and_support_probe),
+        T(release_uses_the_mechanism_the_lock_was_taken_with),
     };
     return cmocka_run_group_tests_name("mechanisms", tests, NULL, NULL);
 }
