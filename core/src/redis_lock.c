@@ -86,6 +86,7 @@ struct pl_redis_lock {
     int mode;
     int elected;
     int hard_locked; /* fail_when_locked met conclusive contention */
+    int deaf; /* a poll failed during this probe: silence proves nothing */
     int sub_dead;
     int notice_seen;
     char *probe_chan;
@@ -530,8 +531,16 @@ static int pump(pl_redis_lock *l, double seconds)
         pl_os_sleep((double)ms / 1000.0);
         return PL_OK;
     }
-    if (poll(fds, (nfds_t)n, ms) <= 0)
-        return PL_OK; /* timeout or EINTR: the caller re-checks */
+    rc = poll(fds, (nfds_t)n, ms);
+    if (rc < 0) {
+        /* EINTR, ENOMEM: nothing was read. Wait the time asked (no spin)
+           and let a probe know that missing answers prove nothing. */
+        l->deaf = 1;
+        pl_os_sleep((double)ms / 1000.0);
+        return PL_OK;
+    }
+    if (rc == 0)
+        return PL_OK; /* timeout: the caller re-checks */
     if (isub >= 0 && fds[isub].revents && pl__redis_fill(l->sub) < 0) {
         /* Handle what was read before the end, then mark it dead. */
         (void)dispatch_buffered(l);
@@ -608,6 +617,7 @@ static int new_probe_channel(pl_redis_lock *l)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     l->probe_len = strlen(l->probe_chan);
     l->probe_confirmed = 0;
+    l->deaf = 0;
     free_answers(l);
     return PL_OK;
 }
@@ -697,7 +707,10 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
     if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
         goto out;
     if ((long long)l->nanswers < expected) {
-        reap(l);
+        /* Silent subscribers are dead ones, unless we could not listen:
+           our own poll failure must never get a live holder killed. */
+        if (!l->deaf)
+            reap(l);
         goto out;
     }
     *conclusive = 1;
@@ -905,8 +918,12 @@ static void *holder_main(void *arg)
         fds[0].events = POLLIN;
         fds[1].fd = l->sub->fd;
         fds[1].events = POLLIN;
-        if (poll(fds, 2, ms) < 0)
+        if (poll(fds, 2, ms) < 0) {
+            /* ENOMEM (EINTR: at once): try again shortly, not in a spin. */
+            if (errno != EINTR)
+                pl_os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
             continue;
+        }
         if (fds[0].revents)
             return NULL; /* release: the caller takes over sub */
         if (fds[1].revents && pl__redis_fill(l->sub) < 0) {
