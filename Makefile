@@ -214,10 +214,19 @@ REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
 .PHONY: test-redis-bins
 test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
 
+# tests/redis/test_redis_wrap.c replaces the hiredis calls the core makes
+# (`nm build/libportalocker.a | grep ' U redis'`) and poll, pipe2 and
+# pthread_create with -Wl,--wrap; it defines a __wrap_X for each name here.
+REDIS_WRAP := redisConnectWithTimeout redisConnectUnixWithTimeout \
+	redisSetTimeout redisCommandArgv redisAppendCommandArgv redisBufferWrite \
+	redisBufferRead redisGetReply redisGetReplyFromReader poll pipe2 \
+	pthread_create
+$(BUILD)/tests/redis/test_redis_wrap: WRAP = $(foreach s,$(REDIS_WRAP),-Wl,--wrap=$(s))
+
 $(BUILD)/tests/redis/test_%: tests/redis/test_%.c $(REDIS_TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \
-		$(TEST_HELPERS) $(STATIC) -lcmocka $(LIBS)
+		$(TEST_HELPERS) $(STATIC) $(WRAP) -lcmocka $(LIBS)
 
 $(BUILD)/tests/redis/pl_redis_cli: tests/redis/pl_redis_cli.c core/include/portalocker.h $(STATIC)
 	@mkdir -p $(dir $@)
