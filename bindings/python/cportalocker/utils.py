@@ -162,7 +162,10 @@ class Lock(LockBase):
 
     _new = staticmethod(_c.pl_lock_new)
     _mode_settable = True
-    _buffering = 0  # learnt on the first acquire (see _learn_buffering)
+    # what open() chose on the first acquire (see _learn_open)
+    _fast_mode: str | None = None
+    _fast_buffering = -1
+    _fast_encoding: str | None = None
 
     fh: typing.IO[typing.Any] | None
     filename: str
@@ -291,31 +294,39 @@ class Lock(LockBase):
     def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
         kwargs = self.file_open_kwargs
         try:
-            if self._buffering:
-                fh = open(fd, self.mode, self._buffering, closefd=False, **kwargs)
+            if self._fast_mode is self.mode and not kwargs:
+                # open() with what it chose the first time, positionally
+                # (the cheapest call): see _learn_open.
+                fh = open(fd, self.mode, self._fast_buffering,
+                          self._fast_encoding, None, None, False)
                 if fh.__class__ is io.TextIOWrapper:  # the common case, inline
                     fh.buffer.raw.name = self.filename
                     return fh
             else:
                 fh = open(fd, self.mode, closefd=False, **kwargs)
-                self._learn_buffering(fh)
+                if not kwargs:
+                    self._learn_open(fh)
         except BaseException:
             _c.pl_lock_release(self._handle)
             raise
         _set_name(fh, self.filename)
         return fh
 
-    def _learn_buffering(self, fh: typing.Any) -> None:
-        """Remember the buffer size open() chose for this file, so later
-        acquisitions pass it and skip open()'s isatty() probe (a system
-        call per acquire). Not for ttys (line buffered) or when the caller
-        chose the buffering."""
-        if 'buffering' in self.file_open_kwargs or getattr(fh, 'line_buffering', False):
+    def _learn_open(self, fh: typing.Any) -> None:
+        """Remember what open() chose for this file (buffer size, text
+        encoding), so later acquisitions in the same mode pass them and
+        open() skips its isatty() probe (a system call) and the locale
+        lookup: about 0.8 us of a ~11 us cycle. Not for a tty (line
+        buffered)."""
+        if getattr(fh, 'line_buffering', False):
             return
         raw = getattr(getattr(fh, 'buffer', fh), 'raw', None)
         size = getattr(raw, '_blksize', 0)
-        if isinstance(size, int) and size > 1:
-            self._buffering = size
+        if not isinstance(size, int) or size <= 1:
+            return
+        self._fast_buffering = size
+        self._fast_encoding = fh.encoding if isinstance(fh, io.TextIOWrapper) else None
+        self._fast_mode = self.mode
 
     def acquire(
         self,
