@@ -12,24 +12,12 @@ mkdir -p "$OUT"
 "${MAKE:-make}" -s build/bench/bench_redis || exit 1
 command -v redis-server >/dev/null || { echo "redis bench: redis-server missing"; exit 1; }
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-redis-bench.XXXXXX")
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+# shellcheck source=../../ci/lib/redis-server.sh
+. ci/lib/redis-server.sh
+trap redis_server_stop EXIT
 trap 'exit 130' INT TERM
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$DIR" --logfile "$DIR/redis.log" --daemonize no &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break
-  sleep 0.05
-done
-redis-cli -p "$PORT" ping >/dev/null 2>&1 || { echo "redis bench: server did not start"; exit 1; }
+redis_server_start bench || { echo "redis bench: server did not start"; exit 1; }
+PORT=$PL_TEST_REDIS_PORT
 
 echo
 echo "== libportalocker Redis lock benchmark"
