@@ -5,8 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 failed=()
+ran=0
 run() {
   local name=$1; shift
+  ran=$((ran + 1))
   echo
   echo "=============== $name ==============="
   if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed+=("$name"); fi
@@ -23,6 +25,9 @@ done
 echo
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED suites: ${failed[*]}"
-  exit 1
+else
+  echo "all test suites passed"
 fi
-echo "all test suites passed"
+# The plain closing line CI reads (each suite printed its own runner's).
+echo "suites: $((ran - ${#failed[@]})) passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
