@@ -54,7 +54,11 @@ install: lib
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libportalocker.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libportalocker.so
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	# Written for the prefix installed to (build/portalocker.pc has the
+	# default one, fixed when it was built).
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		core/portalocker.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
 
 # ---- tests ----------------------------------------------------------------
 # One cmocka binary per area: tests/unit/test_<area>.c. They link the static
