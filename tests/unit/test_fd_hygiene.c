@@ -204,31 +204,6 @@ static int fds_into(pid_t pid, const char *dir)
     return n;
 }
 
-static pid_t spawn_sleeper(void)
-{
-    pid_t pid;
-    double end = tu_now() + 10;
-    char path[64], comm[64];
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execlp("sleep", "sleep", "30", (char *)NULL);
-        _exit(127);
-    }
-    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
-    while (tu_now() < end) {
-        if (tu_read_file(path, comm, sizeof comm) > 0 &&
-            strcmp(comm, "sleep\n") == 0)
-            return pid;
-        usleep(2000);
-    }
-    kill(pid, SIGKILL);
-    tu_wait(pid);
-    fail_msg("the exec'd child never started");
-    return -1;
-}
 
 static void exec_child_holds_none_of_every_kind_held_at_once(void **state)
 {
@@ -259,7 +234,7 @@ static void exec_child_holds_none_of_every_kind_held_at_once(void **state)
 
     mine = fds_into(getpid(), d->path);
     assert_true(mine >= 8); /* 6 locks, the slot, the temp file (+ inotify) */
-    child = spawn_sleeper();
+    child = tu_spawn_sleeper();
     assert_int_equal(fds_into(child, d->path), 0);
     /* and the locks are still ours alone: a probe from another process
        sees them held while the exec'd child runs */

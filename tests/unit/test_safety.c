@@ -19,38 +19,7 @@
 
 /* ---- close-on-exec ---- */
 
-/* Start `sleep 30` in a child and wait until it has really exec'd. */
-static pid_t spawn_sleeper(void)
-{
-    pid_t pid;
-    double end = tu_now() + 10;
-    char path[64], comm[64];
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execlp("sleep", "sleep", "30", (char *)NULL);
-        _exit(127);
-    }
-    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
-    while (tu_now() < end) {
-        if (tu_read_file(path, comm, sizeof comm) > 0 &&
-            strcmp(comm, "sleep\n") == 0)
-            return pid;
-        usleep(2000);
-    }
-    kill(pid, SIGKILL);
-    tu_wait(pid);
-    fail_msg("the exec'd child never started");
-    return -1;
-}
 
-static void stop_sleeper(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    assert_int_equal(tu_wait(pid), 128 + SIGKILL);
-}
 
 /* How many of pid's descriptors point into dir (or are inotify
    instances). */
@@ -92,12 +61,12 @@ static void exec_child_does_not_keep(void **state, pl_lock *l,
     int fd = -1;
     tu_ok(pl_lock_acquire(l, &fd));
     assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 1);
-    sleeper = spawn_sleeper();
+    sleeper = tu_spawn_sleeper();
     assert_int_equal(fds_into(sleeper, d->path), 0);
     assert_int_equal(close(fd), 0); /* behind the handle's back */
     assert_int_equal(kill(sleeper, 0), 0); /* still running */
     assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 0);
-    stop_sleeper(sleeper);
+    tu_stop_sleeper(sleeper);
     (void)pl_lock_release(l); /* swallows the EBADF */
     pl_lock_free(l);
 }

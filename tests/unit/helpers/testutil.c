@@ -106,6 +106,38 @@ int tu_wait(pid_t pid)
     return -1;
 }
 
+pid_t tu_spawn_sleeper(void)
+{
+    pid_t pid;
+    double end = tu_now() + 10;
+    char path[64], comm[64];
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execlp("sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
+    while (tu_now() < end) {
+        if (tu_read_file(path, comm, sizeof comm) > 0 &&
+            strcmp(comm, "sleep\n") == 0)
+            return pid;
+        usleep(2000);
+    }
+    kill(pid, SIGKILL);
+    tu_wait(pid);
+    fail_msg("the exec'd child never started");
+    return -1;
+}
+
+void tu_stop_sleeper(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+}
+
 void tu_pipe_open(tu_pipe *p)
 {
     if (pipe2(p->fds, O_CLOEXEC) != 0)

@@ -34,6 +34,10 @@ int tu_count_fds(void);
 pid_t tu_fork(int (*fn)(void *), void *arg);
 /* Wait for a child; returns its exit status (or 128+signal). */
 int tu_wait(pid_t pid);
+/* Start `sleep 30` in a child and return once it has really exec'd (for
+   close-on-exec checks); tu_stop_sleeper kills and reaps it. */
+pid_t tu_spawn_sleeper(void);
+void tu_stop_sleeper(pid_t pid);
 
 /* A one-byte pipe handshake between processes. */
 typedef struct tu_pipe {
