@@ -177,33 +177,6 @@ static void every_lock_type_cycles_leave_no_descriptor(void **state)
 
 /* ---- exec while everything is held ---- */
 
-/* Descriptors of `pid` that point into dir, or are inotify instances. */
-static int fds_into(pid_t pid, const char *dir)
-{
-    char fddir[64], link[PATH_MAX + 64], target[PATH_MAX], real[PATH_MAX];
-    DIR *dd;
-    struct dirent *e;
-    int n = 0;
-    assert_non_null(realpath(dir, real));
-    snprintf(fddir, sizeof fddir, "/proc/%ld/fd", (long)pid);
-    dd = opendir(fddir);
-    assert_non_null(dd);
-    while ((e = readdir(dd)) != NULL) {
-        ssize_t len;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof link, "%s/%s", fddir, e->d_name);
-        len = readlink(link, target, sizeof target - 1);
-        if (len < 0)
-            continue;
-        target[len] = '\0';
-        if (strncmp(target, real, strlen(real)) == 0 || strstr(target, "inotify"))
-            n++;
-    }
-    closedir(dd);
-    return n;
-}
-
 
 static void exec_child_holds_none_of_every_kind_held_at_once(void **state)
 {
@@ -232,10 +205,10 @@ static void exec_child_holds_none_of_every_kind_held_at_once(void **state)
     tu_ok(pl_semaphore_acquire(sem, NULL));
     tu_ok(pl_atomic_open(&af, tu_path(state, "atomic.out")));
 
-    mine = fds_into(getpid(), d->path);
+    mine = tu_fds_into(getpid(), d->path);
     assert_true(mine >= 8); /* 6 locks, the slot, the temp file (+ inotify) */
     child = tu_spawn_sleeper();
-    assert_int_equal(fds_into(child, d->path), 0);
+    assert_int_equal(tu_fds_into(child, d->path), 0);
     /* and the locks are still ours alone: a probe from another process
        sees them held while the exec'd child runs */
     assert_int_equal(tu_probe_locked(tu_path(state, "a.lock"), PL_MECH_FLOCK), 1);

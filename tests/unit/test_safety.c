@@ -20,36 +20,6 @@
 /* ---- close-on-exec ---- */
 
 
-
-/* How many of pid's descriptors point into dir (or are inotify
-   instances). */
-static int fds_into(pid_t pid, const char *dir)
-{
-    char fddir[64], link[PATH_MAX + 64], target[PATH_MAX], real[PATH_MAX];
-    DIR *d;
-    struct dirent *e;
-    int n = 0;
-    assert_non_null(realpath(dir, real));
-    snprintf(fddir, sizeof fddir, "/proc/%ld/fd", (long)pid);
-    d = opendir(fddir);
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        ssize_t len;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof link, "%s/%s", fddir, e->d_name);
-        len = readlink(link, target, sizeof target - 1);
-        if (len < 0)
-            continue;
-        target[len] = '\0';
-        if (strncmp(target, real, strlen(real)) == 0 ||
-            strstr(target, "inotify"))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
 /* Hold `l`, run `sleep` through exec, then drop this process's descriptor
    without unlocking (as a crash would): the lock must be free at once,
    i.e. the exec'd child kept no copy of it. */
@@ -62,7 +32,7 @@ static void exec_child_does_not_keep(void **state, pl_lock *l,
     tu_ok(pl_lock_acquire(l, &fd));
     assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 1);
     sleeper = tu_spawn_sleeper();
-    assert_int_equal(fds_into(sleeper, d->path), 0);
+    assert_int_equal(tu_fds_into(sleeper, d->path), 0);
     assert_int_equal(close(fd), 0); /* behind the handle's back */
     assert_int_equal(kill(sleeper, 0), 0); /* still running */
     assert_int_equal(tu_probe_locked(lockfile, PL_MECH_FLOCK), 0);

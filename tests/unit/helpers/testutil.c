@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,6 +137,33 @@ void tu_stop_sleeper(pid_t pid)
 {
     kill(pid, SIGKILL);
     assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+}
+
+int tu_fds_into(pid_t pid, const char *dir)
+{
+    char fddir[64], link[PATH_MAX + 64], target[PATH_MAX], real[PATH_MAX];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    assert_non_null(realpath(dir, real));
+    snprintf(fddir, sizeof fddir, "/proc/%ld/fd", (long)pid);
+    d = opendir(fddir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        ssize_t len;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", fddir, e->d_name);
+        len = readlink(link, target, sizeof target - 1);
+        if (len < 0)
+            continue;
+        target[len] = '\0';
+        if (strncmp(target, real, strlen(real)) == 0 ||
+            strstr(target, "inotify"))
+            n++;
+    }
+    closedir(d);
+    return n;
 }
 
 void tu_pipe_open(tu_pipe *p)

@@ -38,6 +38,9 @@ int tu_wait(pid_t pid);
    close-on-exec checks); tu_stop_sleeper kills and reaps it. */
 pid_t tu_spawn_sleeper(void);
 void tu_stop_sleeper(pid_t pid);
+/* How many of pid's descriptors point into dir, or are inotify instances
+   (what a child must not have inherited). */
+int tu_fds_into(pid_t pid, const char *dir);
 
 /* A one-byte pipe handshake between processes. */
 typedef struct tu_pipe {
