@@ -11,12 +11,12 @@ BUILD := build
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2 -g
 CFLAGS_CORE := -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden \
-	-D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include $(EXTRA_CFLAGS)
-LIBS := -lhiredis -lcjson -lpthread
+	-D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include -Icore/src $(EXTRA_CFLAGS)
+LIBS := -lhiredis -lcjson -lpthread -lm
 
-CORE_SRCS := $(sort $(wildcard core/src/*.c))
+CORE_SRCS := $(sort $(wildcard core/src/*.c core/src/unix/*.c))
 CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
-CORE_HDRS := core/include/portalocker.h $(wildcard core/src/*.h)
+CORE_HDRS := core/include/portalocker.h $(wildcard core/src/*.h core/src/unix/*.h)
 
 SHARED := $(BUILD)/libportalocker.so.$(SOVERSION)
 STATIC := $(BUILD)/libportalocker.a

@@ -108,7 +108,7 @@ PL_OUT_HANDLE(pl_redis_lock)
   int pl_last_error_code, int pl_flag_shared, int pl_flag_exclusive,
   int pl_flag_non_blocking, int pl_flag_unblock, int pl_mechanism_flock,
   int pl_mechanism_posix, int pl_mechanism_ofd, int pl_mechanism_supported,
-  int pl_inherit, int pl_lock_is_held, int pl_lock_get_fd, int pl_lock_count,
+  int pl_inherit, int pl_lock_is_held, int pl_lock_held_fd, int pl_lock_count,
   int pl_semaphore_maximum, int pl_semaphore_slot, int pl_semaphore_fd,
   int pl_atomic_fd
 };
@@ -198,7 +198,7 @@ static void pl_swig_raise(int code)
 }
 %enddef
 PL_RELEASES_GIL(pl_lock_fd)
-PL_RELEASES_GIL(pl_lock_fd_with)
+PL_RELEASES_GIL(pl_lock_fd_mechanism)
 PL_RELEASES_GIL(pl_lock_acquire)
 PL_RELEASES_GIL(pl_lock_acquire_with)
 PL_RELEASES_GIL(pl_semaphore_acquire)
@@ -526,7 +526,7 @@ typedef struct {
 } pl_rb_call;
 
 enum {
-    PL_RB_LOCK_FD, PL_RB_LOCK_FD_WITH, PL_RB_LOCK_ACQUIRE,
+    PL_RB_LOCK_FD, PL_RB_LOCK_FD_MECHANISM, PL_RB_LOCK_ACQUIRE,
     PL_RB_LOCK_ACQUIRE_WITH, PL_RB_SEM_ACQUIRE, PL_RB_SEM_ACQUIRE_WITH,
     PL_RB_ATOMIC_COMMIT, PL_RB_REDIS_ACQUIRE, PL_RB_REDIS_ACQUIRE_WITH,
     PL_RB_REDIS_RELEASE, PL_RB_REDIS_CHECK
@@ -537,7 +537,7 @@ static void *pl_rb_nogvl(void *p)
     pl_rb_call *c = (pl_rb_call *)p;
     switch (c->op) {
     case PL_RB_LOCK_FD: c->rc = pl_lock_fd(c->i1, c->i2); break;
-    case PL_RB_LOCK_FD_WITH: c->rc = pl_lock_fd_with(c->i1, c->i2, c->i3); break;
+    case PL_RB_LOCK_FD_MECHANISM: c->rc = pl_lock_fd_mechanism(c->i1, c->i2, c->i3); break;
     case PL_RB_LOCK_ACQUIRE: c->rc = pl_lock_acquire((pl_lock *)c->h, c->out); break;
     case PL_RB_LOCK_ACQUIRE_WITH:
         c->rc = pl_lock_acquire_with((pl_lock *)c->h, c->d1, c->d2, c->i1, c->out);
@@ -572,7 +572,7 @@ static int pl_rb_run(pl_rb_call c)
 
 /* The wrapper calls pl_rb_run instead of the function itself ($action). */
 %exception pl_lock_fd "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD, .i1 = arg1, .i2 = arg2 });"
-%exception pl_lock_fd_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD_WITH, .i1 = arg1, .i2 = arg2, .i3 = arg3 });"
+%exception pl_lock_fd_mechanism "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD_MECHANISM, .i1 = arg1, .i2 = arg2, .i3 = arg3 });"
 %exception pl_lock_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE, .h = arg1, .out = arg2 });"
 %exception pl_lock_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4, .out = arg5 });"
 %exception pl_semaphore_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_SEM_ACQUIRE, .h = arg1, .out = arg2 });"

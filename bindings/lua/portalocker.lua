@@ -277,7 +277,7 @@ function M.lock(file, flags, opts)
   check_lock_flags(flags, "lock")
   opts = options(opts, FD_OPTS, "lock")
   local mech = mechanism_code(pick(opts.mechanism, "flock"), "lock")
-  local ok, err = try(core.pl_lock_fd_with, fd_of(file, "lock"), flags, mech)
+  local ok, err = try(core.pl_lock_fd_mechanism, fd_of(file, "lock"), flags, mech)
   if not ok then return nil, err end
   return true
 end
@@ -287,7 +287,7 @@ end
 function M.unlock(file, opts)
   opts = options(opts, FD_OPTS, "unlock")
   local mech = mechanism_code(pick(opts.mechanism, "flock"), "unlock")
-  local ok, err = try(core.pl_unlock_fd_with, fd_of(file, "unlock"), mech)
+  local ok, err = try(core.pl_unlock_fd_mechanism, fd_of(file, "unlock"), mech)
   if not ok then return nil, err end
   return true
 end

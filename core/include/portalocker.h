@@ -4,14 +4,19 @@
  * pub/sub distributed lock) behind a stable C ABI.
  *
  * Conventions (the same for every function in this header):
- *  - Every function that can fail returns an int status: PL_OK (0) or a
+ *  - Every function that can fail returns a pl_status: PL_OK (0) or a
  *    negative PL_ERR_* code. The code is the truth; pl_last_error_message()
  *    adds detail (the path and the OS error), pl_last_errno() the saved errno.
  *  - Handles are opaque. They are created through out-parameters
  *    (pl_xxx_new(&handle, ...)) and freed with pl_xxx_free(handle), which
  *    accepts NULL and releases whatever the handle still holds.
  *  - Options are set with setter functions, never through public structs, so
- *    new options never change the ABI.
+ *    new options never change the ABI. Every setter pl_xxx_set_NAME has a
+ *    getter pl_xxx_get_NAME of the same shape, with out-parameters.
+ *  - pl_xxx_acquire_with is pl_xxx_acquire with per-call overrides of the
+ *    handle's options (PL_INHERIT keeps the handle's); `_with` means
+ *    nothing else.
+ *  - Lengths are size_t.
  *  - A handle may be used from any thread but not from two threads at once.
  *  - Every macro a foreign runtime needs has a function twin (ctypes and
  *    LuaJIT FFI cannot see macros): pl_version_number(), pl_flag_*().
@@ -22,6 +27,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include <stddef.h>
 
 #if defined(_WIN32) && defined(PL_BUILDING_LIBRARY)
 #define PL_EXPORT __declspec(dllexport)
@@ -78,6 +85,10 @@ typedef enum pl_error {
 #undef PL_ERROR_ENUM_ENTRY
 #define PL_OK PL_ERR_OK
 
+/* What every fallible call returns: PL_OK (0) or a negative PL_ERR_* code.
+   An int, so that foreign runtimes bind it as one. */
+typedef int pl_status;
+
 /* A static description of a code ("unknown error" for an unknown code). */
 PL_EXPORT const char *pl_strerror(int code);
 /* The code's name without prefix ("ALREADY_LOCKED"); "UNKNOWN" if unknown. */
@@ -121,7 +132,7 @@ PL_EXPORT int pl_mechanism_flock(void);
 PL_EXPORT int pl_mechanism_posix(void);
 PL_EXPORT int pl_mechanism_ofd(void);
 /* PL_OK if the mechanism works here, PL_ERR_UNSUPPORTED if not. */
-PL_EXPORT int pl_mechanism_supported(int mechanism);
+PL_EXPORT pl_status pl_mechanism_supported(int mechanism);
 
 /* "Use the handle's setting" for the per-call overrides of acquire. */
 #define PL_INHERIT (-1)
@@ -136,10 +147,11 @@ PL_EXPORT int pl_inherit(void);
  * UNBLOCK to unlock). NON_BLOCKING alone is PL_ERR_INVALID_ARGUMENT.
  * Contention -> PL_ERR_ALREADY_LOCKED; other failures -> PL_ERR_LOCK_FAILED.
  */
-PL_EXPORT int pl_lock_fd(int fd, int flags);
-PL_EXPORT int pl_unlock_fd(int fd);
-PL_EXPORT int pl_lock_fd_with(int fd, int flags, int mechanism);
-PL_EXPORT int pl_unlock_fd_with(int fd, int mechanism);
+PL_EXPORT pl_status pl_lock_fd(int fd, int flags);
+PL_EXPORT pl_status pl_unlock_fd(int fd);
+/* The same with a lock mechanism (PL_MECH_*) instead of flock. */
+PL_EXPORT pl_status pl_lock_fd_mechanism(int fd, int flags, int mechanism);
+PL_EXPORT pl_status pl_unlock_fd_mechanism(int fd, int mechanism);
 
 /* ------------------------------------------------------------------ */
 /* File locks: Lock, RLock, TemporaryFileLock, PidFileLock              */
@@ -148,13 +160,13 @@ PL_EXPORT int pl_unlock_fd_with(int fd, int mechanism);
 typedef struct pl_lock pl_lock;
 
 /* Lock: open `path` (mode "a" unless set), lock it. Never deletes the file. */
-PL_EXPORT int pl_lock_new(pl_lock **out, const char *path);
+PL_EXPORT pl_status pl_lock_new(pl_lock **out, const char *path);
 /* RLock: like Lock, reentrant per handle (acquire counts, release counts). */
-PL_EXPORT int pl_rlock_new(pl_lock **out, const char *path);
+PL_EXPORT pl_status pl_rlock_new(pl_lock **out, const char *path);
 /* TemporaryFileLock: the file exists only while held (deleted on release). */
-PL_EXPORT int pl_temporary_lock_new(pl_lock **out, const char *path);
+PL_EXPORT pl_status pl_temporary_lock_new(pl_lock **out, const char *path);
 /* PidFileLock: locks "<path>.lock", writes this process's PID to <path>. */
-PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path);
+PL_EXPORT pl_status pl_pidfile_lock_new(pl_lock **out, const char *path);
 /* Releases what is held (unless another process owns it: see fork) and
    frees. NULL is fine. */
 PL_EXPORT void pl_lock_free(pl_lock *lock);
@@ -164,24 +176,32 @@ PL_EXPORT void pl_lock_free(pl_lock *lock);
    temporary and PID-file locks), mode "a", mechanism flock, file mode 0666
    (minus umask). timeout may be INFINITY (wait with the kernel's blocking
    call); negative or NaN values are PL_ERR_INVALID_ARGUMENT. */
-PL_EXPORT int pl_lock_set_timeout(pl_lock *lock, double seconds);
-PL_EXPORT int pl_lock_set_check_interval(pl_lock *lock, double seconds);
-PL_EXPORT int pl_lock_set_fail_when_locked(pl_lock *lock, int enabled);
-PL_EXPORT int pl_lock_set_flags(pl_lock *lock, int flags);
+PL_EXPORT pl_status pl_lock_set_timeout(pl_lock *lock, double seconds);
+PL_EXPORT pl_status pl_lock_set_check_interval(pl_lock *lock, double seconds);
+PL_EXPORT pl_status pl_lock_set_fail_when_locked(pl_lock *lock, int enabled);
+PL_EXPORT pl_status pl_lock_set_flags(pl_lock *lock, int flags);
 /* fopen-style: r, w, a, x, each optionally with + b t ("w" truncates only
    after the lock is taken). Lock and RLock only. */
-PL_EXPORT int pl_lock_set_mode(pl_lock *lock, const char *mode);
-PL_EXPORT int pl_lock_set_mechanism(pl_lock *lock, int mechanism);
+PL_EXPORT pl_status pl_lock_set_mode(pl_lock *lock, const char *mode);
+PL_EXPORT pl_status pl_lock_set_mechanism(pl_lock *lock, int mechanism);
 /* Permission bits for files the lock creates (umask still applies). */
-PL_EXPORT int pl_lock_set_file_mode(pl_lock *lock, unsigned int mode);
+PL_EXPORT pl_status pl_lock_set_file_mode(pl_lock *lock, unsigned int mode);
 /* When enabled, pl_lock_release reports unlock/close failures; when not
    (the default) it reports PL_OK and leaves the detail in the last error. */
-PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *lock, int enabled);
+PL_EXPORT pl_status pl_lock_set_raise_on_release_error(pl_lock *lock, int enabled);
 
-PL_EXPORT int pl_lock_get_timeout(const pl_lock *lock, double *out);
-PL_EXPORT int pl_lock_get_check_interval(const pl_lock *lock, double *out);
-PL_EXPORT int pl_lock_get_fail_when_locked(const pl_lock *lock, int *out);
-PL_EXPORT int pl_lock_get_flags(const pl_lock *lock, int *out);
+PL_EXPORT pl_status pl_lock_get_timeout(const pl_lock *lock, double *out);
+PL_EXPORT pl_status pl_lock_get_check_interval(const pl_lock *lock, double *out);
+PL_EXPORT pl_status pl_lock_get_fail_when_locked(const pl_lock *lock, int *out);
+PL_EXPORT pl_status pl_lock_get_flags(const pl_lock *lock, int *out);
+/* The handle's string; valid until the mode is set again or the handle
+   is freed. */
+PL_EXPORT pl_status pl_lock_get_mode(const pl_lock *lock, const char **out);
+PL_EXPORT pl_status pl_lock_get_mechanism(const pl_lock *lock, int *out);
+PL_EXPORT pl_status pl_lock_get_file_mode(const pl_lock *lock,
+                                          unsigned int *out);
+PL_EXPORT pl_status pl_lock_get_raise_on_release_error(const pl_lock *lock,
+                                                       int *out);
 /* The path the handle locks (for a PID-file lock: the PID file). */
 PL_EXPORT const char *pl_lock_path(const pl_lock *lock);
 
@@ -192,25 +212,25 @@ PL_EXPORT const char *pl_lock_path(const pl_lock *lock);
  * same descriptor (RLock: and counts). PL_ERR_ALREADY_LOCKED on contention
  * or when the timeout runs out.
  */
-PL_EXPORT int pl_lock_acquire(pl_lock *lock, int *fd_out);
+PL_EXPORT pl_status pl_lock_acquire(pl_lock *lock, int *fd_out);
 /* The same with per-call overrides; PL_INHERIT (-1) keeps the handle's. */
-PL_EXPORT int pl_lock_acquire_with(pl_lock *lock, double timeout,
+PL_EXPORT pl_status pl_lock_acquire_with(pl_lock *lock, double timeout,
                                    double check_interval, int fail_when_locked,
                                    int *fd_out);
 /* Release; a no-op (PL_OK) when nothing is held, except for an RLock where
    releasing more often than acquired is PL_ERR_NOT_HELD. */
-PL_EXPORT int pl_lock_release(pl_lock *lock);
+PL_EXPORT pl_status pl_lock_release(pl_lock *lock);
 /* 1 if this handle holds its lock, else 0. */
 PL_EXPORT int pl_lock_is_held(const pl_lock *lock);
 /* The held descriptor, or -1. */
-PL_EXPORT int pl_lock_get_fd(const pl_lock *lock);
+PL_EXPORT int pl_lock_held_fd(const pl_lock *lock);
 /* RLock acquire count (0 or 1 for the other kinds). */
 PL_EXPORT int pl_lock_count(const pl_lock *lock);
 
 /* PID-file locks: the PID in the PID file, 0 if missing, empty or not a
    number. After an acquire failed with PL_ERR_ALREADY_LOCKED,
    pl_lock_holder_pid gives the PID the holder had written (0 if unknown). */
-PL_EXPORT int pl_lock_read_pid(const pl_lock *lock, long *pid_out);
+PL_EXPORT pl_status pl_lock_read_pid(const pl_lock *lock, long *pid_out);
 PL_EXPORT long pl_lock_holder_pid(const pl_lock *lock);
 
 /* ------------------------------------------------------------------ */
@@ -224,39 +244,53 @@ typedef struct pl_semaphore pl_semaphore;
    dir, $TMPDIR or /tmp). name NULL -> "bounded_semaphore.<random>". Names
    containing '/' or ".." are PL_ERR_INVALID_ARGUMENT. fail_when_locked
    defaults to 1. */
-PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
+PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
                                const char *name);
 PL_EXPORT void pl_semaphore_free(pl_semaphore *sem);
-PL_EXPORT int pl_semaphore_set_directory(pl_semaphore *sem, const char *dir);
+PL_EXPORT pl_status pl_semaphore_set_directory(pl_semaphore *sem, const char *dir);
 /* Placeholders: {name}, {number} with an optional format spec like :02d. */
-PL_EXPORT int pl_semaphore_set_filename_pattern(pl_semaphore *sem,
+PL_EXPORT pl_status pl_semaphore_set_filename_pattern(pl_semaphore *sem,
                                                 const char *pattern);
-PL_EXPORT int pl_semaphore_set_timeout(pl_semaphore *sem, double seconds);
-PL_EXPORT int pl_semaphore_set_check_interval(pl_semaphore *sem,
+PL_EXPORT pl_status pl_semaphore_set_timeout(pl_semaphore *sem, double seconds);
+PL_EXPORT pl_status pl_semaphore_set_check_interval(pl_semaphore *sem,
                                               double seconds);
-PL_EXPORT int pl_semaphore_set_fail_when_locked(pl_semaphore *sem,
+PL_EXPORT pl_status pl_semaphore_set_fail_when_locked(pl_semaphore *sem,
                                                 int enabled);
-PL_EXPORT int pl_semaphore_set_mechanism(pl_semaphore *sem, int mechanism);
-PL_EXPORT int pl_semaphore_set_file_mode(pl_semaphore *sem, unsigned int mode);
-PL_EXPORT int pl_semaphore_get_fail_when_locked(const pl_semaphore *sem,
-                                                int *out);
+PL_EXPORT pl_status pl_semaphore_set_mechanism(pl_semaphore *sem, int mechanism);
+PL_EXPORT pl_status pl_semaphore_set_file_mode(pl_semaphore *sem, unsigned int mode);
+PL_EXPORT pl_status pl_semaphore_get_directory(const pl_semaphore *sem,
+                                               const char **out);
+PL_EXPORT pl_status pl_semaphore_get_filename_pattern(const pl_semaphore *sem,
+                                                      const char **out);
+PL_EXPORT pl_status pl_semaphore_get_timeout(const pl_semaphore *sem,
+                                             double *out);
+PL_EXPORT pl_status pl_semaphore_get_check_interval(const pl_semaphore *sem,
+                                                    double *out);
+PL_EXPORT pl_status pl_semaphore_get_fail_when_locked(const pl_semaphore *sem,
+                                                      int *out);
+PL_EXPORT pl_status pl_semaphore_get_mechanism(const pl_semaphore *sem,
+                                               int *out);
+PL_EXPORT pl_status pl_semaphore_get_file_mode(const pl_semaphore *sem,
+                                               unsigned int *out);
 PL_EXPORT const char *pl_semaphore_name(const pl_semaphore *sem);
 PL_EXPORT int pl_semaphore_maximum(const pl_semaphore *sem);
 /* Writes slot i's full path into buf (NUL-terminated);
    PL_ERR_INVALID_ARGUMENT if the slot is out of range or buf too small. */
-PL_EXPORT int pl_semaphore_slot_path(const pl_semaphore *sem, int slot,
-                                     char *buf, unsigned long size);
+PL_EXPORT pl_status pl_semaphore_slot_path(const pl_semaphore *sem, int slot,
+                                           char *buf, size_t size);
 
 /* Take the first free slot (sweeping 0..maximum-1). *slot_out (may be
    NULL) is the slot taken. No slot within the timeout ->
-   PL_ERR_ALREADY_LOCKED (the bindings return "nothing" instead when
-   fail_when_locked is off, as the reference does). Acquiring while holding
-   is PL_ERR_INVALID_STATE. */
-PL_EXPORT int pl_semaphore_acquire(pl_semaphore *sem, int *slot_out);
-PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *sem, double timeout,
-                                        double check_interval,
-                                        int fail_when_locked, int *slot_out);
-PL_EXPORT int pl_semaphore_release(pl_semaphore *sem);
+   PL_ERR_ALREADY_LOCKED, whatever fail_when_locked says: that setting
+   only tells the bindings whether to raise or to return "nothing", as the
+   reference does, so it is no per-call override here. Acquiring while
+   holding is PL_ERR_INVALID_STATE. */
+PL_EXPORT pl_status pl_semaphore_acquire(pl_semaphore *sem, int *slot_out);
+PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *sem,
+                                              double timeout,
+                                              double check_interval,
+                                              int *slot_out);
+PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *sem);
 /* The held slot, or -1. */
 PL_EXPORT int pl_semaphore_slot(const pl_semaphore *sem);
 PL_EXPORT int pl_semaphore_fd(const pl_semaphore *sem);
@@ -269,14 +303,14 @@ typedef struct pl_atomic_file pl_atomic_file;
 
 /* Create a temporary file next to `path` (the parent directory is created
    if missing). PL_ERR_EXISTS if `path` exists already. */
-PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path);
+PL_EXPORT pl_status pl_atomic_open(pl_atomic_file **out, const char *path);
 /* The temporary file's descriptor (owned by the handle). */
 PL_EXPORT int pl_atomic_fd(const pl_atomic_file *file);
 PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *file);
 /* fsync, publish under `path` without ever replacing an existing file
    (PL_ERR_EXISTS, the other file untouched), fsync the directory. The
    temporary file is removed in every case. */
-PL_EXPORT int pl_atomic_commit(pl_atomic_file *file);
+PL_EXPORT pl_status pl_atomic_commit(pl_atomic_file *file);
 /* Abandon (if not committed): the temporary file is removed. NULL ok. */
 PL_EXPORT void pl_atomic_free(pl_atomic_file *file);
 
@@ -289,47 +323,79 @@ typedef struct pl_redis_lock pl_redis_lock;
 /* channel is binary-safe: channel_len bytes. Connection defaults:
    127.0.0.1:6379, db 0. Lock defaults: EXCLUSIVE, timeout 5 s,
    check_interval 0.25 s, fail_when_locked 0, unavailable_timeout 1 s. */
-PL_EXPORT int pl_redis_lock_new(pl_redis_lock **out, const char *channel,
-                                unsigned long channel_len);
+PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out,
+                                      const char *channel,
+                                      size_t channel_len);
 PL_EXPORT void pl_redis_lock_free(pl_redis_lock *lock);
-PL_EXPORT int pl_redis_lock_set_host(pl_redis_lock *lock, const char *host,
+PL_EXPORT pl_status pl_redis_lock_set_host(pl_redis_lock *lock, const char *host,
                                      int port);
-PL_EXPORT int pl_redis_lock_set_unix_socket(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *lock,
                                             const char *path);
-PL_EXPORT int pl_redis_lock_set_db(pl_redis_lock *lock, int db);
+PL_EXPORT pl_status pl_redis_lock_set_db(pl_redis_lock *lock, int db);
 /* username may be NULL (plain AUTH password). */
-PL_EXPORT int pl_redis_lock_set_password(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_password(pl_redis_lock *lock,
                                          const char *username,
                                          const char *password);
-PL_EXPORT int pl_redis_lock_set_connect_timeout(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_connect_timeout(pl_redis_lock *lock,
                                                 double seconds);
-PL_EXPORT int pl_redis_lock_set_command_timeout(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_command_timeout(pl_redis_lock *lock,
                                                 double seconds);
-PL_EXPORT int pl_redis_lock_set_flags(pl_redis_lock *lock, int flags);
-PL_EXPORT int pl_redis_lock_set_timeout(pl_redis_lock *lock, double seconds);
-PL_EXPORT int pl_redis_lock_set_check_interval(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *lock, int flags);
+PL_EXPORT pl_status pl_redis_lock_set_timeout(pl_redis_lock *lock, double seconds);
+PL_EXPORT pl_status pl_redis_lock_set_check_interval(pl_redis_lock *lock,
                                                double seconds);
-PL_EXPORT int pl_redis_lock_set_fail_when_locked(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_fail_when_locked(pl_redis_lock *lock,
                                                  int enabled);
-PL_EXPORT int pl_redis_lock_set_unavailable_timeout(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *lock,
                                                     double seconds);
 
 /* Called at most once per acquisition, from the library's background
    thread, when a held lock is lost (its subscription died). It must not
    call back into this handle. */
 typedef void (*pl_lost_callback)(pl_redis_lock *lock, void *userdata);
-PL_EXPORT int pl_redis_lock_set_lost_callback(pl_redis_lock *lock,
+PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *lock,
                                               pl_lost_callback callback,
                                               void *userdata);
 
-PL_EXPORT int pl_redis_lock_acquire(pl_redis_lock *lock);
-PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeout,
+/* Getters of the settings above. Strings belong to the handle and stay
+   valid until the setting changes or the handle is freed. get_host reports
+   the TCP endpoint even while a unix socket is set; get_unix_socket gives
+   "" when connecting over TCP; get_password gives NULL for what is not
+   set. */
+PL_EXPORT pl_status pl_redis_lock_get_host(const pl_redis_lock *lock,
+                                           const char **host, int *port);
+PL_EXPORT pl_status pl_redis_lock_get_unix_socket(const pl_redis_lock *lock,
+                                                  const char **path);
+PL_EXPORT pl_status pl_redis_lock_get_db(const pl_redis_lock *lock, int *db);
+PL_EXPORT pl_status pl_redis_lock_get_password(const pl_redis_lock *lock,
+                                               const char **username,
+                                               const char **password);
+PL_EXPORT pl_status pl_redis_lock_get_connect_timeout(const pl_redis_lock *lock,
+                                                      double *out);
+PL_EXPORT pl_status pl_redis_lock_get_command_timeout(const pl_redis_lock *lock,
+                                                      double *out);
+PL_EXPORT pl_status pl_redis_lock_get_flags(const pl_redis_lock *lock,
+                                            int *out);
+PL_EXPORT pl_status pl_redis_lock_get_timeout(const pl_redis_lock *lock,
+                                              double *out);
+PL_EXPORT pl_status pl_redis_lock_get_check_interval(const pl_redis_lock *lock,
+                                                     double *out);
+PL_EXPORT pl_status pl_redis_lock_get_fail_when_locked(
+    const pl_redis_lock *lock, int *out);
+PL_EXPORT pl_status pl_redis_lock_get_unavailable_timeout(
+    const pl_redis_lock *lock, double *out);
+PL_EXPORT pl_status pl_redis_lock_get_lost_callback(const pl_redis_lock *lock,
+                                                    pl_lost_callback *callback,
+                                                    void **userdata);
+
+PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *lock);
+PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeout,
                                          double check_interval,
                                          int fail_when_locked);
 /* UNSUBSCRIBE and close: that is the release. No-op (PL_OK) when nothing
    is held. If the lock had been lost meanwhile, everything is still cleaned
    up and the result is PL_ERR_LOCK_LOST, so a loss is never silent. */
-PL_EXPORT int pl_redis_lock_release(pl_redis_lock *lock);
+PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *lock);
 /* PL_OK while held, PL_ERR_LOCK_LOST if the held lock was lost,
    PL_ERR_NOT_HELD if nothing is held.
    Lost locks: the lock is the subscription; when it dies (server restart,
@@ -341,7 +407,7 @@ PL_EXPORT int pl_redis_lock_release(pl_redis_lock *lock);
    step that needs exclusion (or react in the callback), stop the work,
    release, and acquire again. No call touches the network of an inherited
    lock in a forked child: there it is simply not held. */
-PL_EXPORT int pl_redis_lock_check(pl_redis_lock *lock);
+PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *lock);
 PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
 
 #ifdef __cplusplus

@@ -192,7 +192,7 @@ static int build_paths(pl_semaphore *s, const char *dir, const char *pattern)
     return PL_OK;
 }
 
-PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
+PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
                                const char *name)
 {
     pl_semaphore *s;
@@ -207,7 +207,7 @@ PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
                         maximum);
     if (!name) {
         snprintf(random_name, sizeof random_name, "bounded_semaphore.%llu",
-                 pl_os_random() % 1000001ULL);
+                 pl__os_random() % 1000001ULL);
         name = random_name;
     } else if ((rc = check_name(name)) != PL_OK) {
         return rc;
@@ -224,7 +224,7 @@ PL_EXPORT int pl_semaphore_new(pl_semaphore **out, int maximum,
     s->wait.fail_when_locked = 1;
     s->name = pl__strdup(name);
     s->pattern = pl__strdup(PL_DEFAULT_PATTERN);
-    s->directory = pl__strdup(pl_os_temp_dir());
+    s->directory = pl__strdup(pl__os_temp_dir());
     if (!s->name || !s->pattern || !s->directory) {
         pl_semaphore_free(s);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
@@ -281,45 +281,38 @@ static int set_layout(pl_semaphore *s, char **field, const char *value,
     return pl__ok();
 }
 
-PL_EXPORT int pl_semaphore_set_directory(pl_semaphore *s, const char *dir)
+PL_EXPORT pl_status pl_semaphore_set_directory(pl_semaphore *s, const char *dir)
 {
     return set_layout(s, s ? &s->directory : NULL, dir, "directory");
 }
 
-PL_EXPORT int pl_semaphore_set_filename_pattern(pl_semaphore *s,
+PL_EXPORT pl_status pl_semaphore_set_filename_pattern(pl_semaphore *s,
                                                 const char *pattern)
 {
     return set_layout(s, s ? &s->pattern : NULL, pattern, "filename pattern");
 }
 
-PL_EXPORT int pl_semaphore_set_timeout(pl_semaphore *s, double seconds)
-{
-    int rc;
-    CHECK_SEM(s);
-    if ((rc = pl__check_seconds("timeout", seconds, 1)) != PL_OK)
-        return rc;
-    s->wait.timeout = seconds;
-    return pl__ok();
-}
-
-PL_EXPORT int pl_semaphore_set_check_interval(pl_semaphore *s, double seconds)
-{
-    int rc;
-    CHECK_SEM(s);
-    if ((rc = pl__check_seconds("check_interval", seconds, 0)) != PL_OK)
-        return rc;
-    s->wait.check_interval = seconds;
-    return pl__ok();
-}
-
-PL_EXPORT int pl_semaphore_set_fail_when_locked(pl_semaphore *s, int enabled)
+PL_EXPORT pl_status pl_semaphore_set_timeout(pl_semaphore *s, double seconds)
 {
     CHECK_SEM(s);
-    s->wait.fail_when_locked = enabled != 0;
-    return pl__ok();
+    return pl__wait_set_timeout(&s->wait, seconds);
 }
 
-PL_EXPORT int pl_semaphore_set_mechanism(pl_semaphore *s, int mechanism)
+PL_EXPORT pl_status pl_semaphore_set_check_interval(pl_semaphore *s,
+                                                    double seconds)
+{
+    CHECK_SEM(s);
+    return pl__wait_set_check_interval(&s->wait, seconds);
+}
+
+PL_EXPORT pl_status pl_semaphore_set_fail_when_locked(pl_semaphore *s,
+                                                      int enabled)
+{
+    CHECK_SEM(s);
+    return pl__wait_set_fail_when_locked(&s->wait, enabled);
+}
+
+PL_EXPORT pl_status pl_semaphore_set_mechanism(pl_semaphore *s, int mechanism)
 {
     int rc;
     CHECK_SEM(s);
@@ -329,24 +322,37 @@ PL_EXPORT int pl_semaphore_set_mechanism(pl_semaphore *s, int mechanism)
     return pl__ok();
 }
 
-PL_EXPORT int pl_semaphore_set_file_mode(pl_semaphore *s, unsigned int mode)
+PL_EXPORT pl_status pl_semaphore_set_file_mode(pl_semaphore *s, unsigned int mode)
 {
+    int rc;
     CHECK_SEM(s);
-    if (mode & ~07777u)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "file mode %o has bits beyond 07777", mode);
+    if ((rc = pl__check_file_mode(mode)) != PL_OK)
+        return rc;
     s->file_mode = mode;
     return pl__ok();
 }
 
-PL_EXPORT int pl_semaphore_get_fail_when_locked(const pl_semaphore *s, int *out)
-{
-    CHECK_SEM(s);
-    if (!out)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
-    *out = s->wait.fail_when_locked;
-    return PL_OK;
-}
+/* `type` is a type name, which cannot be parenthesized.
+   NOLINTNEXTLINE(bugprone-macro-parentheses) */
+#define GETTER(name, type, expr)                                             \
+    PL_EXPORT pl_status pl_semaphore_get_##name(const pl_semaphore *s,       \
+                                                type *out)                   \
+    {                                                                        \
+        int rc_;                                                             \
+        CHECK_SEM(s);                                                        \
+        if ((rc_ = pl__check_out(out)) != PL_OK)                             \
+            return rc_;                                                      \
+        *out = (expr);                                                       \
+        return PL_OK;                                                        \
+    }
+
+GETTER(directory, const char *, s->directory)
+GETTER(filename_pattern, const char *, s->pattern)
+GETTER(timeout, double, s->wait.timeout)
+GETTER(check_interval, double, s->wait.check_interval)
+GETTER(fail_when_locked, int, s->wait.fail_when_locked)
+GETTER(mechanism, int, s->mechanism)
+GETTER(file_mode, unsigned int, s->file_mode)
 
 PL_EXPORT const char *pl_semaphore_name(const pl_semaphore *s)
 {
@@ -358,8 +364,8 @@ PL_EXPORT int pl_semaphore_maximum(const pl_semaphore *s)
     return s ? s->maximum : 0;
 }
 
-PL_EXPORT int pl_semaphore_slot_path(const pl_semaphore *s, int slot,
-                                     char *buf, unsigned long size)
+PL_EXPORT pl_status pl_semaphore_slot_path(const pl_semaphore *s, int slot,
+                                           char *buf, size_t size)
 {
     size_t n;
     CHECK_SEM(s);
@@ -369,7 +375,7 @@ PL_EXPORT int pl_semaphore_slot_path(const pl_semaphore *s, int slot,
     n = strlen(s->paths[slot]);
     if (!buf || size <= n)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "buffer of %lu bytes is too small for %zu", size,
+                        "buffer of %zu bytes is too small for %zu", size,
                         n + 1);
     memcpy(buf, s->paths[slot], n + 1);
     return PL_OK;
@@ -392,7 +398,7 @@ static void close_slot_fds(pl_semaphore *s, int keep)
     int i;
     for (i = 0; i < s->maximum; i++) {
         if (i != keep && s->fds[i] >= 0)
-            (void)pl_os_close(s->fds[i]);
+            (void)pl__os_close(s->fds[i]);
         s->fds[i] = -1;
     }
 }
@@ -406,7 +412,7 @@ static int sweep(void *ctx, int blocking)
     (void)blocking;
     for (i = 0; i < s->maximum; i++) {
         if (s->fds[i] < 0) {
-            err = pl_os_open(s->paths[i],
+            err = pl__os_open(s->paths[i],
                              PL_O_WRITE | PL_O_CREATE | PL_O_APPEND |
                                  PL_O_NOFOLLOW | PL_O_REGULAR,
                              s->file_mode, &s->fds[i]);
@@ -419,7 +425,7 @@ static int sweep(void *ctx, int blocking)
                 return pl__fail_os(PL_ERR_IO, err, "open semaphore slot",
                                    s->paths[i]);
         }
-        err = pl_os_lock(s->fds[i], s->mechanism, 1, 0);
+        err = pl__os_lock(s->fds[i], s->mechanism, 1, 0);
         if (err == 0) {
             s->slot = i;
             s->fd = s->fds[i];
@@ -434,9 +440,9 @@ static int sweep(void *ctx, int blocking)
                     s->name);
 }
 
-PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
-                                        double check_interval,
-                                        int fail_when_locked, int *slot_out)
+PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
+                                              double check_interval,
+                                              int *slot_out)
 {
     pl_wait_opts opts;
     int rc, i;
@@ -447,13 +453,12 @@ PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
                         s->slot);
     if (s->slot >= 0)
         (void)pl_semaphore_release(s); /* the parent's, inherited by fork */
-    if ((rc = pl__merge_wait_opts(&s->wait, timeout, check_interval,
-                                  fail_when_locked, &opts)) != PL_OK)
-        return rc;
     /* The semaphore's fail_when_locked decides what happens after the
        timeout (raise or return nothing, in the bindings); every sweep
        waits out the timeout, as the reference does. */
-    opts.fail_when_locked = 0;
+    if ((rc = pl__merge_wait_opts(&s->wait, timeout, check_interval, 0,
+                                  &opts)) != PL_OK)
+        return rc;
     if (!s->fds && !(s->fds = malloc((size_t)s->maximum * sizeof *s->fds)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     for (i = 0; i < s->maximum; i++)
@@ -473,13 +478,12 @@ PL_EXPORT int pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
     return pl__ok();
 }
 
-PL_EXPORT int pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
+PL_EXPORT pl_status pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
 {
-    return pl_semaphore_acquire_with(s, PL_INHERIT, PL_INHERIT, PL_INHERIT,
-                                     slot_out);
+    return pl_semaphore_acquire_with(s, PL_INHERIT, PL_INHERIT, slot_out);
 }
 
-PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
+PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *s)
 {
     int err, slot;
     CHECK_SEM(s);
@@ -487,8 +491,8 @@ PL_EXPORT int pl_semaphore_release(pl_semaphore *s)
         return pl__ok();
     /* A forked child only closes its copy (see lock.c). */
     if (s->owner_pid == pl__self_pid())
-        (void)pl_os_unlock(s->fd, s->held_mechanism);
-    err = pl_os_close(s->fd);
+        (void)pl__os_unlock(s->fd, s->held_mechanism);
+    err = pl__os_close(s->fd);
     slot = s->slot;
     s->slot = -1;
     s->fd = -1;

@@ -16,12 +16,12 @@ PL_EXPORT int pl_mechanism_posix(void) { return PL_MECH_POSIX; }
 PL_EXPORT int pl_mechanism_ofd(void) { return PL_MECH_OFD; }
 PL_EXPORT int pl_inherit(void) { return PL_INHERIT; }
 
-PL_EXPORT int pl_mechanism_supported(int mechanism)
+PL_EXPORT pl_status pl_mechanism_supported(int mechanism)
 {
     int rc = pl__check_mechanism(mechanism);
     if (rc != PL_OK)
         return rc;
-    if (!pl_os_mechanism_supported(mechanism))
+    if (!pl__os_mechanism_supported(mechanism))
         return pl__fail(PL_ERR_UNSUPPORTED, 0,
                         "lock mechanism %d is not supported by this system",
                         mechanism);

@@ -1,9 +1,8 @@
 /* The error table's functions and the thread-local last error. */
-#define _GNU_SOURCE
 #include "internal.h"
+#include "platform.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,93 +125,9 @@ int pl__code_for_errno(int errnum, int fallback)
 int pl__fail_os(int fallback, int errnum, const char *what, const char *path)
 {
     char buf[128];
-    /* strerror_r (GNU) may return a static string instead of filling buf. */
-    const char *msg = strerror_r(errnum, buf, sizeof buf);
+    const char *msg = pl__os_strerror(errnum, buf, sizeof buf);
     int code = pl__code_for_errno(errnum, fallback);
     if (path)
         return pl__fail(code, errnum, "cannot %s '%s': %s", what, path, msg);
     return pl__fail(code, errnum, "cannot %s: %s", what, msg);
-}
-
-int pl__check_seconds(const char *what, double seconds, int allow_infinity)
-{
-    if (isnan(seconds))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "%s must be a number, not NaN",
-                        what);
-    if (seconds < 0)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "%s must not be negative (got %g)", what, seconds);
-    if (isinf(seconds) && !allow_infinity)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "%s must be finite", what);
-    return PL_OK;
-}
-
-int pl__check_mechanism(int mechanism)
-{
-    if (mechanism != PL_MECH_FLOCK && mechanism != PL_MECH_POSIX &&
-        mechanism != PL_MECH_OFD)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "unknown lock mechanism %d (expected flock 0, posix 1 "
-                        "or ofd 2)",
-                        mechanism);
-    return PL_OK;
-}
-
-int pl__check_lock_flags(int flags)
-{
-    int kind = flags & (PL_LOCK_SH | PL_LOCK_EX);
-    if (flags & ~(PL_LOCK_SH | PL_LOCK_EX | PL_LOCK_NB | PL_LOCK_UN))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "unknown bits in lock flags 0x%x", (unsigned)flags);
-    if (flags & PL_LOCK_UN) {
-        if (flags != PL_LOCK_UN)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                            "UNBLOCK cannot be combined with other flags "
-                            "(flags 0x%x)",
-                            (unsigned)flags);
-        return PL_OK;
-    }
-    if (kind == 0 && (flags & PL_LOCK_NB))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "NON_BLOCKING alone is not a lock: add SHARED or "
-                        "EXCLUSIVE");
-    if (kind == 0)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "lock flags must include SHARED or EXCLUSIVE "
-                        "(flags 0x%x)",
-                        (unsigned)flags);
-    if (kind == (PL_LOCK_SH | PL_LOCK_EX))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "SHARED and EXCLUSIVE cannot both be set");
-    return PL_OK;
-}
-
-int pl__merge_wait_opts(const pl_wait_opts *base, double timeout,
-                        double check_interval, int fail_when_locked,
-                        pl_wait_opts *out)
-{
-    int rc;
-    *out = *base;
-    if (timeout != (double)PL_INHERIT) {
-        if ((rc = pl__check_seconds("timeout", timeout, 1)) != PL_OK)
-            return rc;
-        out->timeout = timeout;
-    }
-    if (check_interval != (double)PL_INHERIT) {
-        if ((rc = pl__check_seconds("check_interval", check_interval, 0)) != PL_OK)
-            return rc;
-        out->check_interval = check_interval;
-    }
-    if (fail_when_locked != PL_INHERIT)
-        out->fail_when_locked = fail_when_locked != 0;
-    return PL_OK;
-}
-
-char *pl__strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }

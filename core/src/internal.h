@@ -29,12 +29,18 @@ int pl__code_for_errno(int errnum, int fallback);
 /* Record success for the calling thread (clears code and message). */
 int pl__ok(void);
 
-/* Argument checks that set the last error and return its code. */
+/* Argument checks that set the last error and return its code
+   (options.c). */
 int pl__check_seconds(const char *what, double seconds, int allow_infinity);
 int pl__check_mechanism(int mechanism);
 int pl__check_lock_flags(int flags);
+int pl__check_file_mode(unsigned int mode);
+int pl__check_out(const void *out);
 
+/* malloc'ed copies (strings.c); NULL when out of memory. */
 char *pl__strdup(const char *s);
+/* a (alen bytes) then b (blen bytes), NUL-terminated. */
+char *pl__concat(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Options common to everything that waits for a lock. */
 typedef struct pl_wait_opts {
@@ -47,6 +53,10 @@ typedef struct pl_wait_opts {
 int pl__merge_wait_opts(const pl_wait_opts *base, double timeout,
                         double check_interval, int fail_when_locked,
                         pl_wait_opts *out);
+/* The setters every waiting handle shares: validate, store, pl__ok(). */
+int pl__wait_set_timeout(pl_wait_opts *w, double seconds);
+int pl__wait_set_check_interval(pl_wait_opts *w, double seconds);
+int pl__wait_set_fail_when_locked(pl_wait_opts *w, int enabled);
 
 /* One attempt at taking a lock. `blocking` asks the attempt to wait in the
    kernel (only offered when there is no deadline). Returns PL_OK,
@@ -66,11 +76,5 @@ int pl__parse_mode(const char *mode, int *oflags, int *truncate_after);
 
 /* The cached PID of this process (kept right across fork). */
 long pl__self_pid(void);
-
-/* Temporary lock files still held at exit are removed by a destructor. */
-struct pl_lock;
-void pl__exit_registry_add(struct pl_lock *lock);
-void pl__exit_registry_remove(struct pl_lock *lock);
-void pl__lock_release_at_exit(struct pl_lock *lock);
 
 #endif

@@ -1,24 +1,19 @@
 /*
- * Lock and RLock, and the engine every file-lock handle shares: open the
- * file (close-on-exec; no symlinks for the files the library creates in
- * shared directories), lock it with the handle's mechanism, wait with the
- * shared retry policy, and release without ever unlocking a lock that
- * belongs to another process (a forked child only closes its copy).
+ * The engine every file-lock handle shares: open the file (close-on-exec;
+ * no symlinks or FIFOs for the files the library creates in shared
+ * directories), lock it with the handle's mechanism, wait with the shared
+ * retry policy, and release without ever unlocking a lock that belongs to
+ * another process (a forked child only closes its copy). What differs
+ * between Lock, RLock, TemporaryFileLock and PidFileLock comes from the
+ * kind's operations table (lock_handle.h).
  */
 #include "lock_handle.h"
 #include "platform.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-static int is_creating_kind(const pl_lock *l)
-{
-    return l->kind == PL_KIND_TEMPORARY || l->kind == PL_KIND_PIDFILE;
-}
-
-int pl__lock_alloc(pl_lock **out, const char *path, enum pl_lock_kind kind)
+int pl__lock_new(pl_lock **out, const char *path, const pl_lock_kind *kind)
 {
     pl_lock *l;
     int rc;
@@ -39,11 +34,9 @@ int pl__lock_alloc(pl_lock **out, const char *path, enum pl_lock_kind kind)
     l->file_mode = PL_DEFAULT_FILE_MODE;
     l->wait.timeout = PL_DEFAULT_TIMEOUT;
     l->wait.check_interval = PL_DEFAULT_CHECK_INTERVAL;
-    l->wait.fail_when_locked = is_creating_kind(l);
+    l->wait.fail_when_locked = kind->default_fail_when_locked;
     l->path = pl__strdup(path);
-    /* Temporary and PID-file locks write the file: the reference opens
-       them with 'w' (truncated once locked); Lock defaults to 'a'. */
-    l->mode = pl__strdup(is_creating_kind(l) ? "w" : "a");
+    l->mode = pl__strdup(kind->default_mode);
     if (!l->path || !l->mode) {
         pl_lock_free(l);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
@@ -57,16 +50,6 @@ int pl__lock_alloc(pl_lock **out, const char *path, enum pl_lock_kind kind)
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_new(pl_lock **out, const char *path)
-{
-    return pl__lock_alloc(out, path, PL_KIND_LOCK);
-}
-
-PL_EXPORT int pl_rlock_new(pl_lock **out, const char *path)
-{
-    return pl__lock_alloc(out, path, PL_KIND_RLOCK);
-}
-
 PL_EXPORT void pl_lock_free(pl_lock *l)
 {
     if (!l)
@@ -75,9 +58,10 @@ PL_EXPORT void pl_lock_free(pl_lock *l)
         l->count = 1; /* release fully, whatever the RLock depth */
         (void)pl_lock_release(l);
     }
-    pl__exit_registry_remove(l);
+    pl__exit_registry_remove(&l->exit_entry);
+    if (l->kind->free_data)
+        l->kind->free_data(l->data);
     free(l->path);
-    free(l->pid_path);
     free(l->mode);
     free(l);
 }
@@ -91,34 +75,25 @@ PL_EXPORT void pl_lock_free(pl_lock *l)
                             "lock handle must not be NULL");                 \
     } while (0)
 
-PL_EXPORT int pl_lock_set_timeout(pl_lock *l, double seconds)
-{
-    int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_seconds("timeout", seconds, 1)) != PL_OK)
-        return rc;
-    l->wait.timeout = seconds;
-    return pl__ok();
-}
-
-PL_EXPORT int pl_lock_set_check_interval(pl_lock *l, double seconds)
-{
-    int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_seconds("check_interval", seconds, 0)) != PL_OK)
-        return rc;
-    l->wait.check_interval = seconds;
-    return pl__ok();
-}
-
-PL_EXPORT int pl_lock_set_fail_when_locked(pl_lock *l, int enabled)
+PL_EXPORT pl_status pl_lock_set_timeout(pl_lock *l, double seconds)
 {
     CHECK_HANDLE(l);
-    l->wait.fail_when_locked = enabled != 0;
-    return pl__ok();
+    return pl__wait_set_timeout(&l->wait, seconds);
 }
 
-PL_EXPORT int pl_lock_set_flags(pl_lock *l, int flags)
+PL_EXPORT pl_status pl_lock_set_check_interval(pl_lock *l, double seconds)
+{
+    CHECK_HANDLE(l);
+    return pl__wait_set_check_interval(&l->wait, seconds);
+}
+
+PL_EXPORT pl_status pl_lock_set_fail_when_locked(pl_lock *l, int enabled)
+{
+    CHECK_HANDLE(l);
+    return pl__wait_set_fail_when_locked(&l->wait, enabled);
+}
+
+PL_EXPORT pl_status pl_lock_set_flags(pl_lock *l, int flags)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -131,15 +106,14 @@ PL_EXPORT int pl_lock_set_flags(pl_lock *l, int flags)
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_set_mode(pl_lock *l, const char *mode)
+PL_EXPORT pl_status pl_lock_set_mode(pl_lock *l, const char *mode)
 {
     int oflags, truncate_after, rc;
     char *copy;
     CHECK_HANDLE(l);
-    if (is_creating_kind(l))
+    if (l->kind->fixed_mode)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "the open mode is fixed for temporary and PID-file "
-                        "locks");
+                        "the open mode is fixed for %s locks", l->kind->name);
     if ((rc = pl__parse_mode(mode, &oflags, &truncate_after)) != PL_OK)
         return rc;
     if (!(copy = pl__strdup(mode)))
@@ -151,7 +125,7 @@ PL_EXPORT int pl_lock_set_mode(pl_lock *l, const char *mode)
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_set_mechanism(pl_lock *l, int mechanism)
+PL_EXPORT pl_status pl_lock_set_mechanism(pl_lock *l, int mechanism)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -161,17 +135,17 @@ PL_EXPORT int pl_lock_set_mechanism(pl_lock *l, int mechanism)
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_set_file_mode(pl_lock *l, unsigned int mode)
+PL_EXPORT pl_status pl_lock_set_file_mode(pl_lock *l, unsigned int mode)
 {
+    int rc;
     CHECK_HANDLE(l);
-    if (mode & ~07777u)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "file mode %o has bits beyond 07777", mode);
+    if ((rc = pl__check_file_mode(mode)) != PL_OK)
+        return rc;
     l->file_mode = mode;
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *l, int enabled)
+PL_EXPORT pl_status pl_lock_set_raise_on_release_error(pl_lock *l, int enabled)
 {
     CHECK_HANDLE(l);
     l->raise_on_release_error = enabled != 0;
@@ -181,7 +155,7 @@ PL_EXPORT int pl_lock_set_raise_on_release_error(pl_lock *l, int enabled)
 /* `type` is a type name, which cannot be parenthesized: the
    bugprone-macro-parentheses finding on the next line is suppressed. */
 #define GETTER(name, type, expr) /* NOLINTNEXTLINE(bugprone-macro-parentheses) */ \
-    PL_EXPORT int pl_lock_get_##name(const pl_lock *l, type *out)            \
+    PL_EXPORT pl_status pl_lock_get_##name(const pl_lock *l, type *out)            \
     {                                                                        \
         CHECK_HANDLE(l);                                                     \
         if (!out)                                                            \
@@ -195,12 +169,16 @@ GETTER(timeout, double, l->wait.timeout)
 GETTER(check_interval, double, l->wait.check_interval)
 GETTER(fail_when_locked, int, l->wait.fail_when_locked)
 GETTER(flags, int, l->flags)
+GETTER(mode, const char *, l->mode)
+GETTER(mechanism, int, l->mechanism)
+GETTER(file_mode, unsigned int, l->file_mode)
+GETTER(raise_on_release_error, int, l->raise_on_release_error)
 
 PL_EXPORT const char *pl_lock_path(const pl_lock *l)
 {
     if (!l)
         return "";
-    return l->kind == PL_KIND_PIDFILE ? l->pid_path : l->path;
+    return l->kind->public_path ? l->kind->public_path(l) : l->path;
 }
 
 PL_EXPORT int pl_lock_is_held(const pl_lock *l)
@@ -208,7 +186,7 @@ PL_EXPORT int pl_lock_is_held(const pl_lock *l)
     return l && l->held;
 }
 
-PL_EXPORT int pl_lock_get_fd(const pl_lock *l)
+PL_EXPORT int pl_lock_held_fd(const pl_lock *l)
 {
     return l && l->held ? l->fd : -1;
 }
@@ -217,7 +195,7 @@ PL_EXPORT int pl_lock_count(const pl_lock *l)
 {
     if (!l || !l->held)
         return 0;
-    return l->kind == PL_KIND_RLOCK ? l->count : 1;
+    return l->kind->reentrant ? l->count : 1;
 }
 
 PL_EXPORT long pl_lock_holder_pid(const pl_lock *l)
@@ -230,7 +208,7 @@ PL_EXPORT long pl_lock_holder_pid(const pl_lock *l)
 static void close_fd(pl_lock *l)
 {
     if (l->fd >= 0)
-        (void)pl_os_close(l->fd);
+        (void)pl__os_close(l->fd);
     l->fd = -1;
 }
 
@@ -239,9 +217,9 @@ static int open_file(pl_lock *l, int oflags)
     int err;
     /* Files the library creates in shared directories: no symlink
        (CVE-2025-68146's truncation attack) and no FIFO (a hang). */
-    if (is_creating_kind(l))
+    if (l->kind->owns_file)
         oflags |= PL_O_NOFOLLOW | PL_O_REGULAR;
-    err = pl_os_open(l->path, oflags, l->file_mode, &l->fd);
+    err = pl__os_open(l->path, oflags, l->file_mode, &l->fd);
     if (err == EINVAL && (oflags & PL_O_REGULAR))
         return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
                         "cannot lock '%s': not a regular file", l->path);
@@ -250,19 +228,17 @@ static int open_file(pl_lock *l, int oflags)
             return pl__fail(PL_ERR_IO, err,
                             "cannot open '%s': it is a symbolic link, which a "
                             "%s lock refuses to follow",
-                            l->path,
-                            l->kind == PL_KIND_PIDFILE ? "PID-file"
-                                                       : "temporary");
+                            l->path, l->kind->name);
         return pl__fail_os(PL_ERR_IO, err, "open", l->path);
     }
     /* A writable open of a directory already fails with EISDIR. */
-    if (!(oflags & PL_O_WRITE) && (err = pl_os_check_regular(l->fd)) != 0) {
+    if (!(oflags & PL_O_WRITE) && (err = pl__os_check_regular(l->fd)) != 0) {
         close_fd(l);
         /* The same answer as a writable open of a directory (and the
            reference's IsADirectoryError), whatever the mode. */
         if (err == EISDIR)
             return pl__fail_os(PL_ERR_IO, err, "open", l->path);
-        if (err == EINVAL) /* pl_os_check_regular: not a regular file */
+        if (err == EINVAL) /* pl__os_check_regular: not a regular file */
             return pl__fail_os(PL_ERR_INVALID_ARGUMENT, err,
                                "lock a non-regular file", l->path);
         /* fstat itself failed: an I/O error, not a bad argument. */
@@ -278,7 +254,7 @@ static int open_file(pl_lock *l, int oflags)
 static int lock_fd(pl_lock *l, int blocking)
 {
     int exclusive = (l->flags & PL_LOCK_EX) != 0;
-    int err = pl_os_lock(l->fd, l->mechanism, exclusive, blocking);
+    int err = pl__os_lock(l->fd, l->mechanism, exclusive, blocking);
     if (err == EBADF && (l->oflags & (PL_O_READ | PL_O_WRITE)) !=
                             (PL_O_READ | PL_O_WRITE)) {
         int rc;
@@ -286,7 +262,7 @@ static int lock_fd(pl_lock *l, int blocking)
         rc = open_file(l, l->oflags | PL_O_READ | PL_O_WRITE);
         if (rc != PL_OK)
             return rc;
-        err = pl_os_lock(l->fd, l->mechanism, exclusive, blocking);
+        err = pl__os_lock(l->fd, l->mechanism, exclusive, blocking);
     }
     if (err == 0)
         return PL_OK;
@@ -297,7 +273,40 @@ static int lock_fd(pl_lock *l, int blocking)
     return pl__fail_os(PL_ERR_LOCK_FAILED, err, "lock", l->path);
 }
 
-/* Up to this many immediate re-opens when a temporary lock's file keeps
+/* Whether the file we locked is still the one at the path (a releasing
+   holder of an owned file unlinks it while we may have it open). */
+static int file_replaced(pl_lock *l, int *replaced)
+{
+    pl__os_file_id held, current;
+    int err = pl__os_fd_id(l->fd, &held);
+    if (err)
+        return pl__fail_os(PL_ERR_IO, err, "stat", l->path);
+    err = pl__os_path_id(l->path, &current);
+    if (err == ENOENT) {
+        *replaced = 1;
+        return PL_OK;
+    }
+    if (err)
+        return pl__fail_os(PL_ERR_IO, err, "stat", l->path);
+    *replaced = held.dev != current.dev || held.ino != current.ino;
+    return PL_OK;
+}
+
+int pl__lock_unlink_if_ours(pl_lock *l, const char *path)
+{
+    pl__os_file_id held, current;
+    int err;
+    if (pl__os_fd_id(l->fd, &held) == 0 &&
+        pl__os_path_id(path, &current) == 0 &&
+        (held.dev != current.dev || held.ino != current.ino))
+        return PL_OK;
+    err = pl__os_unlink(path);
+    if (err && err != ENOENT)
+        return pl__fail_os(PL_ERR_IO, err, "remove", path);
+    return PL_OK;
+}
+
+/* Up to this many immediate re-opens when an owned lock file keeps
    being replaced under us (each replacement means a holder just left). */
 #define PL_MAX_REPLACED 64
 
@@ -314,13 +323,13 @@ static int attempt(void *ctx, int blocking)
            with its own close events. */
         if ((rc = lock_fd(l, blocking)) != PL_OK)
             return rc;
-        if (!is_creating_kind(l))
+        if (!l->kind->owns_file)
             return PL_OK;
-        if ((rc = pl__temporary_verify(l, &replaced)) != PL_OK || !replaced)
+        if ((rc = file_replaced(l, &replaced)) != PL_OK || !replaced)
             return rc;
         /* Locked a file that is no longer at the path: a releasing holder
            unlinked it. Drop it and lock the current one instead. */
-        (void)pl_os_unlock(l->fd, l->mechanism);
+        (void)pl__os_unlock(l->fd, l->mechanism);
         close_fd(l);
     }
     return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
@@ -332,10 +341,20 @@ static int attempt(void *ctx, int blocking)
    error (the caller is reporting another failure). */
 static void unlink_lock_file_quietly(pl_lock *l)
 {
-    pl_file_id held, current;
-    if (pl_os_fd_id(l->fd, &held) == 0 && pl_os_path_id(l->path, &current) == 0 &&
-        held.dev == current.dev && held.ino == current.ino)
-        (void)pl_os_unlink(l->path);
+    pl__os_file_id held, current;
+    if (pl__os_fd_id(l->fd, &held) == 0 &&
+        pl__os_path_id(l->path, &current) == 0 && held.dev == current.dev &&
+        held.ino == current.ino)
+        (void)pl__os_unlink(l->path);
+}
+
+/* The exit registry's callback: remove the files of a lock still held at
+   exit; the kernel drops the lock itself when the process ends. */
+static void at_exit(void *arg)
+{
+    pl_lock *l = arg;
+    if (l->held && l->owner_pid == pl__self_pid())
+        l->kind->at_exit(l);
 }
 
 /* Steps after the OS lock is taken; on failure the lock is dropped. */
@@ -346,26 +365,26 @@ static int prepare_locked(pl_lock *l)
        holder's data; now that the lock is ours, truncate, and turn off
        O_APPEND so that seek + write behaves as with 'w' (as the
        reference 4.4 does). */
-    if (l->truncate_after && (err = pl_os_truncate(l->fd)) != 0)
+    if (l->truncate_after && (err = pl__os_truncate(l->fd)) != 0)
         rc = pl__fail_os(PL_ERR_IO, err, "truncate", l->path);
-    else if (l->truncate_after && (err = pl_os_clear_append(l->fd)) != 0)
+    else if (l->truncate_after && (err = pl__os_clear_append(l->fd)) != 0)
         rc = pl__fail_os(PL_ERR_IO, err, "clear O_APPEND on", l->path);
-    if (rc == PL_OK && l->kind == PL_KIND_PIDFILE)
-        rc = pl__pidfile_write(l);
+    if (rc == PL_OK && l->kind->after_lock)
+        rc = l->kind->after_lock(l);
     if (rc != PL_OK) {
-        /* A temporary or PID-file lock's file exists only while held:
-           remove it (if still ours) before unlocking, as release does. */
-        if (is_creating_kind(l))
+        /* An owned file exists only while held: remove it (if still
+           ours) before unlocking, as release does. */
+        if (l->kind->owns_file)
             unlink_lock_file_quietly(l);
-        (void)pl_os_unlock(l->fd, l->mechanism);
+        (void)pl__os_unlock(l->fd, l->mechanism);
         close_fd(l);
     }
     return rc;
 }
 
-PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
-                                   double check_interval, int fail_when_locked,
-                                   int *fd_out)
+PL_EXPORT pl_status pl_lock_acquire_with(pl_lock *l, double timeout,
+                                         double check_interval,
+                                         int fail_when_locked, int *fd_out)
 {
     pl_wait_opts opts;
     const char *paths[1];
@@ -378,7 +397,7 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
                                   fail_when_locked, &opts)) != PL_OK)
         return rc;
     if (l->held && l->owner_pid == pl__self_pid()) {
-        if (l->kind == PL_KIND_RLOCK)
+        if (l->kind->reentrant)
             l->count++;
         if (fd_out)
             *fd_out = l->fd;
@@ -394,7 +413,7 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
         do {
             rc = attempt(l, 1);
         } while (rc == PL_ERR_ALREADY_LOCKED && !opts.fail_when_locked &&
-                 is_creating_kind(l));
+                 l->kind->owns_file);
     } else {
         rc = pl__retry(&opts, attempt, l, paths, 1, 1);
     }
@@ -402,45 +421,36 @@ PL_EXPORT int pl_lock_acquire_with(pl_lock *l, double timeout,
         rc = prepare_locked(l);
     if (rc != PL_OK) {
         close_fd(l);
-        if (l->kind == PL_KIND_PIDFILE) {
-            /* Every lock failure of a PID-file lock is contention. */
-            if (rc == PL_ERR_LOCK_FAILED) {
-                char detail[256]; /* the message buffer is rewritten below */
-                snprintf(detail, sizeof detail, "%s", pl_last_error_message());
-                rc = pl__fail(PL_ERR_ALREADY_LOCKED, pl_last_errno(), "%s",
-                              detail);
-            }
-            if (rc == PL_ERR_ALREADY_LOCKED)
-                l->holder_pid = pl__pidfile_read(l);
-        }
+        if (l->kind->on_contention)
+            rc = l->kind->on_contention(l, rc);
         return rc;
     }
     l->held = 1;
     l->held_mechanism = l->mechanism;
     l->count = 1;
     l->owner_pid = pl__self_pid();
-    if (is_creating_kind(l))
-        pl__exit_registry_add(l);
+    if (l->kind->at_exit)
+        pl__exit_registry_add(&l->exit_entry, at_exit, l);
     if (fd_out)
         *fd_out = l->fd;
     return pl__ok();
 }
 
-PL_EXPORT int pl_lock_acquire(pl_lock *l, int *fd_out)
+PL_EXPORT pl_status pl_lock_acquire(pl_lock *l, int *fd_out)
 {
     return pl_lock_acquire_with(l, PL_INHERIT, PL_INHERIT, PL_INHERIT, fd_out);
 }
 
 /* ---- releasing ---- */
 
-PL_EXPORT int pl_lock_release(pl_lock *l)
+PL_EXPORT pl_status pl_lock_release(pl_lock *l)
 {
     int rc = PL_OK, err, swallowed = 0;
     CHECK_HANDLE(l);
     if (!l->held || l->fd < 0) {
         close_fd(l);
         l->held = 0;
-        if (l->kind == PL_KIND_RLOCK)
+        if (l->kind->reentrant)
             return pl__fail(PL_ERR_NOT_HELD, 0,
                             "Cannot release more times than acquired");
         return pl__ok();
@@ -451,35 +461,33 @@ PL_EXPORT int pl_lock_release(pl_lock *l)
            unlocking (flock: shared open file description) or unlinking
            would break it. Keeping the copy (a nested RLock) would let a
            later acquire in the child lock the parent's descriptor again. */
-        pl__exit_registry_remove(l);
+        pl__exit_registry_remove(&l->exit_entry);
         close_fd(l);
         l->held = 0;
         l->count = 0;
         return pl__ok();
     }
-    if (l->kind == PL_KIND_RLOCK && l->count > 1) {
+    if (l->kind->reentrant && l->count > 1) {
         l->count--;
         return pl__ok();
     }
-    pl__exit_registry_remove(l);
-    /* Temporary files go first, while the lock is still held: the reverse
-       order lets two processes hold the lock at once. */
-    if (l->kind == PL_KIND_TEMPORARY)
-        rc = pl__temporary_unlink(l);
-    else if (l->kind == PL_KIND_PIDFILE)
-        rc = pl__pidfile_unlink(l);
+    pl__exit_registry_remove(&l->exit_entry);
+    /* The kind's files go first, while the lock is still held: the
+       reverse order lets two processes hold the lock at once. */
+    if (l->kind->before_unlock)
+        rc = l->kind->before_unlock(l);
 
     /* Unlock and close both run whatever happens; their errors are
        reported only with raise_on_release_error (as the reference), but
        stay readable in the last error either way. */
-    err = pl_os_unlock(l->fd, l->held_mechanism);
+    err = pl__os_unlock(l->fd, l->held_mechanism);
     if (err) {
         int code = pl__fail_os(PL_ERR_LOCK_FAILED, err, "unlock", l->path);
         if (rc == PL_OK && l->raise_on_release_error)
             rc = code;
         swallowed = 1;
     }
-    err = pl_os_close(l->fd);
+    err = pl__os_close(l->fd);
     if (err) {
         int code = pl__fail_os(PL_ERR_IO, err, "close", l->path);
         if (rc == PL_OK && l->raise_on_release_error)
@@ -492,16 +500,4 @@ PL_EXPORT int pl_lock_release(pl_lock *l)
     if (rc != PL_OK || swallowed)
         return rc;
     return pl__ok();
-}
-
-/* Called by the exit registry: remove the files of a lock still held at
-   exit; the kernel drops the lock itself when the process ends. */
-void pl__lock_release_at_exit(pl_lock *l)
-{
-    if (!l->held || l->owner_pid != pl__self_pid())
-        return;
-    if (l->kind == PL_KIND_TEMPORARY)
-        (void)pl__temporary_unlink(l);
-    else if (l->kind == PL_KIND_PIDFILE)
-        (void)pl__pidfile_unlink(l);
 }

@@ -22,10 +22,10 @@ static int remove_temp(pl_atomic_file *f)
 {
     int err = 0;
     if (f->fd >= 0)
-        (void)pl_os_close(f->fd);
+        (void)pl__os_close(f->fd);
     f->fd = -1;
     if (f->temp_path) {
-        err = pl_os_unlink(f->temp_path);
+        err = pl__os_unlink(f->temp_path);
         if (err == ENOENT)
             err = 0;
         /* On failure keep the name: pl_atomic_free tries again, and
@@ -38,7 +38,7 @@ static int remove_temp(pl_atomic_file *f)
     return err;
 }
 
-PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path)
+PL_EXPORT pl_status pl_atomic_open(pl_atomic_file **out, const char *path)
 {
     pl_atomic_file *f;
     int err, exists = 0;
@@ -48,11 +48,11 @@ PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path)
     if (!path || !*path)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "path must not be NULL or empty");
-    if ((err = pl_os_exists(path, &exists)) != 0)
+    if ((err = pl__os_exists(path, &exists)) != 0)
         return pl__fail_os(PL_ERR_IO, err, "check", path);
     if (exists)
         return pl__fail(PL_ERR_EXISTS, EEXIST, "'%s' exists", path);
-    if ((err = pl_os_make_parents(path)) != 0)
+    if ((err = pl__os_make_parents(path)) != 0)
         return pl__fail_os(PL_ERR_IO, err, "create the directory of", path);
     if (!(f = calloc(1, sizeof *f)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
@@ -61,7 +61,7 @@ PL_EXPORT int pl_atomic_open(pl_atomic_file **out, const char *path)
         free(f);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
-    if ((err = pl_os_make_temp(path, &f->fd, &f->temp_path)) != 0) {
+    if ((err = pl__os_make_temp(path, &f->fd, &f->temp_path)) != 0) {
         free(f->path);
         free(f);
         return pl__fail_os(PL_ERR_IO, err, "create a temporary file next to",
@@ -81,7 +81,7 @@ PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *f)
     return f && f->temp_path ? f->temp_path : "";
 }
 
-PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
+PL_EXPORT pl_status pl_atomic_commit(pl_atomic_file *f)
 {
     int err, rc;
     if (!f)
@@ -90,12 +90,12 @@ PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
     if (f->fd < 0 || !f->temp_path)
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "'%s' was already committed or abandoned", f->path);
-    if ((err = pl_os_fsync(f->fd)) != 0) {
+    if ((err = pl__os_fsync(f->fd)) != 0) {
         rc = pl__fail_os(PL_ERR_IO, err, "fsync", f->temp_path);
         (void)remove_temp(f);
         return rc;
     }
-    if ((err = pl_os_close(f->fd)) != 0) {
+    if ((err = pl__os_close(f->fd)) != 0) {
         f->fd = -1;
         rc = pl__fail_os(PL_ERR_IO, err, "close", f->temp_path);
         (void)remove_temp(f);
@@ -104,7 +104,7 @@ PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
     f->fd = -1;
     /* link(2), not rename(2): rename would replace a file that appeared
        while we were writing. */
-    if ((err = pl_os_link(f->temp_path, f->path)) != 0) {
+    if ((err = pl__os_link(f->temp_path, f->path)) != 0) {
         rc = err == EEXIST
                  ? pl__fail(PL_ERR_EXISTS, err,
                             "'%s' appeared while it was being written; it "
@@ -117,7 +117,7 @@ PL_EXPORT int pl_atomic_commit(pl_atomic_file *f)
     if ((err = remove_temp(f)) != 0)
         return pl__fail_os(PL_ERR_IO, err, "remove the temporary file",
                            f->temp_path);
-    if ((err = pl_os_fsync_parent(f->path)) != 0)
+    if ((err = pl__os_fsync_parent(f->path)) != 0)
         return pl__fail_os(PL_ERR_IO, err, "fsync the directory of", f->path);
     return pl__ok();
 }

@@ -1,6 +1,6 @@
 /*
- * PidFileLock: the OS lock sits on a sidecar "<path>.lock" (a temporary
- * lock, with its split-brain guard); once it is held, this process's PID is
+ * PidFileLock: the OS lock sits on a sidecar "<path>.lock" (a file the
+ * lock owns, with the engine's split-brain guard); once it is held, this process's PID is
  * written to <path> as ASCII decimal, truncated and fsynced. Contention
  * reports the holder's PID. Release removes both files, then unlocks.
  */
@@ -12,7 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path)
+static const char *pid_path(const pl_lock *l)
+{
+    return l->data;
+}
+
+static int write_pid(pl_lock *l);
+static int remove_files(pl_lock *l);
+static void remove_files_at_exit(pl_lock *l);
+static int report_holder(pl_lock *l, int rc);
+static long read_pid(const pl_lock *l);
+
+static const pl_lock_kind pidfile_kind = {
+    .name = "PID-file",
+    .default_mode = "w",
+    .default_fail_when_locked = 1,
+    .fixed_mode = 1,
+    .owns_file = 1, /* the sidecar */
+    .after_lock = write_pid,
+    .before_unlock = remove_files,
+    .on_contention = report_holder,
+    .at_exit = remove_files_at_exit,
+    .public_path = pid_path,
+    .free_data = free,
+};
+
+PL_EXPORT pl_status pl_pidfile_lock_new(pl_lock **out, const char *path)
 {
     pl_lock *l;
     size_t n;
@@ -33,14 +58,14 @@ PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path)
     }
     memcpy(sidecar, path, n);
     memcpy(sidecar + n, ".lock", sizeof ".lock");
-    rc = pl__lock_alloc(&l, sidecar, PL_KIND_PIDFILE);
+    rc = pl__lock_new(&l, sidecar, &pidfile_kind);
     free(sidecar);
     if (rc != PL_OK) {
         if (out)
             *out = NULL;
         return rc;
     }
-    if (!(l->pid_path = pl__strdup(path))) {
+    if (!(l->data = pl__strdup(path))) {
         pl_lock_free(l);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
@@ -48,65 +73,86 @@ PL_EXPORT int pl_pidfile_lock_new(pl_lock **out, const char *path)
     return PL_OK;
 }
 
-int pl__pidfile_write(pl_lock *l)
+static int write_pid(pl_lock *l)
 {
+    const char *path = pid_path(l);
     char buf[32];
     int fd, err, len;
     len = snprintf(buf, sizeof buf, "%ld", pl__self_pid());
     /* O_NOFOLLOW: a symlink planted at the PID path must not make us
        truncate its target. */
-    err = pl_os_open(l->pid_path,
+    err = pl__os_open(path,
                      PL_O_WRITE | PL_O_CREATE | PL_O_TRUNC | PL_O_NOFOLLOW |
                          PL_O_REGULAR,
                      l->file_mode, &fd);
     if (err == EINVAL)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
                         "cannot write PID file '%s': not a regular file",
-                        l->pid_path);
+                        path);
     if (err) {
         /* The open may have created the file before a later step failed
            (the regular-file check's fstat, F_SETFL back to blocking): we
            hold the sidecar, so whatever is at the path is ours to remove,
            as release would. A planted symlink or FIFO is left to be seen. */
         if (err != ELOOP)
-            (void)pl_os_unlink(l->pid_path);
-        return pl__fail_os(PL_ERR_IO, err, "open PID file", l->pid_path);
+            (void)pl__os_unlink(path);
+        return pl__fail_os(PL_ERR_IO, err, "open PID file", path);
     }
-    err = pl_os_write_all(fd, buf, (size_t)len);
+    err = pl__os_write_all(fd, buf, (size_t)len);
     if (!err)
-        err = pl_os_fsync(fd);
+        err = pl__os_fsync(fd);
     if (err) {
-        (void)pl_os_close(fd);
-        (void)pl_os_unlink(l->pid_path);
-        return pl__fail_os(PL_ERR_IO, err, "write PID file", l->pid_path);
+        (void)pl__os_close(fd);
+        (void)pl__os_unlink(path);
+        return pl__fail_os(PL_ERR_IO, err, "write PID file", path);
     }
-    if ((err = pl_os_close(fd)) != 0) {
-        (void)pl_os_unlink(l->pid_path);
-        return pl__fail_os(PL_ERR_IO, err, "close PID file", l->pid_path);
+    if ((err = pl__os_close(fd)) != 0) {
+        (void)pl__os_unlink(path);
+        return pl__fail_os(PL_ERR_IO, err, "close PID file", path);
     }
     return PL_OK;
 }
 
-int pl__pidfile_unlink(pl_lock *l)
+static int remove_files(pl_lock *l)
 {
+    const char *path = pid_path(l);
     int rc = PL_OK, err;
-    err = pl_os_unlink(l->pid_path);
+    err = pl__os_unlink(path);
     if (err && err != ENOENT)
-        rc = pl__fail_os(PL_ERR_IO, err, "remove", l->pid_path);
-    err = pl__temporary_unlink(l);
+        rc = pl__fail_os(PL_ERR_IO, err, "remove", path);
+    err = pl__lock_unlink_if_ours(l, l->path);
     return rc != PL_OK ? rc : err;
+}
+
+static void remove_files_at_exit(pl_lock *l)
+{
+    (void)remove_files(l);
+}
+
+/* Every lock failure of a PID-file lock is contention; record the PID the
+   holder wrote. */
+static int report_holder(pl_lock *l, int rc)
+{
+    if (rc == PL_ERR_LOCK_FAILED) {
+        char detail[256]; /* the message buffer is rewritten below */
+        snprintf(detail, sizeof detail, "%s", pl_last_error_message());
+        rc = pl__fail(PL_ERR_ALREADY_LOCKED, pl_last_errno(), "%s", detail);
+    }
+    if (rc == PL_ERR_ALREADY_LOCKED)
+        l->holder_pid = read_pid(l);
+    return rc;
 }
 
 /* The PID in the PID file, 0 if missing, unreadable, empty or not a
    number (the reference returns None). Leaves the last error alone, so a
    failed acquire can report the holder without erasing its own error. */
-long pl__pidfile_read(const pl_lock *l)
+static long read_pid(const pl_lock *l)
 {
     char buf[32];
     size_t len = 0;
     char *end;
     long pid;
-    if (pl_os_read_small(l->pid_path, buf, sizeof buf, &len) != 0)
+    if (pl__os_read_small(pid_path(l), buf, sizeof buf, &len) != 0)
         return 0;
     errno = 0;
     pid = strtol(buf, &end, 10);
@@ -117,15 +163,15 @@ long pl__pidfile_read(const pl_lock *l)
     return pid;
 }
 
-PL_EXPORT int pl_lock_read_pid(const pl_lock *l, long *pid_out)
+PL_EXPORT pl_status pl_lock_read_pid(const pl_lock *l, long *pid_out)
 {
     if (!l || !pid_out)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "lock and pid_out must not be NULL");
     *pid_out = 0;
-    if (l->kind != PL_KIND_PIDFILE)
+    if (l->kind != &pidfile_kind)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "read_pid needs a PID-file lock");
-    *pid_out = pl__pidfile_read(l);
+    *pid_out = read_pid(l);
     return pl__ok();
 }

@@ -1,12 +1,27 @@
 /*
- * The platform layer: every operating-system call the core makes goes
- * through these functions, so a port (Windows) is a new platform_*.c file,
- * not a rewrite. Functions return 0 on success or a positive errno value.
+ * The platform seam: every operating-system call the core makes goes
+ * through these functions, so a port is a new directory of platform files
+ * (src/unix today, src/win next), not a rewrite. Nothing outside the
+ * platform files includes an OS header.
+ *
+ * Conventions: functions return 0 on success or a positive errno value;
+ * names are pl__os_* (two underscores: never exported, never mistaken for
+ * the public pl_* API).
  */
 #ifndef PL_PLATFORM_H
 #define PL_PLATFORM_H
 
 #include <stddef.h>
+
+/* The platform's thread, mutex and once types (libuv-style: the core
+   sees them by name, only the platform knows what they are). */
+#if defined(_WIN32)
+#include "win/platform_types.h"
+#else
+#include "unix/platform_types.h"
+#endif
+
+/* ---- files ---- */
 
 /* Open flags independent of the OS headers (mapped inside the platform). */
 enum {
@@ -24,65 +39,101 @@ enum {
 };
 
 /* Identity of a file: device and inode. */
-typedef struct pl_file_id {
+typedef struct pl__os_file_id {
     unsigned long long dev;
     unsigned long long ino;
-} pl_file_id;
+} pl__os_file_id;
 
 /* Open (always close-on-exec; EINTR retried). */
-int pl_os_open(const char *path, int flags, unsigned int mode, int *fd_out);
-int pl_os_close(int fd);
+int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out);
+int pl__os_close(int fd);
 /* Whether fd is a regular file (EISDIR for a directory, EINVAL otherwise). */
-int pl_os_check_regular(int fd);
-int pl_os_fd_id(int fd, pl_file_id *out);
+int pl__os_check_regular(int fd);
+int pl__os_fd_id(int fd, pl__os_file_id *out);
 /* lstat: the path itself, not a symlink target. */
-int pl_os_path_id(const char *path, pl_file_id *out);
-int pl_os_truncate(int fd);
+int pl__os_path_id(const char *path, pl__os_file_id *out);
+int pl__os_truncate(int fd);
 /* Turn off O_APPEND so writes land at the file position again. */
-int pl_os_clear_append(int fd);
-int pl_os_write_all(int fd, const void *buf, size_t len);
-int pl_os_read_small(const char *path, char *buf, size_t size, size_t *len);
-int pl_os_fsync(int fd);
-int pl_os_unlink(const char *path);
-int pl_os_link(const char *from, const char *to);
-int pl_os_exists(const char *path, int *exists);
+int pl__os_clear_append(int fd);
+int pl__os_write_all(int fd, const void *buf, size_t len);
+/* One read of up to len bytes (EINTR retried); *got 0 at end of file. */
+int pl__os_read(int fd, void *buf, size_t len, size_t *got);
+int pl__os_read_small(const char *path, char *buf, size_t size, size_t *len);
+int pl__os_fsync(int fd);
+int pl__os_unlink(const char *path);
+int pl__os_link(const char *from, const char *to);
+int pl__os_exists(const char *path, int *exists);
 /* mkdir -p of path's parent directory. */
-int pl_os_make_parents(const char *path);
+int pl__os_make_parents(const char *path);
 /* Create a unique temporary file "<dir>/.<base>.XXXXXX.tmp"; *path_out is
    malloc'ed. */
-int pl_os_make_temp(const char *target, int *fd_out, char **path_out);
-int pl_os_fsync_parent(const char *path);
-const char *pl_os_temp_dir(void);
-long pl_os_getpid(void);
-unsigned long long pl_os_random(void);
+int pl__os_make_temp(const char *target, int *fd_out, char **path_out);
+int pl__os_fsync_parent(const char *path);
+const char *pl__os_temp_dir(void);
+/* Mark a descriptor another library opened (a socket) close-on-exec. */
+int pl__os_set_cloexec(int fd);
 
-/* Locking primitive (mechanism: PL_MECH_*). EAGAIN on contention.
-   blocking: wait in the kernel (EINTR retried). */
-int pl_os_lock(int fd, int mechanism, int exclusive, int blocking);
-int pl_os_unlock(int fd, int mechanism);
-int pl_os_mechanism_supported(int mechanism);
+/* ---- locking primitives (locking_*.c) ---- */
 
+/* mechanism: PL_MECH_*. EAGAIN on contention. blocking: wait in the
+   kernel (EINTR retried). ENOSYS for a mechanism the system lacks. */
+int pl__os_lock(int fd, int mechanism, int exclusive, int blocking);
+int pl__os_unlock(int fd, int mechanism);
+int pl__os_mechanism_supported(int mechanism);
+
+/* ---- the process ---- */
+
+long pl__os_getpid(void);
+unsigned long long pl__os_random(void);
+/* The message for errnum, in buf or a static string. */
+const char *pl__os_strerror(int errnum, char *buf, size_t size);
 /* Monotonic clock in seconds. */
-double pl_os_now(void);
-void pl_os_sleep(double seconds);
+double pl__os_now(void);
+void pl__os_sleep(double seconds);
 
-/* Waiting for a lock file to change: a kernel notification (inotify) on
-   close/delete of the watched files, or a plain sleep where there is none.
-   The notification descriptor is cached per thread and reused: creating
-   one is cheap but closing one costs ~15 ms (the kernel waits for an RCU
-   grace period), which would land on every contended acquire. */
-typedef struct pl_os_waiter {
-    int fd;   /* notification descriptor, -1 when falling back to sleeping */
-    int *wds; /* watches to remove when the wait ends */
-    size_t nwds, cap;
-} pl_os_waiter;
+/* ---- threads (thread_*.c) ---- */
 
-void pl_os_waiter_open(pl_os_waiter *w);
-/* (Re)watch a path; failures fall back silently to the backoff. */
-void pl_os_waiter_watch(pl_os_waiter *w, const char *path);
+int pl__os_thread_create(pl__os_thread *thread, void *(*fn)(void *),
+                         void *arg);
+void pl__os_thread_join(pl__os_thread thread);
+void pl__os_mutex_lock(pl__os_mutex *mutex);
+void pl__os_mutex_unlock(pl__os_mutex *mutex);
+void pl__os_once(pl__os_once_t *once, void (*fn)(void));
+/* Run fn in the child after every fork(). */
+int pl__os_atfork_child(void (*fn)(void));
+/* Run fn once when the process exits normally or the library is unloaded
+   (one function: the core's exit registry). */
+void pl__os_at_unload(void (*fn)(void));
+
+/* ---- descriptors to wait on (thread_*.c) ---- */
+
+/* A pipe, both ends close-on-exec. */
+int pl__os_pipe(int fds[2]);
+
+#define PL__OS_READABLE 1
+typedef struct pl__os_pollfd {
+    int fd;
+    int events;  /* PL__OS_READABLE */
+    int revents; /* set: readable, or hung up / in error (read to see) */
+} pl__os_pollfd;
+/* Wait up to timeout_ms (-1: forever) until one is readable; *ready is the
+   number that are. EINTR is returned, not retried: the caller decides. */
+int pl__os_poll(pl__os_pollfd *fds, size_t n, int timeout_ms, int *ready);
+
+/* ---- waiting for a lock file to change (wait_*.c) ---- */
+
+/* A kernel notification on close/delete of the watched files (Linux:
+   inotify, wait_inotify.c) or a plain sleep where there is none
+   (wait_backoff.c). Opaque: each platform keeps what it needs. */
+typedef struct pl__os_waiter pl__os_waiter;
+
+/* Never fails: without notifications (or memory) the waiter sleeps. */
+pl__os_waiter *pl__os_waiter_open(void);
+/* (Re)watch a path; failures fall back silently to sleeping. */
+void pl__os_waiter_watch(pl__os_waiter *w, const char *path);
 /* Wait up to `seconds` for an event; 1 if something happened, else 0. */
-int pl_os_waiter_wait(pl_os_waiter *w, double seconds);
-/* Remove the watches; the thread keeps its descriptor for the next wait. */
-void pl_os_waiter_close(pl_os_waiter *w);
+int pl__os_waiter_wait(pl__os_waiter *w, double seconds);
+/* End the wait (NULL is fine). */
+void pl__os_waiter_close(pl__os_waiter *w);
 
 #endif

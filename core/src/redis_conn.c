@@ -6,13 +6,12 @@
  * command timeout set on the socket.
  */
 #include "redis_internal.h"
+#include "platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size)
 {
@@ -173,7 +172,7 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
     struct timeval ctv = to_timeval(cf->connect_timeout);
     redisContext *c;
     char ep[300];
-    int rc, flags;
+    int rc;
 
     *out = NULL;
     if (cf->unix_path)
@@ -192,9 +191,7 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
     }
     /* A child that exec()s must not keep our subscription (the lock)
        alive after we are gone. */
-    flags = fcntl(c->fd, F_GETFD);
-    if (flags >= 0)
-        (void)fcntl(c->fd, F_SETFD, flags | FD_CLOEXEC);
+    (void)pl__os_set_cloexec(c->fd);
     /* TCP only: on a unix socket hiredis 0.14 fails it and marks the
        whole context broken. */
     if (!cf->unix_path)

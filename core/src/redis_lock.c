@@ -28,20 +28,15 @@
  * first drops the inherited connections by closing its copies of the
  * descriptors; an inherited held lock is not held in the child.
  */
-#define _GNU_SOURCE
 #include "redis_internal.h"
 #include "platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define PL_REDIS_DEFAULT_CONNECT_TIMEOUT 1.0
 #define PL_REDIS_DEFAULT_COMMAND_TIMEOUT 2.0
@@ -99,7 +94,7 @@ struct pl_redis_lock {
     /* holding */
     int held;
     long owner_pid;
-    pthread_t thread;
+    pl__os_thread thread;
     int thread_running;
     int stop_pipe[2];
     atomic_int lost;
@@ -206,7 +201,7 @@ static void drop_inherited(pl_redis_lock *l)
             continue;
         if (abandon) {
             if ((*cs[i])->fd >= 0)
-                close((*cs[i])->fd);
+                (void)pl__os_close((*cs[i])->fd);
             *cs[i] = NULL;
         } else {
             close_ctx(cs[i]);
@@ -385,7 +380,7 @@ static void unsubscribe(pl_redis_lock *l, int confirm)
         pl__redis_send(&l->conf, l->sub, "UNSUBSCRIBE", 2, argv, lens) ==
             PL_OK &&
         confirm) {
-        deadline = pl_os_now() + l->conf.command_timeout;
+        deadline = pl__os_now() + l->conf.command_timeout;
         for (;;) {
             void *r = NULL;
             int done;
@@ -395,7 +390,7 @@ static void unsubscribe(pl_redis_lock *l, int confirm)
                 break;
             done = pl__redis_push(r, "unsubscribe", NULL, NULL);
             freeReplyObject(r);
-            if (done || pl_os_now() > deadline)
+            if (done || pl__os_now() > deadline)
                 break;
         }
     }
@@ -510,36 +505,35 @@ static int dispatch_buffered(pl_redis_lock *l)
    (answers, notices) and handle it. Returns after one wake-up. */
 static int pump(pl_redis_lock *l, double seconds)
 {
-    struct pollfd fds[2];
-    int n = 0, isub = -1, iw = -1, ms, rc;
+    pl__os_pollfd fds[2];
+    int n = 0, isub = -1, iw = -1, ms, rc, ready = 0;
     if ((rc = dispatch_buffered(l)) != PL_OK)
         return rc;
     if (l->sub) {
         fds[n].fd = l->sub->fd;
-        fds[n].events = POLLIN;
+        fds[n].events = PL__OS_READABLE;
         isub = n++;
     }
     if (l->w) {
         fds[n].fd = l->w->fd;
-        fds[n].events = POLLIN;
+        fds[n].events = PL__OS_READABLE;
         iw = n++;
     }
     if (seconds < 0)
         seconds = 0;
     ms = seconds > 3600 ? 3600000 : (int)ceil(seconds * 1000.0);
     if (n == 0) {
-        pl_os_sleep((double)ms / 1000.0);
+        pl__os_sleep((double)ms / 1000.0);
         return PL_OK;
     }
-    rc = poll(fds, (nfds_t)n, ms);
-    if (rc < 0) {
+    if (pl__os_poll(fds, (size_t)n, ms, &ready) != 0) {
         /* EINTR, ENOMEM: nothing was read. Wait the time asked (no spin)
            and let a probe know that missing answers prove nothing. */
         l->deaf = 1;
-        pl_os_sleep((double)ms / 1000.0);
+        pl__os_sleep((double)ms / 1000.0);
         return PL_OK;
     }
-    if (rc == 0)
+    if (ready == 0)
         return PL_OK; /* timeout: the caller re-checks */
     if (isub >= 0 && fds[isub].revents && pl__redis_fill(l->sub) < 0) {
         /* Handle what was read before the end, then mark it dead. */
@@ -676,10 +670,10 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
         close_ctx(&l->w);
         goto out;
     }
-    deadline = pl_os_now() + l->unavailable_timeout;
+    deadline = pl__os_now() + l->unavailable_timeout;
     /* Listen before asking, or fast answers are lost. */
-    while (!l->probe_confirmed && pl_os_now() < deadline && !l->sub_dead)
-        if ((rc = pump(l, deadline - pl_os_now())) != PL_OK)
+    while (!l->probe_confirmed && pl__os_now() < deadline && !l->sub_dead)
+        if ((rc = pump(l, deadline - pl__os_now())) != PL_OK)
             goto out;
     if (l->sub_dead)
         goto out;
@@ -687,21 +681,21 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
         goto out;
     if ((rc = publish_ping(l)) != PL_OK)
         goto out;
-    recheck = pl_os_now() + PL_REDIS_PROBE_RECHECK;
+    recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
     while ((long long)l->nanswers < expected) {
-        double now = pl_os_now(), until = deadline < recheck ? deadline : recheck;
+        double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
         if (now >= deadline)
             break;
         if ((rc = pump(l, until - now)) != PL_OK)
             goto out;
         if (l->sub_dead)
             goto out;
-        if ((long long)l->nanswers < expected && pl_os_now() >= recheck) {
+        if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
             /* Someone left or joined: stop waiting for answers that may
                never come (no reaping: that is churn, not a crash). */
             if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
                 goto out;
-            recheck = pl_os_now() + PL_REDIS_PROBE_RECHECK;
+            recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
         }
     }
     if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
@@ -829,7 +823,7 @@ static int wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
     if ((rc = ensure_w(l)) != PL_OK)
         return rc;
     for (;;) {
-        double now = pl_os_now();
+        double now = pl__os_now();
         long long n = 0;
         if (now >= deadline)
             return PL_OK;
@@ -844,7 +838,7 @@ static int wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
             return rc;
         if (n <= (l->sub ? 1 : 0))
             return PL_OK;
-        if (pl_os_now() - last_attempt >= opts->check_interval)
+        if (pl__os_now() - last_attempt >= opts->check_interval)
             return PL_OK;
         backoff = backoff * 2 < cap ? backoff * 2 : cap;
     }
@@ -868,15 +862,15 @@ static void mark_lost(pl_redis_lock *l, const char *why)
 static void *holder_main(void *arg)
 {
     pl_redis_lock *l = arg;
-    double next_health = pl_os_now() + PL_REDIS_HEALTH_INTERVAL;
+    double next_health = pl__os_now() + PL_REDIS_HEALTH_INTERVAL;
     double pong_due = 0; /* a health-check PING is out until then */
     int mode = l->mode;  /* fixed while held */
 
     for (;;) {
-        struct pollfd fds[2];
+        pl__os_pollfd fds[2];
         redisReply *r;
         double now, until;
-        int k, ms;
+        int k, ms, ready, err;
 
         while ((k = pl__redis_buffered(l->sub, &r)) > 0) {
             int end = on_sub_push(l, r, mode);
@@ -893,7 +887,7 @@ static void *holder_main(void *arg)
                                            : "the connection broke");
             return NULL;
         }
-        now = pl_os_now();
+        now = pl__os_now();
         if (pong_due && now >= pong_due) {
             mark_lost(l, "no answer to a health check");
             return NULL;
@@ -915,13 +909,13 @@ static void *holder_main(void *arg)
         if (ms < 1)
             ms = 1;
         fds[0].fd = l->stop_pipe[0];
-        fds[0].events = POLLIN;
+        fds[0].events = PL__OS_READABLE;
         fds[1].fd = l->sub->fd;
-        fds[1].events = POLLIN;
-        if (poll(fds, 2, ms) < 0) {
+        fds[1].events = PL__OS_READABLE;
+        if ((err = pl__os_poll(fds, 2, ms, &ready)) != 0) {
             /* ENOMEM (EINTR: at once): try again shortly, not in a spin. */
-            if (errno != EINTR)
-                pl_os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
+            if (err != EINTR)
+                pl__os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
             continue;
         }
         if (fds[0].revents)
@@ -937,11 +931,12 @@ static void *holder_main(void *arg)
 static int start_holder(pl_redis_lock *l)
 {
     int err;
-    if (l->stop_pipe[0] < 0 && pipe2(l->stop_pipe, O_CLOEXEC) != 0)
-        return pl__fail_os(PL_ERR_IO, errno, "create a pipe for", "the Redis lock thread");
+    if (l->stop_pipe[0] < 0 && (err = pl__os_pipe(l->stop_pipe)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "create a pipe for",
+                           "the Redis lock thread");
     atomic_store(&l->lost, 0);
     l->lost_reason[0] = '\0';
-    err = pthread_create(&l->thread, NULL, holder_main, l);
+    err = pl__os_thread_create(&l->thread, holder_main, l);
     if (err)
         return pl__fail(PL_ERR_IO, err,
                         "cannot start the thread that keeps Redis lock '%s': "
@@ -954,22 +949,21 @@ static int start_holder(pl_redis_lock *l)
 static void stop_holder(pl_redis_lock *l)
 {
     char b = 1, drain[16];
+    size_t got;
     if (!l->thread_running)
         return;
-    while (write(l->stop_pipe[1], &b, 1) < 0 && errno == EINTR)
-        ;
-    pthread_join(l->thread, NULL);
+    (void)pl__os_write_all(l->stop_pipe[1], &b, 1);
+    pl__os_thread_join(l->thread);
     l->thread_running = 0;
-    while (read(l->stop_pipe[0], drain, sizeof drain) < 0 && errno == EINTR)
-        ;
+    (void)pl__os_read(l->stop_pipe[0], drain, sizeof drain, &got);
 }
 
 /* ------------------------------------------------------------------ */
 /* public API                                                          */
 /* ------------------------------------------------------------------ */
 
-PL_EXPORT int pl_redis_lock_new(pl_redis_lock **out, const char *channel,
-                                unsigned long channel_len)
+PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
+                                      size_t channel_len)
 {
     pl_redis_lock *l;
     int rc;
@@ -1035,8 +1029,8 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     teardown(l, 0);
     close_ctx(&l->cmd);
     if (l->stop_pipe[0] >= 0) {
-        close(l->stop_pipe[0]);
-        close(l->stop_pipe[1]);
+        (void)pl__os_close(l->stop_pipe[0]);
+        (void)pl__os_close(l->stop_pipe[1]);
     }
     free(l->answers);
     free(l->probe_chan);
@@ -1301,7 +1295,7 @@ PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
     if (l->id_pid != pl__self_pid() && (rc = new_identity(l)) != PL_OK)
         return rc;
 
-    start = last_attempt = pl_os_now();
+    start = last_attempt = pl__os_now();
     deadline = start + opts.timeout;
     l->hard_locked = 0;
     l->elected = 0;
@@ -1312,7 +1306,7 @@ PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
             return acquired(l);
         if (rc != PL_ERR_ALREADY_LOCKED || l->hard_locked)
             break;
-        if (pl_os_now() >= deadline) {
+        if (pl__os_now() >= deadline) {
             rc = pl__fail(PL_ERR_ALREADY_LOCKED, 0,
                           "timed out after %g s waiting for Redis lock '%s'",
                           opts.timeout, l->display);
@@ -1320,7 +1314,7 @@ PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
         }
         if ((rc = wait_for_change(l, &opts, deadline, last_attempt)) != PL_OK)
             break;
-        last_attempt = pl_os_now();
+        last_attempt = pl__os_now();
     }
     /* Keep the message of the failure across the teardown. */
     {

@@ -27,7 +27,7 @@ void pl__redis_new_id(char out[PL_REDIS_ID_LEN + 1])
     static const char hex[] = "0123456789abcdef";
     int i;
     for (i = 0; i < PL_REDIS_ID_LEN; i += 16) {
-        unsigned long long v = pl_os_random();
+        unsigned long long v = pl__os_random();
         int j;
         for (j = 0; j < 16; j++, v >>= 4)
             out[i + j] = hex[v & 0xf];

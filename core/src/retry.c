@@ -22,7 +22,7 @@
 int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt, void *ctx,
               const char *const *paths, size_t npaths, int can_block)
 {
-    pl_os_waiter waiter;
+    pl__os_waiter *waiter;
     double deadline, backoff, cap;
     int rc;
     size_t i;
@@ -39,25 +39,25 @@ int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt, void *ctx,
         return rc;
     }
 
-    deadline = pl_os_now() + opts->timeout;
+    deadline = pl__os_now() + opts->timeout;
     cap = opts->check_interval > PL_FIRST_BACKOFF ? opts->check_interval
                                                   : PL_FIRST_BACKOFF;
     backoff = PL_FIRST_BACKOFF;
-    pl_os_waiter_open(&waiter);
+    waiter = pl__os_waiter_open();
     for (;;) {
         double remaining, wait;
         /* Watch before attempting: a release between a failed attempt and
            the wait still leaves an event behind. */
         for (i = 0; i < npaths; i++)
-            pl_os_waiter_watch(&waiter, paths[i]);
+            pl__os_waiter_watch(waiter, paths[i]);
         rc = attempt(ctx, 0);
         if (rc != PL_ERR_ALREADY_LOCKED)
             break;
-        remaining = deadline - pl_os_now();
+        remaining = deadline - pl__os_now();
         if (remaining <= 0)
             break;
         wait = backoff < remaining ? backoff : remaining;
-        if (pl_os_waiter_wait(&waiter, wait))
+        if (pl__os_waiter_wait(waiter, wait))
             /* The kernel raises the close event of a holder that exits
                (or closes without unlocking) just BEFORE it drops the
                lock (__fput: fsnotify_close, then locks_remove_file): an
@@ -67,7 +67,7 @@ int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt, void *ctx,
         else
             backoff = backoff * 2 < cap ? backoff * 2 : cap;
     }
-    pl_os_waiter_close(&waiter);
+    pl__os_waiter_close(waiter);
     if (rc == PL_ERR_ALREADY_LOCKED && pl_last_error_code() == PL_OK)
         pl__fail(PL_ERR_ALREADY_LOCKED, 0, "timed out after %g s", opts->timeout);
     return rc;

@@ -95,7 +95,7 @@ static void directory_as_lock_path_fails_clearly_in_every_mode(void **state)
                      pl_last_error_message());
         assert_non_null(strstr(pl_last_error_message(), p));
         assert_int_equal(pl_lock_is_held(l), 0);
-        assert_int_equal(pl_lock_get_fd(l), -1);
+        assert_int_equal(pl_lock_held_fd(l), -1);
         assert_int_equal(tu_count_fds(), n);
     }
     /* the handle works once the path is a file */
@@ -393,7 +393,7 @@ static void every_call_on_a_null_handle_is_invalid(void **state)
     assert_int_equal(pl_lock_release(NULL), PL_ERR_INVALID_ARGUMENT);
     assert_int_equal(pl_lock_read_pid(NULL, &pid), PL_ERR_INVALID_ARGUMENT);
     assert_int_equal(pl_lock_is_held(NULL), 0);
-    assert_int_equal(pl_lock_get_fd(NULL), -1);
+    assert_int_equal(pl_lock_held_fd(NULL), -1);
     assert_int_equal(pl_lock_count(NULL), 0);
     assert_int_equal(pl_lock_holder_pid(NULL), 0);
     assert_non_null(pl_lock_path(NULL));

@@ -507,7 +507,7 @@ static void open_failure_is_io_error_naming_path_and_leaves_nothing(void **state
         disarm_all();
         expect_message(path, errs[i]);
         assert_int_equal(pl_lock_is_held(l), 0);
-        assert_int_equal(pl_lock_get_fd(l), -1);
+        assert_int_equal(pl_lock_held_fd(l), -1);
         assert_int_equal(tu_count_fds(), before);
         assert_int_equal(count_entries(dir_of(state)), 0);
         /* The handle works once the fault is gone. */
@@ -639,7 +639,7 @@ static void enosys_is_unsupported_and_never_retried(void **state)
     tu_ok(pl_semaphore_set_directory(s, dir_of(state)));
     arm(F_FLOCK, 1, ENOSYS, -1);
     t0 = tu_now();
-    tu_expect(PL_ERR_UNSUPPORTED, pl_semaphore_acquire_with(s, 2, 0.01, PL_INHERIT, NULL));
+    tu_expect(PL_ERR_UNSUPPORTED, pl_semaphore_acquire_with(s, 2, 0.01, NULL));
     assert_true(elapsed_since(t0) < 0.5);
     assert_int_equal(faults[F_FLOCK].calls, 1);
     disarm_all();
@@ -824,7 +824,7 @@ static void close_failure_on_release_is_reported_only_when_asked(void **state)
         expect_message(path, EIO);
         assert_non_null(strstr(pl_last_error_message(), "close"));
         assert_int_equal(pl_lock_is_held(l), 0);
-        assert_int_equal(pl_lock_get_fd(l), -1);
+        assert_int_equal(pl_lock_held_fd(l), -1);
         assert_int_equal(tu_count_fds(), before);
         expect_lockable(path);
         /* A second release is a plain no-op. */
@@ -864,13 +864,13 @@ static void semaphore_slot_open_failure_is_io_error_naming_slot(void **state)
     tu_ok(pl_semaphore_acquire(holder, NULL)); /* slot 0 */
     before = tu_count_fds();
     arm_path(F_OPEN, 1, EACCES, 1, "sem.01.lock");
-    tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 1, PL_INHERIT, PL_INHERIT, NULL));
+    tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 1, PL_INHERIT, NULL));
     disarm_all();
     expect_message(tu_path(state, "sem.01.lock"), EACCES);
     assert_int_equal(pl_semaphore_slot(s), -1);
     assert_int_equal(tu_count_fds(), before);
     /* Usable afterwards. */
-    tu_ok(pl_semaphore_acquire_with(s, 0, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(s, 0, PL_INHERIT, &slot));
     assert_int_equal(slot, 1);
     pl_semaphore_free(s);
     pl_semaphore_free(holder);
@@ -1302,7 +1302,7 @@ static void lseek_failure_in_mode_w_drops_the_lock(void **state)
     expect_message(path, EIO);
     assert_non_null(strstr(pl_last_error_message(), "truncate"));
     assert_int_equal(pl_lock_is_held(l), 0);
-    assert_int_equal(pl_lock_get_fd(l), -1);
+    assert_int_equal(pl_lock_held_fd(l), -1);
     assert_int_equal(tu_count_fds(), before);
     assert_int_equal(tu_probe_locked(path, PL_MECH_FLOCK), 0);
     expect_lockable(path);

@@ -118,15 +118,15 @@ static void every_lock_type_cycles_leave_no_descriptor(void **state)
         assert_int_not_equal(pl_lock_acquire_with(badmode, 0, 0.001, 0, NULL), PL_OK);
 
         /* semaphore: both slots, then the third is refused */
-        tu_ok(pl_semaphore_acquire_with(sem, 0, 0.001, 1, &slot));
-        tu_ok(pl_semaphore_acquire_with(sem2, 0, 0.001, 1, &slot));
+        tu_ok(pl_semaphore_acquire_with(sem, 0, 0.001, &slot));
+        tu_ok(pl_semaphore_acquire_with(sem2, 0, 0.001, &slot));
         {
             pl_semaphore *third = NULL;
             tu_ok(pl_semaphore_new(&third, 2, "hyg"));
             tu_ok(pl_semaphore_set_directory(third, semdir));
             tu_expect(PL_ERR_ALREADY_LOCKED,
                       pl_semaphore_acquire_with(third, timed ? 0.002 : 0,
-                                                0.001, 1, NULL));
+                                                0.001, NULL));
             pl_semaphore_free(third);
         }
         tu_ok(pl_semaphore_release(sem));

@@ -68,7 +68,7 @@ static int hold_until_signalled(const char *path, int flags, int mechanism,
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0)
         return 10;
-    if (pl_lock_fd_with(fd, flags, mechanism) != PL_OK)
+    if (pl_lock_fd_mechanism(fd, flags, mechanism) != PL_OK)
         return 11;
     tu_pipe_signal(ready);
     if (tu_pipe_wait(done, 20) != 0)
@@ -177,7 +177,7 @@ static void non_blocking_alone_is_invalid_and_locks_nothing(void **state)
     int fd = open_rw(p);
     assert_int_equal(pl_lock_fd(fd, PL_LOCK_NB), PL_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(pl_last_error_message(), "NON_BLOCKING"));
-    assert_int_equal(pl_lock_fd_with(fd, PL_LOCK_NB, PL_MECH_POSIX),
+    assert_int_equal(pl_lock_fd_mechanism(fd, PL_LOCK_NB, PL_MECH_POSIX),
                      PL_ERR_INVALID_ARGUMENT);
     assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 0);
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 0);
@@ -238,9 +238,9 @@ static void invalid_mechanisms_are_rejected(void **state)
     const int bad[] = {-1, 3, 4, 100};
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(pl_lock_fd_with(fd, PL_LOCK_EX | PL_LOCK_NB, bad[i]),
+        assert_int_equal(pl_lock_fd_mechanism(fd, PL_LOCK_EX | PL_LOCK_NB, bad[i]),
                          PL_ERR_INVALID_ARGUMENT);
-        assert_int_equal(pl_unlock_fd_with(fd, bad[i]), PL_ERR_INVALID_ARGUMENT);
+        assert_int_equal(pl_unlock_fd_mechanism(fd, bad[i]), PL_ERR_INVALID_ARGUMENT);
         assert_int_equal(pl_mechanism_supported(bad[i]),
                          PL_ERR_INVALID_ARGUMENT);
     }
@@ -293,14 +293,14 @@ static void posix_locks_are_per_process_and_dropped_by_any_close(void **state)
 {
     const char *p = tu_path(state, "a.lock");
     int fd1 = open_rw(p), fd2 = open_rw(p);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
-    tu_ok(pl_lock_fd_with(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 1);
     close(fd2);
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 0);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 1);
-    tu_ok(pl_unlock_fd_with(fd1, PL_MECH_POSIX));
+    tu_ok(pl_unlock_fd_mechanism(fd1, PL_MECH_POSIX));
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 0);
     close(fd1);
 }
@@ -311,12 +311,12 @@ static void posix_contention_with_another_process(void **state)
     holder_arg a;
     pid_t pid = start_holder(&a, p, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX);
     int fd = open_rw(p);
-    assert_int_equal(pl_lock_fd_with(fd, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX),
+    assert_int_equal(pl_lock_fd_mechanism(fd, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX),
                      PL_ERR_ALREADY_LOCKED);
-    assert_int_equal(pl_lock_fd_with(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX),
+    assert_int_equal(pl_lock_fd_mechanism(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX),
                      PL_ERR_ALREADY_LOCKED);
     stop_holder(&a, pid);
-    tu_ok(pl_lock_fd_with(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX));
     close(fd);
 }
 
@@ -328,7 +328,7 @@ static void non_contention_failure_is_lock_failed(void **state)
     const char *p = tu_path(state, "a.lock");
     int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
     assert_true(fd >= 0);
-    assert_int_equal(pl_lock_fd_with(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX),
+    assert_int_equal(pl_lock_fd_mechanism(fd, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_POSIX),
                      PL_ERR_LOCK_FAILED);
     assert_int_equal(pl_last_errno(), EBADF);
     assert_non_null(strstr(pl_last_error_message(), strerror(EBADF)));
@@ -349,11 +349,11 @@ static int deadlock_child(void *arg)
     int rc;
     if (fd1 < 0 || fd2 < 0)
         return 10;
-    if (pl_lock_fd_with(fd2, PL_LOCK_EX, PL_MECH_POSIX) != PL_OK)
+    if (pl_lock_fd_mechanism(fd2, PL_LOCK_EX, PL_MECH_POSIX) != PL_OK)
         return 11;
     tu_pipe_signal(&a->ready);
     /* blocks on p1 (held by the parent) until the parent unlocks it */
-    rc = pl_lock_fd_with(fd1, PL_LOCK_EX, PL_MECH_POSIX);
+    rc = pl_lock_fd_mechanism(fd1, PL_LOCK_EX, PL_MECH_POSIX);
     return rc == PL_OK ? 0 : 12;
 }
 
@@ -366,7 +366,7 @@ static void posix_deadlock_is_lock_failed(void **state)
     a.p2 = tu_path(state, "two.lock");
     fd1 = open_rw(a.p1);
     fd2 = open_rw(a.p2);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX, PL_MECH_POSIX));
     tu_pipe_open(&a.ready);
     pid = tu_fork(deadlock_child, &a);
     assert_int_equal(tu_pipe_wait(&a.ready, 10), 0);
@@ -375,10 +375,10 @@ static void posix_deadlock_is_lock_failed(void **state)
         tu_wait(pid);
         fail_msg("the child never blocked on the parent's lock");
     }
-    rc = pl_lock_fd_with(fd2, PL_LOCK_EX, PL_MECH_POSIX);
+    rc = pl_lock_fd_mechanism(fd2, PL_LOCK_EX, PL_MECH_POSIX);
     assert_int_equal(rc, PL_ERR_LOCK_FAILED);
     assert_int_equal(pl_last_errno(), EDEADLK);
-    tu_ok(pl_unlock_fd_with(fd1, PL_MECH_POSIX));
+    tu_ok(pl_unlock_fd_mechanism(fd1, PL_MECH_POSIX));
     assert_int_equal(tu_wait(pid), 0);
     tu_pipe_close(&a.ready);
     close(fd1);
@@ -394,25 +394,25 @@ static void ofd_locks_exclude_per_open_file_description(void **state)
     int fd1 = open_rw(p), fd2 = open_rw(p), fd3;
     holder_arg a;
     pid_t pid;
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
-    assert_int_equal(pl_lock_fd_with(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD),
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
+    assert_int_equal(pl_lock_fd_mechanism(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD),
                      PL_ERR_ALREADY_LOCKED);
     /* closing an unrelated descriptor of the file does not drop it */
     fd3 = open_rw(p);
     close(fd3);
     assert_int_equal(tu_probe_locked(p, PL_MECH_OFD), 1);
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 1);
-    tu_ok(pl_unlock_fd_with(fd1, PL_MECH_OFD));
-    tu_ok(pl_lock_fd_with(fd2, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_OFD));
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_OFD));
-    tu_ok(pl_unlock_fd_with(fd1, PL_MECH_OFD));
-    tu_ok(pl_unlock_fd_with(fd2, PL_MECH_OFD));
+    tu_ok(pl_unlock_fd_mechanism(fd1, PL_MECH_OFD));
+    tu_ok(pl_lock_fd_mechanism(fd2, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_OFD));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_SH | PL_LOCK_NB, PL_MECH_OFD));
+    tu_ok(pl_unlock_fd_mechanism(fd1, PL_MECH_OFD));
+    tu_ok(pl_unlock_fd_mechanism(fd2, PL_MECH_OFD));
 
     pid = start_holder(&a, p, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX);
-    assert_int_equal(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD),
+    assert_int_equal(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD),
                      PL_ERR_ALREADY_LOCKED);
     stop_holder(&a, pid);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
     close(fd1);
     close(fd2);
 }

@@ -102,7 +102,7 @@ static void defaults_are_the_references(void **state)
     assert_int_equal(i, PL_LOCK_EX | PL_LOCK_NB);
     assert_string_equal(pl_lock_path(l), p);
     assert_int_equal(pl_lock_is_held(l), 0);
-    assert_int_equal(pl_lock_get_fd(l), -1);
+    assert_int_equal(pl_lock_held_fd(l), -1);
     assert_int_equal(pl_lock_count(l), 0);
     /* creating the handle touches nothing on disk */
     assert_false(tu_exists(p));
@@ -145,7 +145,7 @@ static void acquire_opens_locks_and_returns_the_fd(void **state)
     assert_true(fd >= 0);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     assert_int_equal(pl_lock_is_held(l), 1);
-    assert_int_equal(pl_lock_get_fd(l), fd);
+    assert_int_equal(pl_lock_held_fd(l), fd);
     assert_int_equal(pl_lock_count(l), 1);
     assert_true(tu_exists(p));
     assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
@@ -189,7 +189,7 @@ static void two_handles_on_one_path_exclude_each_other_in_one_process(
     assert_int_equal(pl_lock_acquire_with(b, 0.1, 0.01, 0, NULL),
                      PL_ERR_ALREADY_LOCKED);
     assert_int_equal(pl_lock_is_held(b), 0);
-    assert_int_equal(pl_lock_get_fd(b), -1);
+    assert_int_equal(pl_lock_held_fd(b), -1);
     tu_ok(pl_lock_release(a));
     tu_ok(pl_lock_acquire(b, NULL));
     assert_int_equal(pl_lock_acquire_with(a, 0, PL_INHERIT, PL_INHERIT, NULL),
@@ -560,7 +560,7 @@ static void release_closes_the_descriptor(void **state)
     assert_int_equal(fcntl(fd, F_GETFD), -1);
     assert_int_equal(errno, EBADF);
     assert_int_equal(tu_count_fds(), n);
-    assert_int_equal(pl_lock_get_fd(l), -1);
+    assert_int_equal(pl_lock_held_fd(l), -1);
     pl_lock_free(l);
 }
 

@@ -244,7 +244,7 @@ static void ofd_locks_exclude_across_descriptors_and_processes(void **state)
         /* No OFD locks here: the handle says so clearly, every time. */
         print_message("      OFD locks not supported on this kernel\n");
         tu_expect(PL_ERR_UNSUPPORTED, try_now(a));
-        assert_int_equal(pl_lock_get_fd(a), -1);
+        assert_int_equal(pl_lock_held_fd(a), -1);
         pl_lock_free(a);
         pl_lock_free(b);
         return;
@@ -266,10 +266,10 @@ static void ofd_locks_exclude_across_descriptors_and_processes(void **state)
     /* The low-level calls, per call. */
     fd1 = open(path, O_RDWR | O_CLOEXEC);
     fd2 = open(path, O_RDWR | O_CLOEXEC);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
-    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_fd_with(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
-    tu_ok(pl_unlock_fd_with(fd1, PL_MECH_OFD));
-    tu_ok(pl_lock_fd_with(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_fd_mechanism(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
+    tu_ok(pl_unlock_fd_mechanism(fd1, PL_MECH_OFD));
+    tu_ok(pl_lock_fd_mechanism(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_OFD));
     close(fd1);
     close(fd2);
     pl_lock_free(a);
@@ -284,10 +284,10 @@ static void low_level_posix_calls_do_not_exclude_within_a_process(void **state)
     fd1 = open(path, O_RDWR | O_CLOEXEC);
     fd2 = open(path, O_RDWR | O_CLOEXEC);
     assert_true(fd1 >= 0 && fd2 >= 0);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
-    tu_ok(pl_lock_fd_with(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd2, PL_LOCK_EX | PL_LOCK_NB, PL_MECH_POSIX));
     assert_int_equal(tu_probe_locked(path, PL_MECH_POSIX), 1);
-    tu_ok(pl_lock_fd_with(fd1, PL_LOCK_UN, PL_MECH_POSIX));
+    tu_ok(pl_lock_fd_mechanism(fd1, PL_LOCK_UN, PL_MECH_POSIX));
     assert_int_equal(tu_probe_locked(path, PL_MECH_POSIX), 0);
     close(fd1);
     close(fd2);
@@ -317,8 +317,8 @@ static void invalid_mechanism_is_invalid_argument(void **state)
 
     fd = open(path, O_RDWR | O_CLOEXEC);
     assert_true(fd >= 0);
-    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_lock_fd_with(fd, PL_LOCK_EX | PL_LOCK_NB, 3));
-    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_unlock_fd_with(fd, -2));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_lock_fd_mechanism(fd, PL_LOCK_EX | PL_LOCK_NB, 3));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_unlock_fd_mechanism(fd, -2));
     close(fd);
     pl_lock_free(a);
     pl_lock_free(b);

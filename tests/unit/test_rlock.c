@@ -64,7 +64,7 @@ static void os_lock_is_released_only_when_the_count_reaches_zero(
     tu_ok(pl_lock_release(l));
     assert_int_equal(pl_lock_count(l), 0);
     assert_int_equal(pl_lock_is_held(l), 0);
-    assert_int_equal(pl_lock_get_fd(l), -1);
+    assert_int_equal(pl_lock_held_fd(l), -1);
     assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 0);
     assert_true(tu_exists(p)); /* like Lock: never deleted */
     pl_lock_free(l);

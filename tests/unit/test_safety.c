@@ -467,7 +467,7 @@ static int try_lock_near_fifo(void *arg)
         if (pl_semaphore_new(&s, 1, "fifo") != PL_OK ||
             pl_semaphore_set_directory(s, dir) != PL_OK)
             return 10;
-        rc = pl_semaphore_acquire_with(s, 0, PL_INHERIT, PL_INHERIT, NULL);
+        rc = pl_semaphore_acquire_with(s, 0, PL_INHERIT, NULL);
         if (rc != PL_ERR_INVALID_ARGUMENT ||
             !strstr(pl_last_error_message(), "not a regular file"))
             return rc != PL_ERR_INVALID_ARGUMENT ? 11 : 12;

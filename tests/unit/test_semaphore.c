@@ -162,17 +162,17 @@ static void first_free_slot_is_taken_in_order(void **state)
     assert_int_equal(slot, 1);
     tu_ok(pl_semaphore_acquire(c, &slot));
     assert_int_equal(slot, 2);
-    tu_expect(PL_ERR_ALREADY_LOCKED, pl_semaphore_acquire_with(d, 0, PL_INHERIT, PL_INHERIT, &slot));
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_semaphore_acquire_with(d, 0, PL_INHERIT, &slot));
     assert_int_equal(pl_semaphore_slot(d), -1);
 
     /* Slot 1 frees up: the next acquire takes it, not slot 2. */
     tu_ok(pl_semaphore_release(b));
     assert_int_equal(pl_semaphore_slot(b), -1);
-    tu_ok(pl_semaphore_acquire_with(d, 0, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(d, 0, PL_INHERIT, &slot));
     assert_int_equal(slot, 1);
     /* Then slot 0 frees: b now takes 0. */
     tu_ok(pl_semaphore_release(a));
-    tu_ok(pl_semaphore_acquire_with(b, 0, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(b, 0, PL_INHERIT, &slot));
     assert_int_equal(slot, 0);
 
     pl_semaphore_free(a);
@@ -235,7 +235,7 @@ static int child_hold_slot(void *p)
     if (pl_semaphore_new(&s, 2, "shared") != PL_OK ||
         pl_semaphore_set_directory(s, a->dir) != PL_OK)
         return 1;
-    if (pl_semaphore_acquire_with(s, 5, PL_INHERIT, PL_INHERIT, &slot) != PL_OK)
+    if (pl_semaphore_acquire_with(s, 5, PL_INHERIT, &slot) != PL_OK)
         return 2;
     tu_pipe_signal(&a->ready);
     if (tu_pipe_wait(&a->go, 20) != 0)
@@ -269,7 +269,7 @@ static void two_slots_three_processes_third_times_out_then_gets_freed_slot(void 
        return), then fails with ALREADY_LOCKED. */
     t0 = tu_now();
     tu_expect(PL_ERR_ALREADY_LOCKED,
-              pl_semaphore_acquire_with(s, 0.3, 0.05, PL_INHERIT, &slot));
+              pl_semaphore_acquire_with(s, 0.3, 0.05, &slot));
     elapsed = tu_now() - t0;
     assert_true(elapsed >= 0.29);
     assert_true(elapsed < 5.0);
@@ -278,7 +278,7 @@ static void two_slots_three_processes_third_times_out_then_gets_freed_slot(void 
     /* The first holder releases while we wait: we get its slot. */
     tu_pipe_signal(&a.go);
     t0 = tu_now();
-    tu_ok(pl_semaphore_acquire_with(s, 10, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(s, 10, PL_INHERIT, &slot));
     elapsed = tu_now() - t0;
     sa = tu_wait(pa);
     assert_true(sa == 20 || sa == 21);
@@ -308,14 +308,14 @@ static void missing_directory_names_the_path_and_handle_stays_usable(void **stat
     snprintf(dir, sizeof dir, "%s", missing);
     tu_ok(pl_semaphore_new(&s, 2, "sem"));
     tu_ok(pl_semaphore_set_directory(s, dir));
-    tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 1, PL_INHERIT, PL_INHERIT, &slot));
+    tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 1, PL_INHERIT, &slot));
     assert_non_null(strstr(pl_last_error_message(), dir));
     assert_non_null(strstr(pl_last_error_message(), strerror(ENOENT)));
     assert_int_equal(pl_last_errno(), ENOENT);
     assert_int_equal(pl_semaphore_slot(s), -1);
     /* Fix the directory: the same handle works. */
     assert_int_equal(mkdir(dir, 0700), 0);
-    tu_ok(pl_semaphore_acquire_with(s, 1, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(s, 1, PL_INHERIT, &slot));
     assert_int_equal(slot, 0);
     pl_semaphore_free(s);
 }
@@ -364,8 +364,8 @@ static void bad_options_are_invalid_and_null_handle_is_safe(void **state)
     tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_set_file_mode(s, 010000));
     tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_set_mechanism(s, 7));
     tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_get_fail_when_locked(s, NULL));
-    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_acquire_with(s, -2, PL_INHERIT, PL_INHERIT, NULL));
-    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_acquire_with(s, NAN, PL_INHERIT, PL_INHERIT, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_acquire_with(s, -2, PL_INHERIT, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_acquire_with(s, NAN, PL_INHERIT, NULL));
     assert_int_equal(pl_semaphore_slot(s), -1);
     tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_acquire(NULL, &v));
     tu_expect(PL_ERR_INVALID_ARGUMENT, pl_semaphore_release(NULL));
@@ -507,7 +507,7 @@ static int child_release_inherited(void *p)
     if (pl_semaphore_new(&other, 1, "forked") != PL_OK ||
         pl_semaphore_set_directory(other, a->dir) != PL_OK)
         return 2;
-    rc = pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, NULL);
+    rc = pl_semaphore_acquire_with(other, 0, PL_INHERIT, NULL);
     pl_semaphore_free(other);
     return rc == PL_ERR_ALREADY_LOCKED ? 0 : 3;
 }
@@ -524,9 +524,9 @@ static void child_releasing_inherited_slot_keeps_parents_slot(void **state)
     /* The child is gone (its copies closed): still ours. */
     assert_int_equal(pl_semaphore_slot(s), 0);
     tu_expect(PL_ERR_ALREADY_LOCKED,
-              pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, NULL));
+              pl_semaphore_acquire_with(other, 0, PL_INHERIT, NULL));
     tu_ok(pl_semaphore_release(s));
-    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, NULL));
+    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, NULL));
     pl_semaphore_free(s);
     pl_semaphore_free(other);
 }
@@ -537,7 +537,7 @@ static int child_acquire_on_inherited(void *p)
 {
     fork_arg *a = p;
     int slot = -1, rc;
-    rc = pl_semaphore_acquire_with(a->inherited, 0, PL_INHERIT, PL_INHERIT, &slot);
+    rc = pl_semaphore_acquire_with(a->inherited, 0, PL_INHERIT, &slot);
     if (rc != PL_OK)
         return 1;
     if (slot != 1)
@@ -556,7 +556,7 @@ static void child_acquiring_inherited_handle_takes_a_free_slot(void **state)
     assert_int_equal(slot, 0);
     assert_int_equal(tu_wait(tu_fork(child_acquire_on_inherited, &a)), 0);
     /* Parent still holds 0; slot 1 is free again after the child exited. */
-    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, &slot));
+    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, &slot));
     assert_int_equal(slot, 1);
     assert_int_equal(pl_semaphore_slot(s), 0);
     pl_semaphore_free(s);
@@ -592,7 +592,7 @@ static void no_descriptor_leak_over_many_cycles_and_errors(void **state)
     before = tu_count_fds();
     for (i = 0; i < 20; i++)
         tu_expect(PL_ERR_ALREADY_LOCKED,
-                  pl_semaphore_acquire_with(s, 0.01, 0.002, PL_INHERIT, NULL));
+                  pl_semaphore_acquire_with(s, 0.01, 0.002, NULL));
     assert_int_equal(tu_count_fds(), before);
     tu_ok(pl_semaphore_release(blocker));
     tu_ok(pl_semaphore_release(b2));
@@ -608,7 +608,7 @@ static void no_descriptor_leak_over_many_cycles_and_errors(void **state)
     assert_int_equal(unlink(tu_path(state, "leak.01.lock")), 0);
     assert_int_equal(mkdir(tu_path(state, "leak.01.lock"), 0700), 0);
     for (i = 0; i < 50; i++)
-        tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 0.05, PL_INHERIT, PL_INHERIT, NULL));
+        tu_expect(PL_ERR_IO, pl_semaphore_acquire_with(s, 0.05, PL_INHERIT, NULL));
     assert_non_null(strstr(pl_last_error_message(), "leak.01.lock"));
     tu_ok(pl_semaphore_release(blocker));
     assert_int_equal(tu_count_fds(), before);
@@ -626,9 +626,9 @@ static void free_releases_the_held_slot(void **state)
     int before = tu_count_fds();
     tu_ok(pl_semaphore_acquire(s, NULL));
     tu_expect(PL_ERR_ALREADY_LOCKED,
-              pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, NULL));
+              pl_semaphore_acquire_with(other, 0, PL_INHERIT, NULL));
     pl_semaphore_free(s);
-    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, PL_INHERIT, NULL));
+    tu_ok(pl_semaphore_acquire_with(other, 0, PL_INHERIT, NULL));
     tu_ok(pl_semaphore_release(other));
     assert_int_equal(tu_count_fds(), before);
     pl_semaphore_free(other);
@@ -650,7 +650,7 @@ static void slots_exclude_with_posix_mechanism_across_processes(void **state)
             pl_semaphore_set_directory(c, dir_of(state)) != PL_OK ||
             pl_semaphore_set_mechanism(c, PL_MECH_POSIX) != PL_OK)
             _exit(1);
-        rc = pl_semaphore_acquire_with(c, 0.05, PL_INHERIT, PL_INHERIT, NULL);
+        rc = pl_semaphore_acquire_with(c, 0.05, PL_INHERIT, NULL);
         _exit(rc == PL_ERR_ALREADY_LOCKED ? 0 : 2);
     }
     assert_int_equal(tu_wait(pid), 0);

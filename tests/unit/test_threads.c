@@ -130,7 +130,7 @@ static void *work(void *p)
         }
 
         /* Semaphore: at most 3 inside. */
-        rc = pl_semaphore_acquire_with(sem, 20, 0.001, 0, &slot);
+        rc = pl_semaphore_acquire_with(sem, 20, 0.001, &slot);
         if (rc != PL_OK) {
             record_failure(s, "semaphore", rc);
         } else {

@@ -133,7 +133,7 @@ static double one_handoff(void **state, int kind)
         pl_semaphore *s = NULL;
         tu_ok(pl_semaphore_new(&s, 1, "wake"));
         tu_ok(pl_semaphore_set_directory(s, a.dir));
-        tu_ok(pl_semaphore_acquire_with(s, 10, 5, PL_INHERIT, &slot));
+        tu_ok(pl_semaphore_acquire_with(s, 10, 5, &slot));
         t_acq = tu_now();
         pl_semaphore_free(s);
     } else {

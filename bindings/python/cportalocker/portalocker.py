@@ -110,7 +110,7 @@ def mechanism_supported(mechanism: str) -> bool:
 
 def _c_lock(fd: int, flags: int, mechanism: int, file: typing.Any) -> None:
     try:
-        _c.pl_lock_fd_with(fd, int(flags), mechanism)
+        _c.pl_lock_fd_mechanism(fd, int(flags), mechanism)
     except exceptions.BaseLockException as exc:
         exc.fh = file
         name = getattr(file, 'name', None) if not isinstance(file, int) else None
@@ -120,7 +120,7 @@ def _c_lock(fd: int, flags: int, mechanism: int, file: typing.Any) -> None:
 
 def _c_unlock(fd: int, mechanism: int, file: typing.Any) -> None:
     try:
-        _c.pl_unlock_fd_with(fd, mechanism)
+        _c.pl_unlock_fd_mechanism(fd, mechanism)
     except exceptions.BaseLockException as exc:
         exc.fh = file
         raise

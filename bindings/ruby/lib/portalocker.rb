@@ -71,13 +71,13 @@ module Portalocker
         raise InvalidArgument, "lock() needs a lock type: combine the flags with LOCK_SH or LOCK_EX"
       end
 
-      N.pl_lock_fd_with(Util.fd_of(io_or_fd), flags, Util.mechanism(mechanism))
+      N.pl_lock_fd_mechanism(Util.fd_of(io_or_fd), flags, Util.mechanism(mechanism))
       nil
     end
 
     # Unlock +io_or_fd+ (with the +mechanism:+ it was locked with).
     def unlock(io_or_fd, mechanism: :flock)
-      N.pl_unlock_fd_with(Util.fd_of(io_or_fd), Util.mechanism(mechanism))
+      N.pl_unlock_fd_mechanism(Util.fd_of(io_or_fd), Util.mechanism(mechanism))
       nil
     end
 

@@ -148,7 +148,7 @@ static int do_acquire(handle *h, const cJSON *args, int *slot) {
         if (cJSON_IsBool(f)) fwl = cJSON_IsTrue(f) ? 1 : 0;
     }
     if (h->lock) return pl_lock_acquire_with(h->lock, timeout, interval, (int)fwl, NULL);
-    if (h->sem) return pl_semaphore_acquire_with(h->sem, timeout, interval, (int)fwl, slot);
+    if (h->sem) return pl_semaphore_acquire_with(h->sem, timeout, interval, slot);
     return pl_redis_lock_acquire_with(h->redis, timeout, interval, (int)fwl);
 }
 
@@ -206,7 +206,7 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
         } else if (!strcmp(op, "write")) {
             /* the descriptor acquire locked (owned by the handle) */
             const char *data = str(cmd, "data");
-            int fd = h->lock ? pl_lock_get_fd(h->lock) : -1;
+            int fd = h->lock ? pl_lock_held_fd(h->lock) : -1;
             size_t len = data ? strlen(data) : 0;
             if (fd < 0) { set_failure(reply, "NotHeld", "no locked descriptor"); return; }
             if (write(fd, data ? data : "", len) != (ssize_t)len) {

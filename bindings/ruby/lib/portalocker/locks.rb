@@ -187,7 +187,7 @@ module Portalocker
 
     # The locked descriptor, or nil.
     def fd
-      fd = @handle && N.pl_lock_get_fd(@handle)
+      fd = @handle && N.pl_lock_held_fd(@handle)
       fd.nil? || fd.negative? ? nil : fd
     end
 
