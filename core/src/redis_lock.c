@@ -1064,7 +1064,7 @@ static int replace(char **field, const char *value)
     return PL_OK;
 }
 
-PL_EXPORT int pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
+PL_EXPORT pl_status pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
                                      int port)
 {
     int rc;
@@ -1085,7 +1085,7 @@ PL_EXPORT int pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_unix_socket(pl_redis_lock *l, const char *path)
+PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l, const char *path)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -1104,7 +1104,7 @@ PL_EXPORT int pl_redis_lock_set_unix_socket(pl_redis_lock *l, const char *path)
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_db(pl_redis_lock *l, int db)
+PL_EXPORT pl_status pl_redis_lock_set_db(pl_redis_lock *l, int db)
 {
     CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "database");
@@ -1116,7 +1116,7 @@ PL_EXPORT int pl_redis_lock_set_db(pl_redis_lock *l, int db)
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_password(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_password(pl_redis_lock *l,
                                          const char *username,
                                          const char *password)
 {
@@ -1155,21 +1155,21 @@ static int set_conn_seconds(pl_redis_lock *l, double *field, const char *what,
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_connect_timeout(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_connect_timeout(pl_redis_lock *l,
                                                 double seconds)
 {
     return set_conn_seconds(l, l ? &l->conf.connect_timeout : NULL,
                             "connect_timeout", seconds);
 }
 
-PL_EXPORT int pl_redis_lock_set_command_timeout(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_command_timeout(pl_redis_lock *l,
                                                 double seconds)
 {
     return set_conn_seconds(l, l ? &l->conf.command_timeout : NULL,
                             "command_timeout", seconds);
 }
 
-PL_EXPORT int pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
+PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
 {
     CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "flags");
@@ -1183,7 +1183,7 @@ PL_EXPORT int pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_timeout(pl_redis_lock *l, double seconds)
+PL_EXPORT pl_status pl_redis_lock_set_timeout(pl_redis_lock *l, double seconds)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -1193,7 +1193,7 @@ PL_EXPORT int pl_redis_lock_set_timeout(pl_redis_lock *l, double seconds)
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_check_interval(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_check_interval(pl_redis_lock *l,
                                                double seconds)
 {
     int rc;
@@ -1204,7 +1204,7 @@ PL_EXPORT int pl_redis_lock_set_check_interval(pl_redis_lock *l,
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
                                                  int enabled)
 {
     CHECK_HANDLE(l);
@@ -1212,7 +1212,7 @@ PL_EXPORT int pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
                                                     double seconds)
 {
     int rc;
@@ -1226,7 +1226,7 @@ PL_EXPORT int pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_set_lost_callback(pl_redis_lock *l,
+PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *l,
                                               pl_lost_callback callback,
                                               void *userdata)
 {
@@ -1237,12 +1237,74 @@ PL_EXPORT int pl_redis_lock_set_lost_callback(pl_redis_lock *l,
     return pl__ok();
 }
 
+/* `type` is a type name, which cannot be parenthesized.
+   NOLINTNEXTLINE(bugprone-macro-parentheses) */
+#define GETTER(name, type, expr)                                             \
+    PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,     \
+                                                 type *out)                  \
+    {                                                                        \
+        int rc_;                                                             \
+        CHECK_HANDLE(l);                                                     \
+        if ((rc_ = pl__check_out(out)) != PL_OK)                             \
+            return rc_;                                                      \
+        *out = (expr);                                                       \
+        return PL_OK;                                                        \
+    }
+
+GETTER(unix_socket, const char *, l->conf.unix_path ? l->conf.unix_path : "")
+GETTER(db, int, l->conf.db)
+GETTER(connect_timeout, double, l->conf.connect_timeout)
+GETTER(command_timeout, double, l->conf.command_timeout)
+GETTER(flags, int, l->flags)
+GETTER(timeout, double, l->wait.timeout)
+GETTER(check_interval, double, l->wait.check_interval)
+GETTER(fail_when_locked, int, l->wait.fail_when_locked)
+GETTER(unavailable_timeout, double, l->unavailable_timeout)
+
+PL_EXPORT pl_status pl_redis_lock_get_host(const pl_redis_lock *l,
+                                           const char **host, int *port)
+{
+    CHECK_HANDLE(l);
+    if (!host || !port)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "host and port must not be NULL");
+    *host = l->conf.host;
+    *port = l->conf.port;
+    return PL_OK;
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_password(const pl_redis_lock *l,
+                                               const char **username,
+                                               const char **password)
+{
+    CHECK_HANDLE(l);
+    if (!username || !password)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "username and password must not be NULL");
+    *username = l->conf.username;
+    *password = l->conf.password;
+    return PL_OK;
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_lost_callback(const pl_redis_lock *l,
+                                                    pl_lost_callback *callback,
+                                                    void **userdata)
+{
+    CHECK_HANDLE(l);
+    if (!callback || !userdata)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "callback and userdata must not be NULL");
+    *callback = l->lost_cb;
+    *userdata = l->lost_ud;
+    return PL_OK;
+}
+
 PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *l)
 {
     return l ? l->id : "";
 }
 
-PL_EXPORT int pl_redis_lock_check(pl_redis_lock *l)
+PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *l)
 {
     CHECK_HANDLE(l);
     fork_check(l);
@@ -1270,7 +1332,7 @@ static int acquired(pl_redis_lock *l)
     return pl__ok();
 }
 
-PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
+PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
                                          double check_interval,
                                          int fail_when_locked)
 {
@@ -1326,7 +1388,7 @@ PL_EXPORT int pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
     }
 }
 
-PL_EXPORT int pl_redis_lock_acquire(pl_redis_lock *l)
+PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *l)
 {
     return pl_redis_lock_acquire_with(l, PL_INHERIT, PL_INHERIT, PL_INHERIT);
 }
@@ -1347,7 +1409,7 @@ static void publish_notice(pl_redis_lock *l)
         close_ctx(&l->cmd);
 }
 
-PL_EXPORT int pl_redis_lock_release(pl_redis_lock *l)
+PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *l)
 {
     int was_lost;
     CHECK_HANDLE(l);
