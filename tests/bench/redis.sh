@@ -2,7 +2,7 @@
 # The Redis lock bench (`make bench` runs it after the file-lock bench):
 # starts its own redis-server on a free port (no persistence, temp dir),
 # measures our lock, redis-py's Lock and the reference RedisLock side by side
-# and prints one table with the targets of issue 3. Exits 0 when a target is
+# and prints one table with the Redis lock's speed targets. Exits 0 when a target is
 # missed (MISSED is printed); non-zero only when a measurement failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."

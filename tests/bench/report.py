@@ -1,6 +1,6 @@
 """Turns the records of bench_file.c and bench_reference.py into the tables
-`make bench` prints, each number next to its target (issue 2, item 10 and
-"Done when"; issue 4 for the Python binding line).
+`make bench` prints, each number next to its target (the file locks'
+speed targets, and the Python binding's against the reference).
 
 usage: report.py RECORD_FILE...   (lines `R|section|name|key=value|...`)
 
@@ -81,8 +81,8 @@ def table(title, header, rows, note=None):
 
 def main():
     recs = load(sys.argv[1:])
-    missed = []  # issue 2: the file locks
-    binding_missed = []  # issue 4: the Python binding
+    missed = []  # the file locks
+    binding_missed = []  # the Python binding
 
     def get(section, name):
         return recs.get((section, name))
@@ -152,12 +152,12 @@ def main():
         'runs later, in its own process.',
     )
 
-    # ---- Python binding (issue 4) -------------------------------------------
+    # ---- Python binding -----------------------------------------------------
     ref = get('cycle', 'portalocker:lock')
     ours = get('cycle', 'cportalocker:lock')
     print()
     print('1b. Python binding Lock cycle vs reference Lock cycle '
-          '(issue 4; target: at most 1/3 of the reference)')
+          '(target: at most 1/3 of the reference)')
     if ours and ref:
         ratio = ours['median_ns'] / ref['median_ns']
         ok = ratio <= 1 / 3
@@ -276,19 +276,19 @@ def main():
 
     print()
     if missed:
-        print(f'File-lock targets (issue 2): {len(missed)} MISSED')
+        print(f'File-lock targets: {len(missed)} MISSED')
         for m in missed:
             print(f'  MISSED: {m}')
     else:
-        print('File-lock targets (issue 2): all met.')
+        print('File-lock targets: all met.')
     if binding_missed:
-        print('Python binding target (issue 4): MISSED')
+        print('Python binding target: MISSED')
         for m in binding_missed:
             print(f'  MISSED: {m}')
     elif ours and ref:
-        print('Python binding target (issue 4): met.')
+        print('Python binding target: met.')
     else:
-        print('Python binding target (issue 4): pending (binding not built).')
+        print('Python binding target: pending (binding not built).')
     return 0
 
 

@@ -34,7 +34,7 @@ if PY=$(bash ci/venv.sh 2> "$OUT/venv.log"); then
   if ! "$PY" tests/bench/bench_reference.py "$WORK" > "$OUT/reference.rec"; then
     echo "reference bench failed (see above); its columns stay empty" >&2
   fi
-  # Issue 4: our Python binding, measured with the same code, once built.
+  # Our Python binding, measured with the same code, once built.
   if [ -d build/python ] &&
      PYTHONPATH=build/python "$PY" -c 'import cportalocker' 2>/dev/null; then
     PYTHONPATH=build/python "$PY" tests/bench/bench_reference.py "$WORK" \

@@ -1,4 +1,4 @@
-/* Descriptor hygiene of the Redis lock (issue 6; the file-lock kinds are in
+/* Descriptor hygiene of the Redis lock (the file-lock kinds are in
    tests/unit/test_fd_hygiene.c): hundreds of acquire/release, contention,
    connection-refused and lost-lock cycles leave the process's descriptor
    count where it started, and a child exec'd while Redis locks are held

@@ -1,4 +1,4 @@
-/* RedisLock and threads (issue 6, run under ThreadSanitizer by
+/* RedisLock and threads (run under ThreadSanitizer by
    ci/hardening/sanitize.sh): each handle has a background holder thread
    that answers pings and watches the subscription. Here several threads,
    each with its own handle on one channel, take turns; and a held lock is

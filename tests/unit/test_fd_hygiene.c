@@ -1,4 +1,4 @@
-/* Descriptor hygiene (issue 6): every lock type through thousands of
+/* Descriptor hygiene: every lock type through thousands of
    acquire/release and error cycles leaves the process's descriptor count
    where it started; and a child exec'd while locks of every type are held
    at once (Lock with flock and OFD locks, a nested RLock, a

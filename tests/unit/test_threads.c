@@ -1,4 +1,4 @@
-/* Threads (issue 6, run under ThreadSanitizer by ci/hardening/sanitize.sh):
+/* Threads (run under ThreadSanitizer by ci/hardening/sanitize.sh):
    many threads, each with its own handles, on shared paths. Handles are
    not shared between threads (the documented contract); what is shared is
    the library's process-wide state: the per-thread error slot, the
