@@ -36,7 +36,7 @@ t_cppcheck=$(hardening_elapsed "$t0")
 t0=$(date +%s.%N)
 echo "== $(clang-tidy --version | grep -i 'version' | head -1 | sed 's/^ *//')"
 # One file per process, two at a time; the config is core/.clang-tidy.
-out=$(printf '%s\n' core/src/*.c | xargs -P "$(nproc)" -n 1 sh -c \
+out=$(printf '%s\n' core/src/*.c core/src/unix/*.c | xargs -P "$(nproc)" -n 1 sh -c \
   'clang-tidy --quiet "$0" -- -std=gnu11 -D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include -Icore/src 2>&1' )
 rc=$?
 n_tidy=$(printf '%s\n' "$out" | grep -cE ': (warning|error): ' || true)
@@ -45,6 +45,6 @@ if [ $rc -ne 0 ] || [ "$n_tidy" -ne 0 ]; then status=1; fi
 t_tidy=$(hardening_elapsed "$t0")
 
 echo
-echo "static summary: cppcheck $n_cppcheck finding(s) (${t_cppcheck} s), clang-tidy $n_tidy finding(s) (${t_tidy} s) over $(ls core/src/*.c | wc -l) files"
+echo "static summary: cppcheck $n_cppcheck finding(s) (${t_cppcheck} s), clang-tidy $n_tidy finding(s) (${t_tidy} s) over $(ls core/src/*.c core/src/unix/*.c | wc -l) files"
 [ $status -eq 0 ] && echo "static: ok" || echo "static: FAILED"
 exit $status

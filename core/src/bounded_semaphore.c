@@ -332,11 +332,10 @@ PL_EXPORT pl_status pl_semaphore_set_file_mode(pl_semaphore *s, unsigned int mod
     return pl__ok();
 }
 
-/* `type` is a type name, which cannot be parenthesized.
-   NOLINTNEXTLINE(bugprone-macro-parentheses) */
-#define GETTER(name, type, expr)                                             \
-    PL_EXPORT pl_status pl_semaphore_get_##name(const pl_semaphore *s,       \
-                                                type *out)                   \
+/* `type` is a type name, which cannot be parenthesized: the
+   bugprone-macro-parentheses finding on the next line is suppressed. */
+#define GETTER(name, type, expr) /* NOLINTNEXTLINE(bugprone-macro-parentheses) */ \
+    PL_EXPORT pl_status pl_semaphore_get_##name(const pl_semaphore *s, type *out) \
     {                                                                        \
         int rc_;                                                             \
         CHECK_SEM(s);                                                        \

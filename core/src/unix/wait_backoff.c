@@ -8,11 +8,7 @@
 #ifndef __linux__
 #include "platform.h"
 
-#include <stdlib.h>
-
-struct pl__os_waiter {
-    int unused;
-};
+#include <stddef.h>
 
 pl__os_waiter *pl__os_waiter_open(void)
 {
