@@ -8,7 +8,7 @@
 # Knobs: CC (CXX follows it), OPT (optimisation, default -O2 -g), WERROR=0
 # (warnings stay warnings; -Werror is the default here and in CI, never in
 # the builds the packages do), EXTRA_CFLAGS, BUILD (output directory),
-# PLATFORM (which core/src subdirectory: unix).
+# PL_PLATFORM (which PL_SRC_DIRS_* of core/build.mk: unix).
 
 PREFIX ?= /usr/local
 VERSION := 1.0.0
@@ -25,7 +25,7 @@ ifeq ($(origin CXX),default)
 CXX := $(if $(findstring clang,$(CC)),$(subst clang,clang++,$(CC)),$(if $(findstring gcc,$(CC)),$(subst gcc,g++,$(CC)),c++))
 endif
 BUILD := build
-PLATFORM ?= unix
+PL_PLATFORM ?= unix
 WERROR ?= 1
 WERROR_FLAG := $(if $(filter 0,$(WERROR)),,-Werror)
 WARN := -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -34,7 +34,8 @@ INCLUDES := $(addprefix -I,$(PL_INCLUDE_DIRS))
 CFLAGS_CORE := $(PL_CORE_CFLAGS) $(OPT) $(WARN) -fPIC $(INCLUDES) $(EXTRA_CFLAGS)
 LIBS := $(addprefix -l,$(PL_LIBS))
 
-CORE_DIRS := $(PL_SRC_DIRS_$(PLATFORM))
+CORE_DIRS := $(PL_SRC_DIRS_$(PL_PLATFORM))
+$(if $(CORE_DIRS),,$(error core/build.mk has no PL_SRC_DIRS_$(PL_PLATFORM)))
 CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
 CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))

@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # Each configuration is exactly what it says, whatever `make test` or the
 # caller's environment set.
-unset MAKEFLAGS MFLAGS MAKELEVEL CC CXX OPT WERROR EXTRA_CFLAGS BUILD PLATFORM
+unset MAKEFLAGS MFLAGS MAKELEVEL CC CXX OPT WERROR EXTRA_CFLAGS BUILD PL_PLATFORM
 MAKE_BIN=$(command -v "${MAKE:-make}") || { echo "build: make not found"; exit 1; }
 OUT=build/ci-build
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pl-build.XXXXXX")
