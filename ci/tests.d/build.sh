@@ -89,7 +89,11 @@ build() {
   "$cc" -std=c99 -Wall -Wextra -Werror -Icore/include -o "$TMP/app-$name" "$TMP/app.c" \
     -L"$dir" -lportalocker -Wl,-rpath,"$PWD/$dir" ||
     { fail "a program does not link the shared library"; return; }
-  ldd "$TMP/app-$name" | grep -q "$PWD/$dir/libportalocker.so.1" ||
+  # (ldd's output taken whole: grep -q closing the pipe early would fail
+  # the pipeline under pipefail)
+  local deps
+  deps=$(ldd "$TMP/app-$name")
+  grep -q "$PWD/$dir/libportalocker.so.1" <<<"$deps" ||
     { fail "the program did not load $dir/libportalocker.so.1"; return; }
   "$TMP/app-$name" "$TMP/$name.lock" || { fail "the shared-library program failed"; return; }
   local private
