@@ -1,34 +1,57 @@
-# libportalocker: `make` builds everything into build/, `make test` installs
-# what is missing, builds and runs every test, `make bench` measures,
-# `make demo` shows the library at work.
+# libportalocker: `make` (= `make all` = `make lib`) builds the library into
+# build/ and needs only a C compiler, hiredis and cJSON; `make bindings`
+# builds the Python, Ruby and Lua modules (swig and each language's
+# headers); `make test` installs what is missing, builds what the suites
+# need and runs every test, `make bench` measures, `make demo` shows the
+# library at work.
+#
+# Knobs: CC (CXX follows it), OPT (optimisation, default -O2 -g), WERROR=0
+# (warnings stay warnings; -Werror is the default here and in CI, never in
+# the builds the packages do), EXTRA_CFLAGS, BUILD (output directory),
+# PL_PLATFORM (which PL_SRC_DIRS_* of core/build.mk: unix).
 
 PREFIX ?= /usr/local
 VERSION := 1.0.0
 SOVERSION := 1
 
-CC ?= cc
-BUILD := build
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-OPT ?= -O2 -g
-CFLAGS_CORE := -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden \
-	-D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include -Icore/src $(EXTRA_CFLAGS)
-LIBS := -lhiredis -lcjson -lpthread -lm
+# The core's source directories, include directories, compile flags,
+# libraries and the swig arguments; shared with setup.py, extconf.rb and
+# stage-gem.sh.
+include core/build.mk
 
-CORE_SRCS := $(sort $(wildcard core/src/*.c core/src/unix/*.c))
+CC ?= cc
+# The C++ compiler of test-header: the one that goes with CC.
+ifeq ($(origin CXX),default)
+CXX := $(if $(findstring clang,$(CC)),$(subst clang,clang++,$(CC)),$(if $(findstring gcc,$(CC)),$(subst gcc,g++,$(CC)),c++))
+endif
+BUILD := build
+PL_PLATFORM ?= unix
+WERROR ?= 1
+WERROR_FLAG := $(if $(filter 0,$(WERROR)),,-Werror)
+WARN := -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT ?= -O2 -g
+INCLUDES := $(addprefix -I,$(PL_INCLUDE_DIRS))
+CFLAGS_CORE := $(PL_CORE_CFLAGS) $(OPT) $(WARN) -fPIC $(INCLUDES) $(EXTRA_CFLAGS)
+LIBS := $(addprefix -l,$(PL_LIBS))
+
+CORE_DIRS := $(PL_SRC_DIRS_$(PL_PLATFORM))
+$(if $(CORE_DIRS),,$(error core/build.mk has no PL_SRC_DIRS_$(PL_PLATFORM)))
+CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
 CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
-CORE_HDRS := core/include/portalocker.h $(wildcard core/src/*.h core/src/unix/*.h)
+CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))
 
 SHARED := $(BUILD)/libportalocker.so.$(SOVERSION)
 STATIC := $(BUILD)/libportalocker.a
 PCFILE := $(BUILD)/portalocker.pc
 
-.PHONY: all lib setup test test-unit test-header bench demo install clean check-symbols
+.PHONY: all lib bindings setup test test-bins test-unit test-header bench demo \
+	install clean check-symbols
 
 all: lib
 
 lib: $(SHARED) $(BUILD)/libportalocker.so $(STATIC) $(PCFILE)
 
-$(BUILD)/obj/%.o: core/src/%.c $(CORE_HDRS)
+$(BUILD)/obj/%.o: core/src/%.c $(CORE_HDRS) core/build.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CORE) -c $< -o $@
 
@@ -44,9 +67,14 @@ $(STATIC): $(CORE_OBJS)
 	rm -f $@
 	ar rcs $@ $(CORE_OBJS)
 
-$(PCFILE): core/portalocker.pc.in Makefile
+# The pkg-config file; Libs.private: what a static link needs besides the
+# library (the core's LIBS).
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	-e 's|@LIBS_PRIVATE@|$(LIBS)|' core/portalocker.pc.in
+
+$(PCFILE): core/portalocker.pc.in Makefile core/build.mk
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) > $@
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -56,8 +84,7 @@ install: lib
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
 	# Written for the prefix installed to (build/portalocker.pc has the
 	# default one, fixed when it was built).
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-		core/portalocker.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
+	$(PC_SED) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
 
 # ---- tests ----------------------------------------------------------------
@@ -65,7 +92,7 @@ install: lib
 # library so that syscalls can be replaced with -Wl,--wrap (fault tests).
 
 TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes \
-	-D_FILE_OFFSET_BITS=64 -Icore/include -Icore/src -Itests/unit $(EXTRA_CFLAGS)
+	-D_FILE_OFFSET_BITS=64 $(INCLUDES) -Itests/unit $(EXTRA_CFLAGS)
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
@@ -91,33 +118,47 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(TEST_HELPER_HDRS) $(STATIC)
 setup:
 	bash ci/setup.sh
 
+# Everything the suites use is built first (a suite may build more itself).
 test: setup
-	$(MAKE) all
+	$(MAKE) lib bindings test-bins
 	bash ci/run-tests.sh
+
+test-bins: $(TEST_BINS)
 
 test-unit: lib $(TEST_BINS)
 	@failed=0; for t in $(TEST_BINS); do \
 		echo "== $$t"; $$t || failed=1; \
 	done; exit $$failed
 
-# The public header must compile as strict C99 and as C++.
+# The public header must compile as strict C99 (with CC) and as C++11 (with
+# CXX).
 test-header:
 	@mkdir -p $(BUILD)
 	printf '#include "portalocker.h"\nint main(void){return pl_version_number()>0?0:1;}\n' > $(BUILD)/header_c99.c
-	gcc -std=c99 -Wall -Wextra -pedantic -Werror -Icore/include -c $(BUILD)/header_c99.c -o $(BUILD)/header_c99.o
+	$(CC) -std=c99 -Wall -Wextra -pedantic $(WERROR_FLAG) -Icore/include -c $(BUILD)/header_c99.c -o $(BUILD)/header_c99.o
 	cp $(BUILD)/header_c99.c $(BUILD)/header_cxx.cpp
-	g++ -std=c++11 -Wall -Wextra -pedantic -Werror -Icore/include -c $(BUILD)/header_cxx.cpp -o $(BUILD)/header_cxx.o
+	$(CXX) -std=c++11 -Wall -Wextra -pedantic $(WERROR_FLAG) -Icore/include -c $(BUILD)/header_cxx.cpp -o $(BUILD)/header_cxx.o
 
-# Only pl_* symbols, each with a version.
+# Only public pl_* symbols (never the core's internal pl__*), each with a
+# version.
 check-symbols: $(SHARED)
 	bash ci/check-symbols.sh $(SHARED)
 
-# ---- bindings (issue 4) -------------------------------------------------------
-# One SWIG interface, bindings/portalocker.i, for every language. Python:
-# build/python/cportalocker/ (the pure-Python layer from bindings/python plus
-# the SWIG extension linked against the static library), so that
-# `PYTHONPATH=build/python python3 -c 'import cportalocker'` works. The Redis
-# lock is wrapped only when the library defines pl_redis_lock_new.
+# ---- bindings -----------------------------------------------------------------
+# One SWIG interface, bindings/portalocker.i, for every language, run with
+# the arguments of core/build.mk (PL_SWIG_<language>); each module is the
+# wrapper compiled and linked against the static library. The wrappers are
+# SWIG's code: compiled with -Wall but never -Werror.
+SWIG ?= swig
+SWIG_INCLUDES := $(addprefix -I,$(PL_SWIG_INCLUDE_DIRS))
+BINDING_CFLAGS = -std=gnu11 $(OPT) -fPIC -shared -Wall -Wno-unused-parameter $(SWIG_INCLUDES)
+BINDING_DEPS := bindings/portalocker.i core/include/portalocker.h core/build.mk $(STATIC)
+
+bindings: python-binding ruby-binding lua-binding
+
+# Python: build/python/cportalocker/ (the pure-Python layer from
+# bindings/python plus the SWIG extension), so that
+# `PYTHONPATH=build/python python3 -c 'import cportalocker'` works.
 PYTHON ?= python3
 PY_PKG := $(BUILD)/python/cportalocker
 PY_EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
@@ -126,27 +167,24 @@ PY_SRCS := $(wildcard bindings/python/cportalocker/*.py bindings/python/cportalo
 	bindings/python/cportalocker/py.typed
 
 .PHONY: python-binding
-all: python-binding
 python-binding: $(PY_PKG)/.built
 
-$(PY_PKG)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(PY_SRCS)
+$(PY_PKG)/.built: $(BINDING_DEPS) $(PY_SRCS)
 	@mkdir -p $(BUILD)/swig $(PY_PKG)
 	@test -f "$(PY_INCLUDE)/Python.h" || { echo "Python.h not found in $(PY_INCLUDE) (install python3-dev)"; exit 1; }
-	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
-	swig -python -builtin $$redis -Icore/include -outdir $(PY_PKG) \
+	$(SWIG) $(PL_SWIG_python) $(SWIG_INCLUDES) -outdir $(PY_PKG) \
 		-o $(BUILD)/swig/portalocker_python_wrap.c bindings/portalocker.i
-	$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
-		-Icore/include -I$(PY_INCLUDE) -o $(PY_PKG)/_portalocker_c$(PY_EXT_SUFFIX) \
+	$(CC) $(BINDING_CFLAGS) -I$(PY_INCLUDE) -o $(PY_PKG)/_portalocker_c$(PY_EXT_SUFFIX) \
 		$(BUILD)/swig/portalocker_python_wrap.c $(STATIC) $(LIBS)
 	cp $(PY_SRCS) $(PY_PKG)/
 	touch $@
 
-# Lua 5.4: build/lua/portalocker_c.so (the SWIG module, linked against the
-# static library) and build/lua/portalocker.lua (the idiomatic layer), so
-# that LUA_CPATH='build/lua/?.so;;' LUA_PATH='build/lua/?.lua;;' lua5.4 -e
+# Lua 5.4: build/lua/portalocker_c.so (the SWIG module) and
+# build/lua/portalocker.lua (the idiomatic layer), so that
+# LUA_CPATH='build/lua/?.so;;' LUA_PATH='build/lua/?.lua;;' lua5.4 -e
 # 'require "portalocker"' works. -D_GNU_SOURCE: fopencookie (file handles
 # over the core's descriptors). The rockspec (bindings/lua) builds this
-# target and installs with lua-install.
+# target with WERROR=0 and installs with lua-install.
 LUA_PC ?= lua5.4
 LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC))
 LUA_DIR := $(BUILD)/lua
@@ -155,16 +193,13 @@ LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.4
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
 
 .PHONY: lua-binding lua-install
-all: lua-binding
 lua-binding: $(LUA_DIR)/.built
 
-$(LUA_DIR)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(LUA_SRCS)
+$(LUA_DIR)/.built: $(BINDING_DEPS) $(LUA_SRCS)
 	@mkdir -p $(BUILD)/swig $(LUA_DIR)
-	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
-	swig -lua -nomoduleglobal $$redis -Icore/include \
+	$(SWIG) $(PL_SWIG_lua) $(SWIG_INCLUDES) \
 		-o $(BUILD)/swig/portalocker_lua_wrap.c bindings/portalocker.i
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
-		-Icore/include $(LUA_CFLAGS) -o $(LUA_DIR)/portalocker_c.so \
+	$(CC) $(BINDING_CFLAGS) -D_GNU_SOURCE $(LUA_CFLAGS) -o $(LUA_DIR)/portalocker_c.so \
 		$(BUILD)/swig/portalocker_lua_wrap.c $(STATIC) $(LIBS)
 	cp $(LUA_SRCS) $(LUA_DIR)/
 	touch $@
@@ -176,28 +211,26 @@ lua-install: lua-binding
 
 # Ruby: build/ruby/portalocker.rb and build/ruby/portalocker/ (the idiomatic
 # layer from bindings/ruby/lib plus the SWIG extension portalocker/native.so,
-# module Portalocker::Native, linked against the static library), so that
+# module Portalocker::Native), so that
 # `ruby -I build/ruby -e 'require "portalocker"'` works. -w801: SWIG's note
 # that the handle classes are capitalised (Pl_lock). The gem: `make ruby-gem`
-# stages bindings/ruby with the core sources and the generated wrapper (no
-# swig needed to install) into build/ruby-gem/ and runs `gem build` there.
+# stages bindings/ruby with the core sources, core/build.mk and the
+# generated wrapper (no swig needed to install) into build/ruby-gem/ and
+# runs `gem build` there.
 RUBY ?= ruby
 RUBY_CFLAGS = $(shell $(RUBY) -rrbconfig -e 'c = RbConfig::CONFIG; print "-I#{c["rubyhdrdir"]} -I#{c["rubyarchhdrdir"]}"')
 RUBY_DIR := $(BUILD)/ruby
-RUBY_SRCS := $(shell find bindings/ruby/lib -name '*.rb' 2>/dev/null)
+RUBY_SRCS := $(wildcard bindings/ruby/lib/*.rb bindings/ruby/lib/*/*.rb)
 RUBY_GEM_DIR := $(BUILD)/ruby-gem
 
 .PHONY: ruby-binding ruby-gem
-all: ruby-binding
 ruby-binding: $(RUBY_DIR)/.built
 
-$(RUBY_DIR)/.built: bindings/portalocker.i core/include/portalocker.h $(STATIC) $(RUBY_SRCS)
+$(RUBY_DIR)/.built: $(BINDING_DEPS) $(RUBY_SRCS)
 	@mkdir -p $(BUILD)/swig $(RUBY_DIR)/portalocker
-	redis=$$(nm -g $(STATIC) | grep -q ' T pl_redis_lock_new$$' && echo -DPL_HAVE_REDIS); \
-	swig -ruby -w801 $$redis -module portalocker::native -Icore/include \
+	$(SWIG) $(PL_SWIG_ruby) $(SWIG_INCLUDES) \
 		-o $(BUILD)/swig/portalocker_ruby_wrap.c bindings/portalocker.i
-	$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wno-unused-parameter \
-		-Icore/include $(RUBY_CFLAGS) -o $(RUBY_DIR)/portalocker/native.so \
+	$(CC) $(BINDING_CFLAGS) $(RUBY_CFLAGS) -o $(RUBY_DIR)/portalocker/native.so \
 		$(BUILD)/swig/portalocker_ruby_wrap.c $(STATIC) $(LIBS)
 	cp -r bindings/ruby/lib/. $(RUBY_DIR)/
 	touch $@
@@ -242,8 +275,9 @@ $(BUILD)/bench/bench_redis: tests/bench/bench_redis.c core/include/portalocker.h
 
 # ---- bench and demo ---------------------------------------------------------
 
+# The bench also measures the Python binding against the reference.
 bench: setup
-	$(MAKE) all
+	$(MAKE) lib python-binding
 	bash tests/bench/run.sh
 
 # The file-lock bench (tests/bench/run.sh builds it), linked statically.
@@ -251,8 +285,9 @@ $(BUILD)/bench/bench_file: tests/bench/bench_file.c core/include/portalocker.h $
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(STATIC) $(LIBS)
 
+# The demo runs a C, a Python, a Ruby and a Lua process side by side.
 demo: setup
-	$(MAKE) all
+	$(MAKE) lib bindings
 	bash ci/demo.sh
 
 $(BUILD)/examples/polyglot-worker: examples/polyglot/worker.c $(SHARED)
@@ -266,7 +301,7 @@ $(BUILD)/examples/%: examples/%.c $(SHARED)
 clean:
 	rm -rf $(BUILD)
 
-# ---- hardening (issue 6) -----------------------------------------------------
+# ---- hardening ----------------------------------------------------------------
 # Sanitizers, valgrind, fuzzing, static analysis and the ABI baseline; the
 # scripts in ci/hardening/ do the work, ci/tests.d/hardening.sh runs them all
 # from `make test`. Sanitizer builds reuse the rules above with another BUILD
@@ -292,11 +327,12 @@ abi-update: $(SHARED)
 check-hardening:
 	bash ci/tests.d/hardening.sh
 
-# ---- conformance suite (issue 5) ---------------------------------------------
+# ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua) and by the reference
 # portalocker, each language alone and mixed; prints the matrix and
-# `N passed, N failed`. `make test` runs it through ci/tests.d/conformance.sh.
+# `N passed, N failed`. `make test` runs it through ci/tests.d/conformance.sh,
+# which builds the bindings and the C agent first.
 # The C agent links the shared library (the ABI other runtimes load) and cJSON.
 .PHONY: conformance conformance-agent
 conformance-agent: $(BUILD)/conformance/agent_c

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test suite (after `make all`); exits non-zero if any failed.
-# Each suite prints its runner's own summary (cmocka, pytest, ...).
+# Runs every test suite (`make test` builds the library, the bindings and
+# the unit tests first; each suite builds whatever else it needs); exits
+# non-zero if any failed. Each suite prints its runner's own summary
+# (cmocka, pytest, ...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

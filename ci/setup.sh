@@ -14,8 +14,9 @@ PACKAGES=(
   valgrind
   lua-cjson            # JSON for the Lua conformance agent (tests/conformance)
   luarocks             # the Lua binding's rockspec is installed by ci/tests.d/lua.sh
-  # hardening checks (issue 6, ci/hardening/): valgrind above, clang with its
-  # libFuzzer/sanitizer runtimes, static analysis, the ABI baseline
+  # hardening checks (ci/hardening/): valgrind above, clang with its
+  # libFuzzer/sanitizer runtimes, static analysis, the ABI baseline; clang
+  # also builds the library in ci/tests.d/build.sh
   clang libclang-rt-14-dev cppcheck clang-tidy abigail-tools
 )
 

@@ -5,11 +5,14 @@ and the extension is compiled together with the C core's sources
 (../../core), so `pip install ./bindings/python` needs swig and a C
 compiler, nothing prebuilt. PORTALOCKER_ROOT overrides where the
 repository is (default: two levels up from this file).
+
+The core's source directories, include directories, compile flags,
+libraries and the swig arguments come from core/build.mk, shared with the
+Makefile and the Ruby gem.
 """
 
 import glob
 import os
-import re
 import subprocess
 
 from setuptools import Extension, setup
@@ -17,19 +20,35 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get('PORTALOCKER_ROOT', os.path.join(HERE, '..', '..'))
-CORE_SRC = os.path.join(ROOT, 'core', 'src')
-CORE_INC = os.path.join(ROOT, 'core', 'include')
+SETTINGS = os.path.join(ROOT, 'core', 'build.mk')
 INTERFACE = os.path.join(ROOT, 'bindings', 'portalocker.i')
+PLATFORM = 'win' if os.name == 'nt' else 'unix'
 
 
-def _have_redis(sources):
-    """True when the core defines pl_redis_lock_new (the Redis lock landed)."""
-    pattern = re.compile(r'\bpl_redis_lock_new\s*\(\s*pl_redis_lock\s*\*\*')
-    for path in sources:
-        with open(path, encoding='utf-8', errors='replace') as f:
-            if pattern.search(f.read()):
-                return True
-    return False
+def read_settings(path):
+    """core/build.mk: `NAME = words` lines, `#` comments."""
+    settings = {}
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            name, eq, value = line.split('#', 1)[0].partition('=')
+            if eq:
+                settings[name.strip()] = value.split()
+    return settings
+
+
+def in_root(paths):
+    return [os.path.join(ROOT, p) for p in paths]
+
+
+for required in (SETTINGS, INTERFACE):
+    if not os.path.exists(required):
+        raise SystemExit(f'cannot find {required}: set PORTALOCKER_ROOT')
+S = read_settings(SETTINGS)
+INCLUDE_DIRS = in_root(S['PL_INCLUDE_DIRS'])
+SOURCES = sorted(
+    path for d in in_root(S['PL_SRC_DIRS_' + PLATFORM])
+    for path in glob.glob(os.path.join(d, '*.c'))
+)
 
 
 class SwigBuildExt(build_ext):
@@ -40,29 +59,24 @@ class SwigBuildExt(build_ext):
         wrap = os.path.join(self.build_temp, 'portalocker_python_wrap.c')
         proxy_dir = os.path.join(self.build_lib, 'cportalocker')
         os.makedirs(proxy_dir, exist_ok=True)
-        core = sorted(glob.glob(os.path.join(CORE_SRC, '*.c')))
-        cmd = ['swig', '-python', '-builtin', '-I' + CORE_INC,
+        cmd = ['swig', *S['PL_SWIG_python'],
+               *('-I' + d for d in in_root(S['PL_SWIG_INCLUDE_DIRS'])),
                '-outdir', proxy_dir, '-o', wrap, INTERFACE]
-        if _have_redis(core):
-            cmd.insert(3, '-DPL_HAVE_REDIS')
         subprocess.check_call(cmd)
-        ext.sources = [wrap] + core
+        ext.sources = [wrap] + SOURCES
         super().build_extension(ext)
 
-
-if not os.path.exists(INTERFACE):
-    raise SystemExit(f'cannot find {INTERFACE}: set PORTALOCKER_ROOT')
 
 setup(
     ext_modules=[
         Extension(
             'cportalocker._portalocker_c',
             sources=[],  # filled in by SwigBuildExt
-            include_dirs=[CORE_INC, CORE_SRC],
-            define_macros=[('PL_BUILDING_LIBRARY', '1'), ('_FILE_OFFSET_BITS', '64')],
-            extra_compile_args=['-std=gnu11', '-fvisibility=hidden',
-                                '-Wno-unused-parameter'],
-            libraries=['hiredis', 'cjson', 'pthread'],
+            include_dirs=INCLUDE_DIRS,
+            # The wrapper is SWIG's code: no unused-parameter noise. Never
+            # -Werror here (a user's compiler may warn about more).
+            extra_compile_args=S['PL_CORE_CFLAGS'] + ['-Wno-unused-parameter'],
+            libraries=S['PL_LIBS'],
         )
     ],
     cmdclass={'build_ext': SwigBuildExt},

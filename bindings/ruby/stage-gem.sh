@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# Stages the gem into $1 (default build/ruby-gem): bindings/ruby plus the C
-# core's sources and the SWIG wrapper under ext/portalocker/vendor, then runs
-# `gem build` there. Prints the .gem's path last.
+# Stages the gem into $1 (default build/ruby-gem): bindings/ruby plus, under
+# ext/portalocker/vendor, the C core's sources (core/src with its platform
+# subdirectories), its headers, core/build.mk (read by extconf.rb) and the
+# SWIG wrapper, then runs `gem build` there. Prints the .gem's path last.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-build/ruby-gem}
+VENDOR=$OUT/ext/portalocker/vendor
+# A value of core/build.mk (`NAME = words`).
+setting() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[:space:]]*#.*//'; }
+
 rm -rf "$OUT"
-mkdir -p "$OUT/ext/portalocker/vendor/core"
+mkdir -p "$VENDOR/core"
 cp -r bindings/ruby/portalocker.gemspec bindings/ruby/lib "$OUT/"
 cp bindings/ruby/ext/portalocker/extconf.rb "$OUT/ext/portalocker/"
-cp -r core/src core/include "$OUT/ext/portalocker/vendor/core/"
-redis=()
-if grep -Eq 'pl_redis_lock_new\s*\(\s*pl_redis_lock\s*\*\*' core/src/*.c; then redis=(-DPL_HAVE_REDIS); fi
-swig -ruby -w801 "${redis[@]}" -module portalocker::native -Icore/include \
-  -o "$OUT/ext/portalocker/vendor/portalocker_ruby_wrap.c" bindings/portalocker.i
+cp -r core/src core/include core/build.mk "$VENDOR/core/"
+# The gemspec packs ext/portalocker/**/*.{rb,c,h,i}: add build.mk (.mk) in
+# the staged copy.
+if ! grep -q 'ext/portalocker/\*\*/\*\.{[a-z,]*mk' "$OUT/portalocker.gemspec"; then
+  sed -i 's|"ext/portalocker/\*\*/\*\.{\([a-z,]*\)}"|"ext/portalocker/**/*.{\1,mk}"|' "$OUT/portalocker.gemspec"
+fi
+swig_includes=()
+for d in $(setting PL_SWIG_INCLUDE_DIRS); do swig_includes+=("-I$d"); done
+# shellcheck disable=SC2046  # the setting is a list of words
+swig $(setting PL_SWIG_ruby) "${swig_includes[@]}" \
+  -o "$VENDOR/portalocker_ruby_wrap.c" bindings/portalocker.i
 (cd "$OUT" && gem build --quiet portalocker.gemspec >&2)
-ls "$PWD/$OUT"/portalocker-*.gem
+gem=$(ls "$(cd "$OUT" && pwd)"/portalocker-*.gem)
+# Everything extconf.rb needs is in the gem.
+contents=$(tar -xOf "$gem" data.tar.gz | tar -tzf -)
+for f in ext/portalocker/extconf.rb ext/portalocker/vendor/core/build.mk \
+         ext/portalocker/vendor/core/include/portalocker.h \
+         ext/portalocker/vendor/portalocker_ruby_wrap.c; do
+  grep -qx "$f" <<<"$contents" || { echo "stage-gem: $f is not in $gem" >&2; exit 1; }
+done
+for d in $(setting PL_SRC_DIRS_unix); do
+  for c in "$d"/*.c; do
+    grep -qx "ext/portalocker/vendor/$c" <<<"$contents" ||
+      { echo "stage-gem: $c is not in $gem" >&2; exit 1; }
+  done
+done
+echo "$gem"

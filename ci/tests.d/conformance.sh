@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Cross-language conformance suite (tests/conformance, issue 5): builds every
-# binding and the C agent, then plays each scenario with every language alone
-# and mixed (reference portalocker included) against real processes and a
-# throwaway redis-server the runner starts and stops. Ends with
+# Cross-language conformance suite (tests/conformance): builds the library,
+# every binding and the C agent, then plays each scenario with every
+# language alone and mixed (reference portalocker included) against real
+# processes and a throwaway redis-server the runner starts and stops. Ends with
 # `N passed, N failed`; non-zero exit on any failure. With CI=true a binding
 # that is not built is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=$(bash ci/venv.sh)
-"${MAKE:-make}" -s all conformance-agent PYTHON="$PY" >&2
+"${MAKE:-make}" -s lib bindings conformance-agent PYTHON="$PY" >&2
 exec "$PY" tests/conformance/run.py "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Hardening checks (issue 6), run by ci/run-tests.sh (so by `make test` and
-# .ci/run) after `make all`, and by `make check-hardening`:
+# Hardening checks, run by ci/run-tests.sh (so by `make test` and .ci/run)
+# and by `make check-hardening`:
 #   static    cppcheck + clang-tidy over core/            (ci/hardening/static.sh)
 #   abi       abidiff against core/abi/                   (ci/hardening/abi.sh)
 #   sanitize  ASan+UBSan and TSan builds of every suite   (ci/hardening/sanitize.sh)

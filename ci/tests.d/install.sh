@@ -32,7 +32,10 @@ C
 # shellcheck disable=SC2046  # pkg-config prints several flags
 cc "$prefix/app.c" $(pkg-config --cflags --libs portalocker) \
   -Wl,-rpath,"$prefix/lib" -o "$prefix/app"
-ldd "$prefix/app" | grep -q "$prefix/lib/libportalocker.so.1" ||
+# ldd's output taken whole: grep -q closing the pipe early would fail the
+# pipeline under pipefail.
+deps=$(ldd "$prefix/app")
+grep -q "$prefix/lib/libportalocker.so.1" <<<"$deps" ||
   { echo "install: the app did not link the installed library"; exit 1; }
 "$prefix/app" "$prefix/app.lock"
 echo "install: ok (header, libraries and pkg-config file under a fresh prefix)"

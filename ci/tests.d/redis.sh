@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Redis lock suites (called by ci/run-tests.sh after `make all`):
+# The Redis lock suites (called by ci/run-tests.sh):
 # builds the cmocka binaries and the interop helper, starts a throwaway
 # redis-server (127.0.0.1, a free port, a unix socket, no persistence, its
 # own temp dir), runs the cmocka suites and the interop tests against the

@@ -4,10 +4,14 @@
 # compiled together with the C core's sources (nothing prebuilt needed).
 #
 # Where the sources come from, first match wins:
-#   1. ext/portalocker/vendor/ (the gem: `make ruby-gem` stages the core
-#      and the generated wrapper portalocker_ruby_wrap.c there);
+#   1. ext/portalocker/vendor/ (the gem: `make ruby-gem` stages the core,
+#      core/build.mk and the generated wrapper portalocker_ruby_wrap.c there);
 #   2. PORTALOCKER_ROOT or the repository this file sits in (development:
 #      `ruby extconf.rb && make`), with swig generating the wrapper.
+#
+# The core's source directories, include directories, compile flags,
+# libraries and the swig arguments come from core/build.mk (shared with the
+# Makefile and setup.py). Never -Werror here.
 require "mkmf"
 require "fileutils"
 
@@ -19,30 +23,45 @@ root =
   else
     ENV.fetch("PORTALOCKER_ROOT", File.expand_path("../../../..", here))
   end
-core_src = File.join(root, "core", "src")
-core_inc = File.join(root, "core", "include")
-abort "portalocker: cannot find the C core in #{root} (set PORTALOCKER_ROOT)" unless File.directory?(core_src)
+settings_file = File.join(root, "core", "build.mk")
+abort "portalocker: cannot find #{settings_file} (set PORTALOCKER_ROOT)" unless File.exist?(settings_file)
 
-%w[hiredis cjson pthread].each do |lib|
+# core/build.mk: `NAME = words` lines, `#` comments.
+settings = File.readlines(settings_file).filter_map do |line|
+  name, value = line.sub(/#.*/, "").split("=", 2)
+  [name.strip, value.split] if value
+end.to_h
+in_root = ->(dirs) { dirs.map { |d| File.join(root, d) } }
+platform = RbConfig::CONFIG["host_os"].match?(/mswin|mingw|cygwin/) ? "win" : "unix"
+src_dirs = in_root.call(settings.fetch("PL_SRC_DIRS_#{platform}"))
+
+settings.fetch("PL_LIBS").each do |lib|
   abort "portalocker: lib#{lib} is missing (install libhiredis-dev / libcjson-dev)" unless have_library(lib)
 end
 
-core = Dir[File.join(core_src, "*.c")].sort
+core = src_dirs.flat_map { |d| Dir[File.join(d, "*.c")] }.sort
 wrap = File.join(vendor, "portalocker_ruby_wrap.c")
 unless File.exist?(wrap)
   interface = File.join(root, "bindings", "portalocker.i")
   abort "portalocker: no generated wrapper and no #{interface}" unless File.exist?(interface)
-  redis = core.any? { |f| File.read(f) =~ /\bpl_redis_lock_new\s*\(\s*pl_redis_lock\s*\*\*/ }
   wrap = File.expand_path("portalocker_ruby_wrap.c")
-  cmd = ["swig", "-ruby", "-w801", *(redis ? ["-DPL_HAVE_REDIS"] : []), "-module", "portalocker::native",
-         "-I#{core_inc}", "-o", wrap, interface]
+  cmd = ["swig", *settings.fetch("PL_SWIG_ruby"),
+         *in_root.call(settings.fetch("PL_SWIG_INCLUDE_DIRS")).map { |d| "-I#{d}" },
+         "-o", wrap, interface]
   system(*cmd) or abort "portalocker: swig failed: #{cmd.join(' ')}"
 end
 
-$srcs = [wrap, *core].map { |f| File.basename(f) }
-$VPATH << File.dirname(wrap) << core_src
-$INCFLAGS << " -I#{core_inc} -I#{core_src}"
-$defs << "-DPL_BUILDING_LIBRARY" << "-D_FILE_OFFSET_BITS=64"
-$CFLAGS << " -std=gnu11 -Wno-unused-parameter"
+# mkmf compiles sources by basename, found through $VPATH.
+srcs = [wrap, *core]
+dups = srcs.group_by { |f| File.basename(f) }.select { |_, fs| fs.size > 1 }
+abort "portalocker: core sources share a basename: #{dups.values.flatten.join(' ')}" unless dups.empty?
+$srcs = srcs.map { |f| File.basename(f) }
+$VPATH << File.dirname(wrap)
+src_dirs.each { |d| $VPATH << d }
+in_root.call(settings.fetch("PL_INCLUDE_DIRS")).each { |d| $INCFLAGS << " -I#{d}" }
+defines, cflags = settings.fetch("PL_CORE_CFLAGS").partition { |f| f.start_with?("-D") }
+$defs.concat(defines)
+# The wrapper is SWIG's code: no unused-parameter noise.
+$CFLAGS << " #{cflags.join(' ')} -Wno-unused-parameter"
 
 create_makefile("portalocker/native")

@@ -1,0 +1,31 @@
+# How the C core is compiled and how SWIG is run: the one copy of these
+# settings. Read by the Makefile (include), bindings/python/setup.py,
+# bindings/ruby/ext/portalocker/extconf.rb and bindings/ruby/stage-gem.sh
+# (which also ships this file in the gem).
+#
+# Format, kept simple so that those readers parse it in a few lines:
+# `NAME = value` lines, the value a list of words separated by blanks; `#`
+# starts a comment; no make syntax (no $(...), no continuation lines).
+# Paths are relative to the repository root.
+
+# Directories whose *.c files make up the core, per platform. No two files
+# in them share a basename (the Ruby extension compiles them by basename).
+PL_SRC_DIRS_unix = core/src core/src/unix
+PL_SRC_DIRS_win = core/src core/src/win
+
+# Include directories: the public header and the core's private headers.
+PL_INCLUDE_DIRS = core/include core/src
+
+# Flags every compilation of the core needs (optimisation and warnings are
+# the builder's choice and not here).
+PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY
+
+# Libraries the core links against (-l names).
+PL_LIBS = hiredis cjson pthread m
+
+# SWIG on bindings/portalocker.i: the arguments per language, and the
+# include directories (-I) every language passes.
+PL_SWIG_python = -python -builtin
+PL_SWIG_ruby = -ruby -w801 -module portalocker::native
+PL_SWIG_lua = -lua -nomoduleglobal
+PL_SWIG_INCLUDE_DIRS = core/include
