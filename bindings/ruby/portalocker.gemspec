@@ -19,7 +19,7 @@ Gem::Specification.new do |spec|
   spec.authors = ["libportalocker"]
   spec.homepage = "https://github.com/wolph/portalocker"
   spec.required_ruby_version = ">= 3.0"
-  spec.files = Dir["lib/**/*.rb", "ext/portalocker/**/*.{rb,c,h,i}", "README.md"]
+  spec.files = Dir["lib/**/*.rb", "ext/portalocker/**/*.{rb,c,h,i,mk}", "README.md"]
   spec.extensions = ["ext/portalocker/extconf.rb"]
   spec.require_paths = ["lib"]
   spec.metadata["rubygems_mfa_required"] = "true"

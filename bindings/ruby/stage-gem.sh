@@ -15,11 +15,6 @@ mkdir -p "$VENDOR/core"
 cp -r bindings/ruby/portalocker.gemspec bindings/ruby/lib "$OUT/"
 cp bindings/ruby/ext/portalocker/extconf.rb "$OUT/ext/portalocker/"
 cp -r core/src core/include core/build.mk "$VENDOR/core/"
-# The gemspec packs ext/portalocker/**/*.{rb,c,h,i}: add build.mk (.mk) in
-# the staged copy.
-if ! grep -q 'ext/portalocker/\*\*/\*\.{[a-z,]*mk' "$OUT/portalocker.gemspec"; then
-  sed -i 's|"ext/portalocker/\*\*/\*\.{\([a-z,]*\)}"|"ext/portalocker/**/*.{\1,mk}"|' "$OUT/portalocker.gemspec"
-fi
 swig_includes=()
 for d in $(setting PL_SWIG_INCLUDE_DIRS); do swig_includes+=("-I$d"); done
 # shellcheck disable=SC2046  # the setting is a list of words

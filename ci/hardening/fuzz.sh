@@ -14,6 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . ci/hardening/lib.sh
+. ci/lib/build-settings.sh
 
 SECONDS_PER_TARGET=${PL_FUZZ_SECONDS:-45}
 command -v clang >/dev/null || { echo "fuzz: clang not installed (run ci/setup.sh)"; exit 1; }
@@ -27,8 +28,8 @@ targets=()
 for src in tests/fuzz/fuzz_*.c; do
   t=$(basename "$src" .c)
   clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer $SAN \
-    -D_FILE_OFFSET_BITS=64 -Icore/include -Icore/src -o "build/fuzz/$t" "$src" \
-    build/fuzz/libportalocker.a -lhiredis -lcjson -lpthread \
+    $(pl_core_cflags) -o "build/fuzz/$t" "$src" \
+    build/fuzz/libportalocker.a $(pl_core_libs) \
     || { echo "fuzz: $t build FAILED"; exit 1; }
   [ -d "tests/fuzz/corpus/$t" ] || { echo "fuzz: no seed corpus tests/fuzz/corpus/$t"; exit 1; }
   targets+=("$t")

@@ -14,6 +14,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . ci/hardening/lib.sh
+. ci/lib/build-settings.sh
+CORE_CFLAGS=$(pl_core_cflags)
+mapfile -t CORE_SOURCES < <(pl_core_sources)
+export CORE_CFLAGS
 
 for tool in cppcheck clang-tidy; do
   command -v $tool >/dev/null || { echo "static: $tool not installed (run ci/setup.sh)"; exit 1; }
@@ -24,7 +28,7 @@ t0=$(date +%s.%N)
 echo "== cppcheck $(cppcheck --version | awk '{print $2}')"
 out=$(cppcheck --enable=warning,style,performance,portability --std=c11 \
   --inline-suppr --error-exitcode=1 -q -j"$(nproc)" \
-  -D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include -Icore/src \
+  $(echo "$CORE_CFLAGS" | tr ' ' '\n' | grep -E '^-[DI]') \
   --suppress=missingIncludeSystem --suppress=variableScope \
   --template='{file}:{line}:{column}: {severity}: {message} [{id}]' core/src 2>&1)
 rc=$?
@@ -36,8 +40,8 @@ t_cppcheck=$(hardening_elapsed "$t0")
 t0=$(date +%s.%N)
 echo "== $(clang-tidy --version | grep -i 'version' | head -1 | sed 's/^ *//')"
 # One file per process, two at a time; the config is core/.clang-tidy.
-out=$(printf '%s\n' core/src/*.c core/src/unix/*.c | xargs -P "$(nproc)" -n 1 sh -c \
-  'clang-tidy --quiet "$0" -- -std=gnu11 -D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY -Icore/include -Icore/src 2>&1' )
+out=$(printf '%s\n' "${CORE_SOURCES[@]}" | xargs -P "$(nproc)" -n 1 sh -c \
+  'clang-tidy --quiet "$0" -- $CORE_CFLAGS 2>&1' )
 rc=$?
 n_tidy=$(printf '%s\n' "$out" | grep -cE ': (warning|error): ' || true)
 printf '%s\n' "$out" | grep -vE '^[0-9]+ (warnings?|errors?) generated\.$|^Suppressed [0-9]+ warnings|^Use -header-filter|^$' || true
@@ -45,6 +49,6 @@ if [ $rc -ne 0 ] || [ "$n_tidy" -ne 0 ]; then status=1; fi
 t_tidy=$(hardening_elapsed "$t0")
 
 echo
-echo "static summary: cppcheck $n_cppcheck finding(s) (${t_cppcheck} s), clang-tidy $n_tidy finding(s) (${t_tidy} s) over $(ls core/src/*.c core/src/unix/*.c | wc -l) files"
+echo "static summary: cppcheck $n_cppcheck finding(s) (${t_cppcheck} s), clang-tidy $n_tidy finding(s) (${t_tidy} s) over ${#CORE_SOURCES[@]} files"
 [ $status -eq 0 ] && echo "static: ok" || echo "static: FAILED"
 exit $status

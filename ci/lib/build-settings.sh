@@ -1,0 +1,29 @@
+# The core's build settings from core/build.mk, for the shell scripts that
+# compile the core or code against it outside the Makefile (sourced, not
+# run; from the repository root).
+
+# A value of core/build.mk (`NAME = words`).
+pl_setting() {
+  sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[:space:]]*#.*//'
+}
+
+# The flags that compile the core's sources (no optimisation, no warnings).
+pl_core_cflags() {
+  local d flags
+  flags=$(pl_setting PL_CORE_CFLAGS)
+  for d in $(pl_setting PL_INCLUDE_DIRS); do flags="$flags -I$d"; done
+  echo "$flags"
+}
+
+# -l flags of the core's dependencies.
+pl_core_libs() {
+  local l libs=""
+  for l in $(pl_setting PL_LIBS); do libs="$libs -l$l"; done
+  echo "${libs# }"
+}
+
+# The core's source files for a platform (default unix).
+pl_core_sources() {
+  local d
+  for d in $(pl_setting "PL_SRC_DIRS_${1:-unix}"); do ls "$d"/*.c; done
+}
