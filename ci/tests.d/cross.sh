@@ -243,4 +243,4 @@ for target in "${TARGETS[@]}"; do
 done
 echo "cross: ${#TARGETS[@]} targets in $((SECONDS - start)) s"
 echo "cross: $((${#TARGETS[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
-[ ${#failed[@]} -eq 0 ]
+[ ${#failed[@]} -eq 0 ] || exit 1
