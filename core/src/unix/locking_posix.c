@@ -12,6 +12,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+/* Open-file-description locks are Linux's. macOS's SDK declares F_OFD_*
+   too, but undocumented and with its own semantics: outside Linux the
+   mechanism is reported unsupported (ENOSYS, so PL_ERR_UNSUPPORTED). */
+#if defined(__linux__) && defined(F_OFD_SETLK) && defined(F_OFD_GETLK)
+#define PL_HAVE_OFD 1
+#endif
+
 static int fcntl_lock(int fd, int cmd, short type)
 {
     struct flock fl;
@@ -25,9 +32,11 @@ static int fcntl_lock(int fd, int cmd, short type)
 
 static int mech_cmd(int mechanism, int blocking)
 {
-#ifdef F_OFD_SETLK
+#ifdef PL_HAVE_OFD
     if (mechanism == PL_MECH_OFD)
         return blocking ? F_OFD_SETLKW : F_OFD_SETLK;
+#else
+    (void)mechanism; /* only PL_MECH_POSIX gets here */
 #endif
     return blocking ? F_SETLKW : F_SETLK;
 }
@@ -75,7 +84,7 @@ int pl__os_mechanism_supported(int mechanism)
     case PL_MECH_POSIX:
         return 1;
     case PL_MECH_OFD: {
-#ifdef F_OFD_GETLK
+#ifdef PL_HAVE_OFD
         /* Probe once: old kernels answer EINVAL for an unknown command. */
         static int cached = -1;
         if (cached < 0) {

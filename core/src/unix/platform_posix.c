@@ -17,6 +17,10 @@
 #if defined(__linux__) || defined(__FreeBSD__)
 #include <sys/random.h>
 #define PL_HAVE_GETRANDOM 1
+#elif defined(__APPLE__)
+/* No getrandom(2); arc4random_buf (<stdlib.h>) is seeded by the kernel
+   and cannot fail. */
+#define PL_HAVE_ARC4RANDOM 1
 #endif
 
 static int to_oflags(int flags)
@@ -356,6 +360,10 @@ long pl__os_getpid(void)
 unsigned long long pl__os_random(void)
 {
     unsigned long long v = 0;
+#if defined(PL_HAVE_ARC4RANDOM)
+    arc4random_buf(&v, sizeof v);
+    return v;
+#else
 #ifdef PL_HAVE_GETRANDOM
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
         return v;
@@ -367,6 +375,7 @@ unsigned long long pl__os_random(void)
             ((unsigned long long)getpid() << 40);
     }
     return v;
+#endif
 }
 
 const char *pl__os_strerror(int errnum, char *buf, size_t size)
