@@ -18,6 +18,7 @@ PACKAGES=(
   # libFuzzer/sanitizer runtimes, static analysis, the ABI baseline; clang
   # also builds the library in ci/tests.d/build.sh
   clang libclang-rt-14-dev cppcheck clang-tidy abigail-tools
+  llvm                 # llvm-nm, llvm-objdump: the cross-compile check reads Mach-O
 )
 
 missing=()

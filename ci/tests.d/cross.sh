@@ -28,10 +28,15 @@ TARGETS=(x86_64-macos.10.12 aarch64-macos.11.0 x86_64-freebsd.14.0)
 
 ROOT=$PWD
 C=$ROOT/build/cross
-CORE_CFLAGS=(-std=gnu11 -O2 -fPIC -fvisibility=hidden -D_FILE_OFFSET_BITS=64
-  -DPL_BUILDING_LIBRARY -Icore/include -Icore/src -I"$C/include"
+. ci/lib/build-settings.sh
+# The core's own flags and include dirs (core/build.mk), the Makefile's
+# warnings, and errors for any macOS call newer than the target.
+# shellcheck disable=SC2207  # a list of words
+CORE_CFLAGS=($(pl_core_cflags) -O2 -fPIC -I"$C/include"
   -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
   -Wunguarded-availability)
+# shellcheck disable=SC2207
+CORE_LIBS=($(pl_core_libs))
 # A consumer of the public header: plain C99.
 APP_CFLAGS=(-std=c99 -O2 -Icore/include -Wall -Wextra -Werror)
 # Third-party code: its warnings are not ours, and hidden, so that the
@@ -178,7 +183,7 @@ build_target() {
   # headers they include and the flags, answers for what did not change).
   rm -rf "$out/obj" "$out/lib" "$out/app"
   mkdir -p "$out/obj" "$out/lib"
-  files=$(ls core/src/*.c core/src/unix/*.c)
+  files=$(pl_core_sources unix)
   # One object directory: two sources of one name would overwrite.
   f=$(for s in $files; do basename "$s"; done | sort | uniq -d)
   [ -z "$f" ] || { echo "step: core sources with the same name: $f"; return 1; }
@@ -188,7 +193,7 @@ build_target() {
 
   libfile=$out/lib/$lib
   "$ZIG" cc -target "$target" -shared "${linkflags[@]}" -o "$libfile" "$out"/obj/*.o \
-    -L"$deps" -lhiredis -lcjson -lpthread -lm ||
+    -L"$deps" "${CORE_LIBS[@]}" ||
     { echo "step: link $lib"; return 1; }
   case $os in
     macos) ln -sf "$lib" "$out/lib/libportalocker.dylib" ;;
