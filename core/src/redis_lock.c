@@ -138,17 +138,6 @@ static void make_display(pl_redis_lock *l)
         l->display[o] = '\0';
 }
 
-static char *concat(const char *a, size_t alen, const char *b, size_t blen)
-{
-    char *s = malloc(alen + blen + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, a, alen);
-    memcpy(s + alen, b, blen);
-    s[alen + blen] = '\0';
-    return s;
-}
-
 /* Draw a holder id (again in a forked child, which must not share its
    parent's) and name the subscription connection after it. */
 static int new_identity(pl_redis_lock *l)
@@ -159,7 +148,7 @@ static int new_identity(pl_redis_lock *l)
     l->id_pid = pl__self_pid();
     if (pl__redis_nameable(l->channel, l->channel_len)) {
         int n = snprintf(suffix, sizeof suffix, "-lock-%s", l->id);
-        name = concat(l->channel, l->channel_len, suffix, (size_t)n);
+        name = pl__concat(l->channel, l->channel_len, suffix, (size_t)n);
         if (!name)
             return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
@@ -602,10 +591,11 @@ static int new_probe_channel(pl_redis_lock *l)
        JSON string gets a private name of its own. */
     if (pl__redis_json_safe(l->channel, l->channel_len)) {
         snprintf(tail, sizeof tail, "-%s", hex);
-        l->probe_chan = concat(l->channel, l->channel_len, tail,
-                               PL_REDIS_ID_LEN + 1);
+        l->probe_chan = pl__concat(l->channel, l->channel_len, tail,
+                                   PL_REDIS_ID_LEN + 1);
     } else {
-        l->probe_chan = concat("portalocker-probe-", 18, hex, PL_REDIS_ID_LEN);
+        l->probe_chan =
+            pl__concat("portalocker-probe-", 18, hex, PL_REDIS_ID_LEN);
     }
     if (!l->probe_chan)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
@@ -937,11 +927,13 @@ static int start_holder(pl_redis_lock *l)
     atomic_store(&l->lost, 0);
     l->lost_reason[0] = '\0';
     err = pl__os_thread_create(&l->thread, holder_main, l);
-    if (err)
+    if (err) {
+        char buf[128];
         return pl__fail(PL_ERR_IO, err,
                         "cannot start the thread that keeps Redis lock '%s': "
                         "%s",
-                        l->display, strerror(err));
+                        l->display, pl__os_strerror(err, buf, sizeof buf));
+    }
     l->thread_running = 1;
     return PL_OK;
 }
@@ -980,10 +972,10 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     l->stop_pipe[0] = l->stop_pipe[1] = -1;
     l->channel_len = channel_len;
-    l->channel = concat(channel, channel_len, "", 0);
-    l->notice = l->channel ? concat(channel, channel_len,
-                                    PL_REDIS_NOTICE_SUFFIX,
-                                    sizeof PL_REDIS_NOTICE_SUFFIX - 1)
+    l->channel = pl__concat(channel, channel_len, "", 0);
+    l->notice = l->channel ? pl__concat(channel, channel_len,
+                                        PL_REDIS_NOTICE_SUFFIX,
+                                        sizeof PL_REDIS_NOTICE_SUFFIX - 1)
                            : NULL;
     l->conf.host = pl__strdup("127.0.0.1");
     if (!l->channel || !l->notice || !l->conf.host) {
@@ -1185,31 +1177,22 @@ PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
 
 PL_EXPORT pl_status pl_redis_lock_set_timeout(pl_redis_lock *l, double seconds)
 {
-    int rc;
     CHECK_HANDLE(l);
-    if ((rc = pl__check_seconds("timeout", seconds, 1)) != PL_OK)
-        return rc;
-    l->wait.timeout = seconds;
-    return pl__ok();
+    return pl__wait_set_timeout(&l->wait, seconds);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_check_interval(pl_redis_lock *l,
-                                               double seconds)
+                                                     double seconds)
 {
-    int rc;
     CHECK_HANDLE(l);
-    if ((rc = pl__check_seconds("check_interval", seconds, 0)) != PL_OK)
-        return rc;
-    l->wait.check_interval = seconds;
-    return pl__ok();
+    return pl__wait_set_check_interval(&l->wait, seconds);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
-                                                 int enabled)
+                                                       int enabled)
 {
     CHECK_HANDLE(l);
-    l->wait.fail_when_locked = enabled != 0;
-    return pl__ok();
+    return pl__wait_set_fail_when_locked(&l->wait, enabled);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
