@@ -214,7 +214,7 @@ static int replace(char **field, const char *value)
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
-                                     int port)
+                                           int port)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -234,7 +234,8 @@ PL_EXPORT pl_status pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
     return pl__ok();
 }
 
-PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l, const char *path)
+PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
+                                                  const char *path)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -266,8 +267,8 @@ PL_EXPORT pl_status pl_redis_lock_set_db(pl_redis_lock *l, int db)
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_password(pl_redis_lock *l,
-                                         const char *username,
-                                         const char *password)
+                                               const char *username,
+                                               const char *password)
 {
     char *u = NULL, *p = NULL;
     CHECK_HANDLE(l);
@@ -305,14 +306,14 @@ static int set_conn_seconds(pl_redis_lock *l, double *field, const char *what,
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_connect_timeout(pl_redis_lock *l,
-                                                double seconds)
+                                                      double seconds)
 {
     return set_conn_seconds(l, l ? &l->conf.connect_timeout : NULL,
                             "connect_timeout", seconds);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_command_timeout(pl_redis_lock *l,
-                                                double seconds)
+                                                      double seconds)
 {
     return set_conn_seconds(l, l ? &l->conf.command_timeout : NULL,
                             "command_timeout", seconds);
@@ -353,7 +354,7 @@ PL_EXPORT pl_status pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
-                                                    double seconds)
+                                                          double seconds)
 {
     int rc;
     CHECK_HANDLE(l);
@@ -367,8 +368,8 @@ PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *l,
-                                              pl_lost_callback callback,
-                                              void *userdata)
+                                                    pl_lost_callback callback,
+                                                    void *userdata)
 {
     CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "lost callback"); /* the holder thread reads it */
@@ -474,9 +475,10 @@ static int acquired(pl_redis_lock *l)
     return pl__ok();
 }
 
-PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l, double timeout,
-                                         double check_interval,
-                                         int fail_when_locked)
+PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
+                                               double timeout,
+                                               double check_interval,
+                                               int fail_when_locked)
 {
     pl_wait_opts opts;
     double start, deadline, last_attempt;
