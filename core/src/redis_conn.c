@@ -33,6 +33,13 @@ static struct timeval to_timeval(double seconds)
     return tv;
 }
 
+void pl__redis_close(redisContext **c)
+{
+    if (*c)
+        redisFree(*c);
+    *c = NULL;
+}
+
 static int reply_error(const pl_redis_conf *cf, redisContext *c,
                        const char *what, const redisReply *r)
 {

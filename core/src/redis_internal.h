@@ -1,7 +1,8 @@
 /*
- * Private declarations of the Redis lock (redis_lock.c), its wire protocol
+ * Private declarations of the Redis lock's wire protocol
  * (redis_protocol.c: JSON records, CLIENT LIST parsing) and its connection
- * helpers (redis_conn.c). Not part of the ABI.
+ * helpers (redis_conn.c). The handle itself is in redis_lock_handle.h.
+ * Not part of the ABI.
  */
 #ifndef PL_REDIS_INTERNAL_H
 #define PL_REDIS_INTERNAL_H
@@ -88,6 +89,9 @@ void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size);
    endpoint on failure. */
 int pl__redis_connect(const pl_redis_conf *cf, const char *name,
                       redisContext **out);
+
+/* redisFree and NULL the pointer (nothing when it is NULL already). */
+void pl__redis_close(redisContext **c);
 
 /* One command, its reply in *out (may be NULL to discard). A lost
    connection or an error reply is PL_ERR_CONNECTION; the message names

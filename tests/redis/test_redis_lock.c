@@ -1,6 +1,6 @@
 /* RedisLock against a real redis-server: arguments, the uncontended cycle,
    exclusion within and across processes, readers and writers, lost locks,
-   fork. */
+   fork, and the getters of every setting. */
 #define _GNU_SOURCE
 #include "redis_testutil.h"
 
@@ -419,6 +419,183 @@ static void connection_settings(void **state)
     pl_redis_lock_free(l);
 }
 
+static void ignore_lost(pl_redis_lock *l, void *ud)
+{
+    (void)l;
+    (void)ud;
+}
+
+/* Every getter gives the documented default, then what was set; a NULL
+   handle or out pointer is an argument error. No server needed. */
+static void getters_report_defaults_then_settings(void **state)
+{
+    pl_redis_lock *l = NULL;
+    const char *s = NULL, *u = NULL, *p = NULL;
+    pl_lost_callback cb = count_lost;
+    void *ud = &cb;
+    char host[] = "redis.example", sock[] = "/tmp/pl-test-redis.sock";
+    double d = -1;
+    int i = -1, port = -1;
+    (void)state;
+    tu_ok(pl_redis_lock_new(&l, "getters", 7));
+
+    tu_ok(pl_redis_lock_get_host(l, &s, &port));
+    assert_string_equal(s, "127.0.0.1");
+    assert_int_equal(port, 6379);
+    tu_ok(pl_redis_lock_get_unix_socket(l, &s));
+    assert_string_equal(s, "");
+    tu_ok(pl_redis_lock_get_db(l, &i));
+    assert_int_equal(i, 0);
+    tu_ok(pl_redis_lock_get_password(l, &u, &p));
+    assert_null(u);
+    assert_null(p);
+    tu_ok(pl_redis_lock_get_connect_timeout(l, &d));
+    assert_true(d == 1.0);
+    tu_ok(pl_redis_lock_get_command_timeout(l, &d));
+    assert_true(d == 2.0);
+    tu_ok(pl_redis_lock_get_flags(l, &i));
+    assert_int_equal(i, PL_LOCK_EX);
+    tu_ok(pl_redis_lock_get_timeout(l, &d));
+    assert_true(d == 5.0);
+    tu_ok(pl_redis_lock_get_check_interval(l, &d));
+    assert_true(d == 0.25);
+    tu_ok(pl_redis_lock_get_fail_when_locked(l, &i));
+    assert_int_equal(i, 0);
+    tu_ok(pl_redis_lock_get_unavailable_timeout(l, &d));
+    assert_true(d == 1.0);
+    tu_ok(pl_redis_lock_get_lost_callback(l, &cb, &ud));
+    assert_null(cb);
+    assert_null(ud);
+
+    tu_ok(pl_redis_lock_set_host(l, host, 6380));
+    tu_ok(pl_redis_lock_set_db(l, 7));
+    tu_ok(pl_redis_lock_set_password(l, NULL, "secret"));
+    tu_ok(pl_redis_lock_set_connect_timeout(l, 0.5));
+    tu_ok(pl_redis_lock_set_command_timeout(l, INFINITY));
+    tu_ok(pl_redis_lock_set_flags(l, PL_LOCK_SH));
+    tu_ok(pl_redis_lock_set_timeout(l, INFINITY));
+    tu_ok(pl_redis_lock_set_check_interval(l, 0.125));
+    tu_ok(pl_redis_lock_set_fail_when_locked(l, 42));
+    tu_ok(pl_redis_lock_set_unavailable_timeout(l, 3.5));
+    tu_ok(pl_redis_lock_set_lost_callback(l, ignore_lost, &port));
+    host[0] = 'X'; /* the handle keeps its own copy */
+
+    tu_ok(pl_redis_lock_get_host(l, &s, &port));
+    assert_string_equal(s, "redis.example");
+    assert_int_equal(port, 6380);
+    tu_ok(pl_redis_lock_get_unix_socket(l, &s));
+    assert_string_equal(s, ""); /* still TCP */
+    tu_ok(pl_redis_lock_get_db(l, &i));
+    assert_int_equal(i, 7);
+    tu_ok(pl_redis_lock_get_password(l, &u, &p));
+    assert_null(u);
+    assert_string_equal(p, "secret");
+    tu_ok(pl_redis_lock_set_password(l, "user", "pw"));
+    tu_ok(pl_redis_lock_get_password(l, &u, &p));
+    assert_string_equal(u, "user");
+    assert_string_equal(p, "pw");
+    tu_ok(pl_redis_lock_set_password(l, NULL, NULL));
+    tu_ok(pl_redis_lock_get_password(l, &u, &p));
+    assert_null(u);
+    assert_null(p);
+    tu_ok(pl_redis_lock_get_connect_timeout(l, &d));
+    assert_true(d == 0.5);
+    tu_ok(pl_redis_lock_get_command_timeout(l, &d));
+    assert_true(isinf(d));
+    tu_ok(pl_redis_lock_get_flags(l, &i));
+    assert_int_equal(i, PL_LOCK_SH);
+    tu_ok(pl_redis_lock_get_timeout(l, &d));
+    assert_true(isinf(d));
+    tu_ok(pl_redis_lock_get_check_interval(l, &d));
+    assert_true(d == 0.125);
+    tu_ok(pl_redis_lock_get_fail_when_locked(l, &i));
+    assert_int_equal(i, 1);
+    tu_ok(pl_redis_lock_get_unavailable_timeout(l, &d));
+    assert_true(d == 3.5);
+    tu_ok(pl_redis_lock_get_lost_callback(l, &cb, &ud));
+    assert_true(cb == ignore_lost);
+    assert_ptr_equal(ud, &port);
+
+    /* A unix socket, then back to TCP: get_host keeps the TCP endpoint
+       throughout, get_unix_socket follows the switch. */
+    tu_ok(pl_redis_lock_set_unix_socket(l, sock));
+    sock[0] = 'X';
+    tu_ok(pl_redis_lock_get_unix_socket(l, &s));
+    assert_string_equal(s, "/tmp/pl-test-redis.sock");
+    tu_ok(pl_redis_lock_get_host(l, &s, &port));
+    assert_string_equal(s, "redis.example");
+    assert_int_equal(port, 6380);
+    tu_ok(pl_redis_lock_set_host(l, "localhost", 6381));
+    tu_ok(pl_redis_lock_get_unix_socket(l, &s));
+    assert_string_equal(s, "");
+    tu_ok(pl_redis_lock_get_host(l, &s, &port));
+    assert_string_equal(s, "localhost");
+    assert_int_equal(port, 6381);
+    tu_ok(pl_redis_lock_set_fail_when_locked(l, 0));
+    tu_ok(pl_redis_lock_get_fail_when_locked(l, &i));
+    assert_int_equal(i, 0);
+    tu_ok(pl_redis_lock_set_lost_callback(l, NULL, NULL));
+    tu_ok(pl_redis_lock_get_lost_callback(l, &cb, &ud));
+    assert_null(cb);
+    assert_null(ud);
+
+    /* A rejected setting leaves the getter's value alone. */
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_set_timeout(l, -1));
+    tu_ok(pl_redis_lock_get_timeout(l, &d));
+    assert_true(isinf(d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_set_db(l, -3));
+    tu_ok(pl_redis_lock_get_db(l, &i));
+    assert_int_equal(i, 7);
+
+    /* NULL handle */
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_host(NULL, &s, &port));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_unix_socket(NULL, &s));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_db(NULL, &i));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_password(NULL, &u, &p));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_connect_timeout(NULL, &d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_command_timeout(NULL, &d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_flags(NULL, &i));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_timeout(NULL, &d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_check_interval(NULL, &d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_fail_when_locked(NULL, &i));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_unavailable_timeout(NULL, &d));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_lost_callback(NULL, &cb, &ud));
+    assert_non_null(strstr(pl_last_error_message(), "handle"));
+
+    /* NULL out pointers (each one alone for the two-output getters) */
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_host(l, NULL, &port));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_host(l, &s, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_unix_socket(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_db(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_password(l, NULL, &p));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_password(l, &u, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_connect_timeout(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_command_timeout(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_flags(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_get_timeout(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_check_interval(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_fail_when_locked(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_unavailable_timeout(l, NULL));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_lost_callback(l, NULL, &ud));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_get_lost_callback(l, &cb, NULL));
+    assert_non_null(strstr(pl_last_error_message(), "NULL"));
+    pl_redis_lock_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +611,7 @@ int main(void)
         cmocka_unit_test(fork_child_cannot_release_parent),
         cmocka_unit_test(binary_channel),
         cmocka_unit_test(connection_settings),
+        cmocka_unit_test(getters_report_defaults_then_settings),
     };
     rt_port(); /* no server, no pass */
     /* Under ThreadSanitizer (ci/hardening/sanitize.sh sets PL_TEST_TSAN=1)

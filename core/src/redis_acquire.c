@@ -1,0 +1,664 @@
+/*
+ * Acquiring a Redis lock, all on the caller's thread: subscribe, count
+ * the subscribers, and when we are not alone probe them (a ping on the
+ * lock channel, answers on a private channel of the waiter connection),
+ * reap the silent ones, and decide: readers share, writers elect the
+ * lowest pending id. Between attempts, wait for a release notice or a
+ * change in the count. The handle and the overview are in
+ * redis_lock_handle.h.
+ */
+#include "redis_lock_handle.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* While waiting, the subscriber count is polled with a backoff from 1 ms
+   up to this cap (or check_interval if smaller): a crashed holder's
+   subscription vanishes at once and is noticed within the cap. */
+#define PL_REDIS_POLL_FIRST 0.001
+#define PL_REDIS_POLL_CAP 0.016
+/* While collecting answers, the subscriber count is re-checked this often
+   (a changed count makes the probe inconclusive at once). */
+#define PL_REDIS_PROBE_RECHECK 0.05
+
+/* Every connection records the process that opened it: a forked child
+   knows by this that the connections it sees are its parent's. */
+static void note_conn(pl_redis_lock *l)
+{
+    l->conn_pid = pl__self_pid();
+}
+
+void pl__redis_free_answers(pl_redis_lock *l)
+{
+    size_t i;
+    for (i = 0; i < l->nanswers; i++)
+        free(l->answers[i].id);
+    l->nanswers = 0;
+    l->nlegacy = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the command connection                                              */
+/* ------------------------------------------------------------------ */
+
+static int drain_cmd(pl_redis_lock *l)
+{
+    while (l->cmd && l->cmd_pending > 0) {
+        void *r = NULL;
+        if (redisGetReply(l->cmd, &r) != REDIS_OK) {
+            pl__redis_close(&l->cmd);
+            break;
+        }
+        freeReplyObject(r);
+        l->cmd_pending--;
+    }
+    if (!l->cmd)
+        l->cmd_pending = 0;
+    return PL_OK;
+}
+
+static int ensure_cmd(pl_redis_lock *l)
+{
+    int rc;
+    if (l->cmd)
+        return drain_cmd(l);
+    if ((rc = pl__redis_connect(&l->conf, NULL, &l->cmd)) != PL_OK)
+        return rc;
+    note_conn(l);
+    return PL_OK;
+}
+
+/* A command on cmd; a broken connection is dropped so that the next call
+   reconnects. */
+static int cmd_call(pl_redis_lock *l, const char *what, int argc,
+                    const char **argv, const size_t *lens, redisReply **out)
+{
+    int rc = ensure_cmd(l);
+    if (rc == PL_OK && !l->cmd)
+        rc = ensure_cmd(l); /* drain found it broken */
+    if (rc != PL_OK)
+        return rc;
+    rc = pl__redis_call(&l->conf, l->cmd, what, argc, argv, lens, out);
+    if (rc != PL_OK && l->cmd && l->cmd->err)
+        pl__redis_close(&l->cmd);
+    return rc;
+}
+
+static int numsub(pl_redis_lock *l, long long *count)
+{
+    const char *argv[3] = {"PUBSUB", "NUMSUB", l->channel};
+    size_t lens[3] = {6, 6, l->channel_len};
+    redisReply *r = NULL;
+    int rc = cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
+    if (rc != PL_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return pl__fail(PL_ERR_CONNECTION, 0,
+                        "unexpected reply to PUBSUB NUMSUB for Redis lock "
+                        "'%s'",
+                        l->display);
+    }
+    *count = r->element[1]->integer;
+    freeReplyObject(r);
+    return PL_OK;
+}
+
+/* Answer a ping with our current record; one reconnect of cmd if it
+   broke (a reconnect of the publisher is harmless: it holds nothing). */
+static void answer_ping(pl_redis_lock *l, const char *resp, size_t resp_len,
+                        int mode)
+{
+    char *answer = pl__redis_build_answer(l->id, mode);
+    const char *argv[3];
+    size_t lens[3];
+    int tries;
+    if (!answer)
+        return; /* out of memory: we look unavailable for one probe */
+    argv[0] = "PUBLISH";
+    argv[1] = resp;
+    argv[2] = answer;
+    lens[0] = 7;
+    lens[1] = resp_len;
+    lens[2] = strlen(answer);
+    for (tries = 0; tries < 2; tries++)
+        if (cmd_call(l, "PUBLISH (answer to a ping)", 3, argv, lens, NULL) ==
+            PL_OK)
+            break;
+    free(answer);
+}
+
+/* A push read on sub: answer it if it is a ping. Returns -1 when it says
+   that our subscription ended. */
+int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode)
+{
+    const redisReply *ch, *payload;
+    if (pl__redis_push(r, "message", &ch, &payload)) {
+        char *resp = NULL;
+        size_t resp_len = 0;
+        if (payload && payload->type == REDIS_REPLY_STRING &&
+            pl__redis_parse_ping(payload->str, payload->len, &resp,
+                                 &resp_len) == 1)
+            answer_ping(l, resp, resp_len, mode);
+        free(resp);
+        return 0;
+    }
+    if (pl__redis_push(r, "unsubscribe", &ch, NULL))
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the subscription                                                    */
+/* ------------------------------------------------------------------ */
+
+static int subscribe(pl_redis_lock *l)
+{
+    const char *argv[2] = {"SUBSCRIBE", l->channel};
+    size_t lens[2] = {9, l->channel_len};
+    redisReply *r = NULL;
+    int rc = pl__redis_connect(&l->conf, l->client_name, &l->sub);
+    if (rc != PL_OK)
+        return rc;
+    note_conn(l);
+    /* The first reply is the subscribe confirmation: from here on the
+       lock channel counts us. */
+    rc = pl__redis_call(&l->conf, l->sub, "SUBSCRIBE", 2, argv, lens, &r);
+    if (rc == PL_OK && !pl__redis_push(r, "subscribe", NULL, NULL))
+        rc = pl__fail(PL_ERR_CONNECTION, 0,
+                      "unexpected reply to SUBSCRIBE for Redis lock '%s'",
+                      l->display);
+    if (r)
+        freeReplyObject(r);
+    if (rc != PL_OK) {
+        pl__redis_close(&l->sub);
+        return rc;
+    }
+    l->sub_dead = 0;
+    l->mode = l->flags & PL_LOCK_SH ? PL_RMODE_SHARED : PL_RMODE_PENDING;
+    return PL_OK;
+}
+
+/* UNSUBSCRIBE and close. With `confirm`, wait for Redis to confirm (so a
+   release notice sent afterwards can only arrive once we are gone). */
+void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
+{
+    const char *argv[2] = {"UNSUBSCRIBE", l->channel};
+    size_t lens[2] = {11, l->channel_len};
+    double deadline;
+    if (!l->sub)
+        return;
+    if (!l->sub->err &&
+        pl__redis_send(&l->conf, l->sub, "UNSUBSCRIBE", 2, argv, lens) ==
+            PL_OK &&
+        confirm) {
+        deadline = pl__os_now() + l->conf.command_timeout;
+        for (;;) {
+            void *r = NULL;
+            int done;
+            /* Blocking read (command timeout on the socket); pings that
+               race with the unsubscribe are left unanswered: we leave. */
+            if (redisGetReply(l->sub, &r) != REDIS_OK)
+                break;
+            done = pl__redis_push(r, "unsubscribe", NULL, NULL);
+            freeReplyObject(r);
+            if (done || pl__os_now() > deadline)
+                break;
+        }
+    }
+    pl__redis_close(&l->sub);
+    l->elected = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the waiter connection: probe answers and release notices            */
+/* ------------------------------------------------------------------ */
+
+static int ensure_w(pl_redis_lock *l)
+{
+    const char *argv[2] = {"SUBSCRIBE", l->notice};
+    size_t lens[2] = {9, l->notice_len};
+    int rc;
+    if (l->w)
+        return PL_OK;
+    if ((rc = pl__redis_connect(&l->conf, NULL, &l->w)) != PL_OK)
+        return rc;
+    note_conn(l);
+    /* The confirmation is read by pump() like any other push. */
+    rc = pl__redis_send(&l->conf, l->w, "SUBSCRIBE", 2, argv, lens);
+    if (rc != PL_OK)
+        pl__redis_close(&l->w);
+    return rc;
+}
+
+static int same(const redisReply *r, const char *s, size_t n)
+{
+    return r && r->type == REDIS_REPLY_STRING && r->len == n &&
+           memcmp(r->str, s, n) == 0;
+}
+
+static int add_answer(pl_redis_lock *l, const redisReply *payload)
+{
+    pl_redis_holder h;
+    size_t i;
+    int rc;
+    if (!payload || payload->type != REDIS_REPLY_STRING)
+        return PL_OK;
+    rc = pl__redis_parse_answer(payload->str, payload->len, l->nlegacy, &h);
+    if (rc != PL_OK)
+        return rc;
+    for (i = 0; i < l->nanswers; i++)
+        if (strcmp(l->answers[i].id, h.id) == 0) {
+            free(h.id); /* answered twice: counted once */
+            return PL_OK;
+        }
+    if (l->nanswers == l->answers_cap) {
+        size_t cap = l->answers_cap ? l->answers_cap * 2 : 8;
+        pl_redis_holder *grown = realloc(l->answers, cap * sizeof *grown);
+        if (!grown) {
+            free(h.id);
+            return PL_ERR_NO_MEMORY;
+        }
+        l->answers = grown;
+        l->answers_cap = cap;
+    }
+    l->nlegacy += h.legacy;
+    l->answers[l->nanswers++] = h;
+    return PL_OK;
+}
+
+static void on_w_push(pl_redis_lock *l, const redisReply *r)
+{
+    const redisReply *ch, *payload;
+    if (pl__redis_push(r, "message", &ch, &payload)) {
+        if (same(ch, l->notice, l->notice_len))
+            l->notice_seen = 1;
+        else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
+            (void)add_answer(l, payload); /* no memory: one answer short */
+    } else if (pl__redis_push(r, "subscribe", &ch, NULL)) {
+        if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
+            l->probe_confirmed = 1;
+    }
+}
+
+/* Handle every complete push already read on sub and w. */
+static int dispatch_buffered(pl_redis_lock *l)
+{
+    redisReply *r;
+    int k;
+    while (l->sub && (k = pl__redis_buffered(l->sub, &r)) != 0) {
+        if (k < 0 || pl__redis_on_sub_push(l, r, l->mode) < 0) {
+            if (r)
+                freeReplyObject(r);
+            pl__redis_close(&l->sub);
+            l->sub_dead = 1;
+            l->elected = 0;
+            break;
+        }
+        freeReplyObject(r);
+    }
+    while (l->w && (k = pl__redis_buffered(l->w, &r)) != 0) {
+        if (k < 0) {
+            char ep[300];
+            pl__redis_endpoint(&l->conf, ep, sizeof ep);
+            pl__redis_close(&l->w);
+            return pl__fail(PL_ERR_CONNECTION, 0,
+                            "lost the connection to Redis at %s while "
+                            "waiting for Redis lock '%s'",
+                            ep, l->display);
+        }
+        on_w_push(l, r);
+        freeReplyObject(r);
+    }
+    return PL_OK;
+}
+
+/* Wait up to `seconds` for traffic on sub (pings to answer) and w
+   (answers, notices) and handle it. Returns after one wake-up. */
+static int pump(pl_redis_lock *l, double seconds)
+{
+    pl__os_pollfd fds[2];
+    int n = 0, isub = -1, iw = -1, ms, rc, ready = 0;
+    if ((rc = dispatch_buffered(l)) != PL_OK)
+        return rc;
+    if (l->sub) {
+        fds[n].fd = l->sub->fd;
+        fds[n].events = PL__OS_READABLE;
+        isub = n++;
+    }
+    if (l->w) {
+        fds[n].fd = l->w->fd;
+        fds[n].events = PL__OS_READABLE;
+        iw = n++;
+    }
+    if (seconds < 0)
+        seconds = 0;
+    ms = seconds > 3600 ? 3600000 : (int)ceil(seconds * 1000.0);
+    if (n == 0) {
+        pl__os_sleep((double)ms / 1000.0);
+        return PL_OK;
+    }
+    if (pl__os_poll(fds, (size_t)n, ms, &ready) != 0) {
+        /* EINTR, ENOMEM: nothing was read. Wait the time asked (no spin)
+           and let a probe know that missing answers prove nothing. */
+        l->deaf = 1;
+        pl__os_sleep((double)ms / 1000.0);
+        return PL_OK;
+    }
+    if (ready == 0)
+        return PL_OK; /* timeout: the caller re-checks */
+    if (isub >= 0 && fds[isub].revents && pl__redis_fill(l->sub) < 0) {
+        /* Handle what was read before the end, then mark it dead. */
+        (void)dispatch_buffered(l);
+        pl__redis_close(&l->sub);
+        l->sub_dead = 1;
+        l->elected = 0;
+    }
+    if (iw >= 0 && l->w && fds[iw].revents && pl__redis_fill(l->w) < 0) {
+        char ep[300];
+        pl__redis_endpoint(&l->conf, ep, sizeof ep);
+        pl__redis_close(&l->w);
+        return pl__fail(PL_ERR_CONNECTION, 0,
+                        "lost the connection to Redis at %s while waiting "
+                        "for Redis lock '%s'",
+                        ep, l->display);
+    }
+    return dispatch_buffered(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* probing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* CLIENT KILL the subscribers counted by NUMSUB that did not answer. */
+static void reap(pl_redis_lock *l)
+{
+    const char *argv[4];
+    size_t lens[4];
+    redisReply *r = NULL;
+    long long *ids = NULL;
+    size_t n = 0, i;
+    argv[0] = "CLIENT";
+    argv[1] = "LIST";
+    if (cmd_call(l, "CLIENT LIST", 2, argv, NULL, &r) != PL_OK)
+        return;
+    if (r->type == REDIS_REPLY_STRING)
+        (void)pl__redis_reap_targets(r->str, r->len, l->channel,
+                                     l->channel_len, l->answers, l->nanswers,
+                                     &ids, &n);
+    freeReplyObject(r);
+    for (i = 0; i < n; i++) {
+        char idbuf[24];
+        snprintf(idbuf, sizeof idbuf, "%lld", ids[i]);
+        argv[0] = "CLIENT";
+        argv[1] = "KILL";
+        argv[2] = "ID";
+        argv[3] = idbuf;
+        lens[0] = 6;
+        lens[1] = 4;
+        lens[2] = 2;
+        lens[3] = strlen(idbuf);
+        /* "No such client" when it died meanwhile: fine. */
+        (void)cmd_call(l, "CLIENT KILL", 4, argv, lens, NULL);
+    }
+    free(ids);
+}
+
+static int new_probe_channel(pl_redis_lock *l)
+{
+    char hex[PL_REDIS_ID_LEN + 1];
+    char tail[PL_REDIS_ID_LEN + 2];
+    pl__redis_new_id(hex);
+    free(l->probe_chan);
+    /* "<C>-<32 hex>" as the reference; a channel that cannot travel in a
+       JSON string gets a private name of its own. */
+    if (pl__redis_json_safe(l->channel, l->channel_len)) {
+        snprintf(tail, sizeof tail, "-%s", hex);
+        l->probe_chan = pl__concat(l->channel, l->channel_len, tail,
+                                   PL_REDIS_ID_LEN + 1);
+    } else {
+        l->probe_chan =
+            pl__concat("portalocker-probe-", 18, hex, PL_REDIS_ID_LEN);
+    }
+    if (!l->probe_chan)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    l->probe_len = strlen(l->probe_chan);
+    l->probe_confirmed = 0;
+    l->deaf = 0;
+    pl__redis_free_answers(l);
+    return PL_OK;
+}
+
+void pl__redis_end_probe(pl_redis_lock *l)
+{
+    if (l->probe_chan && l->w) {
+        const char *argv[2] = {"UNSUBSCRIBE", l->probe_chan};
+        size_t lens[2] = {11, l->probe_len};
+        if (pl__redis_send(&l->conf, l->w, "UNSUBSCRIBE", 2, argv, lens) !=
+            PL_OK)
+            pl__redis_close(&l->w);
+    }
+    free(l->probe_chan);
+    l->probe_chan = NULL; /* late answers are ignored from now on */
+}
+
+static int publish_ping(pl_redis_lock *l)
+{
+    char *ping = pl__redis_build_ping(l->probe_chan);
+    const char *argv[3];
+    size_t lens[3];
+    int rc;
+    if (!ping)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    argv[0] = "PUBLISH";
+    argv[1] = l->channel;
+    argv[2] = ping;
+    lens[0] = 7;
+    lens[1] = l->channel_len;
+    lens[2] = strlen(ping);
+    rc = cmd_call(l, "PUBLISH (ping)", 3, argv, lens, NULL);
+    free(ping);
+    return rc;
+}
+
+/* Ask every subscriber who it is (protocol step 3). *conclusive is set
+   when exactly `expected` holders answered and the count held still. */
+static int probe(pl_redis_lock *l, long long expected, int *conclusive)
+{
+    const char *argv[2];
+    size_t lens[2];
+    double deadline, recheck;
+    long long now_count = 0;
+    int rc;
+
+    *conclusive = 0;
+    if ((rc = ensure_w(l)) != PL_OK || (rc = new_probe_channel(l)) != PL_OK)
+        return rc;
+    argv[0] = "SUBSCRIBE";
+    argv[1] = l->probe_chan;
+    lens[0] = 9;
+    lens[1] = l->probe_len;
+    if ((rc = pl__redis_send(&l->conf, l->w, "SUBSCRIBE", 2, argv, lens)) !=
+        PL_OK) {
+        pl__redis_close(&l->w);
+        goto out;
+    }
+    deadline = pl__os_now() + l->unavailable_timeout;
+    /* Listen before asking, or fast answers are lost. */
+    while (!l->probe_confirmed && pl__os_now() < deadline && !l->sub_dead)
+        if ((rc = pump(l, deadline - pl__os_now())) != PL_OK)
+            goto out;
+    if (l->sub_dead)
+        goto out;
+    if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+        goto out;
+    if ((rc = publish_ping(l)) != PL_OK)
+        goto out;
+    recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+    while ((long long)l->nanswers < expected) {
+        double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
+        if (now >= deadline)
+            break;
+        if ((rc = pump(l, until - now)) != PL_OK)
+            goto out;
+        if (l->sub_dead)
+            goto out;
+        if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
+            /* Someone left or joined: stop waiting for answers that may
+               never come (no reaping: that is churn, not a crash). */
+            if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+                goto out;
+            recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+        }
+    }
+    if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+        goto out;
+    if ((long long)l->nanswers < expected) {
+        /* Silent subscribers are dead ones, unless we could not listen:
+           our own poll failure must never get a live holder killed. */
+        if (!l->deaf)
+            reap(l);
+        goto out;
+    }
+    *conclusive = 1;
+out:
+    pl__redis_end_probe(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* deciding (protocol step 4)                                          */
+/* ------------------------------------------------------------------ */
+
+static int any_mode(const pl_redis_lock *l, int mode)
+{
+    size_t i;
+    for (i = 0; i < l->nanswers; i++)
+        if (l->answers[i].mode == mode)
+            return 1;
+    return 0;
+}
+
+/* Writers: elected when nobody is exclusive and our id sorts first among
+   the pending ids (every contender computes the same winner). */
+static int writer_elected(const pl_redis_lock *l)
+{
+    const char *first = NULL;
+    size_t i;
+    if (any_mode(l, PL_RMODE_EXCLUSIVE))
+        return 0;
+    for (i = 0; i < l->nanswers; i++)
+        if (l->answers[i].mode == PL_RMODE_PENDING &&
+            (!first || strcmp(l->answers[i].id, first) < 0))
+            first = l->answers[i].id;
+    return first && strcmp(first, l->id) == 0;
+}
+
+/* One attempt. PL_OK: held. PL_ERR_ALREADY_LOCKED: try again later (or
+   stop, when l->hard_locked). Anything else: give up. *count is the
+   subscriber count seen. */
+int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
+                      long long *count)
+{
+    int rc, conclusive;
+    long long n = 0;
+
+    if (!l->sub && (rc = subscribe(l)) != PL_OK)
+        return rc;
+    if ((rc = numsub(l, &n)) != PL_OK)
+        return rc;
+    *count = n;
+    if (n <= 1) {
+        /* Alone on the channel: ours. The switch happens on this thread,
+           which answers every ping, so no answer can show the old mode
+           to anybody who subscribed after this count. */
+        if (l->mode == PL_RMODE_PENDING)
+            l->mode = PL_RMODE_EXCLUSIVE;
+        return PL_OK;
+    }
+    if ((rc = probe(l, n, &conclusive)) != PL_OK)
+        return rc;
+    if (l->sub_dead) /* our own subscription went away (reaped?): retry */
+        return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                        "the subscription of Redis lock '%s' ended while "
+                        "acquiring; retrying",
+                        l->display);
+    if (conclusive) {
+        if (l->flags & PL_LOCK_SH) {
+            size_t i;
+            int all_shared = 1;
+            for (i = 0; i < l->nanswers; i++)
+                all_shared &= l->answers[i].mode == PL_RMODE_SHARED;
+            if (all_shared)
+                return PL_OK;
+        } else if (writer_elected(l)) {
+            if (!any_mode(l, PL_RMODE_SHARED)) {
+                l->mode = PL_RMODE_EXCLUSIVE;
+                return PL_OK;
+            }
+            if (!fail_when_locked) {
+                /* Stay subscribed as pending: keeps new readers out while
+                   the current ones drain. */
+                l->elected = 1;
+                return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                                "Redis lock '%s' has readers; waiting as the "
+                                "elected writer",
+                                l->display);
+            }
+        }
+        pl__redis_unsubscribe(l, 0);
+        if (fail_when_locked)
+            l->hard_locked = 1;
+        return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                        "Redis lock '%s' is held by another holder",
+                        l->display);
+    }
+    if (!l->elected)
+        pl__redis_unsubscribe(l, 0); /* a waiter must not inflate the count */
+    return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
+                    "Redis lock '%s': probe inconclusive; retrying",
+                    l->display);
+}
+
+/* Between attempts: sleep on the waiter connection (a release notice
+   wakes us at once), polling the subscriber count with a short capped
+   backoff (a crashed holder leaves no notice), and attempt again when the
+   channel looks free, a notice came, or check_interval has passed. */
+int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
+                              double deadline, double last_attempt)
+{
+    double backoff = PL_REDIS_POLL_FIRST;
+    double cap = opts->check_interval < PL_REDIS_POLL_CAP
+                     ? opts->check_interval
+                     : PL_REDIS_POLL_CAP;
+    int rc;
+    if (cap < PL_REDIS_POLL_FIRST)
+        cap = PL_REDIS_POLL_FIRST;
+    if ((rc = ensure_w(l)) != PL_OK)
+        return rc;
+    for (;;) {
+        double now = pl__os_now();
+        long long n = 0;
+        if (now >= deadline)
+            return PL_OK;
+        if ((rc = pump(l, backoff < deadline - now ? backoff
+                                                   : deadline - now)) != PL_OK)
+            return rc;
+        if (l->notice_seen || l->sub_dead) {
+            l->notice_seen = 0;
+            return PL_OK;
+        }
+        if ((rc = numsub(l, &n)) != PL_OK)
+            return rc;
+        if (n <= (l->sub ? 1 : 0))
+            return PL_OK;
+        if (pl__os_now() - last_attempt >= opts->check_interval)
+            return PL_OK;
+        backoff = backoff * 2 < cap ? backoff * 2 : cap;
+    }
+}
+

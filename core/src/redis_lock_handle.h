@@ -1,0 +1,138 @@
+/*
+ * The Redis lock handle: a lock held as a live SUBSCRIBE to a Redis
+ * channel, speaking portalocker's protocol version 1
+ * (shared/spec/redis-lock-protocol.md) so that this library and the
+ * Python reference exclude each other. Private to the core.
+ *
+ * Three files share the handle:
+ *  - redis_lock.c: the handle, the public API (settings, check, the
+ *    acquire loop, release) and fork handling;
+ *  - redis_acquire.c: one attempt and the wait between attempts (the
+ *    subscription, the command and waiter connections, probes, reaping,
+ *    the election);
+ *  - redis_holder.c: the background thread that keeps a held lock.
+ * The wire records and the connection helpers they all use are in
+ * redis_internal.h.
+ *
+ * Connections of one handle:
+ *  - cmd: commands (PUBSUB NUMSUB, PUBLISH of pings and answers, CLIENT
+ *    LIST/KILL). Kept across acquisitions.
+ *  - sub: the subscription that IS the lock, named "<C>-lock-<id>".
+ *    Opened per attempt, UNSUBSCRIBEd and closed on release.
+ *  - w: only while waiting: subscribed to this attempt's private response
+ *    channel and to "<C>-pl-released", on which our holders publish as
+ *    they release (an extension the reference ignores), so our waiters
+ *    take over within a round trip instead of a polling interval.
+ *
+ * Threads: while acquiring, the caller's thread does everything,
+ * multiplexing sub and w with poll(2): it answers pings (its own probe's
+ * included) itself, so a mode switch and the answers it gives can never
+ * be out of order. Once held, a background thread per held lock owns sub
+ * and cmd: it answers pings, sends a health-check PING on sub now and
+ * then, and records a loss (EOF, error, no pong) in an atomic flag and
+ * calls the lost callback once. It never resubscribes: a lost lock stays
+ * lost until the caller releases it. Release stops and joins the thread
+ * (a pipe wakes it), then unsubscribes and closes on the caller's thread.
+ *
+ * Fork: a child never talks on the parent's connections (an UNSUBSCRIBE
+ * from the child would release the parent's lock). Any call in a child
+ * first drops the inherited connections by closing its copies of the
+ * descriptors; an inherited held lock is not held in the child.
+ */
+#ifndef PL_REDIS_LOCK_HANDLE_H
+#define PL_REDIS_LOCK_HANDLE_H
+
+#include "platform.h"
+#include "redis_internal.h"
+
+#include <stdatomic.h>
+
+struct pl_redis_lock {
+    char *channel; /* channel_len bytes + NUL */
+    size_t channel_len;
+    char display[96]; /* printable, shortened channel for messages */
+    char *notice;     /* "<C>-pl-released" */
+    size_t notice_len;
+    char id[PL_REDIS_ID_LEN + 1];
+    long id_pid;       /* the process the id was drawn in */
+    char *client_name; /* "<C>-lock-<id>", NULL if Redis would refuse it */
+
+    pl_redis_conf conf;
+    int flags; /* PL_LOCK_EX or PL_LOCK_SH */
+    pl_wait_opts wait;
+    double unavailable_timeout;
+    pl_lost_callback lost_cb;
+    void *lost_ud;
+
+    long conn_pid; /* the process that opened the connections below */
+    redisContext *cmd;
+    int cmd_pending; /* replies of sent commands not read yet */
+    redisContext *sub;
+    redisContext *w;
+
+    /* acquiring (caller's thread only) */
+    int mode;
+    int elected;
+    int hard_locked; /* fail_when_locked met conclusive contention */
+    int deaf; /* a poll failed during this probe: silence proves nothing */
+    int sub_dead;
+    int notice_seen;
+    char *probe_chan;
+    size_t probe_len;
+    int probe_confirmed;
+    pl_redis_holder *answers;
+    size_t nanswers, answers_cap;
+    int nlegacy;
+
+    /* holding */
+    int held;
+    long owner_pid;
+    pl__os_thread thread;
+    int thread_running;
+    int stop_pipe[2];
+    atomic_int lost;
+    char lost_reason[1024]; /* written before `lost` is set */
+};
+
+/* ---- acquiring (redis_acquire.c, the caller's thread) ---- */
+
+/* One attempt. PL_OK: held. PL_ERR_ALREADY_LOCKED: try again later (or
+   stop, when l->hard_locked). Anything else: give up. *count is the
+   subscriber count seen. */
+int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
+                      long long *count);
+
+/* Between attempts: sleep on the waiter connection (a release notice
+   wakes us at once), polling the subscriber count with a short capped
+   backoff (a crashed holder leaves no notice), and return when the
+   channel looks free, a notice came, check_interval has passed since
+   last_attempt, or the deadline is reached. */
+int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
+                              double deadline, double last_attempt);
+
+/* UNSUBSCRIBE and close sub. With `confirm`, wait for Redis to confirm
+   (so a release notice sent afterwards can only arrive once we are
+   gone). */
+void pl__redis_unsubscribe(pl_redis_lock *l, int confirm);
+
+/* Leave the probe's response channel; late answers are ignored. */
+void pl__redis_end_probe(pl_redis_lock *l);
+
+/* Forget the answers of the last probe. */
+void pl__redis_free_answers(pl_redis_lock *l);
+
+/* A push read on sub: answered (on cmd, with our record in `mode`) if it
+   is a ping. -1 when it says that our subscription ended, else 0. The
+   holder thread uses it too. */
+int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode);
+
+/* ---- holding (redis_holder.c) ---- */
+
+/* Start the thread that keeps the lock just acquired (it takes over sub
+   and cmd). */
+int pl__redis_start_holder(pl_redis_lock *l);
+/* Wake and join it (nothing when none runs); sub and cmd are the
+   caller's again. */
+void pl__redis_stop_holder(pl_redis_lock *l);
+
+#endif
