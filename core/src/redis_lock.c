@@ -96,6 +96,14 @@ static void drop_inherited(pl_redis_lock *l)
         }
     }
     l->cmd_pending = 0;
+    /* The stop pipe is the parent's too: a byte written by our release
+       would stop the parent's holder thread, which would then stop
+       answering pings and be reaped while it still reports held. */
+    if (l->stop_pipe[0] >= 0) {
+        (void)pl__os_close(l->stop_pipe[0]);
+        (void)pl__os_close(l->stop_pipe[1]);
+        l->stop_pipe[0] = l->stop_pipe[1] = -1;
+    }
     l->thread_running = 0; /* the thread does not exist in this process */
     l->held = 0;
     l->conn_pid = 0;

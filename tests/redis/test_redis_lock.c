@@ -358,6 +358,46 @@ static void fork_child_cannot_release_parent(void **state)
     pl_redis_lock_free(other);
 }
 
+static int child_holds_then_releases(void *p)
+{
+    pl_redis_lock *l = p;
+    /* The inherited handle is not held here; it takes a hold of its own
+       (a second reader), then gives it back. */
+    if (pl_redis_lock_acquire_with(l, 5, 0.05, 0) != PL_OK)
+        return 1;
+    if (pl_redis_lock_release(l) != PL_OK)
+        return 2;
+    pl_redis_lock_free(l);
+    return 0;
+}
+
+static void fork_child_release_leaves_parent_holding(void **state)
+{
+    const char *ch = rt_channel("forkhold");
+    pl_redis_lock *l = rt_lock(ch, PL_LOCK_SH), *writer = rt_lock(ch, PL_LOCK_EX);
+    (void)state;
+    /* The child starts a holder thread after a multi-threaded fork, which
+       ThreadSanitizer refuses; it runs unsanitized, under ASan and
+       valgrind. */
+    if (getenv("PL_TEST_TSAN"))
+        skip();
+    tu_ok(pl_redis_lock_set_unavailable_timeout(writer, 0.3));
+    tu_ok(pl_redis_lock_acquire(l));
+    assert_int_equal(tu_wait(tu_fork(child_holds_then_releases, l)), 0);
+    usleep(100000);
+    /* The child's release must not have stopped the parent's holder
+       thread: the parent still answers pings, so a writer can neither
+       reap it nor take the lock. */
+    tu_expect(PL_ERR_ALREADY_LOCKED,
+              pl_redis_lock_acquire_with(writer, 1.5, 0.05, 0));
+    tu_ok(pl_redis_lock_check(l));
+    assert_int_equal(rt_numsub(ch), 1);
+    tu_ok(pl_redis_lock_release(l));
+    tu_ok(pl_redis_lock_acquire_with(writer, 2, 0.05, 0));
+    pl_redis_lock_free(l);
+    pl_redis_lock_free(writer);
+}
+
 static void binary_channel(void **state)
 {
     char ch[32];
@@ -609,6 +649,7 @@ int main(void)
         cmocka_unit_test(client_kill_is_reported_never_resubscribed),
         cmocka_unit_test(acquire_after_loss_without_release),
         cmocka_unit_test(fork_child_cannot_release_parent),
+        cmocka_unit_test(fork_child_release_leaves_parent_holding),
         cmocka_unit_test(binary_channel),
         cmocka_unit_test(connection_settings),
         cmocka_unit_test(getters_report_defaults_then_settings),
