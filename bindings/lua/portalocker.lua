@@ -154,9 +154,14 @@ local function mechanism_code(name, what)
   return code
 end
 
---- True if the mechanism ("flock", "posix", "ofd") works on this system.
+--- True if the mechanism ("flock", "posix", "ofd") works on this system;
+--- an unknown name raises InvalidArgument.
 function M.mechanism_supported(name)
-  return toint(core.pl_mechanism_supported(mechanism_code(name, "mechanism_supported"))) == 0
+  local good, err = pcall(core.pl_mechanism_supported,
+                          mechanism_code(name, "mechanism_supported"))
+  if good then return true end
+  if getmetatable(err) == Error and err.name == "Unsupported" then return false end
+  error(err, 0)
 end
 
 M.DEFAULT_TIMEOUT = 5
@@ -571,8 +576,7 @@ function BoundedSemaphore:acquire(opts)
   end
   local ok, slot = try(core.pl_semaphore_acquire_with, self._h,
                        seconds(pick(opts.timeout, self.timeout)),
-                       seconds(pick(opts.check_interval, self.check_interval)),
-                       pick(opts.fail_when_locked, self.fail_when_locked) and 1 or 0)
+                       seconds(pick(opts.check_interval, self.check_interval)))
   if not ok then return nil, slot end
   self.slot = toint(slot)
   local f, msg = core.pl_lua_stream(toint(core.pl_semaphore_fd(self._h)), "a", self)

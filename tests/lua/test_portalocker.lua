@@ -927,6 +927,26 @@ test("mechanism: lock(f, flags, {mechanism}) / unlock(f, {mechanism})", function
   end
 end)
 
+test("mechanism: pl_mechanism_supported is a status; lacking a mechanism is false", function()
+  -- the raw call returns a pl_status: nothing for PL_OK, a raised error
+  -- otherwise (an int return would give 0 and -4 here)
+  eq(select("#", core.pl_mechanism_supported(pl.MECHANISMS.flock)), 0, "values for PL_OK")
+  expect_raise("InvalidArgument", core.pl_mechanism_supported, 99)
+  eq(pl.mechanism_supported("flock"), true, "flock")
+  -- what the raw call does when the system lacks the mechanism: the status
+  -- PL_ERR_UNSUPPORTED through the status typemap
+  expect_raise("Unsupported", core.pl_binding_status, pl.codes.UNSUPPORTED)
+  local real = core.pl_mechanism_supported
+  core.pl_mechanism_supported = function() return core.pl_binding_status(pl.codes.UNSUPPORTED) end
+  local good, got = pcall(pl.mechanism_supported, "ofd")
+  local bad_ok, bad = pcall(pl.mechanism_supported, "lockf")
+  core.pl_mechanism_supported = real
+  ok(good, "mechanism_supported raised: " .. tostring(got))
+  eq(got, false, "a mechanism the system lacks")
+  ok(not bad_ok and getmetatable(bad) == pl.Error and bad.name == "InvalidArgument",
+     "an unknown name still raises InvalidArgument: " .. tostring(bad))
+end)
+
 test("mechanism: unknown values raise InvalidArgument", function()
   local p = tmppath()
   for _, bad in ipairs({"fcntl", "FLOCK", ""}) do

@@ -691,7 +691,6 @@ class BoundedSemaphore(LockBase):
                 self._handle,
                 _seconds(coalesce(timeout, self.timeout, 0.0)),
                 _seconds(coalesce(check_interval, self.check_interval, 0.0)),
-                1 if fwl else 0,
             )
         except exceptions.AlreadyLocked:
             if fwl:

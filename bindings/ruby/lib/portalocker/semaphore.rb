@@ -76,8 +76,7 @@ module Portalocker
       @guard.synchronize do
         fwl = fail_when_locked.nil? ? self.fail_when_locked : fail_when_locked
         begin
-          slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval),
-                                             fwl ? 1 : 0)
+          slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval))
         rescue AlreadyLocked
           raise if fwl
 
