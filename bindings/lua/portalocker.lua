@@ -733,9 +733,6 @@ end
 -- RedisLock
 --------------------------------------------------------------------------
 
---- True when the C library was built with the Redis lock.
-M.HAVE_REDIS = core.pl_redis_lock_new ~= nil
-
 local RedisLock = class("RedisLock")
 M.RedisLock = RedisLock
 
@@ -755,9 +752,6 @@ local REDIS_OPTS = {
 function RedisLock.new(channel, opts)
   check_string(channel, "RedisLock", "channel")
   opts = options(opts, REDIS_OPTS, "RedisLock")
-  if not M.HAVE_REDIS then
-    raise(M.codes.UNSUPPORTED, "RedisLock: the C library was built without the Redis lock")
-  end
   local flags = pick(opts.flags, M.LOCK_EX)
   if flags ~= M.LOCK_EX and flags ~= M.LOCK_SH then
     argerror("RedisLock", "flags must be exactly LOCK_EX or LOCK_SH")

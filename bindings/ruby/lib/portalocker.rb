@@ -184,4 +184,4 @@ end
 
 require "portalocker/locks"
 require "portalocker/semaphore"
-require "portalocker/redis_lock" if Portalocker::Native.respond_to?(:pl_redis_lock_new)
+require "portalocker/redis_lock"
