@@ -355,11 +355,9 @@ local function init_file_lock(cls, ctor, filename, opts, what, defaults)
   if defaults.mode_settable then core.pl_lock_set_mode(self._h, self.mode) end
   core.pl_lock_set_flags(self._h, self.flags)
   core.pl_lock_set_mechanism(self._h, mech)
-  self._c_mechanism = self.mechanism
   if self.raise_on_release_error then
     core.pl_lock_set_raise_on_release_error(self._h, 1)
   end
-  self._c_flags = self.flags
   self._stream_mode = stream_mode(self.mode)
   setmetatable(self, cls)
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
@@ -391,13 +389,15 @@ end
 function Lock:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
-  if self.flags ~= self._c_flags then
-    core.pl_lock_set_flags(self._h, self.flags) -- the fields are the truth
-    self._c_flags = self.flags
+  -- The fields are the truth: the C handle gets what changed.
+  if self.flags ~= toint(core.pl_lock_get_flags(self._h)) then
+    core.pl_lock_set_flags(self._h, self.flags)
   end
-  if self.mechanism ~= self._c_mechanism and self.fh == nil then
-    core.pl_lock_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
-    self._c_mechanism = self.mechanism
+  if self.fh == nil then -- a held lock keeps its mechanism
+    local mech = mechanism_code(self.mechanism, "acquire")
+    if mech ~= toint(core.pl_lock_get_mechanism(self._h)) then
+      core.pl_lock_set_mechanism(self._h, mech)
+    end
   end
   local ok, fd = try(core.pl_lock_acquire_with, self._h,
                      seconds(pick(opts.timeout, self.timeout)),
@@ -539,7 +539,6 @@ local function init_semaphore(cls, maximum, opts, what, default_name)
   local mech = mechanism_code(self.mechanism, what)
   self._h = core.pl_semaphore_new(maximum, self.name)
   core.pl_semaphore_set_mechanism(self._h, mech)
-  self._c_mechanism = self.mechanism
   core.pl_semaphore_set_filename_pattern(self._h, self.filename_pattern)
   core.pl_semaphore_set_directory(self._h, self.directory)
   return setmetatable(self, cls)
@@ -570,9 +569,11 @@ end
 --- frees up in time). Acquiring while holding raises InvalidState.
 function BoundedSemaphore:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
-  if self.mechanism ~= self._c_mechanism and self.fh == nil then
-    core.pl_semaphore_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
-    self._c_mechanism = self.mechanism
+  if self.fh == nil then -- the field is the truth
+    local mech = mechanism_code(self.mechanism, "acquire")
+    if mech ~= toint(core.pl_semaphore_get_mechanism(self._h)) then
+      core.pl_semaphore_set_mechanism(self._h, mech)
+    end
   end
   local ok, slot = try(core.pl_semaphore_acquire_with, self._h,
                        seconds(pick(opts.timeout, self.timeout)),
