@@ -81,8 +81,7 @@ PL_OUT_HANDLE(pl_redis_lock)
 %apply long *OUTPUT { long *pid_out };
 
 /* Strings the getters hand out (owned by the handle): copied into a
-   language string; NULL (an unset Redis username or password) becomes
-   None / nil. */
+   language string (NULL would be None / nil). */
 %typemap(in, numinputs=0) const char **PL_OUT_STRING (const char *tmp = NULL) "$1 = ($1_ltype)&tmp;"
 #if defined(SWIGLUA)
 %typemap(argout) const char **PL_OUT_STRING "lua_pushstring(L, tmp$argnum); SWIG_arg++;"
