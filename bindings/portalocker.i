@@ -1,25 +1,24 @@
 /*
  * bindings/portalocker.i -- the ONE SWIG interface for every scripting
- * language binding of libportalocker (Python today; Ruby and Lua use the
- * same file with their own small sections).
+ * language binding of libportalocker: Python, Ruby and Lua 5.4 use this
+ * file, each with its own small section.
  *
  * Layout
  *   1. shared: opaque handles with destructors, out-parameter constructors,
- *      OUTPUT pointers, the list of int functions that are NOT statuses.
- *   2. shared rule: every other int return is a status; a negative status
- *      becomes the language's native error. WHICH error is decided by the
- *      core's single error table (pl_error_exception(code) gives the class
- *      name); each language only says how to raise a class given its name.
- *   3. per-language sections (#ifdef SWIGPYTHON ...): raising, releasing the
- *      interpreter lock around blocking calls, callbacks.
+ *      out parameters as return values.
+ *   2. shared rule: a function returning pl_status returns a status; a
+ *      negative one becomes the language's native error. WHICH error is
+ *      decided by the core's single error table (pl_error_exception(code)
+ *      gives the class name); each language only says how to raise a class
+ *      given its name. Functions returning int return plain ints.
+ *   3. the blocking calls: one list, PL_BLOCKING_CALLS, that every language
+ *      section applies (Python releases the GIL around them, Ruby the GVL).
+ *   4. per-language sections (#if defined(SWIGPYTHON) ...): raising,
+ *      releasing the interpreter lock, callbacks, binary-safe channels.
  *
  * The raw module is deliberately C-shaped; the idiomatic API lives in the
- * per-language layer (bindings/python/cportalocker, ...).
- *
- * Redis: the Redis lock is wrapped only when the library actually provides
- * it (the build passes -DPL_HAVE_REDIS after checking for
- * pl_redis_lock_new); otherwise every pl_redis_* declaration is ignored so
- * that the module never references a missing symbol.
+ * per-language layer (bindings/python/cportalocker, bindings/ruby/lib,
+ * bindings/lua/portalocker.lua).
  */
 %module(package="cportalocker") portalocker_c
 
@@ -44,13 +43,11 @@
 struct pl_lock {};
 struct pl_semaphore {};
 struct pl_atomic_file {};
+struct pl_redis_lock {};
 %extend pl_lock { ~pl_lock() { pl_lock_free($self); } }
 %extend pl_semaphore { ~pl_semaphore() { pl_semaphore_free($self); } }
 %extend pl_atomic_file { ~pl_atomic_file() { pl_atomic_free($self); } }
-#ifdef PL_HAVE_REDIS
-struct pl_redis_lock {};
 %extend pl_redis_lock { ~pl_redis_lock() { pl_redis_lock_free($self); } }
-#endif
 
 /* The explicit free functions are not exposed: the handle object owns the
    handle and the destructor above frees it exactly once. */
@@ -75,59 +72,94 @@ struct pl_redis_lock {};
 PL_OUT_HANDLE(pl_lock)
 PL_OUT_HANDLE(pl_semaphore)
 PL_OUT_HANDLE(pl_atomic_file)
-#ifdef PL_HAVE_REDIS
 PL_OUT_HANDLE(pl_redis_lock)
-#endif
 
 /* Out parameters become (extra) return values. */
-%apply int *OUTPUT { int *fd_out, int *slot_out, int *out };
+%apply int *OUTPUT { int *fd_out, int *slot_out, int *out, int *db };
+%apply unsigned int *OUTPUT { unsigned int *out };
 %apply double *OUTPUT { double *out };
 %apply long *OUTPUT { long *pid_out };
 
+/* Strings the getters hand out (owned by the handle): copied into a
+   language string (NULL would be None / nil). */
+%typemap(in, numinputs=0) const char **PL_OUT_STRING (const char *tmp = NULL) "$1 = ($1_ltype)&tmp;"
+#if defined(SWIGLUA)
+%typemap(argout) const char **PL_OUT_STRING "lua_pushstring(L, tmp$argnum); SWIG_arg++;"
+#else
+%typemap(argout) const char **PL_OUT_STRING { %append_output(SWIG_FromCharPtr(tmp$argnum)); }
+#endif
+%apply const char **PL_OUT_STRING { const char **out, const char **path };
+
+/* The getters with two out parameters return both values, also when one
+   is NULL (an unset username): a tuple in Python, an Array in Ruby, two
+   results in Lua. */
+%typemap(in, numinputs=0) (const char **host, int *port)
+  (const char *s = NULL, int n = 0) "$1 = ($1_ltype)&s; $2 = &n;"
+%typemap(in, numinputs=0) (const char **username, const char **password)
+  (const char *s1 = NULL, const char *s2 = NULL) "$1 = ($1_ltype)&s1; $2 = ($2_ltype)&s2;"
+#if defined(SWIGLUA)
+%typemap(argout) (const char **host, int *port)
+  "lua_pushstring(L, *$1); lua_pushinteger(L, *$2); SWIG_arg += 2;"
+%typemap(argout) (const char **username, const char **password)
+  "lua_pushstring(L, *$1); lua_pushstring(L, *$2); SWIG_arg += 2;"
+#elif defined(SWIGPYTHON)
+%typemap(argout) (const char **host, int *port) {
+  PyObject *pair = Py_BuildValue("(Ni)", SWIG_FromCharPtr(*$1), *$2);
+  if (!pair) SWIG_fail;
+  %append_output(pair);
+}
+%typemap(argout) (const char **username, const char **password) {
+  PyObject *pair = Py_BuildValue("(NN)", SWIG_FromCharPtr(*$1), SWIG_FromCharPtr(*$2));
+  if (!pair) SWIG_fail;
+  %append_output(pair);
+}
+#elif defined(SWIGRUBY)
+%typemap(argout) (const char **host, int *port) {
+  %append_output(rb_ary_new_from_args(2, SWIG_FromCharPtr(*$1), INT2NUM(*$2)));
+}
+%typemap(argout) (const char **username, const char **password) {
+  %append_output(rb_ary_new_from_args(2, SWIG_FromCharPtr(*$1), SWIG_FromCharPtr(*$2)));
+}
+#endif
+
 /* pl_semaphore_slot_path(sem, slot, buf, size): returns the path. */
-%typemap(in, numinputs=0) (char *buf, unsigned long size) (char tmp[4096]) {
-  tmp[0] = 0; $1 = tmp; $2 = (unsigned long)sizeof tmp;
+%typemap(in, numinputs=0) (char *buf, size_t size) (char tmp[4096]) {
+  tmp[0] = 0; $1 = tmp; $2 = sizeof tmp;
 }
 #if defined(SWIGLUA)
-%typemap(argout) (char *buf, unsigned long size) "lua_pushstring(L, $1); SWIG_arg++;"
+%typemap(argout) (char *buf, size_t size) "lua_pushstring(L, $1); SWIG_arg++;"
 #else
-%typemap(argout) (char *buf, unsigned long size) {
+%typemap(argout) (char *buf, size_t size) {
   %append_output(SWIG_FromCharPtr($1));
 }
 #endif
+
+/* The lost-lock callback takes a C function pointer: the Python section
+   offers its own setter; the getter has nothing a script could use. */
+%ignore pl_redis_lock_set_lost_callback;
+%ignore pl_redis_lock_get_lost_callback;
 
 /* ------------------------------------------------------------------ */
 /* 2. Status returns                                                   */
 /* ------------------------------------------------------------------ */
 
-/* int functions whose result is a value, not a status: plain ints. Every
-   other int return in the header is a status. */
-%typemap(out) int PL_PLAIN_INT = int;
-%apply int PL_PLAIN_INT {
-  int pl_version_number, int pl_error_min, int pl_last_errno,
-  int pl_last_error_code, int pl_flag_shared, int pl_flag_exclusive,
-  int pl_flag_non_blocking, int pl_flag_unblock, int pl_mechanism_flock,
-  int pl_mechanism_posix, int pl_mechanism_ofd, int pl_mechanism_supported,
-  int pl_inherit, int pl_lock_is_held, int pl_lock_held_fd, int pl_lock_count,
-  int pl_semaphore_maximum, int pl_semaphore_slot, int pl_semaphore_fd,
-  int pl_atomic_fd
-};
-
-/* A status: negative -> the language's error (PL_SWIG_RAISE, defined per
-   language below, looks the class up by pl_error_exception(code)); PL_OK
-   -> nothing (out parameters, if any, become the return value). */
+/* A pl_status: negative -> the language's error (pl_swig_raise, defined
+   per language below, looks the class up by pl_error_exception(code));
+   PL_OK -> nothing (out parameters, if any, become the return value).
+   Functions declared to return int (pl_lock_is_held, pl_lock_held_fd,
+   pl_version_number, ...) keep SWIG's plain int typemap. */
 #if defined(SWIGPYTHON)
-%typemap(out) int %{
+%typemap(out) pl_status %{
   if ($1 < 0) { pl_swig_raise($1); SWIG_fail; }
   $result = SWIG_Py_Void();
 %}
 #elif defined(SWIGRUBY)
-%typemap(out) int %{
+%typemap(out) pl_status %{
   if ($1 < 0) pl_swig_raise($1); /* does not return */
   $result = Qnil;
 %}
 #elif defined(SWIGLUA)
-%typemap(out) int %{
+%typemap(out) pl_status %{
   if ($1 < 0) { pl_swig_raise(L, $1); SWIG_fail; }
 %}
 #endif
@@ -136,15 +168,36 @@ PL_OUT_HANDLE(pl_redis_lock)
    code of the error table becomes the right native error through the very
    typemap every real call uses. */
 %inline %{
-int pl_binding_status(int code) { return code; }
+pl_status pl_binding_status(int code) { return code; }
 %}
 
-/* The callback setter takes a C function pointer: each language offers its
-   own setter (see the per-language sections). */
-%ignore pl_redis_lock_set_lost_callback;
+/* ------------------------------------------------------------------ */
+/* 3. The blocking calls                                               */
+/* ------------------------------------------------------------------ */
+
+/* The calls that can wait (for a lock, a semaphore slot, the disk or the
+   Redis server), each as X(function, (its parameter types)). Every
+   language section applies the list with its own X: Python releases the
+   GIL around each call, Ruby the GVL (through a trampoline generated per
+   entry). A Lua state has no interpreter lock, so Lua runs them as they
+   are. The compiler checks each entry against the header: the Ruby
+   trampolines call the function with arguments of these types. */
+%define PL_BLOCKING_CALLS(X)
+X(pl_lock_fd, (int, int))
+X(pl_lock_fd_mechanism, (int, int, int))
+X(pl_lock_acquire, (pl_lock *, int *))
+X(pl_lock_acquire_with, (pl_lock *, double, double, int, int *))
+X(pl_semaphore_acquire, (pl_semaphore *, int *))
+X(pl_semaphore_acquire_with, (pl_semaphore *, double, double, int *))
+X(pl_atomic_commit, (pl_atomic_file *))
+X(pl_redis_lock_acquire, (pl_redis_lock *))
+X(pl_redis_lock_acquire_with, (pl_redis_lock *, double, double, int))
+X(pl_redis_lock_release, (pl_redis_lock *))
+X(pl_redis_lock_check, (pl_redis_lock *))
+%enddef
 
 /* ------------------------------------------------------------------ */
-/* 3a. Python                                                          */
+/* 4a. Python                                                          */
 /* ------------------------------------------------------------------ */
 #if defined(SWIGPYTHON)
 %{
@@ -188,32 +241,19 @@ static void pl_swig_raise(int code)
 }
 %}
 
-/* Blocking calls run without the GIL. The error state they leave is per OS
-   thread, so reading it after re-taking the GIL is safe. */
-%define PL_RELEASES_GIL(FN)
+/* The blocking calls run without the GIL. The error state they leave is
+   per OS thread, so reading it after re-taking the GIL is safe. */
+%define PL_PY_WITHOUT_GIL(FN, TYPES)
 %exception FN {
   Py_BEGIN_ALLOW_THREADS
   $action
   Py_END_ALLOW_THREADS
 }
 %enddef
-PL_RELEASES_GIL(pl_lock_fd)
-PL_RELEASES_GIL(pl_lock_fd_mechanism)
-PL_RELEASES_GIL(pl_lock_acquire)
-PL_RELEASES_GIL(pl_lock_acquire_with)
-PL_RELEASES_GIL(pl_semaphore_acquire)
-PL_RELEASES_GIL(pl_semaphore_acquire_with)
-PL_RELEASES_GIL(pl_atomic_commit)
-#ifdef PL_HAVE_REDIS
-PL_RELEASES_GIL(pl_redis_lock_acquire)
-PL_RELEASES_GIL(pl_redis_lock_acquire_with)
-PL_RELEASES_GIL(pl_redis_lock_release)
-PL_RELEASES_GIL(pl_redis_lock_check)
-#endif
+PL_BLOCKING_CALLS(PL_PY_WITHOUT_GIL)
 
-#ifdef PL_HAVE_REDIS
 /* Binary-safe channel: bytes, or str (as UTF-8). */
-%typemap(in) (const char *channel, unsigned long channel_len) {
+%typemap(in) (const char *channel, size_t channel_len) {
   char *buf = NULL;
   Py_ssize_t len = 0;
   if (PyBytes_Check($input)) {
@@ -225,7 +265,7 @@ PL_RELEASES_GIL(pl_redis_lock_check)
     SWIG_exception_fail(SWIG_TypeError, "channel must be str or bytes");
   }
   $1 = buf;
-  $2 = (unsigned long)len;
+  $2 = (size_t)len;
 }
 
 %{
@@ -252,7 +292,7 @@ static void pl_py_lost_trampoline(pl_redis_lock *lock, void *userdata)
 %inline %{
 /* Python: route the lost-lock callback to cportalocker.redis._on_lost(token);
    token 0 removes the callback. */
-int pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
+pl_status pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
 {
     if (token == 0)
         return pl_redis_lock_set_lost_callback(lock, NULL, NULL);
@@ -260,11 +300,10 @@ int pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
                                            (void *)(intptr_t)token);
 }
 %}
-#endif /* PL_HAVE_REDIS */
 #endif /* SWIGPYTHON */
 
 /* ------------------------------------------------------------------ */
-/* 3c. Lua (5.4)                                                       */
+/* 4b. Lua (5.4)                                                       */
 /* ------------------------------------------------------------------ */
 #if defined(SWIGLUA)
 /* The raw module is `portalocker_c`; bindings/lua/portalocker.lua is the
@@ -461,25 +500,18 @@ static int pl_lua_error_metatable(lua_State *L)
 %native(pl_lua_dispose) int pl_lua_dispose(lua_State *L);
 %native(pl_lua_error_metatable) int pl_lua_error_metatable(lua_State *L);
 
-#ifdef PL_HAVE_REDIS
 /* Binary-safe channel: any Lua string. */
-%typemap(in) (const char *channel, unsigned long channel_len) {
+%typemap(in) (const char *channel, size_t channel_len) {
   size_t len = 0;
   $1 = (char *)luaL_checklstring(L, $input, &len);
-  $2 = (unsigned long)len;
+  $2 = len;
 }
-#endif
 #endif /* SWIGLUA */
 
 /* ------------------------------------------------------------------ */
-/* 3b. Ruby                                                            */
+/* 4c. Ruby                                                            */
 /* ------------------------------------------------------------------ */
 #if defined(SWIGRUBY)
-#ifdef PL_HAVE_REDIS
-%{
-#define PL_RB_HAVE_REDIS 1 /* PL_HAVE_REDIS is a SWIG-time define */
-%}
-#endif
 %{
 #include <ruby/thread.h>
 
@@ -512,80 +544,90 @@ static void pl_swig_raise(int code)
     rb_exc_raise(exc);
 }
 
-/* Blocking calls run without the GVL: each pl_rb_X has the signature of
-   pl_X and runs it through rb_thread_call_without_gvl. The error state
+/* Trampolines for the blocking calls. For an entry X(fn, (T1, ..., Tn))
+   of PL_BLOCKING_CALLS, PL_RB_TRAMPOLINE defines
+     pl_status pl_rb_nogvl_fn(T1 a1, ..., Tn an)
+   which runs fn(a1, ..., an) through rb_thread_call_without_gvl (the
+   arguments travel in a struct pl_rb_call_fn), and the wrapper of fn
+   calls it with SWIG's converted arguments (PL_RB_CALL). The error state
    the call leaves is per OS thread (a Ruby Thread is one OS thread), so
    pl_swig_raise reads it safely after the GVL is taken back. No unblock
    function: the core retries on EINTR, so a Ruby interrupt (Thread#raise,
    Ctrl-C) takes effect when the wait ends (lock taken or timeout). */
-typedef struct {
-    int op, rc, i1, i2, i3;
-    void *h;
-    double d1, d2;
-    int *out;
-} pl_rb_call;
+#define PL_RB_CAT_(a, b) a##b
+#define PL_RB_CAT(a, b) PL_RB_CAT_(a, b)
+#define PL_RB_NARGS_(t1, t2, t3, t4, t5, n, ...) n
+#define PL_RB_NARGS(...) PL_RB_NARGS_(__VA_ARGS__, 5, 4, 3, 2, 1, 0)
+/* (T1, ..., Tn) -> what each use needs; one macro per arity. */
+#define PL_RB_EACH(what, ...) PL_RB_CAT(what, PL_RB_NARGS(__VA_ARGS__))(__VA_ARGS__)
+/* struct fields: T1 a1; ... */
+#define PL_RB_FIELDS(...) PL_RB_EACH(PL_RB_FIELDS_, __VA_ARGS__)
+#define PL_RB_FIELDS_1(t1) t1 a1;
+#define PL_RB_FIELDS_2(t1, t2) t1 a1; t2 a2;
+#define PL_RB_FIELDS_3(t1, t2, t3) t1 a1; t2 a2; t3 a3;
+#define PL_RB_FIELDS_4(t1, t2, t3, t4) t1 a1; t2 a2; t3 a3; t4 a4;
+#define PL_RB_FIELDS_5(t1, t2, t3, t4, t5) t1 a1; t2 a2; t3 a3; t4 a4; t5 a5;
+/* parameters: T1 a1, ... */
+#define PL_RB_PARAMS(...) PL_RB_EACH(PL_RB_PARAMS_, __VA_ARGS__)
+#define PL_RB_PARAMS_1(t1) t1 a1
+#define PL_RB_PARAMS_2(t1, t2) t1 a1, t2 a2
+#define PL_RB_PARAMS_3(t1, t2, t3) t1 a1, t2 a2, t3 a3
+#define PL_RB_PARAMS_4(t1, t2, t3, t4) t1 a1, t2 a2, t3 a3, t4 a4
+#define PL_RB_PARAMS_5(t1, t2, t3, t4, t5) t1 a1, t2 a2, t3 a3, t4 a4, t5 a5
+/* the struct's initializer (a1, ...), the call from it (c->a1, ...) and
+   the wrapper's converted arguments (SWIG's arg1, ...) */
+#define PL_RB_NAMES(...) PL_RB_EACH(PL_RB_NAMES_, __VA_ARGS__)
+#define PL_RB_NAMES_1(t1) a1
+#define PL_RB_NAMES_2(t1, t2) a1, a2
+#define PL_RB_NAMES_3(t1, t2, t3) a1, a2, a3
+#define PL_RB_NAMES_4(t1, t2, t3, t4) a1, a2, a3, a4
+#define PL_RB_NAMES_5(t1, t2, t3, t4, t5) a1, a2, a3, a4, a5
+#define PL_RB_FROM(...) PL_RB_EACH(PL_RB_FROM_, __VA_ARGS__)
+#define PL_RB_FROM_1(t1) c->a1
+#define PL_RB_FROM_2(t1, t2) c->a1, c->a2
+#define PL_RB_FROM_3(t1, t2, t3) c->a1, c->a2, c->a3
+#define PL_RB_FROM_4(t1, t2, t3, t4) c->a1, c->a2, c->a3, c->a4
+#define PL_RB_FROM_5(t1, t2, t3, t4, t5) c->a1, c->a2, c->a3, c->a4, c->a5
+#define PL_RB_WRAPPER_ARGS(...) PL_RB_EACH(PL_RB_WRAPPER_ARGS_, __VA_ARGS__)
+#define PL_RB_WRAPPER_ARGS_1(t1) arg1
+#define PL_RB_WRAPPER_ARGS_2(t1, t2) arg1, arg2
+#define PL_RB_WRAPPER_ARGS_3(t1, t2, t3) arg1, arg2, arg3
+#define PL_RB_WRAPPER_ARGS_4(t1, t2, t3, t4) arg1, arg2, arg3, arg4
+#define PL_RB_WRAPPER_ARGS_5(t1, t2, t3, t4, t5) arg1, arg2, arg3, arg4, arg5
 
-enum {
-    PL_RB_LOCK_FD, PL_RB_LOCK_FD_MECHANISM, PL_RB_LOCK_ACQUIRE,
-    PL_RB_LOCK_ACQUIRE_WITH, PL_RB_SEM_ACQUIRE, PL_RB_SEM_ACQUIRE_WITH,
-    PL_RB_ATOMIC_COMMIT, PL_RB_REDIS_ACQUIRE, PL_RB_REDIS_ACQUIRE_WITH,
-    PL_RB_REDIS_RELEASE, PL_RB_REDIS_CHECK
-};
-
-static void *pl_rb_nogvl(void *p)
-{
-    pl_rb_call *c = (pl_rb_call *)p;
-    switch (c->op) {
-    case PL_RB_LOCK_FD: c->rc = pl_lock_fd(c->i1, c->i2); break;
-    case PL_RB_LOCK_FD_MECHANISM: c->rc = pl_lock_fd_mechanism(c->i1, c->i2, c->i3); break;
-    case PL_RB_LOCK_ACQUIRE: c->rc = pl_lock_acquire((pl_lock *)c->h, c->out); break;
-    case PL_RB_LOCK_ACQUIRE_WITH:
-        c->rc = pl_lock_acquire_with((pl_lock *)c->h, c->d1, c->d2, c->i1, c->out);
-        break;
-    case PL_RB_SEM_ACQUIRE:
-        c->rc = pl_semaphore_acquire((pl_semaphore *)c->h, c->out);
-        break;
-    case PL_RB_SEM_ACQUIRE_WITH:
-        c->rc = pl_semaphore_acquire_with((pl_semaphore *)c->h, c->d1, c->d2,
-                                          c->i1, c->out);
-        break;
-    case PL_RB_ATOMIC_COMMIT: c->rc = pl_atomic_commit((pl_atomic_file *)c->h); break;
-#ifdef PL_RB_HAVE_REDIS
-    case PL_RB_REDIS_ACQUIRE: c->rc = pl_redis_lock_acquire((pl_redis_lock *)c->h); break;
-    case PL_RB_REDIS_ACQUIRE_WITH:
-        c->rc = pl_redis_lock_acquire_with((pl_redis_lock *)c->h, c->d1, c->d2, c->i1);
-        break;
-    case PL_RB_REDIS_RELEASE: c->rc = pl_redis_lock_release((pl_redis_lock *)c->h); break;
-    case PL_RB_REDIS_CHECK: c->rc = pl_redis_lock_check((pl_redis_lock *)c->h); break;
-#endif
-    default: c->rc = PL_ERR_INVALID_ARGUMENT; break;
+#define PL_RB_TRAMPOLINE(fn, types)                                        \
+    struct pl_rb_call_##fn {                                               \
+        pl_status rc;                                                      \
+        PL_RB_FIELDS types                                                 \
+    };                                                                     \
+    static void *pl_rb_body_##fn(void *p)                                  \
+    {                                                                      \
+        struct pl_rb_call_##fn *c = (struct pl_rb_call_##fn *)p;           \
+        c->rc = fn(PL_RB_FROM types);                                      \
+        return NULL;                                                       \
+    }                                                                      \
+    static pl_status pl_rb_nogvl_##fn(PL_RB_PARAMS types)                  \
+    {                                                                      \
+        struct pl_rb_call_##fn c = { PL_OK, PL_RB_NAMES types };           \
+        rb_thread_call_without_gvl(pl_rb_body_##fn, &c, NULL, NULL);       \
+        return c.rc;                                                       \
     }
-    return NULL;
-}
-
-static int pl_rb_run(pl_rb_call c)
-{
-    rb_thread_call_without_gvl(pl_rb_nogvl, &c, NULL, NULL);
-    return c.rc;
-}
+#define PL_RB_CALL(fn, types) pl_rb_nogvl_##fn(PL_RB_WRAPPER_ARGS types)
 %}
 
-/* The wrapper calls pl_rb_run instead of the function itself ($action). */
-%exception pl_lock_fd "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD, .i1 = arg1, .i2 = arg2 });"
-%exception pl_lock_fd_mechanism "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_FD_MECHANISM, .i1 = arg1, .i2 = arg2, .i3 = arg3 });"
-%exception pl_lock_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE, .h = arg1, .out = arg2 });"
-%exception pl_lock_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_LOCK_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4, .out = arg5 });"
-%exception pl_semaphore_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_SEM_ACQUIRE, .h = arg1, .out = arg2 });"
-%exception pl_semaphore_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_SEM_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4, .out = arg5 });"
-%exception pl_atomic_commit "result = pl_rb_run((pl_rb_call){ .op = PL_RB_ATOMIC_COMMIT, .h = arg1 });"
-#ifdef PL_HAVE_REDIS
-%exception pl_redis_lock_acquire "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_ACQUIRE, .h = arg1 });"
-%exception pl_redis_lock_acquire_with "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_ACQUIRE_WITH, .h = arg1, .d1 = arg2, .d2 = arg3, .i1 = arg4 });"
-%exception pl_redis_lock_release "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_RELEASE, .h = arg1 });"
-%exception pl_redis_lock_check "result = pl_rb_run((pl_rb_call){ .op = PL_RB_REDIS_CHECK, .h = arg1 });"
-#endif
+/* The blocking calls run without the GVL: a trampoline per entry, and the
+   wrapper calls it instead of the function itself ($action). */
+%define PL_RB_WITHOUT_GVL(FN, TYPES)
+%{
+PL_RB_TRAMPOLINE(FN, TYPES)
+%}
+%exception FN %{
+  result = PL_RB_CALL(FN, TYPES);
+%}
+%enddef
+PL_BLOCKING_CALLS(PL_RB_WITHOUT_GVL)
 
-/* pl_rb_dispose(handle): free a handle now (Lock#close, an abandoned
+/* pl_rb_dispose_TYPE(handle): free a handle now (Lock#close, an abandoned
    open_atomic) instead of at garbage collection. The Ruby object gives up
    ownership and forgets the pointer, so later calls on it raise instead of
    touching freed memory and the GC never frees it twice. */
@@ -602,28 +644,21 @@ static int pl_rb_run(pl_rb_call c)
 PL_RB_DISPOSE(pl_lock, pl_lock_free)
 PL_RB_DISPOSE(pl_semaphore, pl_semaphore_free)
 PL_RB_DISPOSE(pl_atomic_file, pl_atomic_free)
-#ifdef PL_HAVE_REDIS
 PL_RB_DISPOSE(pl_redis_lock, pl_redis_lock_free)
 
 /* Binary-safe channel: any String (its bytes). */
-%typemap(in) (const char *channel, unsigned long channel_len) {
+%typemap(in) (const char *channel, size_t channel_len) {
   VALUE s = $input;
   StringValue(s);
   $1 = RSTRING_PTR(s);
-  $2 = (unsigned long)RSTRING_LEN(s);
+  $2 = (size_t)RSTRING_LEN(s);
 }
-#endif /* PL_HAVE_REDIS */
 #endif /* SWIGRUBY */
 
 /* ------------------------------------------------------------------ */
 /* The header itself                                                   */
 /* ------------------------------------------------------------------ */
 
-#ifndef PL_HAVE_REDIS
-%rename("$ignore", regextarget=1) "^pl_redis_";
-%ignore pl_redis_lock;
-#endif
-/* The header: SWIG expands the error-table macro into PL_ERR_* constants. */
-
+/* SWIG expands the error-table macro into PL_ERR_* constants. */
 #define PL_EXPORT
 %include "portalocker.h"

@@ -154,9 +154,14 @@ local function mechanism_code(name, what)
   return code
 end
 
---- True if the mechanism ("flock", "posix", "ofd") works on this system.
+--- True if the mechanism ("flock", "posix", "ofd") works on this system;
+--- an unknown name raises InvalidArgument.
 function M.mechanism_supported(name)
-  return toint(core.pl_mechanism_supported(mechanism_code(name, "mechanism_supported"))) == 0
+  local good, err = pcall(core.pl_mechanism_supported,
+                          mechanism_code(name, "mechanism_supported"))
+  if good then return true end
+  if getmetatable(err) == Error and err.name == "Unsupported" then return false end
+  error(err, 0)
 end
 
 M.DEFAULT_TIMEOUT = 5
@@ -350,11 +355,9 @@ local function init_file_lock(cls, ctor, filename, opts, what, defaults)
   if defaults.mode_settable then core.pl_lock_set_mode(self._h, self.mode) end
   core.pl_lock_set_flags(self._h, self.flags)
   core.pl_lock_set_mechanism(self._h, mech)
-  self._c_mechanism = self.mechanism
   if self.raise_on_release_error then
     core.pl_lock_set_raise_on_release_error(self._h, 1)
   end
-  self._c_flags = self.flags
   self._stream_mode = stream_mode(self.mode)
   setmetatable(self, cls)
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
@@ -386,13 +389,15 @@ end
 function Lock:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
-  if self.flags ~= self._c_flags then
-    core.pl_lock_set_flags(self._h, self.flags) -- the fields are the truth
-    self._c_flags = self.flags
+  -- The fields are the truth: the C handle gets what changed.
+  if self.flags ~= toint(core.pl_lock_get_flags(self._h)) then
+    core.pl_lock_set_flags(self._h, self.flags)
   end
-  if self.mechanism ~= self._c_mechanism and self.fh == nil then
-    core.pl_lock_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
-    self._c_mechanism = self.mechanism
+  if self.fh == nil then -- a held lock keeps its mechanism
+    local mech = mechanism_code(self.mechanism, "acquire")
+    if mech ~= toint(core.pl_lock_get_mechanism(self._h)) then
+      core.pl_lock_set_mechanism(self._h, mech)
+    end
   end
   local ok, fd = try(core.pl_lock_acquire_with, self._h,
                      seconds(pick(opts.timeout, self.timeout)),
@@ -534,7 +539,6 @@ local function init_semaphore(cls, maximum, opts, what, default_name)
   local mech = mechanism_code(self.mechanism, what)
   self._h = core.pl_semaphore_new(maximum, self.name)
   core.pl_semaphore_set_mechanism(self._h, mech)
-  self._c_mechanism = self.mechanism
   core.pl_semaphore_set_filename_pattern(self._h, self.filename_pattern)
   core.pl_semaphore_set_directory(self._h, self.directory)
   return setmetatable(self, cls)
@@ -565,14 +569,15 @@ end
 --- frees up in time). Acquiring while holding raises InvalidState.
 function BoundedSemaphore:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
-  if self.mechanism ~= self._c_mechanism and self.fh == nil then
-    core.pl_semaphore_set_mechanism(self._h, mechanism_code(self.mechanism, "acquire"))
-    self._c_mechanism = self.mechanism
+  if self.fh == nil then -- the field is the truth
+    local mech = mechanism_code(self.mechanism, "acquire")
+    if mech ~= toint(core.pl_semaphore_get_mechanism(self._h)) then
+      core.pl_semaphore_set_mechanism(self._h, mech)
+    end
   end
   local ok, slot = try(core.pl_semaphore_acquire_with, self._h,
                        seconds(pick(opts.timeout, self.timeout)),
-                       seconds(pick(opts.check_interval, self.check_interval)),
-                       pick(opts.fail_when_locked, self.fail_when_locked) and 1 or 0)
+                       seconds(pick(opts.check_interval, self.check_interval)))
   if not ok then return nil, slot end
   self.slot = toint(slot)
   local f, msg = core.pl_lua_stream(toint(core.pl_semaphore_fd(self._h)), "a", self)
@@ -729,9 +734,6 @@ end
 -- RedisLock
 --------------------------------------------------------------------------
 
---- True when the C library was built with the Redis lock.
-M.HAVE_REDIS = core.pl_redis_lock_new ~= nil
-
 local RedisLock = class("RedisLock")
 M.RedisLock = RedisLock
 
@@ -751,9 +753,6 @@ local REDIS_OPTS = {
 function RedisLock.new(channel, opts)
   check_string(channel, "RedisLock", "channel")
   opts = options(opts, REDIS_OPTS, "RedisLock")
-  if not M.HAVE_REDIS then
-    raise(M.codes.UNSUPPORTED, "RedisLock: the C library was built without the Redis lock")
-  end
   local flags = pick(opts.flags, M.LOCK_EX)
   if flags ~= M.LOCK_EX and flags ~= M.LOCK_SH then
     argerror("RedisLock", "flags must be exactly LOCK_EX or LOCK_SH")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Cross-language conformance runner (issue 5).
+"""Cross-language conformance runner: the same lock scenarios played by every
+binding, alone and mixed, against real processes.
 
 Plays every scenario of tests/conformance/scenarios/*.json with real agent
 processes (one per role), first with every role in one language, then with

@@ -163,6 +163,30 @@ def test_invalid_mechanism(workdir, value):
     assert probe('f') == FREE
 
 
+def test_raw_mechanism_supported_is_a_status():
+    """pl_mechanism_supported returns a pl_status: PL_OK is None, a failure
+    raises (an int return would give 0 and -4 here)."""
+    assert plmod._c.pl_mechanism_supported(plmod.MECHANISMS['flock']) is None
+    with pytest.raises(exceptions.InvalidArgument):
+        plmod._c.pl_mechanism_supported(99)
+
+
+def test_mechanism_supported_is_false_for_a_mechanism_the_system_lacks(monkeypatch):
+    """What the raw call does when the system lacks the mechanism (the
+    status PL_ERR_UNSUPPORTED through the status typemap) is False."""
+    with pytest.raises(exceptions.Unsupported):
+        plmod._c.pl_binding_status(plmod._c.PL_ERR_UNSUPPORTED)
+    assert plmod.mechanism_supported('flock') is True
+
+    def lacking(mechanism):
+        plmod._c.pl_binding_status(plmod._c.PL_ERR_UNSUPPORTED)
+
+    monkeypatch.setattr(plmod._c, 'pl_mechanism_supported', lacking)
+    assert plmod.mechanism_supported('ofd') is False
+    with pytest.raises(exceptions.InvalidArgument, match='unknown lock mechanism'):
+        plmod.mechanism_supported('lockf')
+
+
 def test_mechanism_is_not_an_open_kwarg(workdir):
     lock = cpl.Lock('f', mechanism='posix', encoding='utf-8', fail_when_locked=True)
     assert lock.file_open_kwargs == {'encoding': 'utf-8'}

@@ -1,7 +1,4 @@
-"""RedisLock against a real redis-server started on a free 127.0.0.1 port.
-
-When the C library is built without the Redis lock, the test instead
-checks that RedisLock says so (ImportError naming the missing symbol)."""
+"""RedisLock against a real redis-server started on a free 127.0.0.1 port."""
 
 import os
 import shutil
@@ -13,7 +10,6 @@ import time
 import pytest
 
 import cportalocker as cpl
-from cportalocker import redis as cpl_redis
 
 
 def _free_port():
@@ -24,9 +20,6 @@ def _free_port():
 
 @pytest.fixture(scope='module')
 def redis_port(tmp_path_factory):
-    if not cpl_redis.AVAILABLE:
-        pytest.fail('the C library has no Redis lock (pl_redis_lock_new): '
-                    'the Redis tests cannot run against this build')
     server = shutil.which('redis-server')
     assert server, 'redis-server is required (ci/setup.sh installs it)'
     port = _free_port()
@@ -48,14 +41,6 @@ def redis_port(tmp_path_factory):
     yield port
     proc.terminate()
     proc.wait(10)
-
-
-def test_availability_is_reported_honestly():
-    if cpl_redis.AVAILABLE:
-        assert hasattr(cpl._c, 'pl_redis_lock_new')
-    else:
-        with pytest.raises(ImportError, match='pl_redis_lock_new'):
-            cpl.RedisLock('channel')
 
 
 def test_acquire_contend_release(redis_port):

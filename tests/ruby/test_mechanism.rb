@@ -3,6 +3,7 @@
 require_relative "test_helper"
 require "json"
 require "open3"
+require "minitest/mock"
 
 # The mechanism: keyword (flock / POSIX record / OFD) is the lock the C core
 # really takes. The lock is taken here; a child Ruby that does not load the
@@ -69,8 +70,28 @@ class TestMechanism < Minitest::Test
 
   def test_constants
     assert_equal %i[flock posix ofd], PL::MECHANISMS.keys
-    assert PL.mechanism_supported?(:flock)
-    assert PL.mechanism_supported?(:posix)
+    assert_same true, PL.mechanism_supported?(:flock)
+    assert_same true, PL.mechanism_supported?(:posix)
+  end
+
+  # pl_mechanism_supported returns a pl_status: PL_OK is nil, a failure
+  # raises (an Integer return would give 0 and -4 here).
+  def test_raw_mechanism_supported_is_a_status
+    assert_nil PL::Native.pl_mechanism_supported(PL::MECHANISMS[:flock])
+    assert_raises(PL::InvalidArgument) { PL::Native.pl_mechanism_supported(99) }
+  end
+
+  # What the raw call does when the system lacks the mechanism (the status
+  # PL_ERR_UNSUPPORTED through the status typemap) is false.
+  def test_mechanism_supported_is_false_for_a_mechanism_the_system_lacks
+    native = PL::Native
+    assert_raises(PL::Unsupported) { native.pl_binding_status(native::PL_ERR_UNSUPPORTED) }
+    lacking = ->(_mechanism) { native.pl_binding_status(native::PL_ERR_UNSUPPORTED) }
+    native.stub(:pl_mechanism_supported, lacking) do
+      assert_same false, PL.mechanism_supported?(:ofd)
+      e = assert_raises(PL::InvalidArgument) { PL.mechanism_supported?(:lockf) }
+      assert_includes e.message, "unknown lock mechanism :lockf"
+    end
   end
 
   KINDS.each do |kind|
@@ -121,7 +142,8 @@ class TestMechanism < Minitest::Test
       lock, file = make(:Lock, mechanism: mechanism)
       lock.acquire
       File.open(file, "r", &:close) # closing another descriptor of the file
-      assert_equal after_close, probe(file)["getlk_pid"], mechanism
+      got = probe(file)["getlk_pid"]
+      after_close.nil? ? assert_nil(got, mechanism) : assert_equal(after_close, got, mechanism)
       lock.close
     end
   end

@@ -99,6 +99,15 @@ def mechanism_value(mechanism: str) -> int:
         ) from None
 
 
+def mechanism_name(value: int) -> str:
+    """The name of a C core mechanism value (the inverse of
+    `mechanism_value`)."""
+    for name, code in MECHANISMS.items():
+        if code == value:
+            return name
+    raise exceptions.InvalidArgument(f'unknown lock mechanism value {value!r}')
+
+
 def mechanism_supported(mechanism: str) -> bool:
     """True if the mechanism works on this system (e.g. 'ofd': Linux)."""
     try:

@@ -24,9 +24,6 @@ from . import constants, exceptions, utils
 
 __all__ = ['RedisLock']
 
-#: True when the C library was built with the Redis lock.
-AVAILABLE: bool = hasattr(_c, 'pl_redis_lock_new')
-
 DEFAULT_UNAVAILABLE_TIMEOUT = 1
 DEFAULT_THREAD_SLEEP_TIME = 0.1
 
@@ -64,11 +61,6 @@ class RedisLock(utils.LockBase):
         on_lost: typing.Callable[[RedisLock], None] | None = None,
         **_ignored: typing.Any,
     ) -> None:
-        if not AVAILABLE:
-            raise ImportError(
-                'cportalocker.RedisLock: the C library was built without the '
-                'Redis lock (pl_redis_lock_new is missing)'
-            )
         if flags not in (constants.LockFlags.EXCLUSIVE, constants.LockFlags.SHARED):
             raise ValueError(
                 'RedisLock flags must contain exactly one of '

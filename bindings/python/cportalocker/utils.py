@@ -171,7 +171,6 @@ class Lock(LockBase):
     filename: str
     mode: str
     truncate: bool
-    raise_on_release_error: bool
     file_open_kwargs: dict[str, typing.Any]
 
     def __init__(
@@ -215,7 +214,6 @@ class Lock(LockBase):
         self.fh = None
         self.filename = os.path.abspath(filename)
         self.mode = mode
-        self.raise_on_release_error = raise_on_release_error
         self.file_open_kwargs = file_open_kwargs
         self._timeout_warned = False
         self._guard = threading.Lock()
@@ -223,12 +221,11 @@ class Lock(LockBase):
         if mechanism is not None:
             _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
         self.mechanism = mechanism
-        self._c_mechanism = 'flock'  # the C core's default
         if self._mode_settable:
             _c.pl_lock_set_mode(self._handle, c_mode)
         self.flags = flags
         if raise_on_release_error:
-            _c.pl_lock_set_raise_on_release_error(self._handle, 1)
+            self.raise_on_release_error = raise_on_release_error
         if timeout is None:
             timeout = DEFAULT_TIMEOUT
         else:
@@ -237,16 +234,26 @@ class Lock(LockBase):
 
     @property
     def flags(self) -> constants.LockFlags:
-        return self._flags
+        """The lock flags (kept by the C handle)."""
+        return constants.LockFlags(_c.pl_lock_get_flags(self._handle))
 
     @flags.setter
     def flags(self, value: constants.LockFlags | int) -> None:
         _c.pl_lock_set_flags(self._handle, int(value))
-        self._flags = constants.LockFlags(value)
+
+    @property
+    def raise_on_release_error(self) -> bool:
+        """Whether release() raises unlock/close failures (kept by the C
+        handle, which reports its own failures accordingly)."""
+        return bool(_c.pl_lock_get_raise_on_release_error(self._handle))
+
+    @raise_on_release_error.setter
+    def raise_on_release_error(self, value: bool) -> None:
+        _c.pl_lock_set_raise_on_release_error(self._handle, 1 if value else 0)
 
     def _warn_blocking_timeout(self, timeout: float | None) -> None:
         if timeout is None or self._timeout_warned or (
-            self._flags & constants.LockFlags.NON_BLOCKING
+            self.flags & constants.LockFlags.NON_BLOCKING
         ):
             return
         self._timeout_warned = True
@@ -264,9 +271,9 @@ class Lock(LockBase):
                 'flock' if _pl.LOCKER is _FLOCK
                 else _pl.current_mechanism(type(self).__name__)
             )
-        if mechanism != self._c_mechanism:
-            _c.pl_lock_set_mechanism(self._handle, _pl.mechanism_value(mechanism))
-            self._c_mechanism = mechanism
+        code = _pl.mechanism_value(mechanism)
+        if code != _c.pl_lock_get_mechanism(self._handle):
+            _c.pl_lock_set_mechanism(self._handle, code)
 
     def _c_acquire(
         self,
@@ -576,21 +583,22 @@ class _SlotLock(Lock):
     """The Lock a semaphore hands out for its held slot (``semaphore.lock``).
 
     The slot's descriptor belongs to the C semaphore; this object shows it
-    as a Lock (filename, fh) and releasing it releases the semaphore.
+    as a Lock (filename, fh) and releasing it releases the semaphore. It has
+    no C lock handle: its flags and raise_on_release_error are fixed.
     """
+
+    flags = LOCK_METHOD  # type: ignore[assignment]
+    raise_on_release_error = False  # type: ignore[assignment]
 
     def __init__(self, semaphore: BoundedSemaphore, slot: int) -> None:  # noqa: D107
         self._semaphore = semaphore
         self.filename = str(semaphore.get_filename(slot))
         self.mode = 'a'
         self.truncate = False
-        self.raise_on_release_error = False
         self.file_open_kwargs = {}
-        self.mechanism = semaphore._c_mechanism
-        self._c_mechanism = semaphore._c_mechanism
+        self.mechanism = _pl.mechanism_name(_c.pl_semaphore_get_mechanism(semaphore._handle))
         self._timeout_warned = True
         self._guard = threading.Lock()
-        self._flags = LOCK_METHOD
         self.timeout = DEFAULT_TIMEOUT
         self.check_interval = DEFAULT_CHECK_INTERVAL
         self.fail_when_locked = True
@@ -646,7 +654,6 @@ class BoundedSemaphore(LockBase):
             _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
         #: 'flock', 'posix', 'ofd', or None: LOCKER at acquire time.
         self.mechanism = mechanism
-        self._c_mechanism = 'flock'  # the C core's default
         _c.pl_semaphore_set_filename_pattern(self._handle, filename_pattern)
         _c.pl_semaphore_set_directory(self._handle, os.fspath(directory))
         if not name or name == 'bounded_semaphore':
@@ -683,15 +690,14 @@ class BoundedSemaphore(LockBase):
         mechanism = self.mechanism
         if mechanism is None:
             mechanism = _pl.current_mechanism(type(self).__name__)
-        if mechanism != self._c_mechanism:
-            _c.pl_semaphore_set_mechanism(self._handle, _pl.mechanism_value(mechanism))
-            self._c_mechanism = mechanism
+        code = _pl.mechanism_value(mechanism)
+        if code != _c.pl_semaphore_get_mechanism(self._handle):
+            _c.pl_semaphore_set_mechanism(self._handle, code)
         try:
             slot = _c.pl_semaphore_acquire_with(
                 self._handle,
                 _seconds(coalesce(timeout, self.timeout, 0.0)),
                 _seconds(coalesce(check_interval, self.check_interval, 0.0)),
-                1 if fwl else 0,
             )
         except exceptions.AlreadyLocked:
             if fwl:

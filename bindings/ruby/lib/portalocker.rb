@@ -81,9 +81,13 @@ module Portalocker
       nil
     end
 
-    # True if +mechanism+ (:flock, :posix, :ofd) works on this system.
+    # True if +mechanism+ (:flock, :posix, :ofd) works on this system;
+    # an unknown name raises InvalidArgument.
     def mechanism_supported?(mechanism)
-      N.pl_mechanism_supported(Util.mechanism(mechanism)).zero?
+      N.pl_mechanism_supported(Util.mechanism(mechanism))
+      true
+    rescue Unsupported
+      false
     end
 
     # Write to a temporary file next to +path+ and publish it under +path+
@@ -180,4 +184,4 @@ end
 
 require "portalocker/locks"
 require "portalocker/semaphore"
-require "portalocker/redis_lock" if Portalocker::Native.respond_to?(:pl_redis_lock_new)
+require "portalocker/redis_lock"

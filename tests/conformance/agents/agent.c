@@ -61,7 +61,7 @@ static int is_true(const cJSON *obj, const char *key) {
 }
 
 /* A failed call: the error's class name from the core's table. */
-static void set_error(cJSON *reply, int rc) {
+static void set_error(cJSON *reply, pl_status rc) {
     cJSON_AddBoolToObject(reply, "ok", 0);
     cJSON_AddStringToObject(reply, "error", pl_error_exception(rc));
     cJSON_AddStringToObject(reply, "message", pl_last_error_message());
@@ -73,12 +73,12 @@ static void set_failure(cJSON *reply, const char *name, const char *message) {
     cJSON_AddStringToObject(reply, "message", message);
 }
 
-/* Creates the handle from the command's lock spec; 0 or a status. */
-static int make_handle(handle *h, const cJSON *spec) {
+/* Creates the handle from the command's lock spec. */
+static pl_status make_handle(handle *h, const cJSON *spec) {
     const char *type = str(spec, "type");
     const char *path = str(spec, "path");
     int flags = is_true(spec, "shared") ? PL_LOCK_SH : PL_LOCK_EX;
-    int rc;
+    pl_status rc;
     if (!type) return PL_ERR_INVALID_ARGUMENT;
     snprintf(h->type, sizeof h->type, "%s", type);
     if (!is_true(spec, "blocking")) flags |= PL_LOCK_NB;
@@ -117,7 +117,7 @@ static int make_handle(handle *h, const cJSON *spec) {
     return PL_ERR_INVALID_ARGUMENT;
 }
 
-static handle *find_handle(const cJSON *cmd, int *rc) {
+static handle *find_handle(const cJSON *cmd, pl_status *rc) {
     const char *name = str(cmd, "handle");
     *rc = PL_OK;
     if (!name) { *rc = PL_ERR_INVALID_ARGUMENT; return NULL; }
@@ -139,7 +139,7 @@ static handle *find_handle(const cJSON *cmd, int *rc) {
 }
 
 /* Per-call overrides: PL_INHERIT when the command leaves them out. */
-static int do_acquire(handle *h, const cJSON *args, int *slot) {
+static pl_status do_acquire(handle *h, const cJSON *args, int *slot) {
     double timeout = PL_INHERIT, interval = PL_INHERIT, fwl = PL_INHERIT;
     if (args) {
         has_num(args, "timeout", &timeout);
@@ -152,7 +152,7 @@ static int do_acquire(handle *h, const cJSON *args, int *slot) {
     return pl_redis_lock_acquire_with(h->redis, timeout, interval, (int)fwl);
 }
 
-static int do_release(handle *h) {
+static pl_status do_release(handle *h) {
     if (h->lock) return pl_lock_release(h->lock);
     if (h->sem) return pl_semaphore_release(h->sem);
     return pl_redis_lock_release(h->redis);
@@ -173,7 +173,7 @@ static int bump(const char *path) {
 static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
     const char *op = str(cmd, "op");
     double start = now();
-    int rc;
+    pl_status rc;
     if (!op) op = "";
     if (!strcmp(op, "hello")) {
         cJSON_AddNumberToObject(reply, "pid", getpid());

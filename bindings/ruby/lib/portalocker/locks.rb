@@ -66,7 +66,7 @@ module Portalocker
   class Lock
     include Synchronize
 
-    attr_reader :filename, :mode, :file_open_kwargs, :mechanism
+    attr_reader :filename, :mode, :file_open_kwargs
 
     alias path filename
 
@@ -89,11 +89,9 @@ module Portalocker
       @filename = File.expand_path(filename)
       @mode = [c_mode.tr("wx", "aa").squeeze("a"), encoding].compact.join(":")
       @file_open_kwargs = file_open_kwargs
-      @raise_on_release_error = raise_on_release_error
       @file = nil
       @guard = Thread::Mutex.new
       mechanism_code = Util.mechanism(mechanism)
-      @mechanism = mechanism.to_sym
       @handle = self.class.native_new(@filename)
       N.pl_lock_set_mechanism(@handle, mechanism_code)
       N.pl_lock_set_mode(@handle, c_mode) if self.class.mode_settable?
@@ -141,6 +139,11 @@ module Portalocker
       N.pl_lock_set_flags(handle, Integer(value))
     end
 
+    # The lock mechanism (:flock, :posix or :ofd; see MECHANISMS).
+    def mechanism
+      MECHANISMS.key(N.pl_lock_get_mechanism(handle))
+    end
+
     # Lock and return the File (the same one while held). Per-call
     # overrides: nil keeps the lock's setting. Contention or timeout
     # raises AlreadyLocked. The wait does not hold the GVL.
@@ -163,7 +166,7 @@ module Portalocker
           @file = nil
           error = Util.close_file(file)
           if error
-            if @raise_on_release_error
+            if N.pl_lock_get_raise_on_release_error(@handle) == 1
               N.pl_lock_release(@handle)
               raise error
             end

@@ -14,7 +14,7 @@ module Portalocker
   class RedisLock
     include Synchronize
 
-    attr_reader :channel, :flags, :timeout, :check_interval, :fail_when_locked, :unavailable_timeout
+    attr_reader :channel
 
     def initialize(channel, host: "127.0.0.1", port: 6379, db: 0, username: nil, password: nil,
                    unix_socket_path: nil, connect_timeout: nil, socket_timeout: nil,
@@ -38,31 +38,46 @@ module Portalocker
       N.pl_redis_lock_set_connect_timeout(@handle, Util.seconds(connect_timeout)) unless connect_timeout.nil?
       N.pl_redis_lock_set_command_timeout(@handle, Util.seconds(socket_timeout)) unless socket_timeout.nil?
       N.pl_redis_lock_set_flags(@handle, flags)
-      @flags = flags
       self.timeout = timeout
       self.check_interval = check_interval
       self.fail_when_locked = fail_when_locked
       self.unavailable_timeout = unavailable_timeout
     end
 
+    def flags
+      N.pl_redis_lock_get_flags(handle)
+    end
+
+    def timeout
+      N.pl_redis_lock_get_timeout(handle)
+    end
+
     def timeout=(seconds)
       N.pl_redis_lock_set_timeout(handle, Util.seconds(seconds.nil? ? DEFAULT_TIMEOUT : seconds))
-      @timeout = seconds
+    end
+
+    def check_interval
+      N.pl_redis_lock_get_check_interval(handle)
     end
 
     def check_interval=(seconds)
       N.pl_redis_lock_set_check_interval(handle, Util.seconds(seconds.nil? ? DEFAULT_CHECK_INTERVAL : seconds))
-      @check_interval = seconds
+    end
+
+    def fail_when_locked
+      N.pl_redis_lock_get_fail_when_locked(handle) == 1
     end
 
     def fail_when_locked=(enabled)
       N.pl_redis_lock_set_fail_when_locked(handle, enabled ? 1 : 0)
-      @fail_when_locked = enabled ? true : false
+    end
+
+    def unavailable_timeout
+      N.pl_redis_lock_get_unavailable_timeout(handle)
     end
 
     def unavailable_timeout=(seconds)
       N.pl_redis_lock_set_unavailable_timeout(handle, Util.seconds(seconds))
-      @unavailable_timeout = seconds
     end
 
     # This holder's id (what other holders see on the channel).

@@ -17,7 +17,7 @@ module Portalocker
   class BoundedSemaphore
     include Synchronize
 
-    attr_reader :maximum, :name, :filename_pattern, :directory, :timeout, :check_interval, :mechanism
+    attr_reader :maximum, :name
 
     def initialize(maximum, name: "bounded_semaphore", filename_pattern: "{name}.{number:02d}.lock",
                    directory: Dir.tmpdir, timeout: DEFAULT_TIMEOUT, check_interval: DEFAULT_CHECK_INTERVAL,
@@ -28,29 +28,45 @@ module Portalocker
       end
       @maximum = Integer(maximum)
       @name = (name || "bounded_semaphore").to_s
-      @filename_pattern = filename_pattern.to_s
-      @directory = File.expand_path(directory)
       @guard = Thread::Mutex.new
       @file = nil
       mechanism_code = Util.mechanism(mechanism)
-      @mechanism = mechanism.to_sym
       @handle = N.pl_semaphore_new(@maximum, @name)
       N.pl_semaphore_set_mechanism(@handle, mechanism_code)
-      N.pl_semaphore_set_filename_pattern(@handle, @filename_pattern)
-      N.pl_semaphore_set_directory(@handle, @directory)
+      N.pl_semaphore_set_filename_pattern(@handle, filename_pattern.to_s)
+      N.pl_semaphore_set_directory(@handle, File.expand_path(directory))
       self.timeout = timeout.nil? ? DEFAULT_TIMEOUT : timeout
       self.check_interval = check_interval.nil? ? DEFAULT_CHECK_INTERVAL : check_interval
       self.fail_when_locked = fail_when_locked
     end
 
+    def filename_pattern
+      N.pl_semaphore_get_filename_pattern(handle)
+    end
+
+    def directory
+      N.pl_semaphore_get_directory(handle)
+    end
+
+    # The lock mechanism of the slots (:flock, :posix or :ofd).
+    def mechanism
+      MECHANISMS.key(N.pl_semaphore_get_mechanism(handle))
+    end
+
+    def timeout
+      N.pl_semaphore_get_timeout(handle)
+    end
+
     def timeout=(seconds)
       N.pl_semaphore_set_timeout(handle, Util.seconds(seconds))
-      @timeout = seconds
+    end
+
+    def check_interval
+      N.pl_semaphore_get_check_interval(handle)
     end
 
     def check_interval=(seconds)
       N.pl_semaphore_set_check_interval(handle, Util.seconds(seconds))
-      @check_interval = seconds
     end
 
     def fail_when_locked
@@ -76,8 +92,7 @@ module Portalocker
       @guard.synchronize do
         fwl = fail_when_locked.nil? ? self.fail_when_locked : fail_when_locked
         begin
-          slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval),
-                                             fwl ? 1 : 0)
+          slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval))
         rescue AlreadyLocked
           raise if fwl
 
