@@ -94,7 +94,10 @@ static pl_status make_handle(handle *h, const cJSON *spec) {
         if (mode && (rc = pl_lock_set_mode(h->lock, mode))) return rc;
         const char *mech = str(spec, "mechanism");
         if (mech) {
-            int m = !strcmp(mech, "posix") ? PL_MECH_POSIX : PL_MECH_FLOCK;
+            int m = !strcmp(mech, "flock") ? PL_MECH_FLOCK
+                    : !strcmp(mech, "posix") ? PL_MECH_POSIX
+                    : !strcmp(mech, "ofd") ? PL_MECH_OFD
+                    : -1; /* the core refuses it, naming the value */
             if ((rc = pl_lock_set_mechanism(h->lock, m))) return rc;
         }
         return PL_OK;
