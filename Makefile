@@ -10,7 +10,15 @@
 # the builds the packages do), EXTRA_CFLAGS, BUILD (output directory),
 # PL_PLATFORM (which PL_SRC_DIRS_* of core/build.mk: unix).
 
+# Where `make install` puts things (GNU-style; DESTDIR stages an install).
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/portalocker
+MANDIR ?= $(PREFIX)/share/man
+# The release's version (make release-check: the same everywhere) and the
+# SONAME's number, which changes only when the ABI breaks (core/abi/).
 VERSION := 1.0.0
 SOVERSION := 1
 
@@ -45,7 +53,7 @@ STATIC := $(BUILD)/libportalocker.a
 PCFILE := $(BUILD)/portalocker.pc
 
 .PHONY: all lib bindings setup test test-bins test-unit test-header bench demo \
-	install clean check-symbols
+	install uninstall release-check clean check-symbols
 
 all: lib
 
@@ -67,25 +75,58 @@ $(STATIC): $(CORE_OBJS)
 	rm -f $@
 	ar rcs $@ $(CORE_OBJS)
 
-# The pkg-config file; Libs.private: what a static link needs besides the
-# library (the core's LIBS).
-PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	-e 's|@LIBS_PRIVATE@|$(LIBS)|' core/portalocker.pc.in
+# The pkg-config file and the CMake package files, written for the
+# directories installed to (build/ holds copies for the defaults).
+# Requires.private: the dependencies with a .pc of their own (hiredis,
+# libcjson); Libs.private: the system libraries a static link needs.
+INSTALL_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@SOVERSION@|$(SOVERSION)|g' \
+	-e 's|@LIBS_PRIVATE@|$(filter-out -lhiredis -lcjson,$(LIBS))|g' \
+	-e 's|@CMAKE_LIBS@|$(subst $(PL_SPACE),;,$(strip $(PL_LIBS)))|g'
+PL_EMPTY :=
+PL_SPACE := $(PL_EMPTY) $(PL_EMPTY)
+CMAKE_IN := core/cmake/portalockerConfig.cmake.in core/cmake/portalockerConfigVersion.cmake.in
+MAN_PAGES := $(sort $(wildcard doc/man/*.[0-9]))
 
 $(PCFILE): core/portalocker.pc.in Makefile core/build.mk
 	@mkdir -p $(BUILD)
-	$(PC_SED) > $@
+	$(INSTALL_SED) core/portalocker.pc.in > $@
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 core/include/portalocker.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libportalocker.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libportalocker.so
-	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	# Written for the prefix installed to (build/portalocker.pc has the
-	# default one, fixed when it was built).
-	$(PC_SED) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
-	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/portalocker.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(CMAKEDIR)
+	install -m 644 core/include/portalocker.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libportalocker.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libportalocker.so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL_SED) core/portalocker.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/portalocker.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/portalocker.pc
+	for f in $(CMAKE_IN); do \
+		out=$(DESTDIR)$(CMAKEDIR)/$$(basename $$f .in); \
+		$(INSTALL_SED) $$f > $$out && chmod 644 $$out || exit 1; \
+	done
+	for m in $(MAN_PAGES); do \
+		sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$sec/ || exit 1; \
+	done
+
+# Removes exactly what `make install` put there (same PREFIX/LIBDIR/...).
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/portalocker.h \
+		$(DESTDIR)$(LIBDIR)/libportalocker.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/libportalocker.so $(DESTDIR)$(LIBDIR)/libportalocker.a \
+		$(DESTDIR)$(PKGCONFIGDIR)/portalocker.pc
+	for f in $(CMAKE_IN); do rm -f $(DESTDIR)$(CMAKEDIR)/$$(basename $$f .in); done
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+	for m in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); \
+	done
+
+# The version is the same in the header, this Makefile, the Python,
+# Ruby and Lua packages and the CHANGELOG.
+release-check:
+	bash ci/release-check.sh $(VERSION)
 
 # ---- tests ----------------------------------------------------------------
 # One cmocka binary per area: tests/unit/test_<area>.c. They link the static
