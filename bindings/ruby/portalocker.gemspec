@@ -17,6 +17,7 @@ Gem::Specification.new do |spec|
     sharing locks with Python (portalocker, cportalocker), C and Lua.
   DESC
   spec.authors = ["libportalocker"]
+  spec.license = "BSD-3-Clause"
   spec.homepage = "https://github.com/wolph/portalocker"
   spec.required_ruby_version = ">= 3.0"
   spec.files = Dir["lib/**/*.rb", "ext/portalocker/**/*.{rb,c,h,i,mk}", "README.md"]
