@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config
   cmake                # the installed CMake package is used from a CMake project
+  groff-base           # the manual pages are checked to render cleanly
   libcmocka-dev        # unit tests
   libhiredis-dev       # Redis lock client
   libcjson-dev         # Redis lock messages (JSON)

@@ -24,7 +24,8 @@ cp -a "$stage$prefix/." "$prefix/"
 for f in include/portalocker.h $libsub/libportalocker.so.1 $libsub/libportalocker.so \
          $libsub/libportalocker.a $libsub/pkgconfig/portalocker.pc \
          $libsub/cmake/portalocker/portalockerConfig.cmake \
-         $libsub/cmake/portalocker/portalockerConfigVersion.cmake; do
+         $libsub/cmake/portalocker/portalockerConfigVersion.cmake \
+         share/man/man3/pl_lock.3 share/man/man7/portalocker.7; do
   [ -e "$prefix/$f" ] || { echo "install: $f is missing"; exit 1; }
 done
 if grep -rq "$stage" "$prefix"; then
