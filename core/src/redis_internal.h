@@ -49,6 +49,7 @@ typedef struct pl_redis_holder {
     char *id; /* malloc'ed */
     int mode;
     int legacy;
+    int elected; /* 1, 0, or -1: no boolean `elected` (before 4.2) */
 } pl_redis_holder;
 int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
                            pl_redis_holder *out);

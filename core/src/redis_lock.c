@@ -142,8 +142,11 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
                                         PL_REDIS_NOTICE_SUFFIX,
                                         sizeof PL_REDIS_NOTICE_SUFFIX - 1)
                            : NULL;
+    l->fence_key = l->channel ? pl__concat(channel, channel_len, "-fence", 6)
+                              : NULL;
+    l->fence_key_len = channel_len + 6;
     l->conf.host = pl__strdup("127.0.0.1");
-    if (!l->channel || !l->notice || !l->conf.host) {
+    if (!l->channel || !l->notice || !l->fence_key || !l->conf.host) {
         pl_redis_lock_free(l);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
@@ -193,6 +196,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->probe_chan);
     free(l->channel);
     free(l->notice);
+    free(l->fence_key);
     free(l->client_name);
     free(l->conf.host);
     free(l->conf.unix_path);

@@ -63,6 +63,12 @@ struct pl_redis_lock {
     double unavailable_timeout;
     pl_lost_callback lost_cb;
     void *lost_ud;
+    int fencing;
+    double self_check_interval; /* 0: off */
+    char *fence_key;            /* "<C>-fence" */
+    size_t fence_key_len;
+    long long fence_token; /* 0: none drawn */
+    int lost_sticky;       /* the reference's `lost`: until next acquire */
 
     long conn_pid; /* the process that opened the connections below */
     redisContext *cmd;
