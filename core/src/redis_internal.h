@@ -95,8 +95,8 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
    bytes than these breaks the connection (a broken or hostile server
    cannot exhaust memory or CPU). The largest legitimate reply is CLIENT
    LIST, about 300 bytes per client. */
-#define PL_REDIS_MAX_ELEMENTS 4096u
-#define PL_REDIS_MAX_REPLY (16u * 1024u * 1024u)
+#define PL_REDIS_MAX_ELEMENTS ((size_t)4096)
+#define PL_REDIS_MAX_REPLY ((size_t)16 * 1024 * 1024)
 
 /* redisGetReply with the bounds above (blocking, command timeout). */
 int pl__redis_get_reply(redisContext *c, void **out);

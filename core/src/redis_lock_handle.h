@@ -63,12 +63,12 @@ struct pl_redis_lock {
     double unavailable_timeout;
     pl_lost_callback lost_cb;
     void *lost_ud;
-    int fencing;
     double self_check_interval; /* 0: off */
     char *fence_key;            /* "<C>-fence" */
     size_t fence_key_len;
     long long fence_token; /* 0: none drawn */
-    int lost_sticky;       /* the reference's `lost`: until next acquire */
+    int fencing;
+    int lost_sticky; /* the reference's `lost`: until next acquire */
 
     long conn_pid; /* the process that opened the connections below */
     redisContext *cmd;
@@ -89,8 +89,7 @@ struct pl_redis_lock {
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
     int nlegacy;
-
-    int pongs; /* PINGs answered on sub while acquiring */
+    int pongs; /* PINGs answered on sub */
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
@@ -98,18 +97,17 @@ struct pl_redis_lock {
     pl__os_thread thread;
     int thread_running;
     int stop_pipe[2];
-    atomic_int lost;
-    atomic_int lost_claim; /* whoever sets it 0->1 writes lost_reason */
-    char lost_reason[1024]; /* written before `lost` is set */
     /* Validity: the boot-clock time (microseconds) at which a PING was
        sent on sub whose answer came back, every ping before it answered.
        The hold is provable until confirmed_us + window. */
     atomic_llong confirmed_us;
     double window; /* seconds, fixed at acquire from unavailable_timeout */
-
+    atomic_int lost;
+    atomic_int lost_claim; /* whoever sets it 0->1 writes lost_reason */
     /* One call at a time (PL_REDIS_BUSY_*): another thread's call fails
        with PL_ERR_INVALID_STATE instead of racing on the connections. */
     atomic_int busy;
+    char lost_reason[1024]; /* written before `lost` is set */
 };
 
 enum {
