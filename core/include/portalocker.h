@@ -410,6 +410,110 @@ PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *lock);
 PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *lock);
 PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
 
+/* What "held" guarantees.
+   check() returns PL_OK only while the hold is provable: the holder's
+   background thread confirmed, with a round trip to the server on the
+   subscription that IS the lock, that the subscription was alive at a
+   moment less than a validity window ago. The window is
+   unavailable_timeout minus a margin (half of it, at most 1 s less), on a
+   clock that keeps counting while the process is stopped or the machine
+   sleeps (CLOCK_BOOTTIME on Linux), so a process frozen past the window
+   and resumed finds its hold lapsed at its first check, before it can act
+   on it. The thread confirms several times per window, so a healthy
+   holder never lapses. Once lapsed or lost the hold stays lost (sticky):
+   the lost callback fires once, release() reports PL_ERR_LOCK_LOST, and
+   is_lost() says 1 until the next acquire.
+   A waiter may reap a holder silent for its own unavailable_timeout, so a
+   holder's window is only as safe as the shortest unavailable_timeout
+   used on the channel, by this library or by the reference: give every
+   participant the same value. "Held" is a statement about the past (the
+   last confirmation) bounded by the window; a holder paused between its
+   check and its write (GC, swap, SIGSTOP) can still write after losing
+   the lock. Only a fencing token, checked by the resource itself,
+   protects against that: see set_fencing.
+   Threads: use a handle from one thread at a time. A call made while
+   another thread is inside acquire, release or probe on the same handle
+   does not wait for it: it fails with PL_ERR_INVALID_STATE saying what
+   the handle is busy with. */
+
+/* Holder record modes on the wire ("shared", "pending", "exclusive"). The
+   functions return the same values, for bindings without the macros. */
+#define PL_REDIS_MODE_SHARED 0
+#define PL_REDIS_MODE_PENDING 1
+#define PL_REDIS_MODE_EXCLUSIVE 2
+PL_EXPORT int pl_redis_mode_shared(void);
+PL_EXPORT int pl_redis_mode_pending(void);
+PL_EXPORT int pl_redis_mode_exclusive(void);
+
+/* Fencing tokens (opt-in, off by default; not while held). With fencing
+   on, every exclusive grant draws a token: after the grant is confirmed
+   and before acquire reports it, INCR "<channel>-fence" in the lock's
+   database; a failed INCR fails the attempt. Tokens drawn on one server
+   and database by any fenced writer (this library or the reference with
+   fencing=True) increase strictly in grant order; unfenced writers draw
+   none, readers never. Hand the token to the resource with every write
+   and have it reject tokens lower than the highest it has seen. */
+PL_EXPORT pl_status pl_redis_lock_set_fencing(pl_redis_lock *lock,
+                                              int enabled);
+PL_EXPORT pl_status pl_redis_lock_get_fencing(const pl_redis_lock *lock,
+                                              int *out);
+/* The token of the current or most recent fenced grant (still readable
+   after release and after a loss); 0 when none was drawn yet (tokens
+   start at 1). A new acquire attempt resets it. */
+PL_EXPORT pl_status pl_redis_lock_get_fence_token(const pl_redis_lock *lock,
+                                                  long long *out);
+/* The counter's key, "<channel>-fence" (binary-safe: *len bytes; owned by
+   the handle). */
+PL_EXPORT pl_status pl_redis_lock_get_fence_key(const pl_redis_lock *lock,
+                                                const char **key,
+                                                size_t *len);
+
+/* End-to-end self-check (the reference's self_check_interval): every
+   `seconds` the holder publishes an ordinary ping on the channel and needs
+   its own answer back within min(seconds, unavailable_timeout), else the
+   hold is lost. 0 (default) = off. The validity confirmation above runs
+   regardless; this additionally proves the publish/answer path. Not while
+   held. */
+PL_EXPORT pl_status pl_redis_lock_set_self_check_interval(pl_redis_lock *lock,
+                                                          double seconds);
+PL_EXPORT pl_status pl_redis_lock_get_self_check_interval(
+    const pl_redis_lock *lock, double *out);
+
+/* 1 from the moment a held lock was lost (or its validity lapsed) until
+   the next acquire, also after release (the reference's `lost`); else 0.
+   No round trip. */
+PL_EXPORT pl_status pl_redis_lock_is_lost(const pl_redis_lock *lock,
+                                          int *out);
+/* The mode this handle advertises right now (PL_REDIS_MODE_*: while
+   acquiring it changes; SHARED or EXCLUSIVE while held; the requested
+   mode's idle value when nothing is held), and whether it is the elected
+   writer (the reference's `writer_elected`). */
+PL_EXPORT pl_status pl_redis_lock_get_mode(const pl_redis_lock *lock,
+                                           int *out);
+PL_EXPORT pl_status pl_redis_lock_get_elected(const pl_redis_lock *lock,
+                                              int *out);
+
+/* Read-only probe (the reference's RedisLock.probe()): who holds the
+   channel right now. Never subscribes to the channel, never reaps, never
+   changes the handle's state; usable whether or not this handle holds
+   (its own answer is then included). A subscriber count of 0 gives an
+   empty list at once; otherwise pings are sent and answers collected,
+   retried until a probe is conclusive or `timeout` seconds pass
+   (PL_INHERIT: unavailable_timeout), then PL_ERR_LOCK_FAILED (an
+   unanswered probe is never reported as an empty channel). *out is freed
+   with pl_redis_holders_free. */
+typedef struct pl_redis_holders pl_redis_holders;
+PL_EXPORT pl_status pl_redis_lock_probe(pl_redis_lock *lock, double timeout,
+                                        pl_redis_holders **out);
+PL_EXPORT size_t pl_redis_holders_count(const pl_redis_holders *holders);
+/* Entry i: holder_id (owned by the list; "legacy-<n>" for a pre-record
+   peer), mode (PL_REDIS_MODE_*), elected 1/0, or -1 when the record has
+   no boolean `elected` (a peer older than 4.2). Any out may be NULL. */
+PL_EXPORT pl_status pl_redis_holders_get(const pl_redis_holders *holders,
+                                         size_t i, const char **holder_id,
+                                         int *mode, int *elected);
+PL_EXPORT void pl_redis_holders_free(pl_redis_holders *holders);
+
 #ifdef __cplusplus
 }
 #endif
