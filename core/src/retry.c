@@ -79,6 +79,7 @@ int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt,
         }
     }
     pl__os_waiter_close(waiter);
+    pl__wait_done(cancel);
     if (rc == PL_ERR_ALREADY_LOCKED && pl_last_error_code() == PL_OK)
         pl__fail(PL_ERR_ALREADY_LOCKED, 0, "timed out after %g s", opts->timeout);
 out:

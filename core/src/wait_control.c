@@ -81,26 +81,43 @@ void pl__cancel_init(pl__cancel *c)
     atomic_init(&c->pending, 0);
     atomic_init(&c->wake_wr, -1);
     atomic_init(&c->wake_rd, -1);
+    atomic_init(&c->signalling, 0);
+}
+
+void pl__wait_done(pl__cancel *c)
+{
+    int rd, wr;
+    if (!c)
+        return;
+    /* Unpublish first; then wait out any cancel that read the old value
+       and has not written yet, so it never writes to a closed (or
+       reused) descriptor. A cancel from a signal handler on this very
+       thread has finished before we get here again. */
+    wr = atomic_exchange(&c->wake_wr, -1);
+    rd = atomic_exchange(&c->wake_rd, -1);
+    while (atomic_load(&c->signalling) > 0)
+        pl__os_sleep(0.0001);
+    if (rd >= 0 || wr >= 0)
+        pl__os_wake_close(rd, wr);
 }
 
 void pl__cancel_destroy(pl__cancel *c)
 {
-    int rd = atomic_exchange(&c->wake_rd, -1);
-    int wr = atomic_exchange(&c->wake_wr, -1);
-    if (rd >= 0 || wr >= 0)
-        pl__os_wake_close(rd, wr);
+    pl__wait_done(c);
 }
 
 void pl__cancel_request(pl__cancel *c)
 {
     int wr;
-    /* Flag first, then look for the channel: a wait creates the channel
+    /* Flag first, then look for the channel: a wait publishes the channel
        and then checks the flag, so one of the two always sees the other
        (sequentially consistent atomics). */
     atomic_store(&c->pending, 1);
+    atomic_fetch_add(&c->signalling, 1);
     wr = atomic_load(&c->wake_wr);
     if (wr >= 0)
         pl__os_wake_signal(wr);
+    atomic_fetch_sub(&c->signalling, 1);
 }
 
 int pl__wait_check(pl__cancel *c)
@@ -114,18 +131,15 @@ int pl__wait_check(pl__cancel *c)
    wait then looks at the flag at least every PL_CANCEL_POLL seconds). */
 static int wake_fd(pl__cancel *c)
 {
-    int rd = atomic_load(&c->wake_rd), wr, expected = -1;
+    int rd = atomic_load(&c->wake_rd), wr;
     if (rd >= 0)
         return rd;
     if (pl__os_wake_open(&rd, &wr) != 0)
         return -1;
     /* One wait per handle at a time (the handles refuse a second), so
-       this never races; be safe anyway. */
-    if (!atomic_compare_exchange_strong(&c->wake_wr, &expected, wr)) {
-        pl__os_wake_close(rd, wr);
-        return -1;
-    }
+       nobody else publishes a channel meanwhile. */
     atomic_store(&c->wake_rd, rd);
+    atomic_store(&c->wake_wr, wr);
     return rd;
 }
 
@@ -186,8 +200,12 @@ int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
             continue;
         }
         if (err) {
-            rc = pl__fail_os(PL_ERR_IO, err, "wait (poll)", NULL);
-            break;
+            /* ENOMEM and the like: no reason to give up the wait, but no
+               reason to spin either; sleep the slice (it is no longer
+               than the hook interval). */
+            pl__os_sleep(slice < PL_CANCEL_POLL ? slice : PL_CANCEL_POLL);
+            now = pl__os_now();
+            continue;
         }
         if (wfd >= 0 && all[n].revents) {
             pl__os_wake_drain(wfd);

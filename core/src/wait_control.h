@@ -19,13 +19,15 @@
 #include <stddef.h>
 
 /* A handle's cancel state: embed one per handle, pl__cancel_init at
-   creation, pl__cancel_destroy at free. The wake descriptors are created
-   by the first wait that needs them (a handle that never waits costs no
-   descriptor) and kept until destroy. */
+   creation, pl__cancel_destroy at free. The wake-up channel exists only
+   while a wait sleeps (pl__wait_poll creates it, pl__wait_done closes it),
+   so an idle handle costs no descriptor. */
 typedef struct pl__cancel {
     atomic_int pending; /* a cancel no wait has consumed yet */
-    atomic_int wake_wr; /* -1 until a wait created the wake-up channel */
+    atomic_int wake_wr; /* -1 when no wait has a channel open */
     atomic_int wake_rd;
+    atomic_int signalling; /* cancels between reading wake_wr and writing
+                              to it: the channel is not closed under them */
 } pl__cancel;
 
 void pl__cancel_init(pl__cancel *c);
@@ -46,6 +48,10 @@ int pl__wait_check(pl__cancel *c);
    PL_ERR_INTERRUPTED, or PL_ERR_IO if poll itself failed. */
 int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
                   int *ready);
+
+/* A wait of c is over (it slept with pl__wait_poll, or not): close the
+   wake-up channel. NULL is fine. */
+void pl__wait_done(pl__cancel *c);
 
 /* After a blocking OS call returned EINTR: run the hook. PL_OK: resume;
    PL_ERR_INTERRUPTED: stop. */

@@ -29,6 +29,7 @@
 
 struct pl__os_waiter {
     int fd;   /* notification descriptor, -1 when falling back to sleeping */
+    int broken; /* its events cannot be read: sleep only, never pool it */
     int *wds; /* watches to remove when the wait ends */
     size_t nwds, cap;
 };
@@ -65,11 +66,21 @@ static void pool_init(void)
     (void)pthread_atfork(pool_prepare, pool_parent, pool_child);
 }
 
-static void drain(int fd)
+/* Read every queued event; 0 when the queue is empty, else the errno
+   of a failed read (the events stay queued: polling again would spin). */
+static int drain(int fd)
 {
     char buf[4096] __attribute__((aligned(8)));
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        return 0;
+    }
 }
 
 static int pool_take(void)
@@ -108,8 +119,10 @@ pl__os_waiter *pl__os_waiter_open(void)
     w->wds = NULL;
     w->nwds = w->cap = 0;
     w->fd = pool_take();
-    if (w->fd >= 0)
-        drain(w->fd); /* leftovers of an earlier wait (IN_IGNORED, ...) */
+    w->broken = 0;
+    /* Leftovers of an earlier wait (IN_IGNORED, ...). */
+    if (w->fd >= 0 && drain(w->fd) != 0)
+        w->broken = 1;
     return w;
 }
 
@@ -153,13 +166,13 @@ void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd)
 
 int pl__os_waiter_fd(const pl__os_waiter *w)
 {
-    return w ? w->fd : -1;
+    return w && !w->broken ? w->fd : -1;
 }
 
 void pl__os_waiter_drain(pl__os_waiter *w)
 {
-    if (w && w->fd >= 0)
-        drain(w->fd);
+    if (w && w->fd >= 0 && drain(w->fd) != 0)
+        w->broken = 1; /* the backoff carries the rest of this wait */
 }
 
 void pl__os_waiter_close(pl__os_waiter *w)
@@ -169,8 +182,10 @@ void pl__os_waiter_close(pl__os_waiter *w)
         return;
     for (i = 0; i < w->nwds; i++)
         (void)inotify_rm_watch(w->fd, w->wds[i]);
-    if (w->fd >= 0)
+    if (w->fd >= 0 && !w->broken)
         pool_give(w->fd);
+    else if (w->fd >= 0)
+        close(w->fd);
     free(w->wds);
     free(w);
 }
