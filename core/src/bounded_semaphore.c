@@ -461,19 +461,50 @@ static void watch_slots(void *ctx, pl__os_waiter *waiter)
         pl__os_waiter_watch(waiter, s->paths[i]);
 }
 
+/* Claim the handle for one acquire or release (see lock.c). */
+static int enter(pl_semaphore *s, const char *call)
+{
+    if (atomic_exchange(&s->busy, 1))
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "cannot %s semaphore '%s': another thread is using "
+                        "this handle (one thread per handle)",
+                        call, s->name);
+    return PL_OK;
+}
+
+static void leave(pl_semaphore *s)
+{
+    atomic_store(&s->busy, 0);
+}
+
+static int acquire(pl_semaphore *s, double timeout, double check_interval,
+                   int *slot_out);
+static int release(pl_semaphore *s);
+
 PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
                                               double check_interval,
                                               int *slot_out)
 {
+    int rc;
+    CHECK_SEM(s);
+    if ((rc = enter(s, "acquire")) != PL_OK)
+        return rc;
+    rc = acquire(s, timeout, check_interval, slot_out);
+    leave(s);
+    return rc;
+}
+
+static int acquire(pl_semaphore *s, double timeout, double check_interval,
+                   int *slot_out)
+{
     pl_wait_opts opts;
     int rc, i;
-    CHECK_SEM(s);
     if (s->slot >= 0 && s->owner_pid == pl__self_pid())
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "semaphore '%s' already holds slot %d", s->name,
                         s->slot);
     if (s->slot >= 0)
-        (void)pl_semaphore_release(s); /* the parent's, inherited by fork */
+        (void)release(s); /* the parent's, inherited by fork */
     /* The semaphore's fail_when_locked decides what happens after the
        timeout (raise or return nothing, in the bindings); every sweep
        waits out the timeout, as the reference does. */
@@ -505,8 +536,18 @@ PL_EXPORT pl_status pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
 
 PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *s)
 {
-    int err, slot;
+    int rc;
     CHECK_SEM(s);
+    if ((rc = enter(s, "release")) != PL_OK)
+        return rc;
+    rc = release(s);
+    leave(s);
+    return rc;
+}
+
+static int release(pl_semaphore *s)
+{
+    int err, slot;
     if (s->slot < 0)
         return pl__ok();
     /* A forked child only closes its copy (see lock.c). */

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/time.h>
@@ -548,15 +549,20 @@ static void *hammer(void *p)
     for (i = 0; i < 300; i++) {
         int rc = a->lock ? pl_lock_acquire_with(a->lock, 0.01, 0.001, 0, NULL)
                          : pl_semaphore_acquire_with(a->sem, 0.01, 0.001, NULL);
+        if (rc != PL_OK && rc != PL_ERR_INVALID_STATE &&
+            rc != PL_ERR_ALREADY_LOCKED)
+            fprintf(stderr, "acquire: %s\n", pl_last_error_message());
         if (rc == PL_OK)
             atomic_fetch_add(&a->ok, 1);
         else if (rc == PL_ERR_INVALID_STATE)
             atomic_fetch_add(&a->refused, 1);
-        else if (rc != PL_ERR_ALREADY_LOCKED)
+        else if (rc != PL_ERR_ALREADY_LOCKED && rc != PL_ERR_INVALID_STATE)
             atomic_fetch_add(&a->other, 1);
         rc = a->lock ? pl_lock_release(a->lock) : pl_semaphore_release(a->sem);
-        if (rc != PL_OK && rc != PL_ERR_INVALID_STATE)
+        if (rc != PL_OK && rc != PL_ERR_INVALID_STATE) {
+            fprintf(stderr, "release: %s\n", pl_last_error_message());
             atomic_fetch_add(&a->other, 1);
+        }
     }
     return NULL;
 }
