@@ -246,6 +246,7 @@ X(pl_redis_lock_acquire, (pl_redis_lock *))
 X(pl_redis_lock_acquire_with, (pl_redis_lock *, double, double, int))
 X(pl_redis_lock_release, (pl_redis_lock *))
 X(pl_redis_lock_check, (pl_redis_lock *))
+X(pl_redis_lock_probe, (pl_redis_lock *, double, pl_redis_holders **))
 %enddef
 
 /* ------------------------------------------------------------------ */
