@@ -89,6 +89,11 @@ unsigned long long pl__os_random(void);
 const char *pl__os_strerror(int errnum, char *buf, size_t size);
 /* Monotonic clock in seconds. */
 double pl__os_now(void);
+/* Seconds on a clock that keeps counting while the process is stopped and
+   while the machine sleeps: CLOCK_BOOTTIME where it exists (Linux),
+   else CLOCK_MONOTONIC (macOS documents it as counting in sleep). For
+   validity windows that must lapse across a freeze. */
+double pl__os_now_boot(void);
 void pl__os_sleep(double seconds);
 
 /* ---- threads (thread_*.c) ---- */

@@ -1,6 +1,7 @@
 /*
- * RedisLock: fencing and self-check settings, state queries (lost, mode,
- * elected, fence token) and the mode constants' function twins. The
+ * RedisLock: the getters of the settings, fencing and self-check
+ * settings, state queries (lost, mode, elected, fence token) and the mode
+ * constants' function twins. The
  * handle and the rest of the public API are in redis_lock.c.
  */
 #include "redis_lock_handle.h"
@@ -14,6 +15,79 @@
             return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
                             "Redis lock handle must not be NULL");           \
     } while (0)
+
+/* ---- getters of the settings ---- */
+
+/* `type` is a type name, which cannot be parenthesized; the finding sits
+   on a continuation line, out of NOLINTNEXTLINE's reach, hence the block.
+   NOLINTBEGIN(bugprone-macro-parentheses) */
+#define GETTER(name, type, expr)                                             \
+    PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,     \
+                                                 type *out)                  \
+    {                                                                        \
+        int rc_;                                                             \
+        CHECK_HANDLE(l);                                                     \
+        if ((rc_ = pl__check_out(out)) != PL_OK)                             \
+            return rc_;                                                      \
+        *out = (expr);                                                       \
+        return PL_OK;                                                        \
+    }
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+GETTER(unix_socket, const char *, l->conf.unix_path ? l->conf.unix_path : "")
+GETTER(db, int, l->conf.db)
+GETTER(connect_timeout, double, l->conf.connect_timeout)
+GETTER(command_timeout, double, l->conf.command_timeout)
+GETTER(flags, int, l->flags)
+GETTER(timeout, double, l->wait.timeout)
+GETTER(check_interval, double, l->wait.check_interval)
+GETTER(fail_when_locked, int, l->wait.fail_when_locked)
+GETTER(unavailable_timeout, double, l->unavailable_timeout)
+
+PL_EXPORT pl_status pl_redis_lock_get_host(const pl_redis_lock *l,
+                                           const char **host, int *port)
+{
+    CHECK_HANDLE(l);
+    if (!host || !port)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "host and port must not be NULL");
+    *host = l->conf.host;
+    *port = l->conf.port;
+    return PL_OK;
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_password(const pl_redis_lock *l,
+                                               const char **username,
+                                               const char **password)
+{
+    CHECK_HANDLE(l);
+    if (!username || !password)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "username and password must not be NULL");
+    *username = l->conf.username;
+    *password = l->conf.password;
+    return PL_OK;
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_lost_callback(const pl_redis_lock *l,
+                                                    pl_lost_callback *callback,
+                                                    void **userdata)
+{
+    CHECK_HANDLE(l);
+    if (!callback || !userdata)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "callback and userdata must not be NULL");
+    *callback = l->lost_cb;
+    *userdata = l->lost_ud;
+    return PL_OK;
+}
+
+PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *l)
+{
+    return l ? l->id : "";
+}
+
+/* ---- fencing, self-check, state ---- */
 
 PL_EXPORT int pl_redis_mode_shared(void) { return PL_REDIS_MODE_SHARED; }
 PL_EXPORT int pl_redis_mode_pending(void) { return PL_REDIS_MODE_PENDING; }

@@ -93,12 +93,13 @@ char *pl__redis_build_ping(const char *resp)
     return print_and_free(obj);
 }
 
-char *pl__redis_build_answer(const char *holder_id, int mode)
+char *pl__redis_build_answer(const char *holder_id, int mode, int elected)
 {
     cJSON *obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "holder_id", holder_id) ||
         !cJSON_AddStringToObject(obj, "mode", pl__redis_mode_name(mode)) ||
-        !cJSON_AddNumberToObject(obj, "protocol", PL_REDIS_PROTOCOL)) {
+        !cJSON_AddNumberToObject(obj, "protocol", PL_REDIS_PROTOCOL) ||
+        !cJSON_AddBoolToObject(obj, "elected", elected ? 1 : 0)) {
         cJSON_Delete(obj);
         return NULL;
     }
