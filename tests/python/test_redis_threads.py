@@ -270,3 +270,61 @@ def test_interrupt_on_lost_interrupts_the_main_thread(redis_port):
     ''', redis_port)
     assert rc == 0, f'child died with {rc}: {err[-3000:]}'
     assert 'OK' in out, err[-3000:]
+
+
+def test_fork_child_of_a_holder(redis_port):
+    """A forked child can release its inherited copy without revoking the
+    parent's hold, even if a thread was inside a call at the fork; its own
+    locks get their losses reported (a fresh notification pipe)."""
+    rc, out, err = run_child('''
+        import redis
+        admin = redis.Redis(host='127.0.0.1', port=PORT)
+        parent = cpl.RedisLock('threads-fork', redis_kwargs=KW, interrupt_on_lost=False)
+        parent.acquire()
+        # a thread of the parent is inside a call of `busy` at the fork
+        holder = cpl.RedisLock('threads-fork-busy', redis_kwargs=KW, interrupt_on_lost=False)
+        holder.acquire()
+        busy = cpl.RedisLock('threads-fork-busy', redis_kwargs=KW, timeout=3,
+                             check_interval=0.05, interrupt_on_lost=False)
+
+        def wait_busy():
+            try:
+                busy.acquire()
+            except cpl.AlreadyLocked:
+                pass
+
+        t = threading.Thread(target=wait_busy)
+        t.start()
+        time.sleep(0.3)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                parent.release()        # the parent's hold stays
+                busy.release()          # not stuck on the parent thread's guard
+                lost = threading.Event()
+                own = cpl.RedisLock('threads-fork-child', redis_kwargs=KW,
+                                    interrupt_on_lost=False, on_lost=lambda l: lost.set())
+                own.acquire()
+                for c in admin.client_list():
+                    if own.holder_id in c.get('name', ''):
+                        admin.client_kill_filter(_id=c['id'])
+                assert lost.wait(10), 'the child was not told of its loss'
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        parent.ensure_held()
+        try:
+            cpl.RedisLock('threads-fork', redis_kwargs=KW, fail_when_locked=True,
+                          interrupt_on_lost=False).acquire()
+            raise SystemExit('the child revoked the parent hold')
+        except cpl.AlreadyLocked:
+            pass
+        t.join(10)
+        parent.release()
+        print('OK', flush=True)
+    ''', redis_port)
+    assert rc == 0, f'child died with {rc}: {err[-3000:]}'
+    assert 'OK' in out, err[-3000:]

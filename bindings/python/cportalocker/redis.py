@@ -622,6 +622,7 @@ class RedisLock(utils.LockBase):
                     _c.pl_redis_lock_release(h)
             self._lost_event.clear()
             self._fence_token = None
+            _notifier.ensure()  # a forked child's first acquire makes its own
             with _redis_errors():
                 _c.pl_redis_lock_acquire_with(
                     h,
