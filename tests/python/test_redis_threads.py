@@ -328,3 +328,39 @@ def test_fork_child_of_a_holder(redis_port):
     ''', redis_port)
     assert rc == 0, f'child died with {rc}: {err[-3000:]}'
     assert 'OK' in out, err[-3000:]
+
+
+def test_no_descriptors_or_threads_left_behind(redis_port):
+    rc, out, err = run_child('''
+        def census():
+            gc.collect()
+            return len(os.listdir('/proc/self/fd')), len(os.listdir('/proc/self/task'))
+
+        warm = cpl.RedisLock('threads-leak-warm', redis_kwargs=KW, interrupt_on_lost=False)
+        warm.acquire()
+        warm.release()
+        del warm
+        time.sleep(0.2)
+        before = census()
+
+        def churn(i):
+            for j in range(15):
+                lock = cpl.RedisLock('threads-leak-%d-%d' % (i, j), redis_kwargs=KW,
+                                     interrupt_on_lost=False)
+                lock.acquire()
+                if j % 3:
+                    lock.release()
+                del lock  # every third one is freed while held
+
+        threads = [threading.Thread(target=churn, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        time.sleep(0.5)
+        after = census()
+        assert after == before, (before, after)
+        print('OK', flush=True)
+    ''', redis_port)
+    assert rc == 0, f'child died with {rc}: {err[-3000:]}'
+    assert 'OK' in out, err[-3000:]
