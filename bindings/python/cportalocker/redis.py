@@ -23,8 +23,9 @@ once and changes nothing. In particular a release() from another thread
 while one thread is inside acquire() raises InvalidState; that acquire
 finishes as if the release had not been attempted (holding, or raising
 AlreadyLocked), and the lock can be released once it has returned. The
-queries (``lost``, ``fence_token``, ``holder_id``, ...) never wait and
-never raise on account of another thread.
+queries (``lost``, ``fence_token``, ``holder_id``, ...) never wait for
+those calls, never raise on account of another thread and never make
+another thread's call fail.
 """
 
 from __future__ import annotations
@@ -245,6 +246,7 @@ def _after_fork_in_child() -> None:
         # A thread of the parent may have been inside a call: its guard
         # would stay taken forever in the child.
         lock._busy = threading.Lock()
+        lock._query = threading.Lock()
 
 
 if hasattr(os, 'register_at_fork'):
@@ -454,6 +456,11 @@ class RedisLock(utils.LockBase):
         # Guards the calls that talk to the server (see the module's
         # docstring): taken without waiting.
         self._busy = threading.Lock()
+        # Held around the short queries that read the C handle (lost): a
+        # call taking _busy waits for one already inside (microseconds),
+        # and a query that finds _busy taken answers from what Python
+        # knows instead, so a query never makes acquire/release fail.
+        self._query = threading.Lock()
         self._held = False
         self._lost_event = threading.Event()
         self._fence_token: int | None = None
@@ -510,6 +517,7 @@ class RedisLock(utils.LockBase):
 
     @contextlib.contextmanager
     def _exclusive(self, what: str) -> typing.Iterator[typing.Any]:
+        """Holds _busy for a call that talks to the server."""
         if not self._busy.acquire(blocking=False):
             raise exceptions.InvalidState(
                 exceptions.LockException.LOCK_FAILED,
@@ -518,6 +526,8 @@ class RedisLock(utils.LockBase):
                 'object',
             )
         try:
+            with self._query:
+                pass  # a query already reading the handle has finished
             yield self._handle
         finally:
             self._busy.release()
@@ -556,14 +566,13 @@ class RedisLock(utils.LockBase):
     @property
     def lost(self) -> bool:
         """True from the moment a held lock was lost until the next acquire
-        (still True after release). No round trip, never waits."""
+        (still True after release). No round trip; never waits for another
+        thread's acquire, release or probe, nor makes it fail."""
         if self._lost_event.is_set():
             return True
-        if not self._busy.acquire(blocking=False):
-            return False  # acquiring or releasing: nothing held to lose
-        try:
-            if not self._held:
-                return False
+        with self._query:
+            if self._busy.locked() or not self._held:
+                return False  # acquiring, releasing, or nothing held to lose
             with contextlib.suppress(exceptions.LockException):
                 if _c.pl_redis_lock_is_lost(self._handle):
                     self._lost_event.set()
@@ -576,8 +585,6 @@ class RedisLock(utils.LockBase):
             except exceptions.LockException:
                 return False
             return False
-        finally:
-            self._busy.release()
 
     def ensure_held(self) -> None:
         """Raise LockLostError if the lock was lost; return quietly otherwise

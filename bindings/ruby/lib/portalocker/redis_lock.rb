@@ -24,7 +24,8 @@ module Portalocker
   # Thread is inside one of them raises InvalidState at once and changes
   # nothing (so a #release during another Thread's #acquire raises
   # InvalidState, and that acquire finishes as if it had not been tried).
-  # The queries (#lost?, #held?, #fence_token, ...) never wait.
+  # The queries (#lost?, #held?, #fence_token, ...) never wait for those
+  # calls and never make them fail.
   class RedisLock
     include Synchronize
 
@@ -48,6 +49,11 @@ module Portalocker
 
       @channel = channel.to_s
       @guard = Thread::Mutex.new
+      # Held around the short queries that read the C handle (#lost?,
+      # #mode): a call taking @guard waits for one already inside
+      # (microseconds), and a query that finds @guard taken answers from
+      # what Ruby knows, so a query never makes acquire/release fail.
+      @query = Thread::Mutex.new
       @held = false
       @lost = false
       @fence_token = nil
@@ -69,6 +75,7 @@ module Portalocker
         N.pl_redis_lock_set_self_check_interval(@handle, Util.seconds(self_check_interval))
       end
       @holder_id = N.pl_redis_lock_holder_id(@handle)
+      @flags = flags
       @fencing = fencing ? true : false
       @self_check_interval = self_check_interval
       self.timeout = timeout
@@ -178,10 +185,9 @@ module Portalocker
     # also after #release (no round trip; never waits for another Thread).
     def lost?
       return true if @lost
-      return false unless @held && @handle && @guard.try_lock
 
-      begin
-        return false unless @held
+      @query.synchronize do
+        return false if @guard.locked? || !@held || @handle.nil?
 
         N.pl_redis_lock_check(@handle)
         false
@@ -189,8 +195,6 @@ module Portalocker
         @lost = true
       rescue LockException
         false
-      ensure
-        @guard.unlock
       end
     end
 
@@ -212,11 +216,15 @@ module Portalocker
     # Seconds between end-to-end self-checks of a held lock, or nil.
     attr_reader :self_check_interval
 
-    # The mode this lock advertises now (:shared, :pending or :exclusive).
-    # InvalidState while another Thread is inside #acquire, #release or
-    # #probe (the mode is changing then).
+    # The mode this lock advertises now (:shared, :pending or :exclusive;
+    # while another Thread is inside #acquire, #release or #probe, the mode
+    # this lock asks for: :shared or :pending).
     def mode
-      exclusive("read the mode") { MODES.fetch(N.pl_redis_lock_get_mode(handle)) }
+      @query.synchronize do
+        return @flags == LOCK_SH ? :shared : :pending if @guard.locked?
+
+        MODES.fetch(N.pl_redis_lock_get_mode(handle))
+      end
     end
 
     # Who holds the channel right now, as Holder structs; changes nothing
@@ -288,6 +296,7 @@ module Portalocker
                             "inside acquire, release or probe of this object"
       end
       begin
+        @query.synchronize { nil } # a query already reading the handle has finished
         yield
       ensure
         @guard.unlock
