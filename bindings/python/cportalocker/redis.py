@@ -653,7 +653,8 @@ class RedisLock(utils.LockBase):
                 return
             self._held = False
             try:
-                _c.pl_redis_lock_release(h)
+                with _redis_errors():
+                    _c.pl_redis_lock_release(h)
             except exceptions.LockLostError:
                 self._lost_event.set()
             except exceptions.NotHeld:
