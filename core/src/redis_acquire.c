@@ -542,10 +542,15 @@ out:
     return rc;
 }
 
-/* Between attempts: sleep on the waiter connection (a release notice
-   wakes us at once), polling the subscriber count with a short capped
-   backoff (a crashed holder leaves no notice), and attempt again when the
-   channel looks free, a notice came, or check_interval has passed. */
+/* Between attempts. After an inconclusive probe (subscribers came or
+   went while we counted: usually other contenders probing at the same
+   moment) retry after a random, growing pause, so that contenders that
+   collided do not collide again in lockstep. Otherwise sleep on the
+   waiter connection (a release notice wakes us at once) polling the
+   subscriber count with a short capped backoff (a crashed holder or a
+   reference holder leaves no notice): attempt again when the channel
+   looks free, when a notice came, or when check_interval has passed
+   since the last attempt. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                               double deadline, double last_attempt)
 {
@@ -558,6 +563,16 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         cap = PL_REDIS_POLL_FIRST;
     if ((rc = ensure_w(l)) != PL_OK)
         return rc;
+    if (l->inconclusive > 0) {
+        int k = l->inconclusive < 6 ? l->inconclusive : 6;
+        double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
+        double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
+        if (nap > opts->check_interval)
+            nap = opts->check_interval;
+        while (nap > 0 && pl__os_now() + nap > deadline)
+            nap = deadline - pl__os_now();
+        return nap > 0 ? pl__redis_pump(l, nap) : PL_OK;
+    }
     for (;;) {
         double now = pl__os_now();
         long long n = 0;
@@ -579,4 +594,3 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         backoff = backoff * 2 < cap ? backoff * 2 : cap;
     }
 }
-

@@ -153,6 +153,14 @@ static int reply_error(const pl_redis_conf *cf, redisContext *c,
 {
     char ep[300];
     pl__redis_endpoint(cf, ep, sizeof ep);
+    if (!r && c->err == REDIS_ERR_OOM) {
+        last_broke = 0;
+        return pl__fail(PL_ERR_CONNECTION, 0,
+                        "Redis at %s sent a reply during %s beyond the "
+                        "bounds (more than %zu elements or %zu bytes), or "
+                        "memory ran out: connection dropped",
+                        ep, what, PL_REDIS_MAX_ELEMENTS, PL_REDIS_MAX_REPLY);
+    }
     last_broke = !r && c->err == REDIS_ERR_IO &&
                  (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT);
     if (!r)

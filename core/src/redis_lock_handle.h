@@ -89,7 +89,8 @@ struct pl_redis_lock {
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
     int nlegacy;
-    int pongs; /* PINGs answered on sub */
+    int pongs;        /* PINGs answered on sub */
+    int inconclusive; /* inconclusive probes in a row */
 
     /* holding */
     atomic_int held; /* read by check() on any thread */

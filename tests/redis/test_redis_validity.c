@@ -205,9 +205,28 @@ static void frozen_holder_sees_the_lapse_before_acting(void **state)
     }
     assert_int_equal(read(from_child[0], &c, 1), 1);
     assert_int_equal(c, 'h');
-    /* Tell it to check the moment it runs again, then freeze it. */
-    assert_int_equal(write(to_child[1], "g", 1), 1);
+    /* Freeze it, then tell it to check the moment it runs again (in this
+       order: a child told first could check before the stop lands). */
     kill(pid, SIGSTOP);
+    {
+        /* The stop has landed once /proc says so. */
+        char path[64], st[512];
+        int i;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        for (i = 0; i < 500; i++) {
+            FILE *f = fopen(path, "r");
+            size_t n = f ? fread(st, 1, sizeof st - 1, f) : 0;
+            char *p;
+            if (f)
+                fclose(f);
+            st[n] = '\0';
+            p = strrchr(st, ')');
+            if (p && p[1] == ' ' && p[2] == 'T')
+                break;
+            usleep(2000);
+        }
+    }
+    assert_int_equal(write(to_child[1], "g", 1), 1);
     w = rt_lock(ch, PL_LOCK_EX);
     t0 = tu_now();
     /* It cannot answer: reaped after unavailable_timeout (1 s). */
