@@ -25,6 +25,18 @@
 %{
 #include "portalocker.h"
 #include <string.h>
+
+/* How a Redis handle is freed (see the destructor in section 1). The
+   wrapper defines SWIGPYTHON, SWIGRUBY or SWIGLUA for its language. */
+#if defined(SWIGPYTHON)
+#define PL_REDIS_LOCK_FREE(h)                                              \
+    do {                                                                   \
+        Py_BEGIN_ALLOW_THREADS pl_redis_lock_free(h);                      \
+        Py_END_ALLOW_THREADS                                               \
+    } while (0)
+#else
+#define PL_REDIS_LOCK_FREE(h) pl_redis_lock_free(h)
+#endif
 %}
 
 %include "typemaps.i"
@@ -47,7 +59,14 @@ struct pl_redis_lock {};
 %extend pl_lock { ~pl_lock() { pl_lock_free($self); } }
 %extend pl_semaphore { ~pl_semaphore() { pl_semaphore_free($self); } }
 %extend pl_atomic_file { ~pl_atomic_file() { pl_atomic_free($self); } }
-%extend pl_redis_lock { ~pl_redis_lock() { pl_redis_lock_free($self); } }
+/* Freeing a Redis lock joins its background thread, which can take a
+   while (it may be mid-round-trip). Python frees it without the GIL, so
+   no thread that needs the GIL is ever blocked behind the join (the
+   background thread itself never takes the GIL: see the lost-lock
+   trampoline). Ruby finalizers run inside the GC, where the GVL cannot
+   be given up, and a Lua state has no interpreter lock; the core calls no
+   Ruby or Lua code from its threads, so the join never waits for them. */
+%extend pl_redis_lock { ~pl_redis_lock() { PL_REDIS_LOCK_FREE($self); } }
 
 /* The explicit free functions are not exposed: the handle object owns the
    handle and the destructor above frees it exactly once. */
@@ -139,6 +158,39 @@ PL_OUT_HANDLE(pl_redis_lock)
 %ignore pl_redis_lock_set_lost_callback;
 %ignore pl_redis_lock_get_lost_callback;
 
+/* The Redis probe's answer is a holder list: a handle of its own, owned
+   by the scripting object like the others (pl_redis_lock_probe's out
+   parameter), read entry by entry with pl_redis_holders_get (holder id,
+   mode and elected as return values). */
+%nodefaultctor pl_redis_holders;
+struct pl_redis_holders {};
+%extend pl_redis_holders { ~pl_redis_holders() { pl_redis_holders_free($self); } }
+%ignore pl_redis_holders_free;
+PL_OUT_HANDLE(pl_redis_holders)
+%apply const char **PL_OUT_STRING { const char **holder_id };
+%apply int *OUTPUT { int *mode, int *elected };
+
+/* The fencing token (a 64-bit counter) and the counter's key, whose bytes
+   are the channel's plus "-fence" (binary-safe: bytes in Python, a binary
+   String in Ruby, a Lua string). */
+%apply long long *OUTPUT { long long *out };
+%typemap(in, numinputs=0) (const char **key, size_t *len)
+  (const char *s = NULL, size_t n = 0) "$1 = ($1_ltype)&s; $2 = &n;"
+#if defined(SWIGLUA)
+%typemap(argout) (const char **key, size_t *len)
+  "lua_pushlstring(L, *$1 ? *$1 : \"\", *$2); SWIG_arg++;"
+#elif defined(SWIGPYTHON)
+%typemap(argout) (const char **key, size_t *len) {
+  PyObject *key = PyBytes_FromStringAndSize(*$1 ? *$1 : "", (Py_ssize_t)*$2);
+  if (!key) SWIG_fail;
+  %append_output(key);
+}
+#elif defined(SWIGRUBY)
+%typemap(argout) (const char **key, size_t *len) {
+  %append_output(rb_str_new(*$1 ? *$1 : "", (long)*$2));
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 /* 2. Status returns                                                   */
 /* ------------------------------------------------------------------ */
@@ -194,6 +246,7 @@ X(pl_redis_lock_acquire, (pl_redis_lock *))
 X(pl_redis_lock_acquire_with, (pl_redis_lock *, double, double, int))
 X(pl_redis_lock_release, (pl_redis_lock *))
 X(pl_redis_lock_check, (pl_redis_lock *))
+X(pl_redis_lock_probe, (pl_redis_lock *, double, pl_redis_holders **))
 %enddef
 
 /* ------------------------------------------------------------------ */
@@ -269,29 +322,47 @@ PL_BLOCKING_CALLS(PL_PY_WITHOUT_GIL)
 }
 
 %{
-/* Lost-lock callback: the library's background thread calls this; it
-   takes the GIL and calls cportalocker.redis._on_lost(token). The token
-   (not a Python object) is the userdata, so no reference can dangle. */
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/* Lost-lock callback. The library's background thread calls this, and
+   it must never wait for the GIL: the thread that frees the handle (a
+   destructor, at any point where Python collects garbage, with the GIL)
+   joins that very thread, and during interpreter shutdown taking the GIL
+   from a foreign thread can hang or end the thread in the middle of the
+   library's code. So the trampoline only writes the lock's token (8
+   bytes, one atomic pipe write) to a pipe that cportalocker.redis reads
+   on a Python thread of its own, which then calls on_lost. The write end
+   is non-blocking: a full pipe (thousands of undelivered losses) drops
+   the notice, never the loss itself, which the handle keeps (check
+   returns LOCK_LOST). The token (not a Python object) is the userdata,
+   so no reference can dangle. */
+static volatile int pl_py_notify_fd = -1;
+
 static void pl_py_lost_trampoline(pl_redis_lock *lock, void *userdata)
 {
-    PyGILState_STATE st = PyGILState_Ensure();
-    PyObject *mod = PyImport_ImportModule("cportalocker.redis");
-    PyObject *r = NULL;
+    int64_t token = (int64_t)(intptr_t)userdata;
+    int fd = pl_py_notify_fd;
+    ssize_t n;
     (void)lock;
-    if (mod) {
-        r = PyObject_CallMethod(mod, "_on_lost", "n",
-                                (Py_ssize_t)(intptr_t)userdata);
-        Py_DECREF(mod);
-    }
-    if (!r)
-        PyErr_WriteUnraisable(Py_None);
-    Py_XDECREF(r);
-    PyGILState_Release(st);
+    if (fd < 0)
+        return;
+    do
+        n = write(fd, &token, sizeof token);
+    while (n < 0 && errno == EINTR);
 }
 %}
 %inline %{
-/* Python: route the lost-lock callback to cportalocker.redis._on_lost(token);
-   token 0 removes the callback. */
+/* Python: where the lost-lock trampoline writes tokens (the write end of
+   cportalocker.redis's notification pipe; -1: nowhere). */
+void pl_py_redis_set_notify_fd(int fd)
+{
+    pl_py_notify_fd = fd;
+}
+
+/* Python: route the lost-lock callback to the notification pipe with
+   this token; token 0 removes the callback. */
 pl_status pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
 {
     if (token == 0)

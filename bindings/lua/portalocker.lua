@@ -742,14 +742,27 @@ local REDIS_OPTS = {
   password = "string", unix_socket_path = "string",
   socket_connect_timeout = "number", socket_timeout = "number",
   timeout = "number", check_interval = "number", fail_when_locked = "boolean",
-  unavailable_timeout = "number", flags = "integer",
+  unavailable_timeout = "number", flags = "integer", fencing = "boolean",
+  self_check_interval = "number",
+}
+
+local REDIS_MODES = {
+  [core.PL_REDIS_MODE_SHARED] = "shared",
+  [core.PL_REDIS_MODE_PENDING] = "pending",
+  [core.PL_REDIS_MODE_EXCLUSIVE] = "exclusive",
 }
 
 --- RedisLock(channel, {host = "127.0.0.1", port = 6379, db = 0, username,
 --- password, unix_socket_path, socket_connect_timeout, socket_timeout,
 --- timeout = 5, check_interval = 0.25, fail_when_locked = false,
---- unavailable_timeout = 1, flags = LOCK_EX}): a distributed lock on a
---- Redis pub/sub channel, compatible with the reference's RedisLock.
+--- unavailable_timeout = 1, flags = LOCK_EX, fencing = false,
+--- self_check_interval}): a distributed lock on a Redis pub/sub channel,
+--- compatible with the reference's RedisLock. With fencing = true every
+--- exclusive grant draws a token (INCR on fence_key(), read with
+--- fence_token()): hand it to the resource with every write, so a holder
+--- paused past its loss is refused. A Lua state runs one call at a time,
+--- so no call on a lock can overlap another (a coroutine cannot yield
+--- inside one); its __gc frees the C handle without calling Lua.
 function RedisLock.new(channel, opts)
   check_string(channel, "RedisLock", "channel")
   opts = options(opts, REDIS_OPTS, "RedisLock")
@@ -785,6 +798,15 @@ function RedisLock.new(channel, opts)
   end
   core.pl_redis_lock_set_flags(h, flags)
   core.pl_redis_lock_set_unavailable_timeout(h, self.unavailable_timeout + 0.0)
+  if opts.fencing then core.pl_redis_lock_set_fencing(h, 1) end
+  self.fencing = opts.fencing == true
+  if opts.self_check_interval ~= nil then
+    if not (opts.self_check_interval > 0) then
+      argerror("RedisLock", "self_check_interval must be positive")
+    end
+    core.pl_redis_lock_set_self_check_interval(h, opts.self_check_interval + 0.0)
+  end
+  self.self_check_interval = opts.self_check_interval
   return setmetatable(self, RedisLock)
 end
 
@@ -831,10 +853,56 @@ function RedisLock:check()
   error(err, 0)
 end
 
---- True if the held lock was lost (false when held or not held).
+--- True from the moment a held lock was lost until the next acquire, also
+--- after release (no round trip).
 function RedisLock:is_lost()
+  if core.pl_redis_lock_is_lost(self._h) == 1 then return true end
   local ok, err = self:check()
   return not ok and err.name == "LockLost"
+end
+
+--- The token of the current or most recent fenced exclusive grant (kept
+--- after release and loss until the next acquire), or nil: fencing off, a
+--- reader, or no grant yet.
+function RedisLock:fence_token()
+  local t = math.tointeger(core.pl_redis_lock_get_fence_token(self._h))
+  if t == nil or t == 0 then return nil end
+  return t
+end
+
+--- "<channel>-fence": the key of the channel's fencing counter (the lock
+--- never deletes it).
+function RedisLock:fence_key()
+  return core.pl_redis_lock_get_fence_key(self._h)
+end
+
+--- The mode this lock advertises now: "shared", "pending" or "exclusive".
+function RedisLock:mode()
+  return REDIS_MODES[core.pl_redis_lock_get_mode(self._h)]
+end
+
+--- Who holds the channel now, changing nothing (never reaps, never
+--- subscribes; this lock's own record is included while it holds): a list
+--- of {holder_id, mode, legacy, elected} (elected nil for a peer older than
+--- the field), {} for a channel nobody is on; nil + err when no probe was
+--- conclusive within opts.timeout seconds (default unavailable_timeout).
+function RedisLock:probe(opts)
+  opts = options(opts, {timeout = "number"}, "probe")
+  local ok, list = try(core.pl_redis_lock_probe, self._h,
+                       seconds(pick(opts.timeout, self.unavailable_timeout)))
+  if not ok then return nil, list end
+  local holders = {}
+  for i = 0, math.tointeger(core.pl_redis_holders_count(list)) - 1 do
+    local id, mode, elected = core.pl_redis_holders_get(list, i)
+    local e = nil
+    if elected >= 0 then e = elected == 1 end
+    holders[#holders + 1] = {
+      holder_id = id, mode = REDIS_MODES[mode],
+      legacy = id:sub(1, 7) == "legacy-", elected = e,
+    }
+  end
+  core.pl_lua_dispose(list)
+  return holders
 end
 
 function RedisLock:is_held()

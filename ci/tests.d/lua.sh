@@ -28,4 +28,8 @@ redis_server_start lua || { echo "lua: could not start redis-server"; exit 1; }
 export PL_TEST_PYTHON=$PY
 export LUA_PATH="$PWD/build/lua/?.lua;;"
 export LUA_CPATH="$PWD/build/lua/?.so;;"
-lua5.4 tests/lua/test_portalocker.lua
+rc=0
+lua5.4 tests/lua/test_portalocker.lua || rc=1
+# The Redis lock under the collector, coroutines and exit; fencing, probe.
+lua5.4 tests/lua/test_redis.lua || rc=1
+exit "$rc"

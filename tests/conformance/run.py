@@ -183,7 +183,16 @@ class Agent:
         self.proc.wait()
         self.killed = True
 
+    def signal(self, signum: int) -> None:
+        """SIGSTOP / SIGCONT the agent's whole process group (every thread
+        of it: a frozen process, not a slow one)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signum)
+        self.stopped = signum == signal.SIGSTOP
+
     def close(self) -> None:
+        if getattr(self, 'stopped', False):
+            self.signal(signal.SIGCONT)
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.write('{"id": "exit", "op": "exit"}\n')  # type: ignore[union-attr]
@@ -361,6 +370,17 @@ class Run:
             self.sent[sid] = time.monotonic()
             self.agents[role].kill()
             self.answers[sid] = (time.monotonic(), {})
+        elif 'stop' in step or 'cont' in step:
+            role = step.get('stop') or step['cont']
+            self.sent[sid] = time.monotonic()
+            self.agents[role].signal(signal.SIGSTOP if 'stop' in step else signal.SIGCONT)
+            self.answers[sid] = (time.monotonic(), {})
+        elif 'at_most_one' in step:
+            # never two holders: of these (answered) acquires at most one
+            # succeeded
+            won = [s for s in step['at_most_one'] if self.answers[s][1].get('ok')]
+            if len(won) > 1:
+                raise StepError(f'check {sid}: {won} all acquired the same lock')
         elif 'wait' in step:
             target = step['wait']
             st = self.steps[target]
@@ -418,7 +438,13 @@ class Run:
         who = f'step {sid} ({role}={self.roles[role]} {step["do"]})'
         exp = step.get('expect', {'ok': True})
         got = 'ok' if msg.get('ok') else f'{msg.get("error")}: {msg.get("message", "")}'.strip()
-        if 'error' in exp:
+        if 'one_of' in exp:
+            # a race: any of these outcomes ("ok" or error names)
+            if not (('ok' in exp['one_of'] and msg.get('ok')) or
+                    (not msg.get('ok') and any(error_matches(e, msg.get('error'))
+                                               for e in exp['one_of'] if e != 'ok'))):
+                raise StepError(f'{who}: expected one of {exp["one_of"]}, got {got}')
+        elif 'error' in exp:
             if msg.get('ok') or not error_matches(exp['error'], msg.get('error')):
                 raise StepError(f'{who}: expected {exp["error"]}, got {got}')
         elif not msg.get('ok'):
@@ -443,6 +469,30 @@ class Run:
                 want = self.agents[exp[key]].pid
                 if msg.get(key) != want:
                     raise StepError(f'{who}: {key} {msg.get(key)!r}, expected {want} (role {exp[key]})')
+        if 'holders' in exp:
+            # a probe's holder ids: exactly those of the listed acquire
+            # steps that succeeded
+            want = sorted(self.answers[s][1]['holder_id'] for s in exp['holders']
+                          if self.answers[s][1].get('ok'))
+            listed = msg.get('holders') or []  # an empty Lua table arrives as {}
+            have = sorted(h['holder_id'] for h in listed)
+            if have != want:
+                raise StepError(f'{who}: holders {have}, expected {want} (steps {exp["holders"]})')
+            if 'modes' in exp and sorted(h['mode'] for h in listed) != sorted(exp['modes']):
+                raise StepError(f'{who}: modes {[h["mode"] for h in listed]}, expected {exp["modes"]}')
+        if 'fence_token' in exp:
+            token = msg.get('fence_token')
+            if exp['fence_token'] and not (isinstance(token, int) and token >= 1):
+                raise StepError(f'{who}: fence_token {token!r}, expected a token')
+            if not exp['fence_token'] and token is not None:
+                raise StepError(f'{who}: fence_token {token!r}, expected none')
+        if 'fence_above' in exp:
+            # fencing tokens increase strictly in grant order, whichever
+            # implementation drew them
+            token, before = msg.get('fence_token'), self.answers[exp['fence_above']][1].get('fence_token')
+            if not (isinstance(token, int) and isinstance(before, int) and token > before):
+                raise StepError(f'{who}: fence_token {token!r} is not above {before!r} '
+                                f'(step {exp["fence_above"]})')
         if 'slot' in exp and msg.get('slot') not in exp['slot']:
             raise StepError(f'{who}: slot {msg.get("slot")!r} not in {exp["slot"]}')
         if 'slot_differs' in exp:

@@ -114,7 +114,12 @@ static pl_status make_handle(handle *h, const cJSON *spec) {
         if (!channel) return PL_ERR_INVALID_ARGUMENT;
         has_num(spec, "port", &port);
         if ((rc = pl_redis_lock_new(&h->redis, channel, strlen(channel)))) return rc;
+        double unavailable;
         if ((rc = pl_redis_lock_set_host(h->redis, str(spec, "host"), (int)port))) return rc;
+        if (has_num(spec, "unavailable_timeout", &unavailable) &&
+            (rc = pl_redis_lock_set_unavailable_timeout(h->redis, unavailable)))
+            return rc;
+        if ((rc = pl_redis_lock_set_fencing(h->redis, is_true(spec, "fencing")))) return rc;
         return pl_redis_lock_set_flags(h->redis, flags & ~PL_LOCK_NB);
     }
     return PL_ERR_INVALID_ARGUMENT;
@@ -185,7 +190,8 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
         *quit = 1;
     } else if (!strcmp(op, "acquire") || !strcmp(op, "release") ||
                !strcmp(op, "read_pid") || !strcmp(op, "increment") ||
-               !strcmp(op, "write")) {
+               !strcmp(op, "write") || !strcmp(op, "probe") ||
+               !strcmp(op, "ensure_held")) {
         handle *h = find_handle(cmd, &rc);
         if (!h) { set_error(reply, rc); return; }
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
@@ -204,6 +210,14 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
                 return;
             }
             if (h->sem) cJSON_AddNumberToObject(reply, "slot", slot);
+            if (h->redis) {
+                long long token = 0;
+                cJSON_AddStringToObject(reply, "holder_id", pl_redis_lock_holder_id(h->redis));
+                if (pl_redis_lock_get_fence_token(h->redis, &token) == PL_OK && token > 0)
+                    cJSON_AddNumberToObject(reply, "fence_token", (double)token);
+                else
+                    cJSON_AddNullToObject(reply, "fence_token");
+            }
         } else if (!strcmp(op, "release")) {
             if ((rc = do_release(h))) { set_error(reply, rc); return; }
         } else if (!strcmp(op, "write")) {
@@ -216,6 +230,33 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
                 set_failure(reply, "OSError", strerror(errno));
                 return;
             }
+        } else if (!strcmp(op, "probe")) {
+            double timeout = PL_INHERIT;
+            pl_redis_holders *list = NULL;
+            if (!h->redis) { set_failure(reply, "NotExposed", "probe needs a RedisLock"); return; }
+            if (args) has_num(args, "timeout", &timeout);
+            if ((rc = pl_redis_lock_probe(h->redis, timeout, &list))) { set_error(reply, rc); return; }
+            cJSON *holders = cJSON_AddArrayToObject(reply, "holders");
+            for (size_t i = 0; i < pl_redis_holders_count(list); i++) {
+                const char *id = NULL;
+                int mode = -1;
+                cJSON *entry = cJSON_CreateObject();
+                pl_redis_holders_get(list, i, &id, &mode, NULL);
+                cJSON_AddStringToObject(entry, "holder_id", id ? id : "");
+                cJSON_AddStringToObject(entry, "mode",
+                                        mode == PL_REDIS_MODE_SHARED ? "shared"
+                                        : mode == PL_REDIS_MODE_PENDING ? "pending"
+                                                                        : "exclusive");
+                cJSON_AddItemToArray(holders, entry);
+            }
+            pl_redis_holders_free(list);
+        } else if (!strcmp(op, "ensure_held")) {
+            /* quiet unless the lock was lost (the reference's ensure_held) */
+            int lost = 0;
+            if (!h->redis) { set_failure(reply, "NotExposed", "ensure_held needs a RedisLock"); return; }
+            if ((rc = pl_redis_lock_is_lost(h->redis, &lost))) { set_error(reply, rc); return; }
+            if (!lost && pl_redis_lock_check(h->redis) == PL_ERR_LOCK_LOST) lost = 1;
+            if (lost) { set_failure(reply, "LockLost", "the lock was lost"); return; }
         } else if (!strcmp(op, "read_pid")) {
             long pid = 0;
             if (!h->lock) { set_failure(reply, "NotExposed", "read_pid needs a file lock"); return; }

@@ -73,7 +73,8 @@ local function new_handle(spec)
       {name = spec.name, directory = spec.directory, mechanism = spec.mechanism})
   elseif t == "RedisLock" then
     self.obj = portalocker.RedisLock(spec.channel,
-      {host = spec.host, port = toint(spec.port), flags = flags})
+      {host = spec.host, port = toint(spec.port), flags = flags,
+       fencing = spec.fencing == true, unavailable_timeout = spec.unavailable_timeout})
   else
     error({NotExposed, "unknown lock type " .. tostring(t)})
   end
@@ -92,7 +93,35 @@ function Handle:acquire(args)
   end
   if self.type ~= "RedisLock" then self.file = r end
   if self.type == "BoundedSemaphore" then return {slot = self.obj.slot} end
+  if self.type == "RedisLock" then
+    return {holder_id = self.obj:holder_id(), fence_token = self.obj:fence_token() or cjson.null}
+  end
   return {}
+end
+
+function Handle:redis()
+  if self.type ~= "RedisLock" then
+    error({NotExposed, tostring(self.type) .. " has no probe or ensure_held"})
+  end
+  return self.obj
+end
+
+function Handle:probe(args)
+  local list, err = self:redis():probe({timeout = args and args.timeout})
+  if list == nil then error(err, 0) end
+  local holders = {}
+  for i, h in ipairs(list) do holders[i] = {holder_id = h.holder_id, mode = h.mode} end
+  return {holders = holders} -- cjson writes an empty one as {}: the runner reads that as []
+end
+
+-- Quiet unless the lock was lost (the reference's ensure_held).
+function Handle:ensure_held()
+  local obj = self:redis()
+  if obj:is_lost() then
+    local _, err = obj:check()
+    if err and err.name == "LockLost" then error(err, 0) end
+    error({name = "LockLost", message = "the lock was lost"}, 0)
+  end
 end
 
 function Handle:release()
@@ -133,7 +162,7 @@ for line in io.lines() do
     elseif op == "exit" then
       quit = true
     elseif op == "acquire" or op == "release" or op == "read_pid" or op == "increment"
-        or op == "write" then
+        or op == "write" or op == "probe" or op == "ensure_held" then
       local h = handles[cmd.handle]
       if h == nil then
         h = new_handle(cmd.lock)
@@ -156,6 +185,10 @@ for line in io.lines() do
         assert(h.file:flush())
       elseif op == "read_pid" then
         reply.pid = h.obj:read_pid() or cjson.null
+      elseif op == "probe" then
+        for k, v in pairs(h:probe(cmd.args)) do reply[k] = v end
+      elseif op == "ensure_held" then
+        h:ensure_held()
       else
         increment(h, cmd)
       end

@@ -62,7 +62,9 @@ class Handle
         Portalocker::NamedBoundedSemaphore.new(spec["maximum"], name: spec["name"], directory: spec["directory"],
                                                                 **mech)
       when "RedisLock"
-        Portalocker::RedisLock.new(spec["channel"], host: spec["host"], port: spec["port"], flags: flags)
+        extra = spec.key?("unavailable_timeout") ? { unavailable_timeout: spec["unavailable_timeout"] } : {}
+        Portalocker::RedisLock.new(spec["channel"], host: spec["host"], port: spec["port"], flags: flags,
+                                                    fencing: spec["fencing"] ? true : false, **extra)
       else raise NotExposed, "unknown lock type #{@type}"
       end
   end
@@ -72,6 +74,7 @@ class Handle
     %w[timeout check_interval fail_when_locked].each { |k| opts[k.to_sym] = args[k] if args.key?(k) }
     result = @obj.acquire(**opts)
     @file = result unless @type == "RedisLock"
+    return { "holder_id" => @obj.holder_id, "fence_token" => @obj.fence_token } if @type == "RedisLock"
     return {} unless @type == "BoundedSemaphore"
     # Without fail_when_locked the semaphore returns nil: "already locked".
     return { "error" => "AlreadyLocked", "message" => "acquire returned nil" } if result.nil?
@@ -81,6 +84,17 @@ class Handle
 
   def release
     @obj.release
+  end
+
+  def redis
+    raise NotExposed, "#{@type} has no probe or ensure_held" unless @type == "RedisLock"
+
+    @obj
+  end
+
+  def probe(args)
+    holders = args.key?("timeout") ? redis.probe(timeout: args["timeout"]) : redis.probe
+    { "holders" => holders.map { |h| { "holder_id" => h.holder_id, "mode" => h.mode.to_s } } }
   end
 end
 
@@ -117,7 +131,7 @@ while (line = $stdin.gets)
     when "exit"
       send_line(reply.merge("ok" => true))
       break
-    when "acquire", "release", "read_pid", "increment", "write"
+    when "acquire", "release", "read_pid", "increment", "write", "probe", "ensure_held"
       handle = (handles[cmd["handle"]] ||= Handle.new(cmd["lock"]))
       case op
       when "acquire"
@@ -133,6 +147,8 @@ while (line = $stdin.gets)
         handle.file.write(cmd["data"])
         handle.file.flush
       when "read_pid" then reply["pid"] = handle.obj.read_pid
+      when "probe" then reply.merge!(handle.probe(cmd["args"] || {}))
+      when "ensure_held" then handle.redis.ensure_held!
       else reply.merge!(increment(handle, cmd))
       end
     when "open_atomic"

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+import typing
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--impl', choices=['cportalocker', 'portalocker'], required=True)
@@ -102,9 +103,13 @@ class Handle:
             self.obj = portalocker.NamedBoundedSemaphore(
                 spec['maximum'], name=spec['name'], directory=spec['directory'])
         elif t == 'RedisLock':
+            extra = {k: spec[k] for k in ('unavailable_timeout',) if k in spec}
             self.obj = portalocker.RedisLock(
                 spec['channel'], flags=flags,
-                redis_kwargs={'host': spec['host'], 'port': spec['port']})
+                redis_kwargs={'host': spec['host'], 'port': spec['port']},
+                fencing=bool(spec.get('fencing')),
+                # a loss is an answer (ensure_held), not a KeyboardInterrupt
+                interrupt_on_lost=False, **extra)
         else:
             raise NotExposed(f'unknown lock type {t}')
 
@@ -115,6 +120,9 @@ class Handle:
         out: dict = {}
         if self.type != 'RedisLock':
             self.file = result
+        else:
+            out['holder_id'] = self.obj.holder_id
+            out['fence_token'] = self.obj.fence_token
         if self.type == 'BoundedSemaphore':
             if result is None:
                 # The reference returns nothing when no slot freed up and
@@ -127,6 +135,16 @@ class Handle:
     def release(self) -> None:
         with locker(self.mechanism):
             self.obj.release()
+
+    def redis(self) -> typing.Any:
+        if self.type != 'RedisLock':
+            raise NotExposed(f'{self.type} has no probe or ensure_held')
+        return self.obj
+
+    def probe(self, args: dict) -> dict:
+        holders = self.redis().probe(**{k: args[k] for k in ('timeout',) if k in args})
+        return {'holders': [{'holder_id': h.holder_id, 'mode': str(h.mode.value)}
+                            for h in holders]}
 
 
 def increment(h: Handle, cmd: dict) -> dict:
@@ -165,7 +183,8 @@ def main() -> None:
             elif op == 'exit':
                 send(reply | {'ok': True})
                 break
-            elif op in ('acquire', 'release', 'read_pid', 'increment', 'write'):
+            elif op in ('acquire', 'release', 'read_pid', 'increment', 'write',
+                        'probe', 'ensure_held'):
                 name = cmd['handle']
                 h = handles.get(name)
                 if h is None:
@@ -187,6 +206,10 @@ def main() -> None:
                     h.file.flush()
                 elif op == 'read_pid':
                     reply['pid'] = h.obj.read_pid()
+                elif op == 'probe':
+                    reply |= h.probe(cmd.get('args', {}))
+                elif op == 'ensure_held':
+                    h.redis().ensure_held()
                 else:
                     reply |= increment(h, cmd)
             elif op == 'open_atomic':

@@ -8,25 +8,55 @@ module Portalocker
   #   lock = Portalocker::RedisLock.new("jobs", host: "127.0.0.1", port: 6379)
   #   lock.synchronize { |l| l.ensure_held!; ... }
   #
-  # A held lock can be lost (server restart, connection killed): #lost?
-  # and #ensure_held! tell (no round trip), and #release (also at the end
-  # of #synchronize) raises LockLost if it was lost meanwhile.
+  # A held lock can be lost (server restart, connection killed, or no
+  # confirmation from the server within the validity window): #lost? and
+  # #ensure_held! tell (no round trip; #lost? stays true after the release
+  # until the next acquire), and #release (also at the end of #synchronize)
+  # raises LockLost if it was lost meanwhile.
+  #
+  # fencing: true draws a token for every exclusive grant (INCR on
+  # #fence_key, readable as #fence_token while held and after): hand it to
+  # the resource with every write so a holder paused past its loss is
+  # refused. #probe lists who holds the channel without changing anything.
+  #
+  # Threads: one RedisLock may be shared by Threads. #acquire, #release and
+  # #probe never run at once on one object: a call made while another
+  # Thread is inside one of them raises InvalidState at once and changes
+  # nothing (so a #release during another Thread's #acquire raises
+  # InvalidState, and that acquire finishes as if it had not been tried).
+  # The queries (#lost?, #held?, #fence_token, ...) never wait for those
+  # calls and never make them fail.
   class RedisLock
     include Synchronize
+
+    # One answer of #probe: holder_id (String), mode (:shared, :pending or
+    # :exclusive), legacy (a reply that was no protocol record), elected
+    # (true/false, nil for a peer older than the elected field).
+    Holder = Struct.new(:holder_id, :mode, :legacy, :elected)
+
+    MODES = { N::PL_REDIS_MODE_SHARED => :shared, N::PL_REDIS_MODE_PENDING => :pending,
+              N::PL_REDIS_MODE_EXCLUSIVE => :exclusive }.freeze
 
     attr_reader :channel
 
     def initialize(channel, host: "127.0.0.1", port: 6379, db: 0, username: nil, password: nil,
                    unix_socket_path: nil, connect_timeout: nil, socket_timeout: nil,
                    timeout: DEFAULT_TIMEOUT, check_interval: DEFAULT_CHECK_INTERVAL, fail_when_locked: false,
-                   unavailable_timeout: 1, flags: LOCK_EX)
+                   unavailable_timeout: 1, flags: LOCK_EX, fencing: false, self_check_interval: nil)
       unless [LOCK_EX, LOCK_SH].include?(flags)
         raise InvalidArgument, "RedisLock flags must be exactly one of LOCK_EX or LOCK_SH"
       end
 
       @channel = channel.to_s
       @guard = Thread::Mutex.new
+      # Held around the short queries that read the C handle (#lost?,
+      # #mode): a call taking @guard waits for one already inside
+      # (microseconds), and a query that finds @guard taken answers from
+      # what Ruby knows, so a query never makes acquire/release fail.
+      @query = Thread::Mutex.new
       @held = false
+      @lost = false
+      @fence_token = nil
       @handle = N.pl_redis_lock_new(@channel.b)
       if unix_socket_path
         N.pl_redis_lock_set_unix_socket(@handle, unix_socket_path.to_s)
@@ -38,6 +68,16 @@ module Portalocker
       N.pl_redis_lock_set_connect_timeout(@handle, Util.seconds(connect_timeout)) unless connect_timeout.nil?
       N.pl_redis_lock_set_command_timeout(@handle, Util.seconds(socket_timeout)) unless socket_timeout.nil?
       N.pl_redis_lock_set_flags(@handle, flags)
+      N.pl_redis_lock_set_fencing(@handle, fencing ? 1 : 0)
+      unless self_check_interval.nil?
+        raise InvalidArgument, "self_check_interval must be positive or nil" unless self_check_interval.to_f.positive?
+
+        N.pl_redis_lock_set_self_check_interval(@handle, Util.seconds(self_check_interval))
+      end
+      @holder_id = N.pl_redis_lock_holder_id(@handle)
+      @flags = flags
+      @fencing = fencing ? true : false
+      @self_check_interval = self_check_interval
       self.timeout = timeout
       self.check_interval = check_interval
       self.fail_when_locked = fail_when_locked
@@ -80,37 +120,58 @@ module Portalocker
       N.pl_redis_lock_set_unavailable_timeout(handle, Util.seconds(seconds))
     end
 
-    # This holder's id (what other holders see on the channel).
-    def holder_id
-      N.pl_redis_lock_holder_id(handle)
-    end
+    # This holder's id (what other holders see on the channel; fixed for
+    # the object's life).
+    attr_reader :holder_id
 
     # Take the lock; returns self. AlreadyLocked on contention or timeout,
-    # ConnectionError when the server cannot be reached. The wait does not
-    # hold the GVL.
+    # ConnectionError when the server cannot be reached, InvalidState while
+    # another Thread is inside #acquire, #release or #probe. The wait does
+    # not hold the GVL.
     def acquire(timeout: nil, check_interval: nil, fail_when_locked: nil)
-      @guard.synchronize do
+      exclusive("acquire") do
         raise LockException, "This lock is already active" if @held && !lost?
 
+        if @held # a lost hold: tear it down first
+          @held = false
+          begin
+            N.pl_redis_lock_release(handle)
+          rescue LockException
+            nil
+          end
+        end
+        @lost = false
+        @fence_token = nil
         N.pl_redis_lock_acquire_with(handle, Util.override(timeout), Util.override(check_interval),
                                      Util.flag_override(fail_when_locked))
         @held = true
+        token = N.pl_redis_lock_get_fence_token(handle)
+        @fence_token = token.zero? ? nil : token
       end
       self
     end
 
     # Release (unsubscribe). Raises LockLost if the lock was lost while
-    # held (everything is cleaned up anyway). A no-op when not held.
+    # held (everything is cleaned up anyway; #lost? stays true). A no-op
+    # when not held. InvalidState while another Thread is inside #acquire,
+    # #release or #probe.
     def release
-      @guard.synchronize do
-        return if @handle.nil?
+      return if @handle.nil?
+
+      exclusive("release") do
+        return unless @held
 
         @held = false
-        N.pl_redis_lock_release(@handle)
-      rescue LockLost => e
-        e.channel = @channel
-        e.holder_id = N.pl_redis_lock_holder_id(@handle)
-        raise
+        begin
+          N.pl_redis_lock_release(@handle)
+        rescue LockLost => e
+          @lost = true
+          e.channel = @channel
+          e.holder_id = @holder_id
+          raise
+        rescue NotHeld
+          nil
+        end
       end
       nil
     end
@@ -120,16 +181,65 @@ module Portalocker
     end
     alias locked? held?
 
-    # True when the held lock was lost (no round trip).
+    # True from the moment a held lock was lost until the next #acquire,
+    # also after #release (no round trip; never waits for another Thread).
     def lost?
-      return false unless @held && @handle
+      return true if @lost
 
-      N.pl_redis_lock_check(@handle)
-      false
-    rescue LockLost
-      true
-    rescue NotHeld
-      false
+      @query.synchronize do
+        return false if @guard.locked? || !@held || @handle.nil?
+
+        N.pl_redis_lock_check(@handle)
+        false
+      rescue LockLost
+        @lost = true
+      rescue LockException
+        false
+      end
+    end
+
+    # The fencing token of the current or most recent fenced exclusive
+    # grant (Integer, kept after release and loss until the next acquire),
+    # or nil: fencing off, a reader, or no grant yet.
+    attr_reader :fence_token
+
+    # "<channel>-fence": the key of the channel's fencing counter (a binary
+    # String; the lock never deletes it).
+    def fence_key
+      "#{@channel}-fence".b
+    end
+
+    def fencing?
+      @fencing
+    end
+
+    # Seconds between end-to-end self-checks of a held lock, or nil.
+    attr_reader :self_check_interval
+
+    # The mode this lock advertises now (:shared, :pending or :exclusive;
+    # while another Thread is inside #acquire, #release or #probe, the mode
+    # this lock asks for: :shared or :pending).
+    def mode
+      @query.synchronize do
+        return @flags == LOCK_SH ? :shared : :pending if @guard.locked?
+
+        MODES.fetch(N.pl_redis_lock_get_mode(handle))
+      end
+    end
+
+    # Who holds the channel right now, as Holder structs; changes nothing
+    # (never reaps, never subscribes; this lock's own record is included
+    # while it holds). [] for a channel nobody is on; a LockException when
+    # no probe was conclusive within +timeout+ seconds (default
+    # unavailable_timeout). Waits without the GVL.
+    def probe(timeout: nil)
+      list = exclusive("probe") do
+        N.pl_redis_lock_probe(handle, Util.seconds(timeout.nil? ? unavailable_timeout : timeout))
+      end
+      Array.new(N.pl_redis_holders_count(list)) do |i|
+        id, mode, elected = N.pl_redis_holders_get(list, i)
+        Holder.new(id, MODES.fetch(mode), id.start_with?("legacy-"), elected.negative? ? nil : elected == 1)
+      end
     end
 
     # Raise LockLost if the held lock was lost.
@@ -142,14 +252,30 @@ module Portalocker
       raise e
     end
 
-    # Release and free the C handle now (closes the connection).
+    # Release and free the C handle now (closes the connection). Raises
+    # LockLost as #release does (the handle is freed anyway), InvalidState
+    # (and frees nothing) while another Thread is inside #acquire,
+    # #release or #probe.
     def close
-      release
-    ensure
-      if @handle
+      return if @handle.nil?
+
+      exclusive("close") do
+        if @held
+          @held = false
+          N.pl_redis_lock_release(@handle)
+        end
+      rescue LockLost => e
+        @lost = true
+        e.channel = @channel
+        e.holder_id = @holder_id
+        raise
+      rescue NotHeld
+        nil
+      ensure
         N.pl_rb_dispose_pl_redis_lock(@handle)
         @handle = nil
       end
+      nil
     end
 
     def closed?
@@ -161,6 +287,21 @@ module Portalocker
     end
 
     private
+
+    # Runs the block holding the guard, or raises InvalidState at once when
+    # another Thread holds it (see the class comment).
+    def exclusive(what)
+      unless @guard.try_lock
+        raise InvalidState, "RedisLock #{@channel.inspect}: cannot #{what} while another Thread is " \
+                            "inside acquire, release or probe of this object"
+      end
+      begin
+        @query.synchronize { nil } # a query already reading the handle has finished
+        yield
+      ensure
+        @guard.unlock
+      end
+    end
 
     def handle
       @handle or raise InvalidState, "RedisLock #{@channel} is closed"
