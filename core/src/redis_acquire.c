@@ -286,8 +286,18 @@ static void on_w_push(pl_redis_lock *l, const redisReply *r)
 {
     const redisReply *ch, *payload;
     if (pl__redis_push(r, "message", &ch, &payload)) {
-        if (same(ch, l->notice, l->notice_len))
-            l->notice_seen = 1;
+        if (same(ch, l->notice, l->notice_len)) {
+            /* "released:<id>": a waiter blocked by one holder wakes only
+               for that holder's release (else the whole herd of waiters
+               probes at once and every probe is inconclusive); a bare
+               "released" (older versions of ours) wakes everybody. */
+            size_t bl = strlen(l->blocker);
+            if (!bl || !payload || payload->type != REDIS_REPLY_STRING ||
+                payload->len != 9 + bl ||
+                memcmp(payload->str, "released:", 9) != 0 ||
+                memcmp(payload->str + 9, l->blocker, bl) == 0)
+                l->notice_seen = 1;
+        }
         else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
             (void)add_answer(l, payload); /* no memory: one answer short */
     } else if (pl__redis_push(r, "subscribe", &ch, NULL)) {

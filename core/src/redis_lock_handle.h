@@ -91,6 +91,9 @@ struct pl_redis_lock {
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
+    /* The holder the last conclusive attempt lost to ("" if none known):
+       only its release notice wakes us. */
+    char blocker[PL_REDIS_ID_LEN + 1];
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
