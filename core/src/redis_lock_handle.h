@@ -4,13 +4,17 @@
  * (shared/spec/redis-lock-protocol.md) so that this library and the
  * Python reference exclude each other. Private to the core.
  *
- * Three files share the handle:
- *  - redis_lock.c: the handle, the public API (settings, check, the
- *    acquire loop, release) and fork handling;
- *  - redis_acquire.c: one attempt and the wait between attempts (the
- *    subscription, the command and waiter connections, probes, reaping,
- *    the election);
- *  - redis_holder.c: the background thread that keeps a held lock.
+ * Files that share the handle:
+ *  - redis_lock.c: the handle, the settings, check, the acquire loop,
+ *    release and fork handling; redis_lock_info.c: the getters and the
+ *    state queries;
+ *  - redis_acquire.c: the subscription, the command and waiter
+ *    connections, probes, reaping, the wait between attempts;
+ *  - redis_decide.c: one attempt (election, confirm, fencing, the last
+ *    check that starts the validity window);
+ *  - redis_holder.c: the background thread that keeps a held lock and
+ *    the validity window;
+ *  - redis_probe.c: the read-only probe() on connections of its own.
  * The wire records and the connection helpers they all use are in
  * redis_internal.h.
  *
@@ -28,9 +32,10 @@
  * multiplexing sub and w with poll(2): it answers pings (its own probe's
  * included) itself, so a mode switch and the answers it gives can never
  * be out of order. Once held, a background thread per held lock owns sub
- * and cmd: it answers pings, sends a health-check PING on sub now and
- * then, and records a loss (EOF, error, no pong) in an atomic flag and
- * calls the lost callback once. It never resubscribes: a lost lock stays
+ * and cmd: it answers pings, confirms the subscription with a PING on
+ * sub several times per validity window, and records a loss (EOF, error,
+ * a failed answer, a lapsed window) in an atomic flag and calls the lost
+ * callback once. It never resubscribes: a lost lock stays
  * lost until the caller releases it. Release stops and joins the thread
  * (a pipe wakes it), then unsubscribes and closes on the caller's thread.
  *
