@@ -194,6 +194,27 @@ void pl__redis_free_answers(pl_redis_lock *l);
 int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
                           int elected);
 
+/* ---- the opt-in self-check (redis_selfcheck.c, holder thread) ---- */
+
+typedef struct pl_redis_selfcheck {
+    char *resp; /* its response channel; NULL: self-check off */
+    size_t resp_len;
+    double next; /* boot clock: the next ping */
+    double due;  /* boot clock: our answer is due (0: no ping out) */
+} pl_redis_selfcheck;
+/* Listen to the response channel on sub (nothing when the interval is 0). */
+int pl__redis_selfcheck_start(pl_redis_lock *l, pl_redis_selfcheck *sc);
+void pl__redis_selfcheck_end(pl_redis_selfcheck *sc);
+/* Publish the ping when due; PL_ERR_LOCK_LOST when our answer is late or
+   the ping could not be sent. */
+int pl__redis_selfcheck_tick(pl_redis_lock *l, pl_redis_selfcheck *sc,
+                             double now);
+/* A push read on sub: our answer on the response channel passes it. */
+void pl__redis_selfcheck_push(pl_redis_lock *l, pl_redis_selfcheck *sc,
+                              const redisReply *r);
+/* When the thread must wake for it next (boot clock; 0: never). */
+double pl__redis_selfcheck_wake(const pl_redis_selfcheck *sc);
+
 /* ---- holding (redis_holder.c) ---- */
 
 /* Start the thread that keeps the lock just acquired (it takes over sub
