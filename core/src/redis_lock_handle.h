@@ -96,9 +96,6 @@ struct pl_redis_lock {
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
-    /* The holder the last conclusive attempt lost to ("" if none known):
-       only its release notice wakes us. */
-    char blocker[PL_REDIS_ID_LEN + 1];
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
@@ -116,6 +113,9 @@ struct pl_redis_lock {
     /* One call at a time (PL_REDIS_BUSY_*): another thread's call fails
        with PL_ERR_INVALID_STATE instead of racing on the connections. */
     atomic_int busy;
+    /* The holder the last conclusive attempt lost to ("" if none known):
+       only its release notice wakes us. */
+    char blocker[PL_REDIS_ID_LEN + 1];
     char lost_reason[1024]; /* written before `lost` is set */
 };
 
