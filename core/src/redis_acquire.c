@@ -524,6 +524,9 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
         goto out;
     if ((rc = publish_ping(l)) != PL_OK)
         goto out;
+    /* The reply window is T from the ping, however long the response
+       channel took to confirm: a silent holder is reaped only after T. */
+    deadline = pl__os_now() + l->unavailable_timeout;
     step = PL_REDIS_PROBE_RECHECK_FIRST;
     recheck = pl__os_now() + step;
     while ((long long)l->nanswers < expected) {
