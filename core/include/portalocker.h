@@ -437,7 +437,9 @@ PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
    Threads: use a handle from one thread at a time. A call made while
    another thread is inside acquire, release or probe on the same handle
    does not wait for it: it fails with PL_ERR_INVALID_STATE saying what
-   the handle is busy with. */
+   the handle is busy with (check() may run beside check() and probe()).
+   pl_redis_lock_free, which cannot fail, waits for such a call to
+   return (at most its timeout) instead of freeing what it uses. */
 
 /* Holder record modes on the wire ("shared", "pending", "exclusive"). The
    functions return the same values, for bindings without the macros. */
