@@ -453,6 +453,23 @@ static int acquire(pl_lock *l, double timeout, double check_interval,
                                   fail_when_locked, &opts)) != PL_OK)
         return rc;
     if (l->held && l->owner_pid == pl__self_pid()) {
+        /* A lock file the library owns that someone unlinked or replaced
+           while we held it: exclusion is already lost (anyone can lock
+           the new file). Say so, as the reference does, and leave the
+           held descriptor alone: only the caller knows what its pending
+           writes mean. */
+        if (l->kind->owns_file) {
+            int replaced = 0;
+            if ((rc = file_replaced(l, &replaced)) != PL_OK)
+                return rc;
+            if (replaced)
+                return pl__fail(PL_ERR_LOCK_FAILED, 0,
+                                "'%s' was unlinked or replaced externally "
+                                "while the lock was held: the lock is "
+                                "compromised, the held descriptor is "
+                                "untouched",
+                                l->path);
+        }
         if (l->kind->reentrant)
             l->count++;
         if (fd_out)
