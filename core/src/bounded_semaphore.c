@@ -169,6 +169,8 @@ static int format_slot_path(const char *dir, const char *pattern,
     int rc = format_pattern(pattern, name, i, &file);
     if (rc != PL_OK)
         return rc;
+    if (!file) /* never: format_pattern sets it on success */
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     n = strlen(dir) + strlen(file) + 2;
     path = malloc(n);
     if (!path) {
@@ -379,6 +381,8 @@ PL_EXPORT pl_status pl_semaphore_slot_path(const pl_semaphore *s, int slot,
                         "slot %d is out of range 0..%d", slot, s->maximum - 1);
     if ((rc = slot_path(s, slot, &path)) != PL_OK)
         return rc;
+    if (!path) /* never: slot_path sets it on success */
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     n = strlen(path);
     if (!buf || size <= n) {
         free(path);
