@@ -42,7 +42,7 @@ struct pl_semaphore {
     int fd;
     long owner_pid;
     pl__cancel cancel; /* pl_semaphore_cancel */
-    atomic_int busy;   /* an acquire or release runs (see lock_handle.h) */
+    pl__claim busy;    /* an acquire or release runs (see lock_handle.h) */
 };
 
 /* ---- the filename pattern: {name}, {number[:spec]}, {{ and }} ---- */
@@ -217,7 +217,7 @@ PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
     s->maximum = maximum;
     s->slot = -1;
     pl__cancel_init(&s->cancel);
-    atomic_init(&s->busy, 0);
+    pl__claim_init(&s->busy);
     s->fd = -1;
     s->mechanism = PL_MECH_FLOCK;
     s->file_mode = PL_DEFAULT_FILE_MODE;
@@ -480,7 +480,7 @@ static void watch_slots(void *ctx, pl__os_waiter *waiter)
 /* Claim the handle for one acquire or release (see lock.c). */
 static int enter(pl_semaphore *s, const char *call)
 {
-    if (atomic_exchange(&s->busy, 1))
+    if (pl__claim_enter(&s->busy) != PL_OK)
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "cannot %s semaphore '%s': another thread is using "
                         "this handle (one thread per handle)",
@@ -490,7 +490,7 @@ static int enter(pl_semaphore *s, const char *call)
 
 static void leave(pl_semaphore *s)
 {
-    atomic_store(&s->busy, 0);
+    pl__claim_leave(&s->busy);
 }
 
 static int acquire(pl_semaphore *s, double timeout, double check_interval,
