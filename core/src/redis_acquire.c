@@ -20,8 +20,12 @@
    subscription vanishes at once and is noticed within the cap. */
 #define PL_REDIS_POLL_FIRST 0.001
 #define PL_REDIS_POLL_CAP 0.016
-/* While collecting answers, the subscriber count is re-checked this often
-   (a changed count makes the probe inconclusive at once). */
+/* While collecting answers, the subscriber count is re-checked when the
+   answers stall: first 2 ms after the last one, then backing off to
+   50 ms. A changed count makes the probe inconclusive at once; under
+   contention someone leaving mid-probe is the usual reason for a missing
+   answer, and a fixed 50 ms re-check made every such probe cost 50 ms. */
+#define PL_REDIS_PROBE_RECHECK_FIRST 0.002
 #define PL_REDIS_PROBE_RECHECK 0.05
 
 /* Every connection records the process that opened it: a forked child
@@ -286,8 +290,18 @@ static void on_w_push(pl_redis_lock *l, const redisReply *r)
 {
     const redisReply *ch, *payload;
     if (pl__redis_push(r, "message", &ch, &payload)) {
-        if (same(ch, l->notice, l->notice_len))
-            l->notice_seen = 1;
+        if (same(ch, l->notice, l->notice_len)) {
+            /* "released:<id>": a waiter blocked by one holder wakes only
+               for that holder's release (else the whole herd of waiters
+               probes at once and every probe is inconclusive); a bare
+               "released" (older versions of ours) wakes everybody. */
+            size_t bl = strlen(l->blocker);
+            if (!bl || !payload || payload->type != REDIS_REPLY_STRING ||
+                payload->len != 9 + bl ||
+                memcmp(payload->str, "released:", 9) != 0 ||
+                memcmp(payload->str + 9, l->blocker, bl) == 0)
+                l->notice_seen = 1;
+        }
         else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
             (void)add_answer(l, payload); /* no memory: one answer short */
     } else if (pl__redis_push(r, "subscribe", &ch, NULL)) {
@@ -483,7 +497,7 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
 {
     const char *argv[2];
     size_t lens[2];
-    double deadline, recheck;
+    double deadline, recheck, step;
     long long now_count = 0;
     int rc;
 
@@ -510,21 +524,33 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
         goto out;
     if ((rc = publish_ping(l)) != PL_OK)
         goto out;
-    recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+    /* The reply window is T from the ping, however long the response
+       channel took to confirm: a silent holder is reaped only after T. */
+    deadline = pl__os_now() + l->unavailable_timeout;
+    step = PL_REDIS_PROBE_RECHECK_FIRST;
+    recheck = pl__os_now() + step;
     while ((long long)l->nanswers < expected) {
         double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
+        size_t had = l->nanswers;
         if (now >= deadline)
             break;
         if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
             goto out;
         if (l->sub_dead)
             goto out;
+        if (l->nanswers != had) {
+            step = PL_REDIS_PROBE_RECHECK_FIRST; /* answers flow: wait */
+            recheck = pl__os_now() + step;
+            continue;
+        }
         if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
             /* Someone left or joined: stop waiting for answers that may
                never come (no reaping: that is churn, not a crash). */
             if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
                 goto out;
-            recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+            step = step * 2 < PL_REDIS_PROBE_RECHECK ? step * 2
+                                                     : PL_REDIS_PROBE_RECHECK;
+            recheck = pl__os_now() + step;
         }
     }
     if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)

@@ -260,10 +260,36 @@ static int retry(pl_redis_lock *l, const char *why)
                     l->display, why);
 }
 
+/* Remember who we lost to: an exclusive record, else an elected one, else
+   the lowest pending id (legacy peers send no notices: none). */
+static void note_blocker(pl_redis_lock *l)
+{
+    const pl_redis_holder *best = NULL;
+    int rank = 0;
+    size_t i;
+    for (i = 0; i < l->nanswers; i++) {
+        const pl_redis_holder *h = &l->answers[i];
+        int r = h->mode == PL_RMODE_EXCLUSIVE ? 3
+                : h->elected == 1            ? 2
+                : h->mode == PL_RMODE_PENDING ? 1
+                                               : 0;
+        if (is_self(l, h) || r == 0)
+            continue;
+        if (r > rank || (r == rank && strcmp(h->id, best->id) < 0)) {
+            best = h;
+            rank = r;
+        }
+    }
+    l->blocker[0] = '\0';
+    if (best && !best->legacy && strlen(best->id) == PL_REDIS_ID_LEN)
+        memcpy(l->blocker, best->id, PL_REDIS_ID_LEN + 1);
+}
+
 /* Leave the channel (pending, not elected); with fail_when_locked the
    contention was conclusive and the acquire ends. */
 static int give_up(pl_redis_lock *l, int fail_when_locked, const char *why)
 {
+    note_blocker(l);
     pl__redis_unsubscribe(l, 0);
     l->elected = 0;
     if (fail_when_locked)
@@ -334,6 +360,7 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
         if (!l->elected) /* a waiter must not inflate the count */
             pl__redis_unsubscribe(l, 0);
         l->inconclusive++;
+        l->blocker[0] = '\0';
         return retry(l, "probe inconclusive; retrying");
     }
     l->inconclusive = 0;

@@ -602,6 +602,76 @@ static void two_threads_on_one_handle_never_corrupt_it(void **state)
     }
 }
 
+/* ---- fork while another thread waits on the handle ---- */
+
+typedef struct fork_arg {
+    pl_lock *lock;
+    pl_semaphore *sem;
+} fork_arg;
+
+static void *wait_long(void *p)
+{
+    fork_arg *a = p;
+    if (a->lock)
+        (void)pl_lock_acquire_with(a->lock, 30, 0.25, 0, NULL);
+    else
+        (void)pl_semaphore_acquire_with(a->sem, 30, 0.25, NULL);
+    return NULL;
+}
+
+static int child_uses_handles(void *p)
+{
+    fork_arg *a = p;
+    /* The parent's waiting thread does not exist here: the handles are
+       usable, not "busy" forever. */
+    if (pl_lock_release(a->lock) != PL_OK)
+        return 10;
+    if (pl_lock_acquire_with(a->lock, 0, 0.25, 0, NULL) != PL_ERR_ALREADY_LOCKED)
+        return 11;
+    if (pl_semaphore_release(a->sem) != PL_OK)
+        return 12;
+    if (pl_semaphore_acquire_with(a->sem, 0, 0.25, NULL) != PL_ERR_ALREADY_LOCKED)
+        return 13;
+    return 0;
+}
+
+static void fork_while_a_thread_waits_leaves_the_handles_usable(void **state)
+{
+    tu_dir *d = *state;
+    const char *path = tu_path(state, "fork.lock");
+    pl_lock *holder = NULL;
+    pl_semaphore *sh = NULL;
+    fork_arg a, la, sa;
+    pthread_t t1, t2;
+    tu_ok(pl_lock_new(&holder, path));
+    tu_ok(pl_lock_acquire(holder, NULL));
+    tu_ok(pl_semaphore_new(&sh, 1, "fork"));
+    tu_ok(pl_semaphore_set_directory(sh, d->path));
+    tu_ok(pl_semaphore_acquire(sh, NULL));
+    tu_ok(pl_lock_new(&a.lock, path));
+    tu_ok(pl_semaphore_new(&a.sem, 1, "fork"));
+    tu_ok(pl_semaphore_set_directory(a.sem, d->path));
+    la.lock = a.lock;
+    la.sem = NULL;
+    sa.lock = NULL;
+    sa.sem = a.sem;
+    assert_int_equal(pthread_create(&t1, NULL, wait_long, &la), 0);
+    assert_int_equal(pthread_create(&t2, NULL, wait_long, &sa), 0);
+    sleep_s(0.2);
+    /* In this process the handles are busy. */
+    tu_expect(PL_ERR_INVALID_STATE, pl_lock_release(a.lock));
+    tu_expect(PL_ERR_INVALID_STATE, pl_semaphore_release(a.sem));
+    assert_int_equal(tu_wait(tu_fork(child_uses_handles, &a)), 0);
+    pl_lock_cancel(a.lock);
+    pl_semaphore_cancel(a.sem);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pl_lock_free(a.lock);
+    pl_semaphore_free(a.sem);
+    pl_semaphore_free(sh);
+    pl_lock_free(holder);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +687,7 @@ int main(void)
         T(signals_during_a_wait_that_succeeds_leave_it_held_once),
         T(blocking_fd_lock_without_hook_survives_signals),
         T(two_threads_on_one_handle_never_corrupt_it),
+        T(fork_while_a_thread_waits_leaves_the_handles_usable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,11 @@ int pl__os_path_id(const char *path, pl__os_file_id *out)
     return 0;
 }
 
+int pl__os_touch(int fd)
+{
+    return futimens(fd, NULL) != 0 ? errno : 0;
+}
+
 int pl__os_truncate(int fd)
 {
     int rc;
