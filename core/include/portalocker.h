@@ -455,6 +455,10 @@ PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *lock);
 PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeout,
                                          double check_interval,
                                          int fail_when_locked);
+/* Cancel the handle's acquire or probe in progress, or its next one (see
+   "Interrupting and cancelling waits" above): it returns
+   PL_ERR_INTERRUPTED with nothing subscribed. Any thread, signal-safe. */
+PL_EXPORT pl_status pl_redis_lock_cancel(pl_redis_lock *lock);
 /* UNSUBSCRIBE and close: that is the release. No-op (PL_OK) when nothing
    is held. If the lock had been lost meanwhile, everything is still cleaned
    up and the result is PL_ERR_LOCK_LOST, so a loss is never silent. */

@@ -363,17 +363,21 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
     if (seconds < 0)
         seconds = 0;
     ms = seconds > 3600 ? 3600000 : (int)ceil(seconds * 1000.0);
-    if (n == 0) {
-        pl__os_sleep((double)ms / 1000.0);
-        return PL_OK;
-    }
-    if (pl__os_poll(fds, (size_t)n, ms, &ready) != 0) {
-        /* EINTR, ENOMEM: nothing was read. Wait the time asked (no spin)
-           and let a probe know that missing answers prove nothing. */
+    /* The wait ends early for a cancel or the thread's wait hook. */
+    rc = pl__wait_poll(fds, (size_t)n, (double)ms / 1000.0, &l->cancel,
+                       &ready);
+    if (rc == PL_ERR_INTERRUPTED)
+        return rc;
+    if (rc != PL_OK) {
+        /* poll itself failed (ENOMEM): nothing was read. Wait the time
+           asked (no spin) and let a probe know that missing answers prove
+           nothing. */
         l->deaf = 1;
         pl__os_sleep((double)ms / 1000.0);
         return PL_OK;
     }
+    if (n == 0)
+        return PL_OK;
     if (ready == 0)
         return PL_OK; /* timeout: the caller re-checks */
     if (isub >= 0 && fds[isub].revents && pl__redis_fill(l->sub) < 0) {

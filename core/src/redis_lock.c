@@ -176,6 +176,7 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
                         "Redis lock channel must not be empty");
     if (!(l = calloc(1, sizeof *l)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    pl__cancel_init(&l->cancel); /* first: free destroys it */
     l->stop_pipe[0] = l->stop_pipe[1] = -1;
     l->channel_len = channel_len;
     l->channel = pl__concat(channel, channel_len, "", 0);
@@ -241,6 +242,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     fork_check(l);
     teardown(l, 0);
     pl__redis_close(&l->cmd);
+    pl__cancel_destroy(&l->cancel);
     if (l->stop_pipe[0] >= 0) {
         (void)pl__os_close(l->stop_pipe[0]);
         (void)pl__os_close(l->stop_pipe[1]);
@@ -536,12 +538,16 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
         if (rc == PL_OK)
             return acquired(l);
         if (transient(l, rc)) {
+            int ready;
             /* The message of the break is kept if the deadline ends it. */
             if (pl__os_now() >= deadline)
                 break;
-            pl__os_sleep(opts.check_interval < deadline - pl__os_now()
-                             ? opts.check_interval
-                             : deadline - pl__os_now());
+            if ((rc = pl__wait_poll(NULL, 0,
+                                    opts.check_interval < deadline - pl__os_now()
+                                        ? opts.check_interval
+                                        : deadline - pl__os_now(),
+                                    &l->cancel, &ready)) == PL_ERR_INTERRUPTED)
+                break;
             last_attempt = pl__os_now();
             continue;
         }
@@ -578,7 +584,10 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
     CHECK_HANDLE(l);
     if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_ACQUIRE)) != PL_OK)
         return rc;
-    rc = acquire_loop(l, timeout, check_interval, fail_when_locked);
+    /* A pending cancel ends this acquire before it starts. */
+    if ((rc = pl__wait_check(&l->cancel)) == PL_OK)
+        rc = acquire_loop(l, timeout, check_interval, fail_when_locked);
+    pl__wait_done(&l->cancel);
     pl__redis_leave(l);
     return rc;
 }
@@ -586,6 +595,16 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
 PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *l)
 {
     return pl_redis_lock_acquire_with(l, PL_INHERIT, PL_INHERIT, PL_INHERIT);
+}
+
+PL_EXPORT pl_status pl_redis_lock_cancel(pl_redis_lock *l)
+{
+    /* No pl__fail/pl__ok: they write the thread's last error, which a
+       signal handler must not touch. */
+    if (!l)
+        return PL_ERR_INVALID_ARGUMENT;
+    pl__cancel_request(&l->cancel);
+    return PL_OK;
 }
 
 /* Tell our waiters the lock is free. Sent after the UNSUBSCRIBE was

@@ -49,6 +49,7 @@
 
 #include "platform.h"
 #include "redis_internal.h"
+#include "wait_control.h"
 
 #include <stdatomic.h>
 
@@ -113,6 +114,9 @@ struct pl_redis_lock {
     /* One call at a time (PL_REDIS_BUSY_*): another thread's call fails
        with PL_ERR_INVALID_STATE instead of racing on the connections. */
     atomic_int busy;
+    /* pl_redis_lock_cancel: ends the acquire or probe in progress, or the
+       next one (wait_control.h). */
+    pl__cancel cancel;
     /* The holder the last conclusive attempt lost to ("" if none known):
        only its release notice wakes us. */
     char blocker[PL_REDIS_ID_LEN + 1];

@@ -119,14 +119,18 @@ static int w_broke(const probe_ctx *p)
 static int listen_w(probe_ctx *p, double seconds)
 {
     pl__os_pollfd fd;
-    int rc, ready = 0, ms = (int)(seconds * 1000.0) + 1;
+    int rc, ready = 0;
     if ((rc = drain_w(p)) != PL_OK)
         return rc == -1 ? w_broke(p) : rc;
     if (seconds <= 0)
         return PL_OK;
     fd.fd = p->w->fd;
     fd.events = PL__OS_READABLE;
-    if (pl__os_poll(&fd, 1, ms, &ready) != 0 || ready == 0)
+    /* Ends early for a cancel or the thread's wait hook. */
+    rc = pl__wait_poll(&fd, 1, seconds + 0.001, &p->l->cancel, &ready);
+    if (rc == PL_ERR_INTERRUPTED)
+        return rc;
+    if (rc != PL_OK || ready == 0)
         return PL_OK;
     if (pl__redis_fill(p->w) < 0)
         return w_broke(p);
@@ -264,7 +268,9 @@ PL_EXPORT pl_status pl_redis_lock_probe(pl_redis_lock *l, double timeout,
         free(h);
         return rc;
     }
-    rc = run_probe(l, timeout, h);
+    if ((rc = pl__wait_check(&l->cancel)) == PL_OK)
+        rc = run_probe(l, timeout, h);
+    pl__wait_done(&l->cancel);
     pl__redis_leave(l);
     if (rc != PL_OK) {
         pl_redis_holders_free(h);
