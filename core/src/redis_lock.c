@@ -198,6 +198,7 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
     l->conf.connect_timeout = PL_REDIS_DEFAULT_CONNECT_TIMEOUT;
     l->conf.command_timeout = PL_REDIS_DEFAULT_COMMAND_TIMEOUT;
     l->flags = PL_LOCK_EX;
+    l->mode = PL_RMODE_PENDING; /* a writer that has not acquired yet */
     l->wait.timeout = PL_DEFAULT_TIMEOUT;
     l->wait.check_interval = PL_DEFAULT_CHECK_INTERVAL;
     l->unavailable_timeout = PL_REDIS_DEFAULT_UNAVAILABLE;
@@ -397,6 +398,7 @@ PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
                         "(%d), got 0x%x",
                         PL_LOCK_EX, PL_LOCK_SH, (unsigned)flags);
     l->flags = flags;
+    l->mode = flags & PL_LOCK_SH ? PL_RMODE_SHARED : PL_RMODE_PENDING;
     return pl__ok();
 }
 
