@@ -364,8 +364,8 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
         seconds = 0;
     ms = seconds > 3600 ? 3600000 : (int)ceil(seconds * 1000.0);
     /* The wait ends early for a cancel or the thread's wait hook. */
-    rc = pl__wait_poll(fds, (size_t)n, (double)ms / 1000.0, &l->cancel,
-                       &ready);
+    rc = pl__wait_poll_deaf(fds, (size_t)n, (double)ms / 1000.0, &l->cancel,
+                            &ready, &l->deaf);
     if (rc == PL_ERR_INTERRUPTED)
         return rc;
     if (rc != PL_OK) {

@@ -169,6 +169,12 @@ static int wake_fd(pl__cancel *c)
 int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
                   int *ready)
 {
+    return pl__wait_poll_deaf(fds, n, seconds, c, ready, NULL);
+}
+
+int pl__wait_poll_deaf(pl__os_pollfd *fds, size_t n, double seconds,
+                       pl__cancel *c, int *ready, int *deaf)
+{
     pl__os_pollfd stack[8], *all = stack;
     double end, now;
     int wfd = -1, rc = PL_OK;
@@ -215,6 +221,8 @@ int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
             all[i].revents = 0;
         err = pl__os_poll(all, n + 1, ms, &got);
         now = pl__os_now();
+        if (err && deaf)
+            *deaf = 1;
         if (err == EINTR) {
             if ((rc = run_hook(EINTR)) != PL_OK)
                 break;

@@ -49,6 +49,13 @@ int pl__wait_check(pl__cancel *c);
 int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
                   int *ready);
 
+/* The same, and *deaf (if not NULL) set to 1 when poll itself failed at
+   least once meanwhile: for a while nothing was read, so silence on the
+   descriptors proves nothing (a Redis probe must not take an unanswered
+   ping for a dead holder then). */
+int pl__wait_poll_deaf(pl__os_pollfd *fds, size_t n, double seconds,
+                       pl__cancel *c, int *ready, int *deaf);
+
 /* A wait of c is over (it slept with pl__wait_poll, or not): close the
    wake-up channel. NULL is fine. */
 void pl__wait_done(pl__cancel *c);
