@@ -660,8 +660,8 @@ static void slots_exclude_with_posix_mechanism_across_processes(void **state)
 
 /* ---- a waiter's cost is O(1) in maximum ---- */
 
-/* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by this
-   process, in the parent) reaches the free slot 150: it holds one slot
+/* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by the
+   parent) reaches the free slot 150: it holds one slot
    descriptor at a time, not one per busy slot. */
 typedef struct far_arg {
     const char *dir;
@@ -673,7 +673,12 @@ static int child_takes_far_slot(void *p)
     far_arg *a = p;
     struct rlimit rl = {64, 64};
     pl_semaphore *s = NULL;
-    int slot = -1, rc;
+    int slot = -1, rc, fd;
+    /* The parent's slot descriptors are inherited: close our copies (the
+       parent's keep the slots locked), so the limit measures what the
+       waiter itself opens. */
+    for (fd = 3; fd < 1024; fd++)
+        close(fd);
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         return 10;
     if (pl_semaphore_new(&s, a->maximum, "far") != PL_OK ||
