@@ -680,7 +680,7 @@ static int child_takes_far_slot(void *p)
     for (fd = 3; fd < 1024; fd++)
         close(fd);
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 10;
+        return 77; /* valgrind refuses to change it: skipped there */
     if (pl_semaphore_new(&s, a->maximum, "far") != PL_OK ||
         pl_semaphore_set_directory(s, a->dir) != PL_OK)
         return 11;
@@ -700,7 +700,7 @@ static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
     enum { BUSY = 150 };
     pl_semaphore *held[BUSY];
     far_arg a;
-    int i, slot;
+    int i, slot, st;
     a.dir = dir_of(state);
     a.maximum = 200;
     for (i = 0; i < BUSY; i++) {
@@ -708,9 +708,12 @@ static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
         tu_ok(pl_semaphore_acquire(held[i], &slot));
         assert_int_equal(slot, i);
     }
-    assert_int_equal(tu_wait(tu_fork(child_takes_far_slot, &a)), 0);
+    st = tu_wait(tu_fork(child_takes_far_slot, &a));
     for (i = 0; i < BUSY; i++)
         pl_semaphore_free(held[i]);
+    if (st == 77)
+        skip();
+    assert_int_equal(st, 0);
 }
 
 /* maximum = 2**31-1: creating is instant (no paths built up front), the
