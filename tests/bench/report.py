@@ -233,9 +233,8 @@ def main():
               ['case', 'n', 'median', 'p99', 'max', 'target', 'result'],
               rows)
     rows = []
-    for (sec, name), v in sorted(recs.items(), key=lambda kv: str(kv[0])):
-        if sec != 'semaphore':
-            continue
+    sems = [v for (sec, _), v in recs.items() if sec == 'semaphore']
+    for v in sorted(sems, key=lambda v: v['maximum']):
         ok = v['fds_after_acquire'] == 1 and v['rss_delta_kb'] < 1024
         if not ok:
             missed.append(f'semaphore max={v["maximum"]}: '

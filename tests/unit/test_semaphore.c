@@ -660,8 +660,8 @@ static void slots_exclude_with_posix_mechanism_across_processes(void **state)
 
 /* ---- a waiter's cost is O(1) in maximum ---- */
 
-/* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by this
-   process, in the parent) reaches the free slot 150: it holds one slot
+/* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by the
+   parent) reaches the free slot 150: it holds one slot
    descriptor at a time, not one per busy slot. */
 typedef struct far_arg {
     const char *dir;
@@ -673,9 +673,14 @@ static int child_takes_far_slot(void *p)
     far_arg *a = p;
     struct rlimit rl = {64, 64};
     pl_semaphore *s = NULL;
-    int slot = -1, rc;
+    int slot = -1, rc, fd;
+    /* The parent's slot descriptors are inherited: close our copies (the
+       parent's keep the slots locked), so the limit measures what the
+       waiter itself opens. */
+    for (fd = 3; fd < 1024; fd++)
+        close(fd);
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 10;
+        return 77; /* valgrind refuses to change it: skipped there */
     if (pl_semaphore_new(&s, a->maximum, "far") != PL_OK ||
         pl_semaphore_set_directory(s, a->dir) != PL_OK)
         return 11;
@@ -695,7 +700,7 @@ static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
     enum { BUSY = 150 };
     pl_semaphore *held[BUSY];
     far_arg a;
-    int i, slot;
+    int i, slot, st;
     a.dir = dir_of(state);
     a.maximum = 200;
     for (i = 0; i < BUSY; i++) {
@@ -703,9 +708,12 @@ static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
         tu_ok(pl_semaphore_acquire(held[i], &slot));
         assert_int_equal(slot, i);
     }
-    assert_int_equal(tu_wait(tu_fork(child_takes_far_slot, &a)), 0);
+    st = tu_wait(tu_fork(child_takes_far_slot, &a));
     for (i = 0; i < BUSY; i++)
         pl_semaphore_free(held[i]);
+    if (st == 77)
+        skip();
+    assert_int_equal(st, 0);
 }
 
 /* maximum = 2**31-1: creating is instant (no paths built up front), the
