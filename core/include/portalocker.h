@@ -17,7 +17,10 @@
  *    handle's options (PL_INHERIT keeps the handle's); `_with` means
  *    nothing else.
  *  - Lengths are size_t.
- *  - A handle may be used from any thread but not from two threads at once.
+ *  - A handle may be used from any thread but not from two threads at once
+ *    (a second concurrent acquire or release is refused with
+ *    PL_ERR_INVALID_STATE rather than corrupting the handle); the *_cancel
+ *    calls are the exception: any thread, or a signal handler, at any time.
  *  - Every macro a foreign runtime needs has a function twin (ctypes and
  *    LuaJIT FFI cannot see macros): pl_version_number(), pl_flag_*().
  */
@@ -76,7 +79,9 @@ PL_EXPORT const char *pl_version_string(void);
     X(INVALID_STATE, -10, "InvalidState",                                    \
       "the handle is in the wrong state for this call")                     \
     X(LOCK_LOST, -11, "LockLost", "the lock was lost while held")            \
-    X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")
+    X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")    \
+    X(INTERRUPTED, -13, "Interrupted",                                       \
+      "the wait was cancelled or interrupted")
 
 #define PL_ERROR_ENUM_ENTRY(name, value, exc, text) PL_ERR_##name = (value),
 typedef enum pl_error {
@@ -105,6 +110,56 @@ PL_EXPORT int pl_last_errno(void);
 /* The code of the calling thread's last failed call (PL_OK if none). */
 PL_EXPORT int pl_last_error_code(void);
 PL_EXPORT void pl_clear_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Interrupting and cancelling waits                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every call that can wait for a lock (pl_lock_acquire*, pl_semaphore_
+ * acquire*, pl_lock_fd* without PL_LOCK_NB, pl_redis_lock_acquire*) can be
+ * ended early in two ways; either makes it return PL_ERR_INTERRUPTED with
+ * nothing held (no lock, no slot, no subscription; the file a Lock opened
+ * is closed again).
+ *
+ * 1. The calling thread's wait hook. While a thread waits, its hook runs at
+ *    least every `interval` seconds, and as soon as a signal interrupts the
+ *    wait (a handler installed without SA_RESTART; with SA_RESTART only the
+ *    interval applies). A nonzero return ends the wait; zero resumes it
+ *    (the deadline does not move). The hook runs on the waiting thread, in
+ *    normal (not signal) context, holding nothing of the library's, so it
+ *    may run an interpreter's signal handlers (Python: PyErr_CheckSignals)
+ *    or check a flag an unblocking function set (Ruby). It must not use
+ *    the handle being waited on. A wait that gets its lock returns PL_OK
+ *    even if a signal arrived meanwhile: the caller decides what a late
+ *    signal means (a binding that raises must release first).
+ *    The hook is per thread: a new thread starts without one. hook NULL
+ *    removes it. interval: > 0 and finite (a hook is cheap to call: 0.05 s
+ *    suits an interactive program), else PL_ERR_INVALID_ARGUMENT; ignored
+ *    when hook is NULL.
+ */
+typedef int (*pl_wait_hook)(void *userdata);
+PL_EXPORT pl_status pl_set_wait_hook(pl_wait_hook hook, void *userdata,
+                                     double interval);
+/* The calling thread's hook (NULL, NULL, 0 when none); any out-parameter
+   may be NULL. */
+PL_EXPORT pl_status pl_get_wait_hook(pl_wait_hook *hook, void **userdata,
+                                     double *interval);
+
+/*
+ * 2. Cancelling a handle: pl_lock_cancel / pl_semaphore_cancel (below).
+ *    Safe from any thread and from a signal handler (an atomic flag and a
+ *    write to a wake-up pipe: no lock, no allocation). Like pthread_cancel,
+ *    a cancel is pending until a wait of that handle consumes it: the
+ *    acquire in progress returns PL_ERR_INTERRUPTED within a few
+ *    milliseconds, or, if none is in progress, the handle's next acquire
+ *    that has to take the OS lock does, without trying. A cancel is
+ *    consumed exactly once and never lost; cancelling twice before a wait
+ *    is one cancel. An acquire that got its lock before it saw the cancel
+ *    returns PL_OK and leaves the cancel pending for the next one (a race
+ *    a canceller cannot avoid: it learns which happened from the result).
+ *    The handle must outlive the cancel call.
+ */
 
 /* ------------------------------------------------------------------ */
 /* Flags and mechanisms                                                 */
@@ -226,6 +281,9 @@ PL_EXPORT int pl_lock_is_held(const pl_lock *lock);
 PL_EXPORT int pl_lock_held_fd(const pl_lock *lock);
 /* RLock acquire count (0 or 1 for the other kinds). */
 PL_EXPORT int pl_lock_count(const pl_lock *lock);
+/* Cancel the handle's acquire in progress, or its next one (see
+   "Interrupting and cancelling waits" above). Any thread, signal-safe. */
+PL_EXPORT pl_status pl_lock_cancel(pl_lock *lock);
 
 /* PID-file locks: the PID in the PID file, 0 if missing, empty or not a
    number. After an acquire failed with PL_ERR_ALREADY_LOCKED,
@@ -294,6 +352,9 @@ PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *sem);
 /* The held slot, or -1. */
 PL_EXPORT int pl_semaphore_slot(const pl_semaphore *sem);
 PL_EXPORT int pl_semaphore_fd(const pl_semaphore *sem);
+/* Cancel the handle's acquire in progress, or its next one (see
+   "Interrupting and cancelling waits" above). Any thread, signal-safe. */
+PL_EXPORT pl_status pl_semaphore_cancel(pl_semaphore *sem);
 
 /* ------------------------------------------------------------------ */
 /* Atomic file writes (open_atomic)                                     */
@@ -409,6 +470,110 @@ PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *lock);
    lock in a forked child: there it is simply not held. */
 PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *lock);
 PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
+
+/* What "held" guarantees.
+   check() returns PL_OK only while the hold is provable: the holder's
+   background thread confirmed, with a round trip to the server on the
+   subscription that IS the lock, that the subscription was alive at a
+   moment less than a validity window ago. The window is
+   unavailable_timeout minus a margin (half of it, at most 1 s less), on a
+   clock that keeps counting while the process is stopped or the machine
+   sleeps (CLOCK_BOOTTIME on Linux), so a process frozen past the window
+   and resumed finds its hold lapsed at its first check, before it can act
+   on it. The thread confirms several times per window, so a healthy
+   holder never lapses. Once lapsed or lost the hold stays lost (sticky):
+   the lost callback fires once, release() reports PL_ERR_LOCK_LOST, and
+   is_lost() says 1 until the next acquire.
+   A waiter may reap a holder silent for its own unavailable_timeout, so a
+   holder's window is only as safe as the shortest unavailable_timeout
+   used on the channel, by this library or by the reference: give every
+   participant the same value. "Held" is a statement about the past (the
+   last confirmation) bounded by the window; a holder paused between its
+   check and its write (GC, swap, SIGSTOP) can still write after losing
+   the lock. Only a fencing token, checked by the resource itself,
+   protects against that: see set_fencing.
+   Threads: use a handle from one thread at a time. A call made while
+   another thread is inside acquire, release or probe on the same handle
+   does not wait for it: it fails with PL_ERR_INVALID_STATE saying what
+   the handle is busy with. */
+
+/* Holder record modes on the wire ("shared", "pending", "exclusive"). The
+   functions return the same values, for bindings without the macros. */
+#define PL_REDIS_MODE_SHARED 0
+#define PL_REDIS_MODE_PENDING 1
+#define PL_REDIS_MODE_EXCLUSIVE 2
+PL_EXPORT int pl_redis_mode_shared(void);
+PL_EXPORT int pl_redis_mode_pending(void);
+PL_EXPORT int pl_redis_mode_exclusive(void);
+
+/* Fencing tokens (opt-in, off by default; not while held). With fencing
+   on, every exclusive grant draws a token: after the grant is confirmed
+   and before acquire reports it, INCR "<channel>-fence" in the lock's
+   database; a failed INCR fails the attempt. Tokens drawn on one server
+   and database by any fenced writer (this library or the reference with
+   fencing=True) increase strictly in grant order; unfenced writers draw
+   none, readers never. Hand the token to the resource with every write
+   and have it reject tokens lower than the highest it has seen. */
+PL_EXPORT pl_status pl_redis_lock_set_fencing(pl_redis_lock *lock,
+                                              int enabled);
+PL_EXPORT pl_status pl_redis_lock_get_fencing(const pl_redis_lock *lock,
+                                              int *out);
+/* The token of the current or most recent fenced grant (still readable
+   after release and after a loss); 0 when none was drawn yet (tokens
+   start at 1). A new acquire attempt resets it. */
+PL_EXPORT pl_status pl_redis_lock_get_fence_token(const pl_redis_lock *lock,
+                                                  long long *out);
+/* The counter's key, "<channel>-fence" (binary-safe: *len bytes; owned by
+   the handle). */
+PL_EXPORT pl_status pl_redis_lock_get_fence_key(const pl_redis_lock *lock,
+                                                const char **key,
+                                                size_t *len);
+
+/* End-to-end self-check (the reference's self_check_interval): every
+   `seconds` the holder publishes an ordinary ping on the channel and needs
+   its own answer back within min(seconds, unavailable_timeout), else the
+   hold is lost. 0 (default) = off. The validity confirmation above runs
+   regardless; this additionally proves the publish/answer path. Not while
+   held. */
+PL_EXPORT pl_status pl_redis_lock_set_self_check_interval(pl_redis_lock *lock,
+                                                          double seconds);
+PL_EXPORT pl_status pl_redis_lock_get_self_check_interval(
+    const pl_redis_lock *lock, double *out);
+
+/* 1 from the moment a held lock was lost (or its validity lapsed) until
+   the next acquire, also after release (the reference's `lost`); else 0.
+   No round trip. */
+PL_EXPORT pl_status pl_redis_lock_is_lost(const pl_redis_lock *lock,
+                                          int *out);
+/* The mode this handle advertises right now (PL_REDIS_MODE_*: while
+   acquiring it changes; SHARED or EXCLUSIVE while held; the requested
+   mode's idle value when nothing is held), and whether it is the elected
+   writer (the reference's `writer_elected`). */
+PL_EXPORT pl_status pl_redis_lock_get_mode(const pl_redis_lock *lock,
+                                           int *out);
+PL_EXPORT pl_status pl_redis_lock_get_elected(const pl_redis_lock *lock,
+                                              int *out);
+
+/* Read-only probe (the reference's RedisLock.probe()): who holds the
+   channel right now. Never subscribes to the channel, never reaps, never
+   changes the handle's state; usable whether or not this handle holds
+   (its own answer is then included). A subscriber count of 0 gives an
+   empty list at once; otherwise pings are sent and answers collected,
+   retried until a probe is conclusive or `timeout` seconds pass
+   (PL_INHERIT: unavailable_timeout), then PL_ERR_LOCK_FAILED (an
+   unanswered probe is never reported as an empty channel). *out is freed
+   with pl_redis_holders_free. */
+typedef struct pl_redis_holders pl_redis_holders;
+PL_EXPORT pl_status pl_redis_lock_probe(pl_redis_lock *lock, double timeout,
+                                        pl_redis_holders **out);
+PL_EXPORT size_t pl_redis_holders_count(const pl_redis_holders *holders);
+/* Entry i: holder_id (owned by the list; "legacy-<n>" for a pre-record
+   peer), mode (PL_REDIS_MODE_*), elected 1/0, or -1 when the record has
+   no boolean `elected` (a peer older than 4.2). Any out may be NULL. */
+PL_EXPORT pl_status pl_redis_holders_get(const pl_redis_holders *holders,
+                                         size_t i, const char **holder_id,
+                                         int *mode, int *elected);
+PL_EXPORT void pl_redis_holders_free(pl_redis_holders *holders);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ static int drain_cmd(pl_redis_lock *l)
 {
     while (l->cmd && l->cmd_pending > 0) {
         void *r = NULL;
-        if (redisGetReply(l->cmd, &r) != REDIS_OK) {
+        if (pl__redis_get_reply(l->cmd, &r) != REDIS_OK) {
             pl__redis_close(&l->cmd);
             break;
         }
@@ -73,8 +73,9 @@ static int ensure_cmd(pl_redis_lock *l)
 
 /* A command on cmd; a broken connection is dropped so that the next call
    reconnects. */
-static int cmd_call(pl_redis_lock *l, const char *what, int argc,
-                    const char **argv, const size_t *lens, redisReply **out)
+int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
+                       const char **argv, const size_t *lens,
+                       redisReply **out)
 {
     int rc = ensure_cmd(l);
     if (rc == PL_OK && !l->cmd)
@@ -87,12 +88,12 @@ static int cmd_call(pl_redis_lock *l, const char *what, int argc,
     return rc;
 }
 
-static int numsub(pl_redis_lock *l, long long *count)
+int pl__redis_numsub(pl_redis_lock *l, long long *count)
 {
     const char *argv[3] = {"PUBSUB", "NUMSUB", l->channel};
     size_t lens[3] = {6, 6, l->channel_len};
     redisReply *r = NULL;
-    int rc = cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
+    int rc = pl__redis_cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
     if (rc != PL_OK)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -108,17 +109,19 @@ static int numsub(pl_redis_lock *l, long long *count)
     return PL_OK;
 }
 
-/* Answer a ping with our current record; one reconnect of cmd if it
-   broke (a reconnect of the publisher is harmless: it holds nothing). */
-static void answer_ping(pl_redis_lock *l, const char *resp, size_t resp_len,
-                        int mode)
+/* Answer a ping with our record (mode and elected as one snapshot: the
+   caller's thread is the only one that changes them). One reconnect of
+   cmd if it broke (a reconnect of the publisher is harmless: it holds
+   nothing). PL_OK once the server took the answer. */
+static int answer_ping(pl_redis_lock *l, const char *resp, size_t resp_len,
+                       int mode, int elected)
 {
-    char *answer = pl__redis_build_answer(l->id, mode);
+    char *answer = pl__redis_build_answer(l->id, mode, elected);
     const char *argv[3];
     size_t lens[3];
-    int tries;
+    int tries, rc = PL_ERR_NO_MEMORY;
     if (!answer)
-        return; /* out of memory: we look unavailable for one probe */
+        return rc; /* out of memory: we look unavailable for one probe */
     argv[0] = "PUBLISH";
     argv[1] = resp;
     argv[2] = answer;
@@ -126,29 +129,35 @@ static void answer_ping(pl_redis_lock *l, const char *resp, size_t resp_len,
     lens[1] = resp_len;
     lens[2] = strlen(answer);
     for (tries = 0; tries < 2; tries++)
-        if (cmd_call(l, "PUBLISH (answer to a ping)", 3, argv, lens, NULL) ==
-            PL_OK)
+        if ((rc = pl__redis_cmd_call(l, "PUBLISH (answer to a ping)", 3, argv,
+                                     lens, NULL)) == PL_OK)
             break;
     free(answer);
+    return rc;
 }
 
 /* A push read on sub: answer it if it is a ping. Returns -1 when it says
-   that our subscription ended. */
-int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode)
+   that our subscription ended, -2 when an answer could not be sent. */
+int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
+                          int elected)
 {
     const redisReply *ch, *payload;
     if (pl__redis_push(r, "message", &ch, &payload)) {
         char *resp = NULL;
         size_t resp_len = 0;
+        int rc = 0;
         if (payload && payload->type == REDIS_REPLY_STRING &&
             pl__redis_parse_ping(payload->str, payload->len, &resp,
-                                 &resp_len) == 1)
-            answer_ping(l, resp, resp_len, mode);
+                                 &resp_len) == 1 &&
+            answer_ping(l, resp, resp_len, mode, elected) != PL_OK)
+            rc = -2;
         free(resp);
-        return 0;
+        return rc;
     }
     if (pl__redis_push(r, "unsubscribe", &ch, NULL))
         return -1;
+    if (pl__redis_push(r, "pong", NULL, NULL))
+        l->pongs++;
     return 0;
 }
 
@@ -156,7 +165,7 @@ int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode)
 /* the subscription                                                    */
 /* ------------------------------------------------------------------ */
 
-static int subscribe(pl_redis_lock *l)
+int pl__redis_subscribe(pl_redis_lock *l)
 {
     const char *argv[2] = {"SUBSCRIBE", l->channel};
     size_t lens[2] = {9, l->channel_len};
@@ -202,7 +211,7 @@ void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
             int done;
             /* Blocking read (command timeout on the socket); pings that
                race with the unsubscribe are left unanswered: we leave. */
-            if (redisGetReply(l->sub, &r) != REDIS_OK)
+            if (pl__redis_get_reply(l->sub, &r) != REDIS_OK)
                 break;
             done = pl__redis_push(r, "unsubscribe", NULL, NULL);
             freeReplyObject(r);
@@ -252,8 +261,10 @@ static int add_answer(pl_redis_lock *l, const redisReply *payload)
     if (rc != PL_OK)
         return rc;
     for (i = 0; i < l->nanswers; i++)
-        if (strcmp(l->answers[i].id, h.id) == 0) {
-            free(h.id); /* answered twice: counted once */
+        if (!h.legacy && strcmp(l->answers[i].id, h.id) == 0) {
+            /* Answered twice: counted once, the later record wins. */
+            free(l->answers[i].id);
+            l->answers[i] = h;
             return PL_OK;
         }
     if (l->nanswers == l->answers_cap) {
@@ -291,7 +302,7 @@ static int dispatch_buffered(pl_redis_lock *l)
     redisReply *r;
     int k;
     while (l->sub && (k = pl__redis_buffered(l->sub, &r)) != 0) {
-        if (k < 0 || pl__redis_on_sub_push(l, r, l->mode) < 0) {
+        if (k < 0 || pl__redis_on_sub_push(l, r, l->mode, l->elected) == -1) {
             if (r)
                 freeReplyObject(r);
             pl__redis_close(&l->sub);
@@ -319,7 +330,7 @@ static int dispatch_buffered(pl_redis_lock *l)
 
 /* Wait up to `seconds` for traffic on sub (pings to answer) and w
    (answers, notices) and handle it. Returns after one wake-up. */
-static int pump(pl_redis_lock *l, double seconds)
+int pl__redis_pump(pl_redis_lock *l, double seconds)
 {
     pl__os_pollfd fds[2];
     int n = 0, isub = -1, iw = -1, ms, rc, ready = 0;
@@ -384,7 +395,7 @@ static void reap(pl_redis_lock *l)
     size_t n = 0, i;
     argv[0] = "CLIENT";
     argv[1] = "LIST";
-    if (cmd_call(l, "CLIENT LIST", 2, argv, NULL, &r) != PL_OK)
+    if (pl__redis_cmd_call(l, "CLIENT LIST", 2, argv, NULL, &r) != PL_OK)
         return;
     if (r->type == REDIS_REPLY_STRING)
         (void)pl__redis_reap_targets(r->str, r->len, l->channel,
@@ -403,7 +414,7 @@ static void reap(pl_redis_lock *l)
         lens[2] = 2;
         lens[3] = strlen(idbuf);
         /* "No such client" when it died meanwhile: fine. */
-        (void)cmd_call(l, "CLIENT KILL", 4, argv, lens, NULL);
+        (void)pl__redis_cmd_call(l, "CLIENT KILL", 4, argv, lens, NULL);
     }
     free(ids);
 }
@@ -460,14 +471,15 @@ static int publish_ping(pl_redis_lock *l)
     lens[0] = 7;
     lens[1] = l->channel_len;
     lens[2] = strlen(ping);
-    rc = cmd_call(l, "PUBLISH (ping)", 3, argv, lens, NULL);
+    rc = pl__redis_cmd_call(l, "PUBLISH (ping)", 3, argv, lens, NULL);
     free(ping);
     return rc;
 }
 
 /* Ask every subscriber who it is (protocol step 3). *conclusive is set
    when exactly `expected` holders answered and the count held still. */
-static int probe(pl_redis_lock *l, long long expected, int *conclusive)
+int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
+                    int *conclusive)
 {
     const char *argv[2];
     size_t lens[2];
@@ -490,11 +502,11 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
     deadline = pl__os_now() + l->unavailable_timeout;
     /* Listen before asking, or fast answers are lost. */
     while (!l->probe_confirmed && pl__os_now() < deadline && !l->sub_dead)
-        if ((rc = pump(l, deadline - pl__os_now())) != PL_OK)
+        if ((rc = pl__redis_pump(l, deadline - pl__os_now())) != PL_OK)
             goto out;
     if (l->sub_dead)
         goto out;
-    if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+    if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
         goto out;
     if ((rc = publish_ping(l)) != PL_OK)
         goto out;
@@ -503,24 +515,24 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
         double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
         if (now >= deadline)
             break;
-        if ((rc = pump(l, until - now)) != PL_OK)
+        if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
             goto out;
         if (l->sub_dead)
             goto out;
         if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
             /* Someone left or joined: stop waiting for answers that may
                never come (no reaping: that is churn, not a crash). */
-            if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+            if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
                 goto out;
             recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
         }
     }
-    if ((rc = numsub(l, &now_count)) != PL_OK || now_count != expected)
+    if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
         goto out;
     if ((long long)l->nanswers < expected) {
         /* Silent subscribers are dead ones, unless we could not listen:
            our own poll failure must never get a live holder killed. */
-        if (!l->deaf)
+        if (!l->deaf && may_reap)
             reap(l);
         goto out;
     }
@@ -528,100 +540,6 @@ static int probe(pl_redis_lock *l, long long expected, int *conclusive)
 out:
     pl__redis_end_probe(l);
     return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* deciding (protocol step 4)                                          */
-/* ------------------------------------------------------------------ */
-
-static int any_mode(const pl_redis_lock *l, int mode)
-{
-    size_t i;
-    for (i = 0; i < l->nanswers; i++)
-        if (l->answers[i].mode == mode)
-            return 1;
-    return 0;
-}
-
-/* Writers: elected when nobody is exclusive and our id sorts first among
-   the pending ids (every contender computes the same winner). */
-static int writer_elected(const pl_redis_lock *l)
-{
-    const char *first = NULL;
-    size_t i;
-    if (any_mode(l, PL_RMODE_EXCLUSIVE))
-        return 0;
-    for (i = 0; i < l->nanswers; i++)
-        if (l->answers[i].mode == PL_RMODE_PENDING &&
-            (!first || strcmp(l->answers[i].id, first) < 0))
-            first = l->answers[i].id;
-    return first && strcmp(first, l->id) == 0;
-}
-
-/* One attempt. PL_OK: held. PL_ERR_ALREADY_LOCKED: try again later (or
-   stop, when l->hard_locked). Anything else: give up. *count is the
-   subscriber count seen. */
-int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
-                      long long *count)
-{
-    int rc, conclusive;
-    long long n = 0;
-
-    if (!l->sub && (rc = subscribe(l)) != PL_OK)
-        return rc;
-    if ((rc = numsub(l, &n)) != PL_OK)
-        return rc;
-    *count = n;
-    if (n <= 1) {
-        /* Alone on the channel: ours. The switch happens on this thread,
-           which answers every ping, so no answer can show the old mode
-           to anybody who subscribed after this count. */
-        if (l->mode == PL_RMODE_PENDING)
-            l->mode = PL_RMODE_EXCLUSIVE;
-        return PL_OK;
-    }
-    if ((rc = probe(l, n, &conclusive)) != PL_OK)
-        return rc;
-    if (l->sub_dead) /* our own subscription went away (reaped?): retry */
-        return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
-                        "the subscription of Redis lock '%s' ended while "
-                        "acquiring; retrying",
-                        l->display);
-    if (conclusive) {
-        if (l->flags & PL_LOCK_SH) {
-            size_t i;
-            int all_shared = 1;
-            for (i = 0; i < l->nanswers; i++)
-                all_shared &= l->answers[i].mode == PL_RMODE_SHARED;
-            if (all_shared)
-                return PL_OK;
-        } else if (writer_elected(l)) {
-            if (!any_mode(l, PL_RMODE_SHARED)) {
-                l->mode = PL_RMODE_EXCLUSIVE;
-                return PL_OK;
-            }
-            if (!fail_when_locked) {
-                /* Stay subscribed as pending: keeps new readers out while
-                   the current ones drain. */
-                l->elected = 1;
-                return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
-                                "Redis lock '%s' has readers; waiting as the "
-                                "elected writer",
-                                l->display);
-            }
-        }
-        pl__redis_unsubscribe(l, 0);
-        if (fail_when_locked)
-            l->hard_locked = 1;
-        return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
-                        "Redis lock '%s' is held by another holder",
-                        l->display);
-    }
-    if (!l->elected)
-        pl__redis_unsubscribe(l, 0); /* a waiter must not inflate the count */
-    return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
-                    "Redis lock '%s': probe inconclusive; retrying",
-                    l->display);
 }
 
 /* Between attempts: sleep on the waiter connection (a release notice
@@ -645,14 +563,14 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         long long n = 0;
         if (now >= deadline)
             return PL_OK;
-        if ((rc = pump(l, backoff < deadline - now ? backoff
+        if ((rc = pl__redis_pump(l, backoff < deadline - now ? backoff
                                                    : deadline - now)) != PL_OK)
             return rc;
         if (l->notice_seen || l->sub_dead) {
             l->notice_seen = 0;
             return PL_OK;
         }
-        if ((rc = numsub(l, &n)) != PL_OK)
+        if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
             return rc;
         if (n <= (l->sub ? 1 : 0))
             return PL_OK;

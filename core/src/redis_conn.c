@@ -33,6 +33,103 @@ static struct timeval to_timeval(double seconds)
     return tv;
 }
 
+/* ---- bounded replies ----
+   hiredis 0.14 has no limit of its own: maxbuf only says when to free an
+   idle buffer, and an array header "*2147483647" makes it allocate the
+   element table at once. The reader's object functions are wrapped so an
+   array longer than PL_REDIS_MAX_ELEMENTS fails the reader (as out of
+   memory: the connection is then broken), and every read checks the
+   bytes buffered for the reply in progress against PL_REDIS_MAX_REPLY. The
+   original functions travel in the reader's privdata, so the table below
+   is constant. */
+
+static const redisReplyObjectFunctions *orig_fn(const redisReadTask *t)
+{
+    return (const redisReplyObjectFunctions *)t->privdata;
+}
+
+static void *bounded_string(const redisReadTask *t, char *s, size_t len)
+{
+    if (len > PL_REDIS_MAX_REPLY)
+        return NULL;
+    return orig_fn(t)->createString(t, s, len);
+}
+
+static void *bounded_array(const redisReadTask *t, int elements)
+{
+    if (elements < 0 || (size_t)elements > PL_REDIS_MAX_ELEMENTS)
+        return NULL;
+    return orig_fn(t)->createArray(t, elements);
+}
+
+static void *bounded_integer(const redisReadTask *t, long long value)
+{
+    return orig_fn(t)->createInteger(t, value);
+}
+
+static void *bounded_nil(const redisReadTask *t)
+{
+    return orig_fn(t)->createNil(t);
+}
+
+static redisReplyObjectFunctions bounded_fns = {
+    bounded_string, bounded_array, bounded_integer, bounded_nil,
+    freeReplyObject};
+
+static void bound_reader(redisContext *c)
+{
+    if (c->reader->fn != &bounded_fns) {
+        c->reader->privdata = c->reader->fn;
+        c->reader->fn = &bounded_fns;
+    }
+}
+
+/* Unparsed bytes beyond the bound: the server is broken or hostile. */
+static int over_bound(redisContext *c)
+{
+    if (c->reader->len - c->reader->pos <= PL_REDIS_MAX_REPLY)
+        return 0;
+    c->err = REDIS_ERR_PROTOCOL;
+    snprintf(c->errstr, sizeof c->errstr,
+             "reply larger than %u bytes: refused",
+             (unsigned)PL_REDIS_MAX_REPLY);
+    return 1;
+}
+
+/* hiredis's redisGetReply with the byte bound checked after every read. */
+static int get_reply(redisContext *c, void **out)
+{
+    void *r = NULL;
+    int done = 0;
+    *out = NULL;
+    if (c->err)
+        return REDIS_ERR;
+    if (redisGetReplyFromReader(c, &r) != REDIS_OK)
+        return REDIS_ERR;
+    if (r) {
+        *out = r;
+        return REDIS_OK;
+    }
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return REDIS_ERR;
+    for (;;) {
+        if (redisBufferRead(c) != REDIS_OK || over_bound(c))
+            return REDIS_ERR;
+        if (redisGetReplyFromReader(c, &r) != REDIS_OK)
+            return REDIS_ERR;
+        if (r) {
+            *out = r;
+            return REDIS_OK;
+        }
+    }
+}
+
+int pl__redis_get_reply(redisContext *c, void **out)
+{
+    return get_reply(c, out);
+}
+
 void pl__redis_close(redisContext **c)
 {
     if (*c)
@@ -40,11 +137,32 @@ void pl__redis_close(redisContext **c)
     *c = NULL;
 }
 
+/* Whether the last PL_ERR_CONNECTION of this thread was a command on an
+   established connection timing out (a server pause), which costs an
+   attempt, rather than a refusal or a reset (no server, bad password, a
+   broken connection), which ends the acquire. */
+static _Thread_local int last_broke;
+
+int pl__redis_broke(void)
+{
+    return last_broke;
+}
+
 static int reply_error(const pl_redis_conf *cf, redisContext *c,
                        const char *what, const redisReply *r)
 {
     char ep[300];
     pl__redis_endpoint(cf, ep, sizeof ep);
+    if (!r && c->err == REDIS_ERR_OOM) {
+        last_broke = 0;
+        return pl__fail(PL_ERR_CONNECTION, 0,
+                        "Redis at %s sent a reply during %s beyond the "
+                        "bounds (more than %zu elements or %zu bytes), or "
+                        "memory ran out: connection dropped",
+                        ep, what, PL_REDIS_MAX_ELEMENTS, PL_REDIS_MAX_REPLY);
+    }
+    last_broke = !r && c->err == REDIS_ERR_IO &&
+                 (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT);
     if (!r)
         return pl__fail(PL_ERR_CONNECTION, c->err == REDIS_ERR_IO ? errno : 0,
                         "lost the connection to Redis at %s during %s: %s",
@@ -57,9 +175,14 @@ int pl__redis_call(const pl_redis_conf *cf, redisContext *c, const char *what,
                    int argc, const char **argv, const size_t *lens,
                    redisReply **out)
 {
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    redisReply *r = NULL;
     if (out)
         *out = NULL;
+    if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
+        void *v = NULL;
+        if (get_reply(c, &v) == REDIS_OK)
+            r = v;
+    }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         int rc = reply_error(cf, c, what, r);
         if (r)
@@ -97,7 +220,7 @@ int pl__redis_buffered(redisContext *c, redisReply **out)
 
 int pl__redis_fill(redisContext *c)
 {
-    if (c->err || redisBufferRead(c) != REDIS_OK)
+    if (c->err || redisBufferRead(c) != REDIS_OK || over_bound(c))
         return -1;
     return 0;
 }
@@ -164,7 +287,7 @@ static int handshake(const pl_redis_conf *cf, redisContext *c,
     /* Read every reply (keeps the stream in step), report the first error. */
     for (i = 0; i < n; i++) {
         void *r = NULL;
-        if (redisGetReply(c, &r) != REDIS_OK)
+        if (get_reply(c, &r) != REDIS_OK)
             return rc != PL_OK ? rc : reply_error(cf, c, what[i], NULL);
         if (((redisReply *)r)->type == REDIS_REPLY_ERROR && rc == PL_OK)
             rc = reply_error(cf, c, what[i], r);
@@ -191,11 +314,13 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
     if (c->err) {
         int e = c->err == REDIS_ERR_IO ? errno : 0;
         pl__redis_endpoint(cf, ep, sizeof ep);
+        last_broke = 0;
         rc = pl__fail(PL_ERR_CONNECTION, e, "cannot connect to Redis at %s: %s",
                       ep, c->errstr);
         redisFree(c);
         return rc;
     }
+    bound_reader(c);
     /* A child that exec()s must not keep our subscription (the lock)
        alive after we are gone. */
     (void)pl__os_set_cloexec(c->fd);

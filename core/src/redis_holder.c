@@ -1,8 +1,9 @@
 /*
  * Keeping a held Redis lock: one background thread per held lock owns sub
- * and cmd until release. It answers pings with the mode the lock was
- * taken in, checks the subscription with a PING now and then, and on a
- * loss sets the atomic flag that pl_redis_lock_check reads and calls the
+ * and cmd until release. It answers pings with the record the lock was
+ * taken with, confirms the subscription with a PING several times per
+ * validity window (each pong moves the window on), and on a loss or a
+ * lapse sets the atomic flag that pl_redis_lock_check reads and calls the
  * lost callback once. It never resubscribes (that would be a silent
  * re-acquisition that skipped the election). The handle and the overview
  * are in redis_lock_handle.h.
@@ -10,71 +11,143 @@
 #include "redis_lock_handle.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 
-/* A held lock checks its subscription with a PING this often (the
-   reference's health_check_interval). */
-#define PL_REDIS_HEALTH_INTERVAL 10.0
+/* ---- validity ---- */
 
-static void mark_lost(pl_redis_lock *l, const char *why)
+double pl__redis_window(double t)
 {
+    double margin = t / 2 < 1.0 ? t / 2 : 1.0;
+    return t - margin;
+}
+
+void pl__redis_confirmed(pl_redis_lock *l, double sent)
+{
+    atomic_store_explicit(&l->confirmed_us, (long long)(sent * 1e6),
+                          memory_order_release);
+}
+
+static double confirmed_age(const pl_redis_lock *l)
+{
+    long long at = atomic_load_explicit(
+        (atomic_llong *)&l->confirmed_us, memory_order_acquire);
+    return pl__os_now_boot() - (double)at / 1e6;
+}
+
+int pl__redis_valid(const pl_redis_lock *l)
+{
+    return confirmed_age(l) <= l->window;
+}
+
+int pl__redis_claim_lost(pl_redis_lock *l, const char *why)
+{
+    int expected = 0;
     char ep[300];
+    if (!atomic_compare_exchange_strong(&l->lost_claim, &expected, 1)) {
+        /* The winner is writing its message: microseconds. */
+        while (!atomic_load_explicit(&l->lost, memory_order_acquire))
+            pl__os_sleep(0.0001);
+        return 0;
+    }
     pl__redis_endpoint(&l->conf, ep, sizeof ep);
     snprintf(l->lost_reason, sizeof l->lost_reason,
              "Redis lock '%s' was lost: %s (Redis at %s)", l->display, why, ep);
     atomic_store_explicit(&l->lost, 1, memory_order_release);
+    return 1;
+}
+
+int pl__redis_lost_now(pl_redis_lock *l)
+{
+    char why[200];
+    double age;
+    if (atomic_load_explicit(&l->lost, memory_order_acquire))
+        return 1;
+    age = confirmed_age(l);
+    if (age <= l->window)
+        return 0;
+    snprintf(why, sizeof why,
+             "its subscription was last confirmed %.3f s ago, longer than "
+             "the validity window of %.3f s (a stalled connection, or this "
+             "process was stopped); another process may hold it now",
+             age, l->window);
+    (void)pl__redis_claim_lost(l, why);
+    return 1;
+}
+
+/* ---- the thread ---- */
+
+/* The thread confirms its subscription this many times per window, so a
+   healthy holder is confirmed long before the window ends. */
+#define PL_REDIS_CONFIRMS_PER_WINDOW 3.0
+
+/* Record the loss (unless a check() claimed a lapse first) and call the
+   lost callback: only this thread calls it, once, then it exits. */
+static void *lost(pl_redis_lock *l, const char *why)
+{
+    (void)pl__redis_claim_lost(l, why);
     if (l->lost_cb)
         l->lost_cb(l, l->lost_ud);
+    return NULL;
+}
+
+static const char *broke(const pl_redis_lock *l)
+{
+    return l->sub->errstr[0] ? l->sub->errstr : "the connection broke";
 }
 
 static void *holder_main(void *arg)
 {
     pl_redis_lock *l = arg;
-    double next_health = pl__os_now() + PL_REDIS_HEALTH_INTERVAL;
-    double pong_due = 0; /* a health-check PING is out until then */
-    int mode = l->mode;  /* fixed while held */
+    double period = l->window / PL_REDIS_CONFIRMS_PER_WINDOW;
+    double next_ping = pl__os_now_boot() + period;
+    double ping_sent = 0; /* a PING is out since then (boot clock) */
+    int mode = l->mode;   /* fixed while held, and elected with it */
+    int elected = l->elected;
 
     for (;;) {
         pl__os_pollfd fds[2];
         redisReply *r;
         double now, until;
-        int k, ms, ready, err;
+        int k, ms, ready, err, pongs = l->pongs;
 
         while ((k = pl__redis_buffered(l->sub, &r)) > 0) {
-            int end = pl__redis_on_sub_push(l, r, mode);
-            if (pl__redis_push(r, "pong", NULL, NULL))
-                pong_due = 0;
+            int end = pl__redis_on_sub_push(l, r, mode, elected);
             freeReplyObject(r);
-            if (end < 0) {
-                mark_lost(l, "the subscription was cancelled");
-                return NULL;
+            if (end == -1)
+                return lost(l, "the subscription was cancelled");
+            if (end == -2)
+                return lost(l, "an answer to a ping could not be sent");
+            /* A pong: the subscription was alive after ping_sent, and every
+               ping that came before it was answered. */
+            if (l->pongs != pongs && ping_sent) {
+                pl__redis_confirmed(l, ping_sent);
+                ping_sent = 0;
             }
+            pongs = l->pongs;
         }
-        if (k < 0) {
-            mark_lost(l, l->sub->errstr[0] ? l->sub->errstr
-                                           : "the connection broke");
-            return NULL;
-        }
-        now = pl__os_now();
-        if (pong_due && now >= pong_due) {
-            mark_lost(l, "no answer to a health check");
-            return NULL;
-        }
-        if (!pong_due && now >= next_health) {
+        if (k < 0)
+            return lost(l, broke(l));
+        if (pl__redis_lost_now(l))
+            return lost(l, "");
+        now = pl__os_now_boot();
+        if (!ping_sent && now >= next_ping) {
             const char *argv[1] = {"PING"};
             if (pl__redis_send(&l->conf, l->sub, "PING", 1, argv, NULL) !=
                 PL_OK) {
-                mark_lost(l, "the connection broke");
-                return NULL;
+                char why[200];
+                snprintf(why, sizeof why,
+                         "the connection broke sending a PING: %s", broke(l));
+                return lost(l, why);
             }
-            pong_due = now + (l->conf.command_timeout > 0.5
-                                  ? l->conf.command_timeout
-                                  : 0.5);
-            next_health = now + PL_REDIS_HEALTH_INTERVAL;
+            ping_sent = now;
+            next_ping = now + period;
         }
-        until = pong_due ? pong_due : next_health;
-        ms = (int)ceil((until - now) * 1000.0);
+        /* Wake for the next PING, or when the window would end. */
+        until = (double)atomic_load(&l->confirmed_us) / 1e6 + l->window +
+                0.001;
+        if (!ping_sent && next_ping < until)
+            until = next_ping;
+        ms = (int)((until - now) * 1000.0) + 1;
         if (ms < 1)
             ms = 1;
         fds[0].fd = l->stop_pipe[0];
@@ -87,13 +160,15 @@ static void *holder_main(void *arg)
                 pl__os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
             continue;
         }
-        if (fds[0].revents)
-            return NULL; /* release: the caller takes over sub */
-        if (fds[1].revents && pl__redis_fill(l->sub) < 0) {
-            mark_lost(l, l->sub->errstr[0] ? l->sub->errstr
-                                           : "the connection broke");
+        if (fds[0].revents) {
+            /* release: the caller takes over sub. A loss it finds (a lapse
+               while we were stopped) is still reported here, once. */
+            if (pl__redis_lost_now(l) && l->lost_cb)
+                l->lost_cb(l, l->lost_ud);
             return NULL;
         }
+        if (fds[1].revents && pl__redis_fill(l->sub) < 0)
+            return lost(l, broke(l));
     }
 }
 
@@ -104,6 +179,7 @@ int pl__redis_start_holder(pl_redis_lock *l)
         return pl__fail_os(PL_ERR_IO, err, "create a pipe for",
                            "the Redis lock thread");
     atomic_store(&l->lost, 0);
+    atomic_store(&l->lost_claim, 0);
     l->lost_reason[0] = '\0';
     err = pl__os_thread_create(&l->thread, holder_main, l);
     if (err) {

@@ -39,9 +39,9 @@ int pl__redis_parse_ping(const char *payload, size_t len, char **resp,
 
 /* The ping {"message": "ping", "response_channel": resp} (resp must be a
    NUL-terminated string) and the answer record {"holder_id", "mode",
-   "protocol": 1}; malloc'ed, NULL when out of memory. */
+   "protocol": 1, "elected": bool}; malloc'ed, NULL when out of memory. */
 char *pl__redis_build_ping(const char *resp);
-char *pl__redis_build_answer(const char *holder_id, int mode);
+char *pl__redis_build_answer(const char *holder_id, int mode, int elected);
 
 /* One answer to a probe. A payload that is not a valid protocol-1 record
    is a legacy holder: mode exclusive, id "legacy-<legacy_index>". */
@@ -49,6 +49,7 @@ typedef struct pl_redis_holder {
     char *id; /* malloc'ed */
     int mode;
     int legacy;
+    int elected; /* 1, 0, or -1: no boolean `elected` (before 4.2) */
 } pl_redis_holder;
 int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
                            pl_redis_holder *out);
@@ -89,6 +90,22 @@ void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size);
    endpoint on failure. */
 int pl__redis_connect(const pl_redis_conf *cf, const char *name,
                       redisContext **out);
+
+/* Replies are bounded: an array of more elements or a reply of more
+   bytes than these breaks the connection (a broken or hostile server
+   cannot exhaust memory or CPU). The largest legitimate reply is CLIENT
+   LIST, about 300 bytes per client. */
+#define PL_REDIS_MAX_ELEMENTS ((size_t)4096)
+#define PL_REDIS_MAX_REPLY ((size_t)16 * 1024 * 1024)
+
+/* redisGetReply with the bounds above (blocking, command timeout). */
+int pl__redis_get_reply(redisContext *c, void **out);
+
+/* 1 when this thread's last PL_ERR_CONNECTION from the calls here was a
+   command timing out on an established connection (a server pause:
+   transient, it costs an attempt), 0 for anything else (refused, reset,
+   error reply: the acquire ends). */
+int pl__redis_broke(void);
 
 /* redisFree and NULL the pointer (nothing when it is NULL already). */
 void pl__redis_close(redisContext **c);

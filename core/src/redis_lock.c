@@ -29,12 +29,53 @@
 
 #define CHECK_NOT_HELD(l, what)                                              \
     do {                                                                     \
+        if (atomic_load(&(l)->busy) != PL_REDIS_IDLE)                        \
+            return busy_error(l);                                            \
         if ((l)->held && (l)->owner_pid == pl__self_pid())                   \
             return pl__fail(PL_ERR_INVALID_STATE, 0,                         \
                             "cannot change the %s of Redis lock '%s' while " \
                             "it is held",                                    \
                             what, (l)->display);                             \
     } while (0)
+
+static const char *busy_name(int busy)
+{
+    switch (busy) {
+    case PL_REDIS_BUSY_ACQUIRE:
+        return "acquiring it";
+    case PL_REDIS_BUSY_RELEASE:
+        return "releasing it";
+    case PL_REDIS_BUSY_PROBE:
+        return "probing its channel";
+    case PL_REDIS_BUSY_FREE:
+        return "freeing it";
+    default:
+        return "changing a setting";
+    }
+}
+
+/* The handle is used by one thread at a time; a second thread's call
+   fails instead of racing on the connections. */
+static int busy_error(const pl_redis_lock *l)
+{
+    return pl__fail(PL_ERR_INVALID_STATE, 0,
+                    "Redis lock '%s' is in use by another thread (%s); use "
+                    "a handle from one thread at a time",
+                    l->display, busy_name(atomic_load(&l->busy)));
+}
+
+int pl__redis_enter(pl_redis_lock *l, int what)
+{
+    int idle = PL_REDIS_IDLE;
+    if (!atomic_compare_exchange_strong(&l->busy, &idle, what))
+        return busy_error(l);
+    return PL_OK;
+}
+
+void pl__redis_leave(pl_redis_lock *l)
+{
+    atomic_store(&l->busy, PL_REDIS_IDLE);
+}
 
 static void make_display(pl_redis_lock *l)
 {
@@ -142,8 +183,11 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
                                         PL_REDIS_NOTICE_SUFFIX,
                                         sizeof PL_REDIS_NOTICE_SUFFIX - 1)
                            : NULL;
+    l->fence_key = l->channel ? pl__concat(channel, channel_len, "-fence", 6)
+                              : NULL;
+    l->fence_key_len = channel_len + 6;
     l->conf.host = pl__strdup("127.0.0.1");
-    if (!l->channel || !l->notice || !l->conf.host) {
+    if (!l->channel || !l->notice || !l->fence_key || !l->conf.host) {
         pl_redis_lock_free(l);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
@@ -157,6 +201,11 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
     l->wait.check_interval = PL_DEFAULT_CHECK_INTERVAL;
     l->unavailable_timeout = PL_REDIS_DEFAULT_UNAVAILABLE;
     atomic_init(&l->lost, 0);
+    atomic_init(&l->lost_claim, 0);
+    atomic_init(&l->confirmed_us, 0);
+    atomic_init(&l->busy, PL_REDIS_IDLE);
+    atomic_init(&l->held, 0);
+    l->window = pl__redis_window(l->unavailable_timeout);
     if ((rc = new_identity(l)) != PL_OK) {
         pl_redis_lock_free(l);
         return rc;
@@ -180,8 +229,15 @@ static void teardown(pl_redis_lock *l, int confirm)
 
 PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
 {
+    int idle = PL_REDIS_IDLE;
     if (!l)
         return;
+    /* Another thread inside a call: wait for it to return (bounded by its
+       timeout) rather than free what it uses. */
+    while (!atomic_compare_exchange_weak(&l->busy, &idle, PL_REDIS_BUSY_FREE)) {
+        idle = PL_REDIS_IDLE;
+        pl__os_sleep(0.001);
+    }
     fork_check(l);
     teardown(l, 0);
     pl__redis_close(&l->cmd);
@@ -193,6 +249,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->probe_chan);
     free(l->channel);
     free(l->notice);
+    free(l->fence_key);
     free(l->client_name);
     free(l->conf.host);
     free(l->conf.unix_path);
@@ -386,83 +443,25 @@ PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *l,
     return pl__ok();
 }
 
-/* `type` is a type name, which cannot be parenthesized; the finding sits
-   on a continuation line, out of NOLINTNEXTLINE's reach, hence the block.
-   NOLINTBEGIN(bugprone-macro-parentheses) */
-#define GETTER(name, type, expr)                                             \
-    PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,     \
-                                                 type *out)                  \
-    {                                                                        \
-        int rc_;                                                             \
-        CHECK_HANDLE(l);                                                     \
-        if ((rc_ = pl__check_out(out)) != PL_OK)                             \
-            return rc_;                                                      \
-        *out = (expr);                                                       \
-        return PL_OK;                                                        \
-    }
-/* NOLINTEND(bugprone-macro-parentheses) */
-
-GETTER(unix_socket, const char *, l->conf.unix_path ? l->conf.unix_path : "")
-GETTER(db, int, l->conf.db)
-GETTER(connect_timeout, double, l->conf.connect_timeout)
-GETTER(command_timeout, double, l->conf.command_timeout)
-GETTER(flags, int, l->flags)
-GETTER(timeout, double, l->wait.timeout)
-GETTER(check_interval, double, l->wait.check_interval)
-GETTER(fail_when_locked, int, l->wait.fail_when_locked)
-GETTER(unavailable_timeout, double, l->unavailable_timeout)
-
-PL_EXPORT pl_status pl_redis_lock_get_host(const pl_redis_lock *l,
-                                           const char **host, int *port)
-{
-    CHECK_HANDLE(l);
-    if (!host || !port)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "host and port must not be NULL");
-    *host = l->conf.host;
-    *port = l->conf.port;
-    return PL_OK;
-}
-
-PL_EXPORT pl_status pl_redis_lock_get_password(const pl_redis_lock *l,
-                                               const char **username,
-                                               const char **password)
-{
-    CHECK_HANDLE(l);
-    if (!username || !password)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "username and password must not be NULL");
-    *username = l->conf.username;
-    *password = l->conf.password;
-    return PL_OK;
-}
-
-PL_EXPORT pl_status pl_redis_lock_get_lost_callback(const pl_redis_lock *l,
-                                                    pl_lost_callback *callback,
-                                                    void **userdata)
-{
-    CHECK_HANDLE(l);
-    if (!callback || !userdata)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "callback and userdata must not be NULL");
-    *callback = l->lost_cb;
-    *userdata = l->lost_ud;
-    return PL_OK;
-}
-
-PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *l)
-{
-    return l ? l->id : "";
-}
-
 PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *l)
 {
+    int busy;
     CHECK_HANDLE(l);
-    fork_check(l);
+    /* check() may run beside another check() (it only reads atomics), not
+       beside a call that changes the hold. */
+    busy = atomic_load(&l->busy);
+    if (busy != PL_REDIS_IDLE && busy != PL_REDIS_BUSY_PROBE)
+        return busy_error(l);
+    if (l->conn_pid && l->conn_pid != pl__self_pid()) {
+        if (pl__redis_enter(l, PL_REDIS_BUSY_SETTING) != PL_OK)
+            return busy_error(l);
+        fork_check(l);
+        pl__redis_leave(l);
+    }
     if (!l->held)
         return pl__fail(PL_ERR_NOT_HELD, 0, "Redis lock '%s' is not held",
                         l->display);
-    if (atomic_load_explicit(&l->lost, memory_order_acquire))
+    if (pl__redis_lost_now(l))
         return pl__fail(PL_ERR_LOCK_LOST, 0, "%s", l->lost_reason);
     return pl__ok();
 }
@@ -473,7 +472,6 @@ static int acquired(pl_redis_lock *l)
     pl__redis_end_probe(l);
     pl__redis_close(&l->w); /* a holder needs no notices */
     pl__redis_free_answers(l);
-    l->elected = 0;
     if ((rc = pl__redis_start_holder(l)) != PL_OK) {
         pl__redis_unsubscribe(l, 1);
         return rc;
@@ -483,20 +481,34 @@ static int acquired(pl_redis_lock *l)
     return pl__ok();
 }
 
-PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
-                                               double timeout,
-                                               double check_interval,
-                                               int fail_when_locked)
+/* A broken or timed-out connection (a server pause, a reset) costs the
+   attempt: its connections are dropped and the next attempt reconnects,
+   until the lock's own deadline. */
+static int transient(pl_redis_lock *l, int rc)
+{
+    if (rc != PL_ERR_CONNECTION || !pl__redis_broke())
+        return 0;
+    pl__redis_stop_holder(l);
+    pl__redis_unsubscribe(l, 0);
+    pl__redis_end_probe(l);
+    pl__redis_close(&l->w);
+    pl__redis_close(&l->cmd);
+    l->cmd_pending = 0;
+    l->elected = 0;
+    return 1;
+}
+
+static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
+                        int fail_when_locked)
 {
     pl_wait_opts opts;
     double start, deadline, last_attempt;
     long long count = 0;
     int rc;
 
-    CHECK_HANDLE(l);
     fork_check(l);
     if (l->held) {
-        if (!atomic_load(&l->lost))
+        if (!pl__redis_lost_now(l))
             return pl__fail(PL_ERR_INVALID_STATE, 0,
                             "Redis lock '%s' is already held by this handle "
                             "(it is not reentrant)",
@@ -514,20 +526,34 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
     l->hard_locked = 0;
     l->elected = 0;
     l->notice_seen = 0;
+    l->lost_sticky = 0;
+    l->fence_token = 0;
+    l->window = pl__redis_window(l->unavailable_timeout);
     for (;;) {
         rc = pl__redis_attempt(l, opts.fail_when_locked, &count);
         if (rc == PL_OK)
             return acquired(l);
+        if (transient(l, rc)) {
+            /* The message of the break is kept if the deadline ends it. */
+            if (pl__os_now() >= deadline)
+                break;
+            pl__os_sleep(opts.check_interval < deadline - pl__os_now()
+                             ? opts.check_interval
+                             : deadline - pl__os_now());
+            last_attempt = pl__os_now();
+            continue;
+        }
         if (rc != PL_ERR_ALREADY_LOCKED || l->hard_locked)
             break;
+        /* timeout=0 is exactly one attempt */
         if (pl__os_now() >= deadline) {
             rc = pl__fail(PL_ERR_ALREADY_LOCKED, 0,
                           "timed out after %g s waiting for Redis lock '%s'",
                           opts.timeout, l->display);
             break;
         }
-        if ((rc = pl__redis_wait_for_change(l, &opts, deadline,
-                                            last_attempt)) != PL_OK)
+        rc = pl__redis_wait_for_change(l, &opts, deadline, last_attempt);
+        if (rc != PL_OK && !transient(l, rc))
             break;
         last_attempt = pl__os_now();
     }
@@ -539,6 +565,20 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
         teardown(l, 0);
         return pl__fail(rc, e, "%s", msg);
     }
+}
+
+PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
+                                               double timeout,
+                                               double check_interval,
+                                               int fail_when_locked)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_ACQUIRE)) != PL_OK)
+        return rc;
+    rc = acquire_loop(l, timeout, check_interval, fail_when_locked);
+    pl__redis_leave(l);
+    return rc;
 }
 
 PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *l)
@@ -562,26 +602,36 @@ static void publish_notice(pl_redis_lock *l)
         pl__redis_close(&l->cmd);
 }
 
-PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *l)
+static int release_hold(pl_redis_lock *l)
 {
-    int was_lost;
-    CHECK_HANDLE(l);
     fork_check(l);
     if (!l->held) {
         teardown(l, 0);
         return pl__ok();
     }
     pl__redis_stop_holder(l);
-    was_lost = atomic_load_explicit(&l->lost, memory_order_acquire);
-    if (was_lost) {
+    if (pl__redis_lost_now(l)) {
         char msg[sizeof l->lost_reason];
         memcpy(msg, l->lost_reason, sizeof msg);
         teardown(l, 0);
+        l->lost_sticky = 1;
         return pl__fail(PL_ERR_LOCK_LOST, 0, "%s (released what was left)",
                         msg);
     }
     pl__redis_unsubscribe(l, 1);
     l->held = 0;
+    l->elected = 0;
     publish_notice(l);
     return pl__ok();
+}
+
+PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *l)
+{
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_RELEASE)) != PL_OK)
+        return rc;
+    rc = release_hold(l);
+    pl__redis_leave(l);
+    return rc;
 }

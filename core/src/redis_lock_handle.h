@@ -63,6 +63,12 @@ struct pl_redis_lock {
     double unavailable_timeout;
     pl_lost_callback lost_cb;
     void *lost_ud;
+    double self_check_interval; /* 0: off */
+    char *fence_key;            /* "<C>-fence" */
+    size_t fence_key_len;
+    long long fence_token; /* 0: none drawn */
+    int fencing;
+    int lost_sticky; /* the reference's `lost`: until next acquire */
 
     long conn_pid; /* the process that opened the connections below */
     redisContext *cmd;
@@ -83,18 +89,70 @@ struct pl_redis_lock {
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
     int nlegacy;
+    int pongs; /* PINGs answered on sub */
 
     /* holding */
-    int held;
+    atomic_int held; /* read by check() on any thread */
     long owner_pid;
     pl__os_thread thread;
     int thread_running;
     int stop_pipe[2];
+    /* Validity: the boot-clock time (microseconds) at which a PING was
+       sent on sub whose answer came back, every ping before it answered.
+       The hold is provable until confirmed_us + window. */
+    atomic_llong confirmed_us;
+    double window; /* seconds, fixed at acquire from unavailable_timeout */
     atomic_int lost;
+    atomic_int lost_claim; /* whoever sets it 0->1 writes lost_reason */
+    /* One call at a time (PL_REDIS_BUSY_*): another thread's call fails
+       with PL_ERR_INVALID_STATE instead of racing on the connections. */
+    atomic_int busy;
     char lost_reason[1024]; /* written before `lost` is set */
 };
 
+enum {
+    PL_REDIS_IDLE = 0,
+    PL_REDIS_BUSY_ACQUIRE,
+    PL_REDIS_BUSY_RELEASE,
+    PL_REDIS_BUSY_PROBE,
+    PL_REDIS_BUSY_SETTING,
+    PL_REDIS_BUSY_FREE
+};
+
+/* Enter a call (PL_REDIS_BUSY_*) or fail with PL_ERR_INVALID_STATE naming
+   what another thread is doing with the handle; leave it. */
+int pl__redis_enter(pl_redis_lock *l, int what);
+void pl__redis_leave(pl_redis_lock *l);
+
+/* ---- validity (redis_holder.c) ---- */
+
+/* The validity window for an unavailable_timeout: T minus a margin of
+   min(T/2, 1 s). */
+double pl__redis_window(double unavailable_timeout);
+/* Record a confirmation made by a PING sent at boot-clock time `sent`. */
+void pl__redis_confirmed(pl_redis_lock *l, double sent);
+/* 1 while the last confirmation is younger than the window. */
+int pl__redis_valid(const pl_redis_lock *l);
+/* Record a loss (first caller wins the message); 1 if this call did. */
+int pl__redis_claim_lost(pl_redis_lock *l, const char *why);
+/* The hold lapsed or was lost (claims the loss on a lapse). */
+int pl__redis_lost_now(pl_redis_lock *l);
+
 /* ---- acquiring (redis_acquire.c, the caller's thread) ---- */
+
+/* Commands on cmd (reconnects once broken), the subscriber count, the
+   subscription, one wait for traffic on sub and w. */
+int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
+                       const char **argv, const size_t *lens,
+                       redisReply **out);
+int pl__redis_numsub(pl_redis_lock *l, long long *count);
+int pl__redis_subscribe(pl_redis_lock *l);
+int pl__redis_pump(pl_redis_lock *l, double seconds);
+/* Ask every subscriber who it is: *conclusive when exactly `expected`
+   distinct holders answered with a steady count. With may_reap, the
+   silent ones are CLIENT KILLed (only then). Answers in l->answers. */
+int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
+                    int *conclusive);
 
 /* One attempt. PL_OK: held. PL_ERR_ALREADY_LOCKED: try again later (or
    stop, when l->hard_locked). Anything else: give up. *count is the
@@ -124,7 +182,8 @@ void pl__redis_free_answers(pl_redis_lock *l);
 /* A push read on sub: answered (on cmd, with our record in `mode`) if it
    is a ping. -1 when it says that our subscription ended, else 0. The
    holder thread uses it too. */
-int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode);
+int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
+                          int elected);
 
 /* ---- holding (redis_holder.c) ---- */
 

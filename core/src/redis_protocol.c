@@ -93,12 +93,13 @@ char *pl__redis_build_ping(const char *resp)
     return print_and_free(obj);
 }
 
-char *pl__redis_build_answer(const char *holder_id, int mode)
+char *pl__redis_build_answer(const char *holder_id, int mode, int elected)
 {
     cJSON *obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "holder_id", holder_id) ||
         !cJSON_AddStringToObject(obj, "mode", pl__redis_mode_name(mode)) ||
-        !cJSON_AddNumberToObject(obj, "protocol", PL_REDIS_PROTOCOL)) {
+        !cJSON_AddNumberToObject(obj, "protocol", PL_REDIS_PROTOCOL) ||
+        !cJSON_AddBoolToObject(obj, "elected", elected ? 1 : 0)) {
         cJSON_Delete(obj);
         return NULL;
     }
@@ -129,8 +130,11 @@ int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
         int m = cJSON_IsString(mode) ? mode_from_name(mode->valuestring) : -1;
         if (cJSON_IsNumber(proto) && proto->valuedouble == PL_REDIS_PROTOCOL &&
             cJSON_IsString(id) && m >= 0) {
+            cJSON *el = cJSON_GetObjectItemCaseSensitive(root, "elected");
             out->id = pl__strdup(id->valuestring);
             out->mode = m;
+            /* A non-boolean `elected` reads as absent (an older peer). */
+            out->elected = cJSON_IsBool(el) ? (cJSON_IsTrue(el) ? 1 : 0) : -1;
             cJSON_Delete(root);
             return out->id ? PL_OK : PL_ERR_NO_MEMORY;
         }
@@ -142,6 +146,7 @@ int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
     out->id = pl__strdup(legacy_id);
     out->mode = PL_RMODE_EXCLUSIVE;
     out->legacy = 1;
+    out->elected = -1;
     return out->id ? PL_OK : PL_ERR_NO_MEMORY;
 }
 

@@ -399,6 +399,17 @@ double pl__os_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double pl__os_now_boot(void)
+{
+    struct timespec ts;
+#if defined(CLOCK_BOOTTIME)
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void pl__os_sleep(double seconds)
 {
     struct timespec ts;

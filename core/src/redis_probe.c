@@ -1,0 +1,298 @@
+/*
+ * RedisLock: the read-only probe (the reference's RedisLock.probe()): who
+ * holds the channel, changing nothing. It never subscribes to the lock
+ * channel and never reaps. It works on connections of its own, so it can
+ * run while this handle holds (its holder thread owns the handle's
+ * connections and answers the ping like any other holder).
+ */
+#include "redis_lock_handle.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pl_redis_holders {
+    pl_redis_holder *v;
+    size_t n, cap;
+    int nlegacy;
+};
+
+typedef struct probe_ctx {
+    pl_redis_lock *l;
+    redisContext *c; /* NUMSUB, PUBLISH */
+    redisContext *w; /* the response channel */
+    char *resp;
+    size_t resp_len;
+    int confirmed;
+    pl_redis_holders *h;
+} probe_ctx;
+
+static void clear(pl_redis_holders *h)
+{
+    size_t i;
+    for (i = 0; i < h->n; i++)
+        free(h->v[i].id);
+    h->n = 0;
+    h->nlegacy = 0;
+}
+
+/* Add an answer; a later record of the same id replaces the earlier. */
+static int add(pl_redis_holders *h, const char *payload, size_t len)
+{
+    pl_redis_holder one;
+    size_t i;
+    int rc = pl__redis_parse_answer(payload, len, h->nlegacy, &one);
+    if (rc != PL_OK)
+        return rc;
+    for (i = 0; i < h->n; i++)
+        if (!one.legacy && strcmp(h->v[i].id, one.id) == 0) {
+            free(h->v[i].id);
+            h->v[i] = one;
+            return PL_OK;
+        }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 8;
+        pl_redis_holder *grown = realloc(h->v, cap * sizeof *grown);
+        if (!grown) {
+            free(one.id);
+            return PL_ERR_NO_MEMORY;
+        }
+        h->v = grown;
+        h->cap = cap;
+    }
+    h->nlegacy += one.legacy;
+    h->v[h->n++] = one;
+    return PL_OK;
+}
+
+static int numsub(probe_ctx *p, long long *n)
+{
+    const char *argv[3] = {"PUBSUB", "NUMSUB", p->l->channel};
+    size_t lens[3] = {6, 6, p->l->channel_len};
+    redisReply *r = NULL;
+    int rc = pl__redis_call(&p->l->conf, p->c, "PUBSUB NUMSUB", 3, argv, lens,
+                            &r);
+    if (rc != PL_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return pl__fail(PL_ERR_CONNECTION, 0,
+                        "unexpected reply to PUBSUB NUMSUB for Redis lock "
+                        "'%s'",
+                        p->l->display);
+    }
+    *n = r->element[1]->integer;
+    freeReplyObject(r);
+    return PL_OK;
+}
+
+/* Read what w has for up to `seconds`: the confirmation, answers. */
+static int listen_w(probe_ctx *p, double seconds)
+{
+    pl__os_pollfd fd;
+    redisReply *r;
+    int k, ready = 0, ms = (int)(seconds * 1000.0) + 1;
+    while ((k = pl__redis_buffered(p->w, &r)) > 0) {
+        const redisReply *ch, *payload;
+        if (pl__redis_push(r, "subscribe", &ch, NULL))
+            p->confirmed = 1;
+        else if (pl__redis_push(r, "message", &ch, &payload) && payload &&
+                 payload->type == REDIS_REPLY_STRING &&
+                 add(p->h, payload->str, payload->len) != PL_OK) {
+            freeReplyObject(r);
+            return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+        }
+        freeReplyObject(r);
+    }
+    if (k < 0)
+        goto broken;
+    if (seconds <= 0)
+        return PL_OK;
+    fd.fd = p->w->fd;
+    fd.events = PL__OS_READABLE;
+    if (pl__os_poll(&fd, 1, ms, &ready) != 0 || ready == 0)
+        return PL_OK;
+    if (pl__redis_fill(p->w) < 0)
+        goto broken;
+    return listen_w(p, 0);
+broken:
+    return pl__fail(PL_ERR_CONNECTION, 0,
+                    "lost the connection to Redis while probing Redis lock "
+                    "'%s': %s",
+                    p->l->display, p->w->errstr);
+}
+
+/* One probe: 1 conclusive (answers in p->h), 0 not, or an error. */
+static int one_probe(probe_ctx *p, long long n, double deadline)
+{
+    const char *argv[3];
+    size_t lens[3];
+    char hex[PL_REDIS_ID_LEN + 1];
+    char *ping;
+    long long now_n = 0;
+    int rc;
+
+    clear(p->h);
+    pl__redis_new_id(hex);
+    free(p->resp);
+    p->resp = pl__redis_json_safe(p->l->channel, p->l->channel_len)
+                  ? pl__concat(p->l->channel, p->l->channel_len, "-", 1)
+                  : pl__strdup("portalocker-probe-");
+    if (p->resp) {
+        char *full = pl__concat(p->resp, strlen(p->resp), hex,
+                                PL_REDIS_ID_LEN);
+        free(p->resp);
+        p->resp = full;
+    }
+    if (!p->resp)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    p->resp_len = strlen(p->resp);
+    p->confirmed = 0;
+    argv[0] = "SUBSCRIBE";
+    argv[1] = p->resp;
+    lens[0] = 9;
+    lens[1] = p->resp_len;
+    if ((rc = pl__redis_send(&p->l->conf, p->w, "SUBSCRIBE", 2, argv,
+                             lens)) != PL_OK)
+        return rc;
+    while (!p->confirmed && pl__os_now() < deadline)
+        if ((rc = listen_w(p, deadline - pl__os_now())) != PL_OK)
+            return rc;
+    if ((rc = numsub(p, &now_n)) != PL_OK || now_n != n)
+        return rc;
+    if (!(ping = pl__redis_build_ping(p->resp)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    argv[0] = "PUBLISH";
+    argv[1] = p->l->channel;
+    argv[2] = ping;
+    lens[0] = 7;
+    lens[1] = p->l->channel_len;
+    lens[2] = strlen(ping);
+    rc = pl__redis_call(&p->l->conf, p->c, "PUBLISH (ping)", 3, argv, lens,
+                        NULL);
+    free(ping);
+    if (rc != PL_OK)
+        return rc;
+    while ((long long)p->h->n < n && pl__os_now() < deadline)
+        if ((rc = listen_w(p, deadline - pl__os_now())) != PL_OK)
+            return rc;
+    if ((rc = numsub(p, &now_n)) != PL_OK)
+        return rc;
+    argv[0] = "UNSUBSCRIBE"; /* late answers are ignored */
+    argv[1] = p->resp;
+    lens[0] = 11;
+    (void)pl__redis_send(&p->l->conf, p->w, "UNSUBSCRIBE", 2, argv, lens);
+    return now_n == n && (long long)p->h->n == n;
+}
+
+static int run_probe(pl_redis_lock *l, double timeout, pl_redis_holders *h)
+{
+    probe_ctx p;
+    double end;
+    int rc;
+    memset(&p, 0, sizeof p);
+    p.l = l;
+    p.h = h;
+    if (timeout == PL_INHERIT)
+        timeout = l->unavailable_timeout;
+    if ((rc = pl__check_seconds("probe timeout", timeout, 0)) != PL_OK)
+        return rc;
+    end = pl__os_now() + timeout;
+    if ((rc = pl__redis_connect(&l->conf, NULL, &p.c)) != PL_OK ||
+        (rc = pl__redis_connect(&l->conf, NULL, &p.w)) != PL_OK)
+        goto out;
+    for (;;) {
+        long long n = 0;
+        double round_end = pl__os_now() + l->unavailable_timeout;
+        if ((rc = numsub(&p, &n)) != PL_OK)
+            goto out;
+        if (n == 0) {
+            clear(h);
+            break;
+        }
+        rc = one_probe(&p, n, round_end < end ? round_end : end);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
+            rc = PL_OK;
+            break;
+        }
+        if (pl__os_now() >= end) {
+            clear(h);
+            rc = pl__fail(PL_ERR_LOCK_FAILED, 0,
+                          "Redis lock channel '%s' could not be probed "
+                          "conclusively within %g s (subscribers came and "
+                          "went, or one never answered)",
+                          l->display, timeout);
+            goto out;
+        }
+    }
+out:
+    pl__redis_close(&p.c);
+    pl__redis_close(&p.w);
+    free(p.resp);
+    return rc;
+}
+
+PL_EXPORT pl_status pl_redis_lock_probe(pl_redis_lock *l, double timeout,
+                                        pl_redis_holders **out)
+{
+    pl_redis_holders *h;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!l)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "Redis lock handle must not be NULL");
+    if (!out)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
+    if (!(h = calloc(1, sizeof *h)))
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_PROBE)) != PL_OK) {
+        free(h);
+        return rc;
+    }
+    rc = run_probe(l, timeout, h);
+    pl__redis_leave(l);
+    if (rc != PL_OK) {
+        pl_redis_holders_free(h);
+        return rc;
+    }
+    *out = h;
+    return pl__ok();
+}
+
+PL_EXPORT size_t pl_redis_holders_count(const pl_redis_holders *h)
+{
+    return h ? h->n : 0;
+}
+
+PL_EXPORT pl_status pl_redis_holders_get(const pl_redis_holders *h, size_t i,
+                                         const char **holder_id, int *mode,
+                                         int *elected)
+{
+    if (!h)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "holder list must not be NULL");
+    if (i >= h->n)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "holder index %zu is out of range (%zu holders)", i,
+                        h->n);
+    if (holder_id)
+        *holder_id = h->v[i].id;
+    if (mode)
+        *mode = h->v[i].mode;
+    if (elected)
+        *elected = h->v[i].elected;
+    return PL_OK;
+}
+
+PL_EXPORT void pl_redis_holders_free(pl_redis_holders *h)
+{
+    if (!h)
+        return;
+    clear(h);
+    free(h->v);
+    free(h);
+}
