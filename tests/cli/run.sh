@@ -185,6 +185,13 @@ t=$(date +%s.%N); kill -INT $p; wait $p; expect "SIGINT during a semaphore wait"
 elapsed_ok "$t" 2 && ok "... within 2 s" || bad "semaphore SIGINT took too long"
 kill $sp; wait $sp 2>/dev/null
 release
+# Ctrl-C at a terminal: the command gets it once (not forwarded again);
+# portalock dies of it when the command does, after releasing.
+rm -f "$W/ready"; n=$(python3 tests/cli/tty_ctrl_c.py "$P" "$F" "$W/ready" trap)
+expect "terminal ^C reaches a trapping command once" 1 "$n"
+rm -f "$W/ready"; n=$(python3 tests/cli/tty_ctrl_c.py "$P" "$F" "$W/ready" notrap)
+expect "terminal ^C: portalock dies of SIGINT with the command" -2 "$n"
+"$FLOCK" -n "$F" true; expect "nothing held after ^C" 0 $?
 # The command SIGKILLed: nothing left held.
 rm -f "$W/ready"; "$P" "$F" sh -c "touch '$W/ready'; exec sleep 30" & p=$!
 wait_for "$W/ready"; sleep 0.2; pkill -KILL -P $p; wait $p; expect "command SIGKILLed: 128+9" 137 $?
