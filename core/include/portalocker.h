@@ -411,8 +411,10 @@ PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *lock,
                                                     double seconds);
 
 /* Called at most once per acquisition, from the library's background
-   thread, when a held lock is lost (its subscription died). It must not
-   call back into this handle. */
+   thread, when a held lock is lost (its subscription died or its validity
+   lapsed; a lapse found by check() is reported by the thread at its next
+   wake-up, or as release stops it). It must not call back into this
+   handle. */
 typedef void (*pl_lost_callback)(pl_redis_lock *lock, void *userdata);
 PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *lock,
                                               pl_lost_callback callback,
@@ -457,13 +459,14 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *lock, double timeo
    is held. If the lock had been lost meanwhile, everything is still cleaned
    up and the result is PL_ERR_LOCK_LOST, so a loss is never silent. */
 PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *lock);
-/* PL_OK while held, PL_ERR_LOCK_LOST if the held lock was lost,
+/* PL_OK while held (provably: see "What held guarantees" below),
+   PL_ERR_LOCK_LOST if the held lock was lost or its validity lapsed,
    PL_ERR_NOT_HELD if nothing is held.
    Lost locks: the lock is the subscription; when it dies (server restart,
-   CLIENT KILL, network loss noticed by a health-check PING every 10 s) the
-   library never resubscribes (that would be a silent re-acquisition that
-   skipped the election): check() reports PL_ERR_LOCK_LOST (a local flag, no
-   round trip) and the lost callback fires once. Another process may hold
+   CLIENT KILL, a stalled path that stops the confirmations) the library
+   never resubscribes (that would be a silent re-acquisition that skipped
+   the election): check() reports PL_ERR_LOCK_LOST (no round trip: it
+   reads the last confirmation) and the lost callback fires once. Another process may hold
    the lock from that moment on, so a holder should check before each
    step that needs exclusion (or react in the callback), stop the work,
    release, and acquire again. No call touches the network of an inherited
@@ -495,7 +498,9 @@ PL_EXPORT const char *pl_redis_lock_holder_id(const pl_redis_lock *lock);
    Threads: use a handle from one thread at a time. A call made while
    another thread is inside acquire, release or probe on the same handle
    does not wait for it: it fails with PL_ERR_INVALID_STATE saying what
-   the handle is busy with. */
+   the handle is busy with (check() may run beside check() and probe()).
+   pl_redis_lock_free, which cannot fail, waits for such a call to
+   return (at most its timeout) instead of freeing what it uses. */
 
 /* Holder record modes on the wire ("shared", "pending", "exclusive"). The
    functions return the same values, for bindings without the macros. */

@@ -20,8 +20,12 @@
    subscription vanishes at once and is noticed within the cap. */
 #define PL_REDIS_POLL_FIRST 0.001
 #define PL_REDIS_POLL_CAP 0.016
-/* While collecting answers, the subscriber count is re-checked this often
-   (a changed count makes the probe inconclusive at once). */
+/* While collecting answers, the subscriber count is re-checked when the
+   answers stall: first 2 ms after the last one, then backing off to
+   50 ms. A changed count makes the probe inconclusive at once; under
+   contention someone leaving mid-probe is the usual reason for a missing
+   answer, and a fixed 50 ms re-check made every such probe cost 50 ms. */
+#define PL_REDIS_PROBE_RECHECK_FIRST 0.002
 #define PL_REDIS_PROBE_RECHECK 0.05
 
 /* Every connection records the process that opened it: a forked child
@@ -286,8 +290,18 @@ static void on_w_push(pl_redis_lock *l, const redisReply *r)
 {
     const redisReply *ch, *payload;
     if (pl__redis_push(r, "message", &ch, &payload)) {
-        if (same(ch, l->notice, l->notice_len))
-            l->notice_seen = 1;
+        if (same(ch, l->notice, l->notice_len)) {
+            /* "released:<id>": a waiter blocked by one holder wakes only
+               for that holder's release (else the whole herd of waiters
+               probes at once and every probe is inconclusive); a bare
+               "released" (older versions of ours) wakes everybody. */
+            size_t bl = strlen(l->blocker);
+            if (!bl || !payload || payload->type != REDIS_REPLY_STRING ||
+                payload->len != 9 + bl ||
+                memcmp(payload->str, "released:", 9) != 0 ||
+                memcmp(payload->str + 9, l->blocker, bl) == 0)
+                l->notice_seen = 1;
+        }
         else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
             (void)add_answer(l, payload); /* no memory: one answer short */
     } else if (pl__redis_push(r, "subscribe", &ch, NULL)) {
@@ -483,7 +497,7 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
 {
     const char *argv[2];
     size_t lens[2];
-    double deadline, recheck;
+    double deadline, recheck, step;
     long long now_count = 0;
     int rc;
 
@@ -510,21 +524,33 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
         goto out;
     if ((rc = publish_ping(l)) != PL_OK)
         goto out;
-    recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+    /* The reply window is T from the ping, however long the response
+       channel took to confirm: a silent holder is reaped only after T. */
+    deadline = pl__os_now() + l->unavailable_timeout;
+    step = PL_REDIS_PROBE_RECHECK_FIRST;
+    recheck = pl__os_now() + step;
     while ((long long)l->nanswers < expected) {
         double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
+        size_t had = l->nanswers;
         if (now >= deadline)
             break;
         if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
             goto out;
         if (l->sub_dead)
             goto out;
+        if (l->nanswers != had) {
+            step = PL_REDIS_PROBE_RECHECK_FIRST; /* answers flow: wait */
+            recheck = pl__os_now() + step;
+            continue;
+        }
         if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
             /* Someone left or joined: stop waiting for answers that may
                never come (no reaping: that is churn, not a crash). */
             if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
                 goto out;
-            recheck = pl__os_now() + PL_REDIS_PROBE_RECHECK;
+            step = step * 2 < PL_REDIS_PROBE_RECHECK ? step * 2
+                                                     : PL_REDIS_PROBE_RECHECK;
+            recheck = pl__os_now() + step;
         }
     }
     if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
@@ -542,10 +568,15 @@ out:
     return rc;
 }
 
-/* Between attempts: sleep on the waiter connection (a release notice
-   wakes us at once), polling the subscriber count with a short capped
-   backoff (a crashed holder leaves no notice), and attempt again when the
-   channel looks free, a notice came, or check_interval has passed. */
+/* Between attempts. After an inconclusive probe (subscribers came or
+   went while we counted: usually other contenders probing at the same
+   moment) retry after a random, growing pause, so that contenders that
+   collided do not collide again in lockstep. Otherwise sleep on the
+   waiter connection (a release notice wakes us at once) polling the
+   subscriber count with a short capped backoff (a crashed holder or a
+   reference holder leaves no notice): attempt again when the channel
+   looks free, when a notice came, or when check_interval has passed
+   since the last attempt. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                               double deadline, double last_attempt)
 {
@@ -558,6 +589,16 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         cap = PL_REDIS_POLL_FIRST;
     if ((rc = ensure_w(l)) != PL_OK)
         return rc;
+    if (l->inconclusive > 0) {
+        int k = l->inconclusive < 6 ? l->inconclusive : 6;
+        double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
+        double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
+        if (nap > opts->check_interval)
+            nap = opts->check_interval;
+        while (nap > 0 && pl__os_now() + nap > deadline)
+            nap = deadline - pl__os_now();
+        return nap > 0 ? pl__redis_pump(l, nap) : PL_OK;
+    }
     for (;;) {
         double now = pl__os_now();
         long long n = 0;
@@ -579,4 +620,3 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         backoff = backoff * 2 < cap ? backoff * 2 : cap;
     }
 }
-

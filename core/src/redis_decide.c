@@ -139,28 +139,54 @@ static int linger(pl_redis_lock *l, double seconds)
     }
 }
 
+/* Between confirm rounds: up to S (jittered) answering pings, but only
+   until the subscriber count changes. A round is due when someone left or
+   came (the peer that made the last round inconclusive or objected mostly
+   just left after seeing our exclusive record); waiting a full S there is
+   what made contended hand-offs cost ~100 ms each. The count is polled
+   with a short capped backoff, as between attempts. */
+static int between_rounds(pl_redis_lock *l, long long last_n, double until)
+{
+    double jitter = 0.5 + (double)(pl__os_random() % 1000) / 1000.0;
+    double end = pl__os_now() + PL_REDIS_S * jitter, backoff = 0.001;
+    int rc;
+    if (end > until)
+        end = until;
+    for (;;) {
+        long long n = 0;
+        double left = end - pl__os_now();
+        if (left <= 0 || l->sub_dead)
+            return PL_OK;
+        if ((rc = linger(l, backoff < left ? backoff : left)) != PL_OK)
+            return rc;
+        if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
+            return rc;
+        if (n != last_n)
+            return PL_OK;
+        backoff = backoff * 2 < 0.016 ? backoff * 2 : 0.016;
+    }
+}
+
 /* Confirm an exclusive promotion already advertised: 1 confirmed, 0
-   demote, or an error. Rounds S-jittered within a budget of T. */
+   demote, or an error. Rounds within a budget of T. */
 static int confirm(pl_redis_lock *l)
 {
     double budget_end = pl__os_now() + l->unavailable_timeout;
+    long long last_n = -1;
     int round, rc;
     for (round = 0;; round++) {
         long long n = 0;
         int conclusive = 0;
-        if (round > 0) {
-            double jitter = 0.5 + (double)(pl__os_random() % 1000) / 1000.0;
-            double left = budget_end - pl__os_now();
-            double nap = PL_REDIS_S * jitter;
-            if ((rc = linger(l, nap < left ? nap : left)) != PL_OK)
-                return rc;
-        }
+        if (round > 0 &&
+            (rc = between_rounds(l, last_n, budget_end)) != PL_OK)
+            return rc;
         if (l->sub_dead || pl__os_now() >= budget_end)
             return 0;
         if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
             return rc;
         if (n <= 1)
             return 1;
+        last_n = n;
         if ((rc = pl__redis_probe(l, n, 1, &conclusive)) != PL_OK)
             return rc;
         if (l->sub_dead)
@@ -234,10 +260,36 @@ static int retry(pl_redis_lock *l, const char *why)
                     l->display, why);
 }
 
+/* Remember who we lost to: an exclusive record, else an elected one, else
+   the lowest pending id (legacy peers send no notices: none). */
+static void note_blocker(pl_redis_lock *l)
+{
+    const pl_redis_holder *best = NULL;
+    int rank = 0;
+    size_t i;
+    for (i = 0; i < l->nanswers; i++) {
+        const pl_redis_holder *h = &l->answers[i];
+        int r = h->mode == PL_RMODE_EXCLUSIVE ? 3
+                : h->elected == 1            ? 2
+                : h->mode == PL_RMODE_PENDING ? 1
+                                               : 0;
+        if (is_self(l, h) || r == 0)
+            continue;
+        if (r > rank || (r == rank && strcmp(h->id, best->id) < 0)) {
+            best = h;
+            rank = r;
+        }
+    }
+    l->blocker[0] = '\0';
+    if (best && !best->legacy && strlen(best->id) == PL_REDIS_ID_LEN)
+        memcpy(l->blocker, best->id, PL_REDIS_ID_LEN + 1);
+}
+
 /* Leave the channel (pending, not elected); with fail_when_locked the
    contention was conclusive and the acquire ends. */
 static int give_up(pl_redis_lock *l, int fail_when_locked, const char *why)
 {
+    note_blocker(l);
     pl__redis_unsubscribe(l, 0);
     l->elected = 0;
     if (fail_when_locked)
@@ -307,8 +359,11 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
     if (!conclusive) {
         if (!l->elected) /* a waiter must not inflate the count */
             pl__redis_unsubscribe(l, 0);
+        l->inconclusive++;
+        l->blocker[0] = '\0';
         return retry(l, "probe inconclusive; retrying");
     }
+    l->inconclusive = 0;
     if (l->flags & PL_LOCK_SH) {
         if (any_other(l, PL_RMODE_PENDING) ||
             any_other(l, PL_RMODE_EXCLUSIVE))

@@ -95,81 +95,111 @@ static const char *broke(const pl_redis_lock *l)
     return l->sub->errstr[0] ? l->sub->errstr : "the connection broke";
 }
 
+/* What the holder thread keeps between turns. */
+typedef struct holder_state {
+    double period;    /* between confirmation PINGs */
+    double next_ping; /* boot clock */
+    double ping_sent; /* a PING is out since then (boot clock), or 0 */
+    int mode, elected; /* fixed while held: the record we answer with */
+    pl_redis_selfcheck sc;
+} holder_state;
+
+static char keep_going;
+#define CONTINUE ((void *)&keep_going)
+
+/* One turn of the holder thread: CONTINUE, or what the thread returns. */
+static void *turn(pl_redis_lock *l, holder_state *st)
+{
+    pl__os_pollfd fds[2];
+    redisReply *r;
+    double now, until, wake;
+    int k, ms, ready, err, pongs = l->pongs;
+
+    while ((k = pl__redis_buffered(l->sub, &r)) > 0) {
+        int end = pl__redis_on_sub_push(l, r, st->mode, st->elected);
+        pl__redis_selfcheck_push(l, &st->sc, r);
+        freeReplyObject(r);
+        if (end == -1)
+            return lost(l, "the subscription was cancelled");
+        if (end == -2)
+            return lost(l, "an answer to a ping could not be sent");
+        /* A pong: the subscription was alive after ping_sent, and every
+           ping that came before it was answered. */
+        if (l->pongs != pongs && st->ping_sent) {
+            pl__redis_confirmed(l, st->ping_sent);
+            st->ping_sent = 0;
+        }
+        pongs = l->pongs;
+    }
+    if (k < 0)
+        return lost(l, broke(l));
+    if (pl__redis_lost_now(l))
+        return lost(l, "");
+    now = pl__os_now_boot();
+    if (pl__redis_selfcheck_tick(l, &st->sc, now) != PL_OK)
+        return lost(l, "the self-check ping was not answered in time");
+    if (!st->ping_sent && now >= st->next_ping) {
+        const char *argv[1] = {"PING"};
+        if (pl__redis_send(&l->conf, l->sub, "PING", 1, argv, NULL) !=
+            PL_OK) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "the connection broke sending a PING: %s", broke(l));
+            return lost(l, why);
+        }
+        st->ping_sent = now;
+        st->next_ping = now + st->period;
+    }
+    /* Wake for the next PING, the self-check, or when the window ends. */
+    until = (double)atomic_load(&l->confirmed_us) / 1e6 + l->window + 0.001;
+    if (!st->ping_sent && st->next_ping < until)
+        until = st->next_ping;
+    wake = pl__redis_selfcheck_wake(&st->sc);
+    if (wake > 0 && wake < until)
+        until = wake + 0.001;
+    ms = (int)((until - now) * 1000.0) + 1;
+    if (ms < 1)
+        ms = 1;
+    fds[0].fd = l->stop_pipe[0];
+    fds[0].events = PL__OS_READABLE;
+    fds[1].fd = l->sub->fd;
+    fds[1].events = PL__OS_READABLE;
+    if ((err = pl__os_poll(fds, 2, ms, &ready)) != 0) {
+        /* ENOMEM (EINTR: at once): try again shortly, not in a spin. */
+        if (err != EINTR)
+            pl__os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
+        return CONTINUE;
+    }
+    if (fds[0].revents) {
+        /* release: the caller takes over sub. A loss it finds (a lapse
+           while we were stopped) is still reported here, once. */
+        if (pl__redis_lost_now(l) && l->lost_cb)
+            l->lost_cb(l, l->lost_ud);
+        return NULL;
+    }
+    if (fds[1].revents && pl__redis_fill(l->sub) < 0)
+        return lost(l, broke(l));
+    return CONTINUE;
+}
+
 static void *holder_main(void *arg)
 {
     pl_redis_lock *l = arg;
-    double period = l->window / PL_REDIS_CONFIRMS_PER_WINDOW;
-    double next_ping = pl__os_now_boot() + period;
-    double ping_sent = 0; /* a PING is out since then (boot clock) */
-    int mode = l->mode;   /* fixed while held, and elected with it */
-    int elected = l->elected;
-
-    for (;;) {
-        pl__os_pollfd fds[2];
-        redisReply *r;
-        double now, until;
-        int k, ms, ready, err, pongs = l->pongs;
-
-        while ((k = pl__redis_buffered(l->sub, &r)) > 0) {
-            int end = pl__redis_on_sub_push(l, r, mode, elected);
-            freeReplyObject(r);
-            if (end == -1)
-                return lost(l, "the subscription was cancelled");
-            if (end == -2)
-                return lost(l, "an answer to a ping could not be sent");
-            /* A pong: the subscription was alive after ping_sent, and every
-               ping that came before it was answered. */
-            if (l->pongs != pongs && ping_sent) {
-                pl__redis_confirmed(l, ping_sent);
-                ping_sent = 0;
-            }
-            pongs = l->pongs;
-        }
-        if (k < 0)
-            return lost(l, broke(l));
-        if (pl__redis_lost_now(l))
-            return lost(l, "");
-        now = pl__os_now_boot();
-        if (!ping_sent && now >= next_ping) {
-            const char *argv[1] = {"PING"};
-            if (pl__redis_send(&l->conf, l->sub, "PING", 1, argv, NULL) !=
-                PL_OK) {
-                char why[200];
-                snprintf(why, sizeof why,
-                         "the connection broke sending a PING: %s", broke(l));
-                return lost(l, why);
-            }
-            ping_sent = now;
-            next_ping = now + period;
-        }
-        /* Wake for the next PING, or when the window would end. */
-        until = (double)atomic_load(&l->confirmed_us) / 1e6 + l->window +
-                0.001;
-        if (!ping_sent && next_ping < until)
-            until = next_ping;
-        ms = (int)((until - now) * 1000.0) + 1;
-        if (ms < 1)
-            ms = 1;
-        fds[0].fd = l->stop_pipe[0];
-        fds[0].events = PL__OS_READABLE;
-        fds[1].fd = l->sub->fd;
-        fds[1].events = PL__OS_READABLE;
-        if ((err = pl__os_poll(fds, 2, ms, &ready)) != 0) {
-            /* ENOMEM (EINTR: at once): try again shortly, not in a spin. */
-            if (err != EINTR)
-                pl__os_sleep(ms < 10 ? (double)ms / 1000.0 : 0.01);
-            continue;
-        }
-        if (fds[0].revents) {
-            /* release: the caller takes over sub. A loss it finds (a lapse
-               while we were stopped) is still reported here, once. */
-            if (pl__redis_lost_now(l) && l->lost_cb)
-                l->lost_cb(l, l->lost_ud);
-            return NULL;
-        }
-        if (fds[1].revents && pl__redis_fill(l->sub) < 0)
-            return lost(l, broke(l));
+    holder_state st;
+    void *out;
+    st.period = l->window / PL_REDIS_CONFIRMS_PER_WINDOW;
+    st.next_ping = pl__os_now_boot() + st.period;
+    st.ping_sent = 0;
+    st.mode = l->mode;
+    st.elected = l->elected;
+    if (pl__redis_selfcheck_start(l, &st.sc) != PL_OK) {
+        pl__redis_selfcheck_end(&st.sc);
+        return lost(l, "the self-check could not listen for its answer");
     }
+    while ((out = turn(l, &st)) == CONTINUE)
+        ;
+    pl__redis_selfcheck_end(&st.sc);
+    return out;
 }
 
 int pl__redis_start_holder(pl_redis_lock *l)

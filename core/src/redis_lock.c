@@ -527,6 +527,8 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
     l->elected = 0;
     l->notice_seen = 0;
     l->lost_sticky = 0;
+    l->inconclusive = 0;
+    l->blocker[0] = '\0';
     l->fence_token = 0;
     l->window = pl__redis_window(l->unavailable_timeout);
     for (;;) {
@@ -591,8 +593,10 @@ PL_EXPORT pl_status pl_redis_lock_acquire(pl_redis_lock *l)
    the next command. */
 static void publish_notice(pl_redis_lock *l)
 {
-    const char *argv[3] = {"PUBLISH", l->notice, "released"};
-    size_t lens[3] = {7, l->notice_len, 8};
+    char payload[9 + PL_REDIS_ID_LEN + 1];
+    const char *argv[3] = {"PUBLISH", l->notice, payload};
+    size_t lens[3] = {7, l->notice_len, 9 + PL_REDIS_ID_LEN};
+    snprintf(payload, sizeof payload, "released:%s", l->id);
     if (!l->cmd)
         return; /* waiters still see the count drop */
     if (pl__redis_send(&l->conf, l->cmd, "PUBLISH (release notice)", 3, argv,

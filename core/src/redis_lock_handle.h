@@ -4,13 +4,17 @@
  * (shared/spec/redis-lock-protocol.md) so that this library and the
  * Python reference exclude each other. Private to the core.
  *
- * Three files share the handle:
- *  - redis_lock.c: the handle, the public API (settings, check, the
- *    acquire loop, release) and fork handling;
- *  - redis_acquire.c: one attempt and the wait between attempts (the
- *    subscription, the command and waiter connections, probes, reaping,
- *    the election);
- *  - redis_holder.c: the background thread that keeps a held lock.
+ * Files that share the handle:
+ *  - redis_lock.c: the handle, the settings, check, the acquire loop,
+ *    release and fork handling; redis_lock_info.c: the getters and the
+ *    state queries;
+ *  - redis_acquire.c: the subscription, the command and waiter
+ *    connections, probes, reaping, the wait between attempts;
+ *  - redis_decide.c: one attempt (election, confirm, fencing, the last
+ *    check that starts the validity window);
+ *  - redis_holder.c: the background thread that keeps a held lock and
+ *    the validity window;
+ *  - redis_probe.c: the read-only probe() on connections of its own.
  * The wire records and the connection helpers they all use are in
  * redis_internal.h.
  *
@@ -28,9 +32,10 @@
  * multiplexing sub and w with poll(2): it answers pings (its own probe's
  * included) itself, so a mode switch and the answers it gives can never
  * be out of order. Once held, a background thread per held lock owns sub
- * and cmd: it answers pings, sends a health-check PING on sub now and
- * then, and records a loss (EOF, error, no pong) in an atomic flag and
- * calls the lost callback once. It never resubscribes: a lost lock stays
+ * and cmd: it answers pings, confirms the subscription with a PING on
+ * sub several times per validity window, and records a loss (EOF, error,
+ * a failed answer, a lapsed window) in an atomic flag and calls the lost
+ * callback once. It never resubscribes: a lost lock stays
  * lost until the caller releases it. Release stops and joins the thread
  * (a pipe wakes it), then unsubscribes and closes on the caller's thread.
  *
@@ -89,7 +94,8 @@ struct pl_redis_lock {
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
     int nlegacy;
-    int pongs; /* PINGs answered on sub */
+    int pongs;        /* PINGs answered on sub */
+    int inconclusive; /* inconclusive probes in a row */
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
@@ -107,6 +113,9 @@ struct pl_redis_lock {
     /* One call at a time (PL_REDIS_BUSY_*): another thread's call fails
        with PL_ERR_INVALID_STATE instead of racing on the connections. */
     atomic_int busy;
+    /* The holder the last conclusive attempt lost to ("" if none known):
+       only its release notice wakes us. */
+    char blocker[PL_REDIS_ID_LEN + 1];
     char lost_reason[1024]; /* written before `lost` is set */
 };
 
@@ -184,6 +193,27 @@ void pl__redis_free_answers(pl_redis_lock *l);
    holder thread uses it too. */
 int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
                           int elected);
+
+/* ---- the opt-in self-check (redis_selfcheck.c, holder thread) ---- */
+
+typedef struct pl_redis_selfcheck {
+    char *resp; /* its response channel; NULL: self-check off */
+    size_t resp_len;
+    double next; /* boot clock: the next ping */
+    double due;  /* boot clock: our answer is due (0: no ping out) */
+} pl_redis_selfcheck;
+/* Listen to the response channel on sub (nothing when the interval is 0). */
+int pl__redis_selfcheck_start(pl_redis_lock *l, pl_redis_selfcheck *sc);
+void pl__redis_selfcheck_end(pl_redis_selfcheck *sc);
+/* Publish the ping when due; PL_ERR_LOCK_LOST when our answer is late or
+   the ping could not be sent. */
+int pl__redis_selfcheck_tick(pl_redis_lock *l, pl_redis_selfcheck *sc,
+                             double now);
+/* A push read on sub: our answer on the response channel passes it. */
+void pl__redis_selfcheck_push(pl_redis_lock *l, pl_redis_selfcheck *sc,
+                              const redisReply *r);
+/* When the thread must wake for it next (boot clock; 0: never). */
+double pl__redis_selfcheck_wake(const pl_redis_selfcheck *sc);
 
 /* ---- holding (redis_holder.c) ---- */
 

@@ -87,12 +87,11 @@ static int numsub(probe_ctx *p, long long *n)
     return PL_OK;
 }
 
-/* Read what w has for up to `seconds`: the confirmation, answers. */
-static int listen_w(probe_ctx *p, double seconds)
+/* Handle the pushes w has read: the confirmation, answers. */
+static int drain_w(probe_ctx *p)
 {
-    pl__os_pollfd fd;
     redisReply *r;
-    int k, ready = 0, ms = (int)(seconds * 1000.0) + 1;
+    int k;
     while ((k = pl__redis_buffered(p->w, &r)) > 0) {
         const redisReply *ch, *payload;
         if (pl__redis_push(r, "subscribe", &ch, NULL))
@@ -105,8 +104,24 @@ static int listen_w(probe_ctx *p, double seconds)
         }
         freeReplyObject(r);
     }
-    if (k < 0)
-        goto broken;
+    return k < 0 ? -1 : PL_OK;
+}
+
+static int w_broke(const probe_ctx *p)
+{
+    return pl__fail(PL_ERR_CONNECTION, 0,
+                    "lost the connection to Redis while probing Redis lock "
+                    "'%s': %s",
+                    p->l->display, p->w->errstr);
+}
+
+/* Read what w has for up to `seconds`. */
+static int listen_w(probe_ctx *p, double seconds)
+{
+    pl__os_pollfd fd;
+    int rc, ready = 0, ms = (int)(seconds * 1000.0) + 1;
+    if ((rc = drain_w(p)) != PL_OK)
+        return rc == -1 ? w_broke(p) : rc;
     if (seconds <= 0)
         return PL_OK;
     fd.fd = p->w->fd;
@@ -114,13 +129,9 @@ static int listen_w(probe_ctx *p, double seconds)
     if (pl__os_poll(&fd, 1, ms, &ready) != 0 || ready == 0)
         return PL_OK;
     if (pl__redis_fill(p->w) < 0)
-        goto broken;
-    return listen_w(p, 0);
-broken:
-    return pl__fail(PL_ERR_CONNECTION, 0,
-                    "lost the connection to Redis while probing Redis lock "
-                    "'%s': %s",
-                    p->l->display, p->w->errstr);
+        return w_broke(p);
+    rc = drain_w(p);
+    return rc == -1 ? w_broke(p) : rc;
 }
 
 /* One probe: 1 conclusive (answers in p->h), 0 not, or an error. */

@@ -37,7 +37,43 @@ else
   echo "redis bench: reference venv unavailable (see $OUT/venv.log)"; status=1
 fi
 
-python3 - "$REC" <<'PYEOF' | tee "$OUT/redis-report.txt"
+# Reader/writer throughput: W writers and R readers on one channel for S
+# seconds, holds of 1-3 ms (pl_redis_cli --soak and, for the reference,
+# tests/redis/interop/soak_worker.py: the same loop). One record per run:
+# "<name> <holds> <acquires that timed out at 2 s> <seconds>".
+MIX=$OUT/redis-mixed.rec
+: > "$MIX"
+S=${PL_BENCH_MIXED_SECONDS:-10}
+mixed() { # name impl writers readers
+  local name=$1 impl=$2 nw=$3 nr=$4 ch i outs=() pids=()
+  ch=bench-mixed-$name-$$
+  for i in $(seq 1 $((nw + nr))); do
+    local role=writer; [ "$i" -gt "$nw" ] && role=reader
+    outs+=("$OUT/mixed-$name-$i.out")
+    if [ "$impl" = ours ]; then
+      local extra=(); [ "$role" = reader ] && extra=(--shared)
+      build/tests/redis/pl_redis_cli --port "$PORT" --channel "$ch" --soak "$S" \
+        --check-interval 0.05 --timeout 2 "${extra[@]}" > "${outs[-1]}" 2>/dev/null &
+    else
+      "$PY" tests/redis/interop/soak_worker.py "$PORT" "$ch" "$S" "$role" \
+        > "${outs[-1]}" 2>/dev/null &
+    fi
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  cat "${outs[@]}" | awk -v n="$name" -v s="$S" '
+    /^soak /{ for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } }
+    END { print n, t["holds"] + 0, t["timeouts"] + 0, s }' >> "$MIX"
+}
+"${MAKE:-make}" -s build/tests/redis/pl_redis_cli || status=1
+mixed ours_w3 ours 3 0
+mixed ours_w3r3 ours 3 3
+if [ -n "${PY:-}" ]; then
+  mixed reference_w3 reference 3 0
+  mixed reference_w3r3 reference 3 3
+fi
+
+python3 - "$REC" "$MIX" <<'PYEOF' | tee "$OUT/redis-report.txt"
 import sys
 rec = {}
 for line in open(sys.argv[1]):
@@ -79,6 +115,25 @@ if 'ours_handoff' in rec:
 if 'ours_killed' in rec:
     m = rec['ours_killed'][1] / 1000
     checks.append((f'SIGKILLed holder -> waiter median = {m:.1f} ms', 'target < 50 ms', m < 50))
+mix = {}
+for line in open(sys.argv[2]):
+    name, holds, timeouts, secs = line.split()
+    mix[name] = (int(holds), int(timeouts), float(secs))
+if mix:
+    print(f"   {'readers/writers (holds 1-3 ms)':46} {'holds/s':>11} {'timeouts':>11}")
+    for label, key in [('ours: 3 writers', 'ours_w3'),
+                       ('ours: 3 writers + 3 readers', 'ours_w3r3'),
+                       ('reference: 3 writers', 'reference_w3'),
+                       ('reference: 3 writers + 3 readers', 'reference_w3r3')]:
+        if key in mix:
+            h, t, s = mix[key]
+            print(f'   {label:46} {h / s:>11,.1f} {t:>11}')
+    print()
+if 'ours_w3' in mix and 'ours_w3r3' in mix:
+    w, m = mix['ours_w3'], mix['ours_w3r3']
+    r = (m[0] / m[2]) / max(w[0] / w[2], 1e-9)
+    checks.append((f'3W+3R holds/s / 3W holds/s = {r:.2f}', 'target >= 0.5', r >= 0.5))
+    checks.append((f'3W+3R acquires timed out at 2 s = {m[1]}', 'target 0', m[1] == 0))
 for text, target, ok in checks:
     print(f'   {text:52} {target:16} {verdict(ok)}')
 PYEOF

@@ -129,7 +129,7 @@ static int soak(pl_redis_lock *lock, const char *host, int port,
             redisReply *r;
             pl_redis_lock_get_fence_token(lock, &token);
             if (token > 0) {
-                snprintf(buf, sizeof buf, "%lld", token);
+                snprintf(buf, sizeof buf, "c:%lld", token);
                 r = redisCommand(c, "RPUSH %s-tokens %s", ch, buf);
                 if (r)
                     freeReplyObject(r);

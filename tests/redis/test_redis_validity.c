@@ -205,9 +205,28 @@ static void frozen_holder_sees_the_lapse_before_acting(void **state)
     }
     assert_int_equal(read(from_child[0], &c, 1), 1);
     assert_int_equal(c, 'h');
-    /* Tell it to check the moment it runs again, then freeze it. */
-    assert_int_equal(write(to_child[1], "g", 1), 1);
+    /* Freeze it, then tell it to check the moment it runs again (in this
+       order: a child told first could check before the stop lands). */
     kill(pid, SIGSTOP);
+    {
+        /* The stop has landed once /proc says so. */
+        char path[64], st[512];
+        int i;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        for (i = 0; i < 500; i++) {
+            FILE *f = fopen(path, "r");
+            size_t n = f ? fread(st, 1, sizeof st - 1, f) : 0;
+            char *p;
+            if (f)
+                fclose(f);
+            st[n] = '\0';
+            p = strrchr(st, ')');
+            if (p && p[1] == ' ' && p[2] == 'T')
+                break;
+            usleep(2000);
+        }
+    }
+    assert_int_equal(write(to_child[1], "g", 1), 1);
     w = rt_lock(ch, PL_LOCK_EX);
     t0 = tu_now();
     /* It cannot answer: reaped after unavailable_timeout (1 s). */
@@ -335,6 +354,51 @@ static void calls_from_another_thread_during_acquire_fail_cleanly(void **state)
     pl_redis_lock_free(h);
 }
 
+/* ---- the opt-in self-check ---- */
+
+static void self_check_pings_its_own_channel_and_stays_held(void **state)
+{
+    const char *ch = rt_channel("selfcheck");
+    pl_redis_lock *l = rt_lock(ch, PL_LOCK_EX);
+    redisContext *spy = rt_connect();
+    redisReply *r;
+    struct timeval tv = {0, 600000};
+    double d = -1, end;
+    int pings = 0;
+    (void)state;
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_set_self_check_interval(l, -1));
+    tu_ok(pl_redis_lock_set_self_check_interval(l, 0.2));
+    tu_ok(pl_redis_lock_get_self_check_interval(l, &d));
+    assert_true(d == 0.2);
+    tu_ok(pl_redis_lock_acquire(l));
+    /* Listen on the channel once held (a silent subscriber blocks it). */
+    r = redisCommand(spy, "SUBSCRIBE %s", ch);
+    freeReplyObject(r);
+    redisSetTimeout(spy, tv);
+    tu_expect(PL_ERR_INVALID_STATE, pl_redis_lock_set_self_check_interval(l, 0));
+    end = tu_now() + 1.2;
+    while (tu_now() < end) {
+        void *m = NULL;
+        if (redisGetReply(spy, &m) == REDIS_OK && m) {
+            r = m;
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                r->element[2]->type == REDIS_REPLY_STRING &&
+                strstr(r->element[2]->str, "response_channel"))
+                pings++;
+            freeReplyObject(r);
+        } else {
+            break; /* no ping for 0.6 s: counted below */
+        }
+        tu_ok(pl_redis_lock_check(l));
+    }
+    if (pings < 3)
+        fail_msg("%d self-check pings in about a second, want >= 3", pings);
+    tu_ok(pl_redis_lock_check(l));
+    tu_ok(pl_redis_lock_release(l));
+    redisFree(spy);
+    pl_redis_lock_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +407,7 @@ int main(void)
         cmocka_unit_test(frozen_holder_sees_the_lapse_before_acting),
         cmocka_unit_test(loss_is_sticky_and_reported_once),
         cmocka_unit_test(calls_from_another_thread_during_acquire_fail_cleanly),
+        cmocka_unit_test(self_check_pings_its_own_channel_and_stays_held),
     };
     rt_port();
     return cmocka_run_group_tests_name("redis_validity", tests, NULL, NULL);
