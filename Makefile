@@ -1,5 +1,6 @@
-# libportalocker: `make` (= `make all` = `make lib`) builds the library into
-# build/ and needs only a C compiler, hiredis and cJSON; `make bindings`
+# libportalocker: `make` (= `make all` = `make lib tool`) builds the library
+# and the portalock command into build/ and needs only a C compiler, hiredis
+# and cJSON; `make bindings`
 # builds the Python, Ruby and Lua modules (swig and each language's
 # headers); `make test` installs what is missing, builds what the suites
 # need and runs every test, `make bench` measures, `make demo` shows the
@@ -17,6 +18,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR ?= $(LIBDIR)/cmake/portalocker
 MANDIR ?= $(PREFIX)/share/man
+BINDIR ?= $(PREFIX)/bin
 # The release's version (make release-check: the same everywhere) and the
 # SONAME's number, which changes only when the ABI breaks (core/abi/).
 VERSION := 1.0.0
@@ -52,12 +54,22 @@ SHARED := $(BUILD)/libportalocker.so.$(SOVERSION)
 STATIC := $(BUILD)/libportalocker.a
 PCFILE := $(BUILD)/portalocker.pc
 
-.PHONY: all lib bindings setup test test-bins test-unit test-header bench demo \
+.PHONY: all lib tool bindings setup test test-bins test-unit test-header bench demo \
 	install uninstall release-check clean check-symbols
 
-all: lib
+all: lib tool
 
 lib: $(SHARED) $(BUILD)/libportalocker.so $(STATIC) $(PCFILE)
+
+# portalock(1), the command-line tool (tools/portalock), on the public API
+# only; linked with the static library so the installed program does not
+# depend on where the shared one went.
+TOOL := $(BUILD)/portalock
+TOOL_SRCS := $(sort $(wildcard tools/portalock/*.c))
+tool: $(TOOL)
+$(TOOL): $(TOOL_SRCS) tools/portalock/portalock.h core/include/portalocker.h $(STATIC)
+	$(CC) -std=gnu11 $(OPT) $(WARN) -Icore/include $(EXTRA_CFLAGS) -o $@ \
+		$(TOOL_SRCS) $(STATIC) $(LIBS)
 
 $(BUILD)/obj/%.o: core/src/%.c $(CORE_HDRS) core/build.mk
 	@mkdir -p $(dir $@)
@@ -93,9 +105,10 @@ $(PCFILE): core/portalocker.pc.in Makefile core/build.mk
 	@mkdir -p $(BUILD)
 	$(INSTALL_SED) core/portalocker.pc.in > $@
 
-install: lib
+install: lib tool
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(CMAKEDIR)
+		$(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
 	install -m 644 core/include/portalocker.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf libportalocker.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libportalocker.so
@@ -116,7 +129,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/portalocker.h \
 		$(DESTDIR)$(LIBDIR)/libportalocker.so.$(SOVERSION) \
 		$(DESTDIR)$(LIBDIR)/libportalocker.so $(DESTDIR)$(LIBDIR)/libportalocker.a \
-		$(DESTDIR)$(PKGCONFIGDIR)/portalocker.pc
+		$(DESTDIR)$(PKGCONFIGDIR)/portalocker.pc $(DESTDIR)$(BINDIR)/portalock
 	for f in $(CMAKE_IN); do rm -f $(DESTDIR)$(CMAKEDIR)/$$(basename $$f .in); done
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 	for m in $(MAN_PAGES); do \

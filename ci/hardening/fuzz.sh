@@ -2,7 +2,8 @@
 # `make check-fuzz`: libFuzzer targets (tests/fuzz/fuzz_*.c) for everything
 # in the core that parses outside input: Redis lock pings and answers (JSON
 # published by anyone on the channel), the CLIENT LIST text used for
-# reaping, open-mode strings, semaphore names and filename patterns.
+# reaping, open-mode strings, semaphore names and filename patterns, Redis
+# connection URLs.
 # Built with Debian's clang: the core as a static library with
 # -fsanitize=fuzzer-no-link,address,undefined (build/fuzz), each target
 # with -fsanitize=fuzzer,address,undefined and -fno-sanitize-recover=all.

@@ -25,7 +25,8 @@ for f in include/portalocker.h $libsub/libportalocker.so.1 $libsub/libportalocke
          $libsub/libportalocker.a $libsub/pkgconfig/portalocker.pc \
          $libsub/cmake/portalocker/portalockerConfig.cmake \
          $libsub/cmake/portalocker/portalockerConfigVersion.cmake \
-         share/man/man3/pl_lock.3 share/man/man7/portalocker.7; do
+         share/man/man3/pl_lock.3 share/man/man7/portalocker.7 \
+         bin/portalock share/man/man1/portalock.1; do
   [ -e "$prefix/$f" ] || { echo "install: $f is missing"; exit 1; }
 done
 if grep -rq "$stage" "$prefix"; then

@@ -593,6 +593,20 @@ PL_EXPORT pl_status pl_redis_holders_get(const pl_redis_holders *holders,
                                          int *mode, int *elected);
 PL_EXPORT void pl_redis_holders_free(pl_redis_holders *holders);
 
+/* The connection from a URL, as redis-py's from_url writes it:
+   redis://[[user]:password@]host[:port][/db][?options] (an IPv6 host in
+   brackets; user, password and path %-decoded) or
+   unix:///path/to/socket[?db=N&password=...]. Options: db, username,
+   password, socket_timeout (the command timeout), socket_connect_timeout.
+   What the URL leaves out gets the default (127.0.0.1, 6379, db 0, no
+   password); the timeouts stay as set when not given. rediss:// (TLS) and
+   redis+sentinel:// are PL_ERR_UNSUPPORTED; an unknown option or a
+   malformed URL is PL_ERR_INVALID_ARGUMENT naming the part, and leaves the
+   handle unchanged. Not while held. There is no get_url: the getters of
+   the settings above read the result back (and a URL would carry the
+   password). */
+PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url);
+
 #ifdef __cplusplus
 }
 #endif

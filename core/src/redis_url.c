@@ -1,0 +1,326 @@
+/* pl_redis_lock_set_url: a connection URL, as redis-py and the reference
+   accept it, turned into calls of the public setters. Everything is parsed
+   and checked before the first setter runs, so a bad URL leaves the handle
+   as it was. */
+#include "portalocker.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct url_parts {
+    char *host;     /* TCP host (brackets of an IPv6 literal removed) */
+    int port;
+    char *socket;   /* unix socket path, NULL for TCP */
+    int db;         /* -1: not given */
+    char *username;
+    char *password;
+    double connect_timeout; /* 0: not given */
+    double command_timeout;
+} url_parts;
+
+static void parts_free(url_parts *p)
+{
+    free(p->host);
+    free(p->socket);
+    free(p->username);
+    free(p->password);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A percent-decoded copy of s[0..len) in *out. A NUL byte cannot reach the
+   setters (C strings), so %00 is refused rather than silently cutting. */
+static int decode(const char *s, size_t len, const char *what, char **out)
+{
+    char *d = malloc(len + 1);
+    size_t i, n = 0;
+    if (!d)
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "redis URL: out of memory");
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (len - i < 3) {
+                free(d);
+                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                                "redis URL: truncated %%-escape in the %s", what);
+            }
+            hi = hexval(s[i + 1]);
+            lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                free(d);
+                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                                "redis URL: bad %%-escape \"%.3s\" in the %s",
+                                s + i, what);
+            }
+            if (hi == 0 && lo == 0) {
+                free(d);
+                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                                "redis URL: %%00 (a NUL byte) in the %s", what);
+            }
+            d[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            d[n++] = s[i];
+        }
+    }
+    d[n] = '\0';
+    *out = d;
+    return PL_OK;
+}
+
+/* A decimal in [lo, hi], all of s[0..len). */
+static int parse_int(const char *s, size_t len, long lo, long hi,
+                     const char *what, int *out)
+{
+    long v = 0;
+    size_t i;
+    if (len == 0)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: empty %s", what);
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: %s \"%.*s\" is not a number", what,
+                            (int)len, s);
+        v = v * 10 + (s[i] - '0');
+        if (v > hi)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: %s \"%.*s\" is out of range (%ld to %ld)",
+                            what, (int)len, s, lo, hi);
+    }
+    if (v < lo)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: %s \"%.*s\" is out of range (%ld to %ld)",
+                        what, (int)len, s, lo, hi);
+    *out = (int)v;
+    return PL_OK;
+}
+
+static int parse_seconds(const char *s, const char *what, double *out)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !(v > 0) || isinf(v))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: %s \"%s\" is not a positive number of seconds",
+                        what, s);
+    *out = v;
+    return PL_OK;
+}
+
+/* name=value&...: the options redis-py's from_url knows that map onto this
+   library's settings; anything else is refused by name, because a silently
+   ignored option (a typo in "password") would connect differently than
+   the user wrote. */
+static int parse_query(const char *q, url_parts *p)
+{
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        char *name = NULL, *value = NULL;
+        int rc;
+        if (len == 0) {
+            q += 1;
+            continue;
+        }
+        if (!eq)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: option \"%.*s\" has no value (name=value)",
+                            (int)len, q);
+        if ((rc = decode(q, (size_t)(eq - q), "option name", &name)) != PL_OK)
+            return rc;
+        if ((rc = decode(eq + 1, len - (size_t)(eq + 1 - q), name, &value)) != PL_OK) {
+            free(name);
+            return rc;
+        }
+        if (strcmp(name, "db") == 0) {
+            rc = parse_int(value, strlen(value), 0, INT_MAX, "db", &p->db);
+        } else if (strcmp(name, "password") == 0) {
+            free(p->password);
+            p->password = value;
+            value = NULL;
+        } else if (strcmp(name, "username") == 0) {
+            free(p->username);
+            p->username = value;
+            value = NULL;
+        } else if (strcmp(name, "socket_timeout") == 0) {
+            rc = parse_seconds(value, name, &p->command_timeout);
+        } else if (strcmp(name, "socket_connect_timeout") == 0) {
+            rc = parse_seconds(value, name, &p->connect_timeout);
+        } else {
+            rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                          "redis URL: unknown option \"%s\" (known: db, "
+                          "username, password, socket_timeout, "
+                          "socket_connect_timeout)", name);
+        }
+        free(name);
+        free(value);
+        if (rc != PL_OK)
+            return rc;
+        q += len + (amp ? 1 : 0);
+    }
+    return PL_OK;
+}
+
+/* [[user]:password@]host[:port] */
+static int parse_authority(const char *a, size_t len, url_parts *p)
+{
+    const char *at = NULL, *h, *end = a + len, *colon;
+    size_t i;
+    int rc;
+    for (i = 0; i < len; i++)
+        if (a[i] == '@')
+            at = a + i; /* the last '@': a password may contain raw '@' */
+    if (at) {
+        const char *c = memchr(a, ':', (size_t)(at - a));
+        if (!c)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: \"%.*s@\" has no password "
+                            "(write user:password@ or :password@)",
+                            (int)(at - a), a);
+        if (c > a && (rc = decode(a, (size_t)(c - a), "username", &p->username)) != PL_OK)
+            return rc;
+        if ((rc = decode(c + 1, (size_t)(at - c - 1), "password", &p->password)) != PL_OK)
+            return rc;
+        h = at + 1;
+    } else {
+        h = a;
+    }
+    if (h < end && *h == '[') {
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (!close)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: IPv6 address \"%.*s\" has no closing ']'",
+                            (int)(end - h), h);
+        if (close == h + 1)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: empty IPv6 address \"[]\"");
+        if ((rc = decode(h + 1, (size_t)(close - h - 1), "host", &p->host)) != PL_OK)
+            return rc;
+        colon = close + 1;
+        if (colon < end && *colon != ':')
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL: unexpected \"%.*s\" after the IPv6 address",
+                            (int)(end - colon), colon);
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (!colon)
+            colon = end;
+        if (colon > h) {
+            if ((rc = decode(h, (size_t)(colon - h), "host", &p->host)) != PL_OK)
+                return rc;
+        }
+    }
+    if (colon < end) {
+        if ((rc = parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535,
+                            "port", &p->port)) != PL_OK)
+            return rc;
+    }
+    return PL_OK;
+}
+
+static int parse_url(const char *url, url_parts *p)
+{
+    const char *rest, *q;
+    int rc;
+    if (strncmp(url, "rediss://", 9) == 0)
+        return pl__fail(PL_ERR_UNSUPPORTED, 0,
+                        "redis URL \"rediss://...\": TLS is not supported yet");
+    if (strncmp(url, "redis+sentinel://", 17) == 0 ||
+        strncmp(url, "redis-sentinel://", 17) == 0 ||
+        strncmp(url, "sentinel://", 11) == 0)
+        return pl__fail(PL_ERR_UNSUPPORTED, 0,
+                        "redis URL: Sentinel is not supported yet");
+    if (strncmp(url, "unix://", 7) == 0) {
+        rest = url + 7;
+        q = strchr(rest, '?');
+        if (*rest != '/')
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL \"%s\": the socket path must be absolute "
+                            "(unix:///path/to/redis.sock)", url);
+        if ((rc = decode(rest, q ? (size_t)(q - rest) : strlen(rest),
+                         "socket path", &p->socket)) != PL_OK)
+            return rc;
+        if (strcmp(p->socket, "/") == 0)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL \"%s\": no socket path", url);
+        return q ? parse_query(q + 1, p) : PL_OK;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        const char *sep = strstr(url, "://");
+        if (sep)
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                            "redis URL \"%s\": unknown scheme \"%.*s://\" "
+                            "(redis:// or unix://)", url, (int)(sep - url), url);
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL \"%s\": no scheme (redis://host:port/db or "
+                        "unix:///path)", url);
+    }
+    rest = url + 8;
+    {
+        size_t alen = strcspn(rest, "/?");
+        if ((rc = parse_authority(rest, alen, p)) != PL_OK)
+            return rc;
+        rest += alen;
+    }
+    q = strchr(rest, '?');
+    if (*rest == '/') {
+        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
+        if (plen > 0 &&
+            (rc = parse_int(rest + 1, plen, 0, INT_MAX, "db", &p->db)) != PL_OK)
+            return rc;
+    }
+    return q ? parse_query(q + 1, p) : PL_OK;
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
+{
+    url_parts p;
+    int rc;
+    if (!lock)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "lock is NULL");
+    if (!url)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "url is NULL");
+    memset(&p, 0, sizeof p);
+    p.port = 6379;
+    p.db = -1;
+    rc = parse_url(url, &p);
+    if (rc == PL_OK && p.username && !p.password)
+        rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                      "redis URL: username \"%s\" without a password", p.username);
+    /* The URL says everything about the connection: what it leaves out
+       is the default, not whatever the handle had before. */
+    if (rc == PL_OK) {
+        if (p.socket)
+            rc = pl_redis_lock_set_unix_socket(lock, p.socket);
+        else /* also leaves any unix socket set before */
+            rc = pl_redis_lock_set_host(lock, p.host ? p.host : "127.0.0.1",
+                                        p.port);
+    }
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_db(lock, p.db < 0 ? 0 : p.db);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_password(lock, p.username, p.password);
+    if (rc == PL_OK && p.connect_timeout > 0)
+        rc = pl_redis_lock_set_connect_timeout(lock, p.connect_timeout);
+    if (rc == PL_OK && p.command_timeout > 0)
+        rc = pl_redis_lock_set_command_timeout(lock, p.command_timeout);
+    parts_free(&p);
+    return rc == PL_OK ? pl__ok() : rc;
+}
