@@ -185,9 +185,7 @@ int lock_take(const cli *o, held *h)
             (rc = pl_redis_lock_set_fail_when_locked(h->redis, t == 0)) != PL_OK ||
             (rc = pl_redis_lock_set_lost_callback(h->redis, on_lost, (void *)o)) != PL_OK)
             return library_failure(o, rc);
-        waits_die_at_once(1);
         rc = pl_redis_lock_acquire(h->redis);
-        waits_die_at_once(0);
         return rc == PL_OK ? 0 : library_failure(o, rc);
     }
     }

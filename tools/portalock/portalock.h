@@ -65,7 +65,6 @@ void waits_arm(int have_deadline, double seconds);
 void waits_disarm(void);
 int waits_signal(void);   /* the signal that ended the wait, or 0 */
 int waits_expired(void);
-void waits_die_at_once(int enabled);
 _Noreturn void die_by_signal(int sig);
 
 /* locks.c: a taken lock of any kind. */

@@ -20,30 +20,10 @@ static int have_deadline;
 static double deadline;
 static int expired;
 
-static volatile sig_atomic_t die_at_once;
-
 static void on_signal(int sig)
 {
-    if (die_at_once) {
-        /* Restored to the default and raised: delivered, and fatal, as
-           soon as this handler returns. */
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none);
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
     if (!got_signal)
         got_signal = sig;
-}
-
-/* The Redis lock's waits do not call the wait hook yet, so a signal could
-   not end them before their timeout. Dying at once is safe there: nothing
-   is held until acquire returns, and the server drops a dead client's
-   subscription, so no holder record stays behind. */
-void waits_die_at_once(int enabled)
-{
-    die_at_once = enabled;
 }
 
 /* The wait hook: nonzero ends the wait (PL_ERR_INTERRUPTED). */
