@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* pl__fail, with the code as the expression's value where the static
+   analyzer can see it (pl__fail lives in another file, so it cannot tell
+   that a failure path never returns PL_OK). */
+#define URL_FAIL(code, errnum, ...) (pl__fail((code), (errnum), __VA_ARGS__), (code))
+
 typedef struct url_parts {
     char *host;     /* TCP host (brackets of an IPv6 literal removed) */
     int port;
@@ -48,26 +53,26 @@ static int decode(const char *s, size_t len, const char *what, char **out)
     char *d = malloc(len + 1);
     size_t i, n = 0;
     if (!d)
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "redis URL: out of memory");
+        return URL_FAIL(PL_ERR_NO_MEMORY, ENOMEM, "redis URL: out of memory");
     for (i = 0; i < len; i++) {
         if (s[i] == '%') {
             int hi, lo;
             if (len - i < 3) {
                 free(d);
-                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                                 "redis URL: truncated %%-escape in the %s", what);
             }
             hi = hexval(s[i + 1]);
             lo = hexval(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 free(d);
-                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                                 "redis URL: bad %%-escape \"%.3s\" in the %s",
                                 s + i, what);
             }
             if (hi == 0 && lo == 0) {
                 free(d);
-                return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                                 "redis URL: %%00 (a NUL byte) in the %s", what);
             }
             d[n++] = (char)(hi * 16 + lo);
@@ -88,21 +93,21 @@ static int parse_int(const char *s, size_t len, long lo, long hi,
     long v = 0;
     size_t i;
     if (len == 0)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL: empty %s", what);
     for (i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: %s \"%.*s\" is not a number", what,
                             (int)len, s);
         v = v * 10 + (s[i] - '0');
         if (v > hi)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: %s \"%.*s\" is out of range (%ld to %ld)",
                             what, (int)len, s, lo, hi);
     }
     if (v < lo)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL: %s \"%.*s\" is out of range (%ld to %ld)",
                         what, (int)len, s, lo, hi);
     *out = (int)v;
@@ -116,7 +121,7 @@ static int parse_seconds(const char *s, const char *what, double *out)
     errno = 0;
     v = strtod(s, &end);
     if (end == s || *end != '\0' || errno != 0 || !(v > 0) || isinf(v))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL: %s \"%s\" is not a positive number of seconds",
                         what, s);
     *out = v;
@@ -140,7 +145,7 @@ static int parse_query(const char *q, url_parts *p)
             continue;
         }
         if (!eq)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: option \"%.*s\" has no value (name=value)",
                             (int)len, q);
         if ((rc = decode(q, (size_t)(eq - q), "option name", &name)) != PL_OK)
@@ -190,7 +195,7 @@ static int parse_authority(const char *a, size_t len, url_parts *p)
     if (at) {
         const char *c = memchr(a, ':', (size_t)(at - a));
         if (!c)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: \"%.*s@\" has no password "
                             "(write user:password@ or :password@)",
                             (int)(at - a), a);
@@ -205,17 +210,17 @@ static int parse_authority(const char *a, size_t len, url_parts *p)
     if (h < end && *h == '[') {
         const char *close = memchr(h, ']', (size_t)(end - h));
         if (!close)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: IPv6 address \"%.*s\" has no closing ']'",
                             (int)(end - h), h);
         if (close == h + 1)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: empty IPv6 address \"[]\"");
         if ((rc = decode(h + 1, (size_t)(close - h - 1), "host", &p->host)) != PL_OK)
             return rc;
         colon = close + 1;
         if (colon < end && *colon != ':')
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL: unexpected \"%.*s\" after the IPv6 address",
                             (int)(end - colon), colon);
     } else {
@@ -240,35 +245,35 @@ static int parse_url(const char *url, url_parts *p)
     const char *rest, *q;
     int rc;
     if (strncmp(url, "rediss://", 9) == 0)
-        return pl__fail(PL_ERR_UNSUPPORTED, 0,
+        return URL_FAIL(PL_ERR_UNSUPPORTED, 0,
                         "redis URL \"rediss://...\": TLS is not supported yet");
     if (strncmp(url, "redis+sentinel://", 17) == 0 ||
         strncmp(url, "redis-sentinel://", 17) == 0 ||
         strncmp(url, "sentinel://", 11) == 0)
-        return pl__fail(PL_ERR_UNSUPPORTED, 0,
+        return URL_FAIL(PL_ERR_UNSUPPORTED, 0,
                         "redis URL: Sentinel is not supported yet");
     if (strncmp(url, "unix://", 7) == 0) {
         rest = url + 7;
         q = strchr(rest, '?');
         if (*rest != '/')
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": the socket path must be absolute "
                             "(unix:///path/to/redis.sock)", url);
         if ((rc = decode(rest, q ? (size_t)(q - rest) : strlen(rest),
                          "socket path", &p->socket)) != PL_OK)
             return rc;
         if (strcmp(p->socket, "/") == 0)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": no socket path", url);
         return q ? parse_query(q + 1, p) : PL_OK;
     }
     if (strncmp(url, "redis://", 8) != 0) {
         const char *sep = strstr(url, "://");
         if (sep)
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": unknown scheme \"%.*s://\" "
                             "(redis:// or unix://)", url, (int)(sep - url), url);
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL \"%s\": no scheme (redis://host:port/db or "
                         "unix:///path)", url);
     }
@@ -294,9 +299,9 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
     url_parts p;
     int rc;
     if (!lock)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "lock is NULL");
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0, "lock is NULL");
     if (!url)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "url is NULL");
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0, "url is NULL");
     memset(&p, 0, sizeof p);
     p.port = 6379;
     p.db = -1;
