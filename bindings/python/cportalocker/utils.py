@@ -452,6 +452,13 @@ class Lock(LockBase):
     def __enter__(self) -> typing.IO[typing.Any]:
         return LockBase.__enter__(self)  # type: ignore[no-any-return]
 
+    def cancel(self) -> None:
+        """End this lock's wait in progress (in another thread) with
+        `~cportalocker.exceptions.Interrupted`, or its next one if none
+        is in progress (the C core's pl_lock_cancel). Safe from any thread
+        and from a signal handler. An extension of cportalocker."""
+        _c.pl_lock_cancel(self._handle)
+
     def _close_fh(self, fh: typing.IO[typing.Any]) -> None:
         try:
             fh.close()  # flushes; the fd itself belongs to the C core
@@ -724,6 +731,9 @@ class _SlotLock(Lock):
     def _depth(self) -> int:
         return 1 if self.fh is not None else 0
 
+    def cancel(self) -> None:
+        self._semaphore.cancel()
+
     def release(self) -> None:
         if self._semaphore.lock is self:
             self._semaphore.release()
@@ -849,6 +859,12 @@ class BoundedSemaphore(LockBase):
 
     def _depth(self) -> int:
         return 1 if _c.pl_semaphore_slot(self._handle) >= 0 else 0
+
+    def cancel(self) -> None:
+        """End this semaphore's wait in progress (in another thread) with
+        `~cportalocker.exceptions.Interrupted`, or its next one
+        (pl_semaphore_cancel). An extension of cportalocker."""
+        _c.pl_semaphore_cancel(self._handle)
 
     def release(self) -> None:
         """Give the slot back; a no-op when none is held (also for a
