@@ -17,7 +17,10 @@
  *    handle's options (PL_INHERIT keeps the handle's); `_with` means
  *    nothing else.
  *  - Lengths are size_t.
- *  - A handle may be used from any thread but not from two threads at once.
+ *  - A handle may be used from any thread but not from two threads at once
+ *    (a second concurrent acquire or release is refused with
+ *    PL_ERR_INVALID_STATE rather than corrupting the handle); the *_cancel
+ *    calls are the exception: any thread, or a signal handler, at any time.
  *  - Every macro a foreign runtime needs has a function twin (ctypes and
  *    LuaJIT FFI cannot see macros): pl_version_number(), pl_flag_*().
  */
@@ -76,7 +79,9 @@ PL_EXPORT const char *pl_version_string(void);
     X(INVALID_STATE, -10, "InvalidState",                                    \
       "the handle is in the wrong state for this call")                     \
     X(LOCK_LOST, -11, "LockLost", "the lock was lost while held")            \
-    X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")
+    X(CONNECTION, -12, "ConnectionError", "cannot reach the lock server")    \
+    X(INTERRUPTED, -13, "Interrupted",                                       \
+      "the wait was cancelled or interrupted")
 
 #define PL_ERROR_ENUM_ENTRY(name, value, exc, text) PL_ERR_##name = (value),
 typedef enum pl_error {
@@ -105,6 +110,56 @@ PL_EXPORT int pl_last_errno(void);
 /* The code of the calling thread's last failed call (PL_OK if none). */
 PL_EXPORT int pl_last_error_code(void);
 PL_EXPORT void pl_clear_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Interrupting and cancelling waits                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every call that can wait for a lock (pl_lock_acquire*, pl_semaphore_
+ * acquire*, pl_lock_fd* without PL_LOCK_NB, pl_redis_lock_acquire*) can be
+ * ended early in two ways; either makes it return PL_ERR_INTERRUPTED with
+ * nothing held (no lock, no slot, no subscription; the file a Lock opened
+ * is closed again).
+ *
+ * 1. The calling thread's wait hook. While a thread waits, its hook runs at
+ *    least every `interval` seconds, and as soon as a signal interrupts the
+ *    wait (a handler installed without SA_RESTART; with SA_RESTART only the
+ *    interval applies). A nonzero return ends the wait; zero resumes it
+ *    (the deadline does not move). The hook runs on the waiting thread, in
+ *    normal (not signal) context, holding nothing of the library's, so it
+ *    may run an interpreter's signal handlers (Python: PyErr_CheckSignals)
+ *    or check a flag an unblocking function set (Ruby). It must not use
+ *    the handle being waited on. A wait that gets its lock returns PL_OK
+ *    even if a signal arrived meanwhile: the caller decides what a late
+ *    signal means (a binding that raises must release first).
+ *    The hook is per thread: a new thread starts without one. hook NULL
+ *    removes it. interval: > 0 and finite (a hook is cheap to call: 0.05 s
+ *    suits an interactive program), else PL_ERR_INVALID_ARGUMENT; ignored
+ *    when hook is NULL.
+ */
+typedef int (*pl_wait_hook)(void *userdata);
+PL_EXPORT pl_status pl_set_wait_hook(pl_wait_hook hook, void *userdata,
+                                     double interval);
+/* The calling thread's hook (NULL, NULL, 0 when none); any out-parameter
+   may be NULL. */
+PL_EXPORT pl_status pl_get_wait_hook(pl_wait_hook *hook, void **userdata,
+                                     double *interval);
+
+/*
+ * 2. Cancelling a handle: pl_lock_cancel / pl_semaphore_cancel (below).
+ *    Safe from any thread and from a signal handler (an atomic flag and a
+ *    write to a wake-up pipe: no lock, no allocation). Like pthread_cancel,
+ *    a cancel is pending until a wait of that handle consumes it: the
+ *    acquire in progress returns PL_ERR_INTERRUPTED within a few
+ *    milliseconds, or, if none is in progress, the handle's next acquire
+ *    that has to take the OS lock does, without trying. A cancel is
+ *    consumed exactly once and never lost; cancelling twice before a wait
+ *    is one cancel. An acquire that got its lock before it saw the cancel
+ *    returns PL_OK and leaves the cancel pending for the next one (a race
+ *    a canceller cannot avoid: it learns which happened from the result).
+ *    The handle must outlive the cancel call.
+ */
 
 /* ------------------------------------------------------------------ */
 /* Flags and mechanisms                                                 */
@@ -226,6 +281,9 @@ PL_EXPORT int pl_lock_is_held(const pl_lock *lock);
 PL_EXPORT int pl_lock_held_fd(const pl_lock *lock);
 /* RLock acquire count (0 or 1 for the other kinds). */
 PL_EXPORT int pl_lock_count(const pl_lock *lock);
+/* Cancel the handle's acquire in progress, or its next one (see
+   "Interrupting and cancelling waits" above). Any thread, signal-safe. */
+PL_EXPORT pl_status pl_lock_cancel(pl_lock *lock);
 
 /* PID-file locks: the PID in the PID file, 0 if missing, empty or not a
    number. After an acquire failed with PL_ERR_ALREADY_LOCKED,
@@ -294,6 +352,9 @@ PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *sem);
 /* The held slot, or -1. */
 PL_EXPORT int pl_semaphore_slot(const pl_semaphore *sem);
 PL_EXPORT int pl_semaphore_fd(const pl_semaphore *sem);
+/* Cancel the handle's acquire in progress, or its next one (see
+   "Interrupting and cancelling waits" above). Any thread, signal-safe. */
+PL_EXPORT pl_status pl_semaphore_cancel(pl_semaphore *sem);
 
 /* ------------------------------------------------------------------ */
 /* Atomic file writes (open_atomic)                                     */

@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 #include "platform.h"
+#include "wait_control.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@ struct pl_semaphore {
     int slot;     /* held slot or -1 */
     int fd;
     long owner_pid;
+    pl__cancel cancel; /* pl_semaphore_cancel */
+    atomic_int busy;   /* an acquire or release runs (see lock_handle.h) */
 };
 
 /* ---- the filename pattern: {name}, {number[:spec]}, {{ and }} ---- */
@@ -216,6 +219,8 @@ PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     s->maximum = maximum;
     s->slot = -1;
+    pl__cancel_init(&s->cancel);
+    atomic_init(&s->busy, 0);
     s->fd = -1;
     s->mechanism = PL_MECH_FLOCK;
     s->file_mode = PL_DEFAULT_FILE_MODE;
@@ -248,7 +253,17 @@ PL_EXPORT void pl_semaphore_free(pl_semaphore *s)
     free(s->name);
     free(s->pattern);
     free(s->directory);
+    pl__cancel_destroy(&s->cancel);
     free(s);
+}
+
+PL_EXPORT pl_status pl_semaphore_cancel(pl_semaphore *s)
+{
+    /* Signal-safe: no last error written (see pl_lock_cancel). */
+    if (!s)
+        return PL_ERR_INVALID_ARGUMENT;
+    pl__cancel_request(&s->cancel);
+    return PL_OK;
 }
 
 #define CHECK_SEM(s)                                                         \
@@ -404,11 +419,10 @@ static void close_slot_fds(pl_semaphore *s, int keep)
 
 /* One sweep over the slots. Descriptors stay open between sweeps so a
    waiter does not wake the other waiters with close events. */
-static int sweep(void *ctx, int blocking)
+static int sweep(void *ctx)
 {
     pl_semaphore *s = ctx;
     int i, err;
-    (void)blocking;
     for (i = 0; i < s->maximum; i++) {
         if (s->fds[i] < 0) {
             err = pl__os_open(s->paths[i],
@@ -439,6 +453,14 @@ static int sweep(void *ctx, int blocking)
                     s->name);
 }
 
+static void watch_slots(void *ctx, pl__os_waiter *waiter)
+{
+    pl_semaphore *s = ctx;
+    int i;
+    for (i = 0; i < s->maximum; i++)
+        pl__os_waiter_watch(waiter, s->paths[i]);
+}
+
 PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
                                               double check_interval,
                                               int *slot_out)
@@ -462,8 +484,7 @@ PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     for (i = 0; i < s->maximum; i++)
         s->fds[i] = -1;
-    rc = pl__retry(&opts, sweep, s, (const char *const *)s->paths,
-                   (size_t)s->maximum, 0);
+    rc = pl__retry(&opts, sweep, watch_slots, s, &s->cancel, s->name);
     close_slot_fds(s, rc == PL_OK ? s->slot : -1);
     if (rc != PL_OK) {
         s->slot = -1;

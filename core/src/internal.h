@@ -58,18 +58,27 @@ int pl__wait_set_timeout(pl_wait_opts *w, double seconds);
 int pl__wait_set_check_interval(pl_wait_opts *w, double seconds);
 int pl__wait_set_fail_when_locked(pl_wait_opts *w, int enabled);
 
-/* One attempt at taking a lock. `blocking` asks the attempt to wait in the
-   kernel (only offered when there is no deadline). Returns PL_OK,
-   PL_ERR_ALREADY_LOCKED (try again later) or another error (give up). */
-typedef int (*pl_attempt_fn)(void *ctx, int blocking);
+/* One attempt at taking a lock, never waiting in the kernel. Returns
+   PL_OK, PL_ERR_ALREADY_LOCKED (try again later) or another error (give
+   up). */
+typedef int (*pl_attempt_fn)(void *ctx);
 
-/* The retry policy shared by every lock type: first attempt at once; then,
-   unless fail_when_locked, wait for a change on one of `paths` (inotify)
+struct pl__cancel;
+struct pl__os_waiter;
+/* Add the watches of the files a release would touch (pl__os_waiter_watch);
+   called before every attempt, so it follows re-created files. */
+typedef void (*pl_watch_fn)(void *ctx, struct pl__os_waiter *waiter);
+
+/* The retry policy shared by every lock type: a pending cancel first
+   (PL_ERR_INTERRUPTED without trying); first attempt at once; then,
+   unless fail_when_locked, wait for a change on a watched file (inotify)
    or a capped exponential backoff (1 ms doubling up to check_interval),
-   attempting again each time, until the deadline. `can_block`: the attempt
-   supports blocking, used when the timeout is infinite. */
-int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt, void *ctx,
-              const char *const *paths, size_t npaths, int can_block);
+   attempting again each time, until the deadline (none for an infinite
+   timeout). The waits honour `cancel` (may be NULL) and the thread's
+   wait hook (wait_control.h). `what` names the wait in messages. */
+int pl__retry(const pl_wait_opts *opts, pl_attempt_fn attempt,
+              pl_watch_fn watch, void *ctx, struct pl__cancel *cancel,
+              const char *what);
 
 /* fopen-style mode -> open(2) flags; *truncate_after set for 'w'. */
 int pl__parse_mode(const char *mode, int *oflags, int *truncate_after);

@@ -11,6 +11,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 int pl__lock_new(pl_lock **out, const char *path, const pl_lock_kind *kind)
@@ -29,6 +30,8 @@ int pl__lock_new(pl_lock **out, const char *path, const pl_lock_kind *kind)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     l->kind = kind;
     l->fd = -1;
+    pl__cancel_init(&l->cancel);
+    atomic_init(&l->busy, 0);
     l->flags = PL_DEFAULT_FLAGS;
     l->mechanism = PL_MECH_FLOCK;
     l->file_mode = PL_DEFAULT_FILE_MODE;
@@ -61,9 +64,36 @@ PL_EXPORT void pl_lock_free(pl_lock *l)
     pl__exit_registry_remove(&l->exit_entry);
     if (l->kind->free_data)
         l->kind->free_data(l->data);
+    pl__cancel_destroy(&l->cancel);
     free(l->path);
     free(l->mode);
     free(l);
+}
+
+PL_EXPORT pl_status pl_lock_cancel(pl_lock *l)
+{
+    /* No pl__fail/pl__ok: they write the thread's last error, which a
+       signal handler must not touch. */
+    if (!l)
+        return PL_ERR_INVALID_ARGUMENT;
+    pl__cancel_request(&l->cancel);
+    return PL_OK;
+}
+
+/* Claim the handle for one acquire or release. */
+static int enter(pl_lock *l, const char *call)
+{
+    if (atomic_exchange(&l->busy, 1))
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "cannot %s the lock on '%s': another thread is "
+                        "using this handle (one thread per handle)",
+                        call, l->path);
+    return PL_OK;
+}
+
+static void leave(pl_lock *l)
+{
+    atomic_store(&l->busy, 0);
 }
 
 /* ---- options ---- */
@@ -216,9 +246,12 @@ static int open_file(pl_lock *l, int oflags)
 {
     int err;
     /* Files the library creates in shared directories: no symlink
-       (CVE-2025-68146's truncation attack) and no FIFO (a hang). */
+       (CVE-2025-68146's truncation attack). No kind opens a FIFO or a
+       device: open(2) of a FIFO blocks until a writer comes, ignoring
+       the timeout and every cancel (anyone can plant one in /tmp). */
+    oflags |= PL_O_REGULAR;
     if (l->kind->owns_file)
-        oflags |= PL_O_NOFOLLOW | PL_O_REGULAR;
+        oflags |= PL_O_NOFOLLOW;
     err = pl__os_open(l->path, oflags, l->file_mode, &l->fd);
     if (err == EINVAL && (oflags & PL_O_REGULAR))
         return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
@@ -251,10 +284,10 @@ static int open_file(pl_lock *l, int oflags)
    needs (NFS wants write access for exclusive locks, fcntl locks want it
    for exclusive and read access for shared) is fixed by reopening
    read-write once, as util-linux and gofrs/flock do. */
-static int lock_fd(pl_lock *l, int blocking)
+static int lock_fd(pl_lock *l)
 {
     int exclusive = (l->flags & PL_LOCK_EX) != 0;
-    int err = pl__os_lock(l->fd, l->mechanism, exclusive, blocking);
+    int err = pl__os_lock(l->fd, l->mechanism, exclusive, 0);
     if (err == EBADF && (l->oflags & (PL_O_READ | PL_O_WRITE)) !=
                             (PL_O_READ | PL_O_WRITE)) {
         int rc;
@@ -262,7 +295,7 @@ static int lock_fd(pl_lock *l, int blocking)
         rc = open_file(l, l->oflags | PL_O_READ | PL_O_WRITE);
         if (rc != PL_OK)
             return rc;
-        err = pl__os_lock(l->fd, l->mechanism, exclusive, blocking);
+        err = pl__os_lock(l->fd, l->mechanism, exclusive, 0);
     }
     if (err == 0)
         return PL_OK;
@@ -310,7 +343,7 @@ int pl__lock_unlink_if_ours(pl_lock *l, const char *path)
    being replaced under us (each replacement means a holder just left). */
 #define PL_MAX_REPLACED 64
 
-static int attempt(void *ctx, int blocking)
+static int attempt(void *ctx)
 {
     pl_lock *l = ctx;
     int tries;
@@ -321,7 +354,7 @@ static int attempt(void *ctx, int blocking)
         /* On contention the descriptor stays open for the next attempt:
            a waiter that re-opened each time would wake every other waiter
            with its own close events. */
-        if ((rc = lock_fd(l, blocking)) != PL_OK)
+        if ((rc = lock_fd(l)) != PL_OK)
             return rc;
         if (!l->kind->owns_file)
             return PL_OK;
@@ -335,6 +368,15 @@ static int attempt(void *ctx, int blocking)
     return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
                     "'%s' kept being replaced while locking (split-brain)",
                     l->path);
+}
+
+/* A release closes (IN_CLOSE_*) or, for an owned file, unlinks the file
+   at the path; a waiter already holding the file open watches that one
+   too (it may no longer be at the path). */
+static void watch(void *ctx, pl__os_waiter *waiter)
+{
+    pl_lock *l = ctx;
+    pl__os_waiter_watch(waiter, l->path);
 }
 
 /* Remove the lock file if it is still the one we hold, keeping the last
@@ -382,15 +424,29 @@ static int prepare_locked(pl_lock *l)
     return rc;
 }
 
+static int acquire(pl_lock *l, double timeout, double check_interval,
+                   int fail_when_locked, int *fd_out);
+static int release(pl_lock *l);
+
 PL_EXPORT pl_status pl_lock_acquire_with(pl_lock *l, double timeout,
                                          double check_interval,
                                          int fail_when_locked, int *fd_out)
 {
+    int rc;
+    CHECK_HANDLE(l);
+    if ((rc = enter(l, "acquire")) != PL_OK)
+        return rc;
+    rc = acquire(l, timeout, check_interval, fail_when_locked, fd_out);
+    leave(l);
+    return rc;
+}
+
+static int acquire(pl_lock *l, double timeout, double check_interval,
+                   int fail_when_locked, int *fd_out)
+{
     pl_wait_opts opts;
-    const char *paths[1];
     int rc;
 
-    CHECK_HANDLE(l);
     /* Validate the overrides first: a bad argument is an error whether
        or not the lock is held (and must not count as an RLock acquire). */
     if ((rc = pl__merge_wait_opts(&l->wait, timeout, check_interval,
@@ -404,19 +460,17 @@ PL_EXPORT pl_status pl_lock_acquire_with(pl_lock *l, double timeout,
         return pl__ok();
     }
     if (l->fd >= 0) /* inherited across fork: that lock is the parent's */
-        (void)pl_lock_release(l);
+        (void)release(l);
 
     l->holder_pid = 0;
-    paths[0] = l->path;
     if (!(l->flags & PL_LOCK_NB)) {
-        /* Blocking flags: the kernel waits; a timeout has no effect. */
-        do {
-            rc = attempt(l, 1);
-        } while (rc == PL_ERR_ALREADY_LOCKED && !opts.fail_when_locked &&
-                 l->kind->owns_file);
-    } else {
-        rc = pl__retry(&opts, attempt, l, paths, 1, 1);
+        /* Blocking flags: wait until the lock is ours, whatever the
+           timeout says (the reference's flock(LOCK_EX) blocks). Not in
+           the kernel, so that a cancel or the wait hook can end it. */
+        opts.timeout = INFINITY;
+        opts.fail_when_locked = 0;
     }
+    rc = pl__retry(&opts, attempt, watch, l, &l->cancel, l->path);
     if (rc == PL_OK)
         rc = prepare_locked(l);
     if (rc != PL_OK) {
@@ -445,8 +499,18 @@ PL_EXPORT pl_status pl_lock_acquire(pl_lock *l, int *fd_out)
 
 PL_EXPORT pl_status pl_lock_release(pl_lock *l)
 {
-    int rc = PL_OK, err, swallowed = 0;
+    int rc;
     CHECK_HANDLE(l);
+    if ((rc = enter(l, "release")) != PL_OK)
+        return rc;
+    rc = release(l);
+    leave(l);
+    return rc;
+}
+
+static int release(pl_lock *l)
+{
+    int rc = PL_OK, err, swallowed = 0;
     if (!l->held || l->fd < 0) {
         close_fd(l);
         l->held = 0;

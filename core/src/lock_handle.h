@@ -9,6 +9,7 @@
 
 #include "exit_registry.h"
 #include "internal.h"
+#include "wait_control.h"
 
 typedef struct pl_lock_kind {
     /* For messages: "temporary", "PID-file", ... */
@@ -67,6 +68,9 @@ struct pl_lock {
     long owner_pid; /* the process that took the lock (fork safety) */
     long holder_pid;
     pl__exit_entry exit_entry; /* files to remove at exit (kind->at_exit) */
+    pl__cancel cancel;         /* pl_lock_cancel */
+    atomic_int busy; /* an acquire or release runs: a second thread's
+                        call is refused instead of corrupting the handle */
 };
 
 /* ---- what the engine offers the kinds ---- */

@@ -76,7 +76,8 @@ int pl__os_set_cloexec(int fd);
 /* ---- locking primitives (locking_*.c) ---- */
 
 /* mechanism: PL_MECH_*. EAGAIN on contention. blocking: wait in the
-   kernel (EINTR retried). ENOSYS for a mechanism the system lacks. */
+   kernel; a signal ends that wait with EINTR (returned, not retried: the
+   caller runs the wait hook). ENOSYS for a mechanism the system lacks. */
 int pl__os_lock(int fd, int mechanism, int exclusive, int blocking);
 int pl__os_unlock(int fd, int mechanism);
 int pl__os_mechanism_supported(int mechanism);
@@ -120,6 +121,17 @@ typedef struct pl__os_pollfd {
    number that are. EINTR is returned, not retried: the caller decides. */
 int pl__os_poll(pl__os_pollfd *fds, size_t n, int timeout_ms, int *ready);
 
+/* A wake-up channel for cancelling a wait: rd becomes readable after
+   pl__os_wake_signal(wr). Linux: one eventfd (rd == wr); elsewhere a
+   non-blocking pipe. Both close-on-exec. */
+int pl__os_wake_open(int *rd, int *wr);
+/* Async-signal-safe (keeps errno); never blocks; a full channel is
+   already awake. */
+void pl__os_wake_signal(int wr);
+/* Read whatever is pending (never blocks). */
+void pl__os_wake_drain(int rd);
+void pl__os_wake_close(int rd, int wr);
+
 /* ---- waiting for a lock file to change (wait_*.c) ---- */
 
 /* A kernel notification on close/delete of the watched files (Linux:
@@ -131,9 +143,17 @@ typedef struct pl__os_waiter pl__os_waiter;
 pl__os_waiter *pl__os_waiter_open(void);
 /* (Re)watch a path; failures fall back silently to sleeping. */
 void pl__os_waiter_watch(pl__os_waiter *w, const char *path);
-/* Wait up to `seconds` for an event; 1 if something happened, else 0. */
-int pl__os_waiter_wait(pl__os_waiter *w, double seconds);
-/* End the wait (NULL is fine). */
+/* Watch the file open on fd (Linux: through /proc/self/fd/N, which
+   reaches the file even if unlinked or renamed). */
+void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd);
+/* The descriptor that becomes readable on an event, to poll together
+   with others (wait_control.c); -1 when there is none (only sleeping). */
+int pl__os_waiter_fd(const pl__os_waiter *w);
+/* After the descriptor was readable: consume the events (they only say
+   "look again"). */
+void pl__os_waiter_drain(pl__os_waiter *w);
+/* End the wait (NULL is fine). The notification instance goes back to a
+   small per-process pool (closing one costs ~15 ms in the kernel). */
 void pl__os_waiter_close(pl__os_waiter *w);
 
 #endif

@@ -1142,7 +1142,7 @@ static void timeout_zero_makes_exactly_one_lock_call(void **state)
     pl_lock_free(l);
 }
 
-static void infinite_timeout_uses_a_blocking_lock_call(void **state)
+static void infinite_timeout_waits_without_the_blocking_lock_call(void **state)
 {
     hold_arg a;
     pid_t pid;
@@ -1156,10 +1156,12 @@ static void infinite_timeout_uses_a_blocking_lock_call(void **state)
     count(F_FLOCK);
     count(F_INOTIFY);
     tu_ok(pl_lock_acquire_with(l, INFINITY, PL_INHERIT, 0, NULL));
-    /* One non-blocking try, then one blocking call: no polling. */
-    assert_int_equal(faults[F_FLOCK].calls, 2);
-    assert_int_equal(flock_blocking_calls, 1);
-    assert_int_equal(faults[F_INOTIFY].calls, 0);
+    /* Never the kernel's blocking call (only a signal could end it, not a
+       cancel or the wait hook); the inotify wake-up keeps the attempts
+       few: ~0.2 s of backoff capped at 0.25 s. */
+    assert_int_equal(flock_blocking_calls, 0);
+    assert_true(faults[F_FLOCK].calls >= 2);
+    assert_true(faults[F_FLOCK].calls < 30);
     disarm_all();
     assert_int_equal(tu_wait(pid), 0);
     pl_lock_free(l);
@@ -1322,7 +1324,9 @@ static void clear_append_fcntl_failure_in_mode_w_drops_the_lock(void **state)
         int before = tu_count_fds();
         tu_ok(pl_lock_new(&l, path));
         tu_ok(pl_lock_set_mode(l, "w"));
-        arm(which[i], 1, EIO, 1);
+        /* F_SETFL: the open's own (back to blocking mode after the
+           non-blocking open that keeps FIFOs out) comes first. */
+        arm(which[i], which[i] == F_SETFLAGS ? 2 : 1, EIO, 1);
         tu_expect(PL_ERR_IO, pl_lock_acquire_with(l, 0, PL_INHERIT, 0, NULL));
         assert_int_equal(faults[which[i]].failed, 1);
         disarm_all();
@@ -1542,7 +1546,7 @@ int main(void)
         T(inotify_init_failure_falls_back_to_backoff),
         T(inotify_watch_failure_falls_back_to_backoff),
         T(timeout_zero_makes_exactly_one_lock_call),
-        T(infinite_timeout_uses_a_blocking_lock_call),
+        T(infinite_timeout_waits_without_the_blocking_lock_call),
         T(read_failure_reading_pid_is_no_pid_without_leak),
         T(inotify_drain_read_failure_still_waits_and_wakes),
         T(poll_failure_in_waiter_respects_backoff_and_deadline),

@@ -327,17 +327,16 @@ static void infinite_timeout_waits_until_released(void **state)
     pl_lock_free(l);
 }
 
-/* Flags without NON_BLOCKING: the lock call blocks in the kernel and the
-   timeout has no effect. The holder only releases once /proc/locks shows
-   our request blocked. */
-static void blocking_flags_wait_in_the_kernel_and_ignore_the_timeout(
+/* Flags without NON_BLOCKING: the acquire waits until the lock is free
+   and the timeout has no effect (not in the kernel's blocking call, so
+   that a cancel or the wait hook can end it). */
+static void blocking_flags_wait_until_free_and_ignore_the_timeout(
     void **state)
 {
     holder h;
     pl_lock *l = NULL;
     holder_init(&h, tu_path(state, "a.lock"));
-    h.hold_for = 0.1;
-    h.wait_for_blocked_parent = 1;
+    h.hold_for = 0.3;
     holder_start(&h);
     tu_ok(pl_lock_new(&l, h.path));
     tu_ok(pl_lock_set_flags(l, PL_LOCK_EX));
@@ -691,7 +690,7 @@ int main(void)
         T(per_call_overrides_win_and_inherit_keeps_the_handles),
         T(waiter_takes_the_lock_when_another_process_releases),
         T(infinite_timeout_waits_until_released),
-        T(blocking_flags_wait_in_the_kernel_and_ignore_the_timeout),
+        T(blocking_flags_wait_until_free_and_ignore_the_timeout),
         T(shared_flags_let_readers_share),
         T(mode_w_truncates_only_after_the_lock_is_taken),
         T(mode_w_writes_at_the_position_after_truncating),

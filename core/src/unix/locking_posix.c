@@ -56,7 +56,9 @@ int pl__os_lock(int fd, int mechanism, int exclusive, int blocking)
                             exclusive ? F_WRLCK : F_RDLCK);
         if (rc == 0)
             return 0;
-        if (errno != EINTR)
+        /* A blocking wait ended by a signal goes back to the caller, who
+           runs the wait hook; a non-blocking call is simply retried. */
+        if (errno != EINTR || blocking)
             break;
     }
     /* fcntl reports contention as EACCES on some systems. */

@@ -103,3 +103,63 @@ int pl__os_poll(pl__os_pollfd *fds, size_t n, int timeout_ms, int *ready)
         free(p);
     return err;
 }
+
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+int pl__os_wake_open(int *rd, int *wr)
+{
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    *rd = *wr = fd;
+    return 0;
+#else
+    int fds[2], i, err;
+    if ((err = pl__os_pipe(fds)) != 0)
+        return err;
+    for (i = 0; i < 2; i++) {
+        int flags = fcntl(fds[i], F_GETFL);
+        if (flags < 0 || fcntl(fds[i], F_SETFL, flags | O_NONBLOCK) != 0) {
+            err = errno;
+            close(fds[0]);
+            close(fds[1]);
+            return err;
+        }
+    }
+    *rd = fds[0];
+    *wr = fds[1];
+    return 0;
+#endif
+}
+
+void pl__os_wake_signal(int wr)
+{
+    int saved = errno; /* a signal handler may call this */
+#ifdef __linux__
+    unsigned long long one = 1;
+    ssize_t n = write(wr, &one, sizeof one);
+#else
+    char one = 1;
+    ssize_t n = write(wr, &one, 1);
+#endif
+    (void)n; /* EAGAIN: the channel is full, so already readable */
+    errno = saved;
+}
+
+void pl__os_wake_drain(int rd)
+{
+    unsigned long long buf[8];
+    while (read(rd, buf, sizeof buf) > 0)
+        ;
+}
+
+void pl__os_wake_close(int rd, int wr)
+{
+    if (rd >= 0)
+        close(rd);
+    if (wr >= 0 && wr != rd)
+        close(wr);
+}

@@ -3,9 +3,15 @@
  * lock file(s) wakes a waiter when a holder closes its descriptor (release,
  * exit, SIGKILL) or unlinks the file.
  *
- * The inotify descriptor is cached per thread and reused: creating one is
- * cheap but closing one costs ~15 ms (the kernel waits for an RCU grace
- * period), which would land on every contended acquire.
+ * Inotify instances are reused from a small per-process pool: creating one
+ * is cheap but closing one costs ~15 ms (the kernel waits for an RCU grace
+ * period), which would land on every contended acquire; and instances are
+ * a per-user resource (128 by default), so a process must not keep one
+ * per thread that ever waited. A waiter takes an instance from the pool
+ * (or creates one) and gives it back when the wait ends; only when more
+ * than PL_INOTIFY_POOL waits end while the pool is full does an instance
+ * get closed. So a process keeps at most PL_INOTIFY_POOL idle instances,
+ * and up to that many concurrent waiters never pay the close.
  */
 #ifdef __linux__
 #define _GNU_SOURCE
@@ -13,65 +19,96 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#define PL_INOTIFY_POOL 4
+
 struct pl__os_waiter {
     int fd;   /* notification descriptor, -1 when falling back to sleeping */
+    int broken; /* its events cannot be read: sleep only, never pool it */
     int *wds; /* watches to remove when the wait ends */
     size_t nwds, cap;
 };
 
-static _Thread_local int thread_inotify_fd = -1;
-static _Thread_local pid_t thread_inotify_pid;
-static pthread_key_t thread_inotify_key;
-static pthread_once_t thread_inotify_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int pool_fds[PL_INOTIFY_POOL];
+static int pool_len;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
-static void close_thread_inotify(void *unused)
+static void pool_prepare(void)
 {
-    (void)unused;
-    if (thread_inotify_fd >= 0)
-        close(thread_inotify_fd);
-    thread_inotify_fd = -1;
+    (void)pthread_mutex_lock(&pool_mutex);
 }
 
-static void make_thread_inotify_key(void)
+static void pool_parent(void)
 {
-    (void)pthread_key_create(&thread_inotify_key, close_thread_inotify);
+    (void)pthread_mutex_unlock(&pool_mutex);
 }
 
-static void drain(int fd)
+/* A forked child must not reuse the parent's instances: both would read
+   (steal) each other's events. Closing the child's copies is cheap (the
+   parent keeps the instances alive). */
+static void pool_child(void)
+{
+    int i;
+    for (i = 0; i < pool_len; i++)
+        close(pool_fds[i]);
+    pool_len = 0;
+    (void)pthread_mutex_unlock(&pool_mutex);
+}
+
+static void pool_init(void)
+{
+    (void)pthread_atfork(pool_prepare, pool_parent, pool_child);
+}
+
+/* Read every queued event; 0 when the queue is empty, else the errno
+   of a failed read (the events stay queued: polling again would spin). */
+static int drain(int fd)
 {
     char buf[4096] __attribute__((aligned(8)));
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        return 0;
+    }
 }
 
-/* This thread's inotify descriptor, created on first use. A forked child
-   gets its own: sharing the parent's would let each steal the other's
-   events. */
-static int thread_inotify(void)
+static int pool_take(void)
 {
-    pid_t pid = getpid();
-    if (thread_inotify_fd >= 0 && thread_inotify_pid != pid) {
-        close(thread_inotify_fd); /* the parent still holds the instance */
-        thread_inotify_fd = -1;
+    int fd = -1;
+    pthread_once(&pool_once, pool_init);
+    (void)pthread_mutex_lock(&pool_mutex);
+    if (pool_len > 0)
+        fd = pool_fds[--pool_len];
+    (void)pthread_mutex_unlock(&pool_mutex);
+    if (fd < 0)
+        /* Fails with EMFILE once the per-user instance limit is reached;
+           the backoff then carries the wait alone. */
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    return fd;
+}
+
+static void pool_give(int fd)
+{
+    int kept = 0;
+    (void)pthread_mutex_lock(&pool_mutex);
+    if (pool_len < PL_INOTIFY_POOL) {
+        pool_fds[pool_len++] = fd;
+        kept = 1;
     }
-    if (thread_inotify_fd < 0) {
-        /* Fails with EMFILE once the per-user instance limit (128 by
-           default) is reached; the backoff then carries the wait alone. */
-        thread_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (thread_inotify_fd < 0)
-            return -1;
-        thread_inotify_pid = pid;
-        pthread_once(&thread_inotify_once, make_thread_inotify_key);
-        /* A non-NULL value makes the key's destructor run at thread exit. */
-        (void)pthread_setspecific(thread_inotify_key, (void *)1);
-    }
-    return thread_inotify_fd;
+    (void)pthread_mutex_unlock(&pool_mutex);
+    if (!kept)
+        close(fd); /* outside the mutex: this is the slow close */
 }
 
 pl__os_waiter *pl__os_waiter_open(void)
@@ -81,9 +118,11 @@ pl__os_waiter *pl__os_waiter_open(void)
         return NULL; /* every call below then just sleeps */
     w->wds = NULL;
     w->nwds = w->cap = 0;
-    w->fd = thread_inotify();
-    if (w->fd >= 0)
-        drain(w->fd); /* leftovers of an earlier wait (IN_IGNORED, ...) */
+    w->fd = pool_take();
+    w->broken = 0;
+    /* Leftovers of an earlier wait (IN_IGNORED, ...). */
+    if (w->fd >= 0 && drain(w->fd) != 0)
+        w->broken = 1;
     return w;
 }
 
@@ -118,31 +157,22 @@ void pl__os_waiter_watch(pl__os_waiter *w, const char *path)
     w->wds[w->nwds++] = wd;
 }
 
-int pl__os_waiter_wait(pl__os_waiter *w, double seconds)
+void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd)
 {
-    struct pollfd pfd;
-    int ms, rc;
-    if (!w || w->fd < 0) {
-        pl__os_sleep(seconds);
-        return 0;
-    }
-    ms = seconds <= 0 ? 0 : (int)(seconds * 1000.0 + 0.999);
-    if (seconds > (double)INT_MAX / 1000.0)
-        ms = INT_MAX;
-    pfd.fd = w->fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    rc = poll(&pfd, 1, ms);
-    if (rc < 0) {
-        /* EINTR, ENOMEM: the caller re-checks anyway, but only after the
-           wait it asked for, or it would spin until its deadline. */
-        pl__os_sleep(seconds);
-        return 0;
-    }
-    if (rc == 0)
-        return 0; /* timeout */
-    drain(w->fd); /* the events only say "look again" */
-    return 1;
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    pl__os_waiter_watch(w, path);
+}
+
+int pl__os_waiter_fd(const pl__os_waiter *w)
+{
+    return w && !w->broken ? w->fd : -1;
+}
+
+void pl__os_waiter_drain(pl__os_waiter *w)
+{
+    if (w && w->fd >= 0 && drain(w->fd) != 0)
+        w->broken = 1; /* the backoff carries the rest of this wait */
 }
 
 void pl__os_waiter_close(pl__os_waiter *w)
@@ -152,6 +182,10 @@ void pl__os_waiter_close(pl__os_waiter *w)
         return;
     for (i = 0; i < w->nwds; i++)
         (void)inotify_rm_watch(w->fd, w->wds[i]);
+    if (w->fd >= 0 && !w->broken)
+        pool_give(w->fd);
+    else if (w->fd >= 0)
+        close(w->fd);
     free(w->wds);
     free(w);
 }

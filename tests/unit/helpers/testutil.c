@@ -70,18 +70,41 @@ double tu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int tu_count_fds(void)
+/* Count /proc/self/fd entries; with `inotify` 1 only inotify instances,
+   with 0 everything else. */
+static int count_fds(int inotify)
 {
     DIR *dir = opendir("/proc/self/fd");
     struct dirent *e;
-    int n = 0;
+    int n = 0, self;
     if (!dir)
         return -1;
-    while ((e = readdir(dir)) != NULL)
-        if (e->d_name[0] != '.')
+    self = dirfd(dir);
+    while ((e = readdir(dir)) != NULL) {
+        char link[300], target[256];
+        ssize_t len;
+        int is_inotify;
+        if (e->d_name[0] == '.' || atoi(e->d_name) == self)
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        len = readlink(link, target, sizeof target - 1);
+        target[len > 0 ? len : 0] = '\0';
+        is_inotify = strcmp(target, "anon_inode:inotify") == 0;
+        if (is_inotify == inotify)
             n++;
+    }
     closedir(dir);
-    return n - 1; /* the directory's own descriptor */
+    return n;
+}
+
+int tu_count_fds(void)
+{
+    return count_fds(0);
+}
+
+int tu_count_inotify_fds(void)
+{
+    return count_fds(1);
 }
 
 pid_t tu_fork(int (*fn)(void *), void *arg)
