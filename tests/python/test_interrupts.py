@@ -174,8 +174,9 @@ def test_signal_handler_keeps_the_deadline(tmp_path):
     try:
         child = _child(tmp_path, '''
             signal.signal(signal.SIGALRM, lambda *a: print('handler', now(), flush=True))
-            signal.setitimer(signal.ITIMER_REAL, 0.3)
             start = now()
+            print('start', start, flush=True)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
             try:
                 portalocker.Lock(P, timeout=1.5).acquire()
             except portalocker.AlreadyLocked:
@@ -187,6 +188,9 @@ def test_signal_handler_keeps_the_deadline(tmp_path):
         holder.wait()
     values = _values(out)
     assert 'handler' in values and 'timeout' in values, out + err
+    # on time (not at the end of the wait), and the wait went on to its
+    # deadline
+    assert float(values['handler']) - float(values['start']) < 0.3 + MAX_DELAY
     assert 1.4 < float(values['timeout']) < 1.5 + MAX_DELAY
 
 
@@ -523,3 +527,78 @@ def test_a_fifo_at_a_lock_path_fails_instead_of_hanging(tmp_path):
     for line in lines:
         assert line.startswith('error '), out
         assert str(fifo) in line.replace('_', ' ') or 'planted' in line
+
+
+# ---- the Redis lock's waits (they honour the wait hook once the core's
+# Redis waits run it; the wrapper already installs it for them) ----
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def redis_port(tmp_path_factory):
+    import shutil
+    import socket
+
+    server = shutil.which('redis-server')
+    assert server, 'redis-server is required (ci/setup.sh installs it)'
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp('redis')
+    proc = subprocess.Popen(
+        [server, '--port', str(port), '--bind', '127.0.0.1', '--save', '',
+         '--appendonly', 'no', '--dir', str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, 'redis-server exited'
+            assert time.monotonic() < deadline, 'redis-server did not start'
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGUSR1], ids=['sigint', 'handler'])
+def test_redis_wait_ends_on_sigint_and_runs_handlers(tmp_path, redis_port, signum):
+    kw = {'host': '127.0.0.1', 'port': redis_port}
+    channel = f'interrupts-{signum}'
+    held = portalocker.RedisLock(channel, redis_kwargs=kw)
+    held.acquire()
+    try:
+        child = _child(tmp_path, f'''
+            signal.signal(signal.SIGUSR1, lambda *a: print('handler', now(), flush=True))
+            lock = portalocker.RedisLock({channel!r}, redis_kwargs={kw!r}, timeout=30)
+            print('waiting', flush=True)
+            try:
+                lock.acquire()
+            except KeyboardInterrupt:
+                print('interrupted', now(), flush=True)
+        ''')
+        assert child.stdout.readline().strip() == 'waiting'
+        time.sleep(0.5)
+        sent = _now()
+        child.send_signal(signum)
+        if signum == signal.SIGUSR1:
+            line = child.stdout.readline()
+            time.sleep(0.3)
+            child.send_signal(signal.SIGINT)
+        else:
+            line = ''
+        out, err = _finish(child)
+    finally:
+        held.release()
+    values = _values(line + out)
+    key = 'handler' if signum == signal.SIGUSR1 else 'interrupted'
+    assert key in values, line + out + err
+    assert float(values[key]) - sent < MAX_DELAY
+    assert 'interrupted' in values, line + out + err
