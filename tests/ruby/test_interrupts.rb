@@ -7,6 +7,7 @@
 # asserted is looser for a busy machine (a wait that ignores interrupts
 # takes the whole timeout or never ends, so it still fails by far).
 require_relative "test_helper"
+require "socket"
 
 class TestInterrupts < Minitest::Test
   include TestHelpers
@@ -346,5 +347,45 @@ class TestInterrupts < Minitest::Test
       assert_includes err.message, "planted"
       assert_operator monotonic - start, :<, 3
     end
+  end
+
+  # The Redis lock's waits: they end once the core's Redis waits run the
+  # wait hook (the trampoline installs it for them already).
+  def redis_port
+    server = ENV.fetch("PATH", "").split(":").map { |d| File.join(d, "redis-server") }
+                .find { |f| File.executable?(f) }
+    flunk "redis-server is required (ci/setup.sh installs it)" unless server
+    port = TCPServer.open("127.0.0.1", 0) { |s| s.addr[1] }
+    pid = spawn(server, "--port", port.to_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", @dir, out: File::NULL, err: File::NULL)
+    (@holders ||= []) << Struct.new(:pid) {
+      def kill
+        Process.kill("KILL", pid)
+        Process.wait(pid)
+      rescue SystemCallError
+        nil
+      end
+    }.new(pid)
+    deadline = monotonic + 10
+    begin
+      TCPSocket.new("127.0.0.1", port).close
+    rescue SystemCallError
+      flunk "redis-server did not start" if monotonic > deadline
+      sleep 0.05
+      retry
+    end
+    port
+  end
+
+  def test_thread_raise_ends_a_redis_wait
+    port = redis_port
+    held = Portalocker::RedisLock.new("interrupts", host: "127.0.0.1", port: port)
+    held.acquire
+    waiter = Portalocker::RedisLock.new("interrupts", host: "127.0.0.1", port: port, timeout: 30)
+    value, delay = interrupt_after(-> { waiter.acquire }) { |t| t.raise(RuntimeError, "stop") }
+    assert_kind_of RuntimeError, value
+    assert_operator delay, :<, MAX_DELAY
+  ensure
+    held&.release
   end
 end
