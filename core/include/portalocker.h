@@ -201,6 +201,11 @@ PL_EXPORT int pl_inherit(void);
  * Lock fd with flags (EXCLUSIVE or SHARED, optionally | NON_BLOCKING; or
  * UNBLOCK to unlock). NON_BLOCKING alone is PL_ERR_INVALID_ARGUMENT.
  * Contention -> PL_ERR_ALREADY_LOCKED; other failures -> PL_ERR_LOCK_FAILED.
+ * Without NON_BLOCKING: if the calling thread has no wait hook, the
+ * kernel's blocking call (a signal resumes it); with a hook, non-blocking
+ * attempts woken by the descriptor's file closing and a backoff of at most
+ * 50 ms (or the hook interval), so the hook runs on time and can end the
+ * wait (PL_ERR_INTERRUPTED, nothing locked).
  */
 PL_EXPORT pl_status pl_lock_fd(int fd, int flags);
 PL_EXPORT pl_status pl_unlock_fd(int fd);
@@ -229,8 +234,12 @@ PL_EXPORT void pl_lock_free(pl_lock *lock);
 /* Options. Defaults are the reference's: timeout 5 s, check_interval
    0.25 s, flags EXCLUSIVE|NON_BLOCKING, fail_when_locked 0 (1 for the
    temporary and PID-file locks), mode "a", mechanism flock, file mode 0666
-   (minus umask). timeout may be INFINITY (wait with the kernel's blocking
-   call); negative or NaN values are PL_ERR_INVALID_ARGUMENT. */
+   (minus umask). timeout may be INFINITY (wait until the lock is free);
+   negative or NaN values are PL_ERR_INVALID_ARGUMENT. Flags without
+   NON_BLOCKING also wait until free, ignoring the timeout. Neither waits
+   in the kernel's blocking call (which only a signal could end): they
+   wait like a deadline wait, so a cancel or the wait hook ends them, and
+   a release that only unlocks is seen within check_interval. */
 PL_EXPORT pl_status pl_lock_set_timeout(pl_lock *lock, double seconds);
 PL_EXPORT pl_status pl_lock_set_check_interval(pl_lock *lock, double seconds);
 PL_EXPORT pl_status pl_lock_set_fail_when_locked(pl_lock *lock, int enabled);

@@ -2,7 +2,20 @@
  * BoundedSemaphore / NamedBoundedSemaphore: `maximum` slot files in a
  * directory, named by a pattern ("{name}.{number:02d}.lock"); holding any
  * one slot's lock is holding the semaphore. Acquire sweeps the slots in
- * order with non-blocking attempts and waits (retry.c) on all slot files.
+ * order with non-blocking attempts and waits (retry.c) between sweeps.
+ *
+ * A waiter's cost is O(1) in `maximum`: slot paths are formatted when
+ * needed (maximum = 2**31-1 costs nothing until slots are tried), a sweep
+ * holds one descriptor at a time (opened, tried, closed: a waiter under a
+ * low RLIMIT_NOFILE still reaches a free slot far away), and at most
+ * PL_SEM_WATCHED slot files are watched.
+ *
+ * Wake-ups: every attempt closes a slot file, so close events (what wakes
+ * a file-lock waiter) would make waiters wake each other forever. Slot
+ * waiters watch attribute changes instead, and a releasing holder touches
+ * its slot file (futimens) after unlocking it: a handoff within
+ * microseconds. A holder that dies, or an older library or the Python
+ * reference, does not touch: the backoff (at most check_interval) sees it.
  */
 #include "internal.h"
 #include "platform.h"
@@ -24,13 +37,12 @@ struct pl_semaphore {
     int held_mechanism; /* the held slot's: release uses it (see lock.c) */
     unsigned int file_mode;
     pl_wait_opts wait;
-    char **paths; /* slot paths, built when options change */
-    int *fds;     /* per-acquire: slot descriptors kept open while waiting */
-    int slot;     /* held slot or -1 */
+    char *held_path; /* the held slot's path (for messages), or NULL */
+    int slot;        /* held slot or -1 */
     int fd;
     long owner_pid;
     pl__cancel cancel; /* pl_semaphore_cancel */
-    atomic_int busy;   /* an acquire or release runs (see lock_handle.h) */
+    pl__claim busy;    /* an acquire or release runs (see lock_handle.h) */
 };
 
 /* ---- the filename pattern: {name}, {number[:spec]}, {{ and }} ---- */
@@ -148,51 +160,36 @@ static int check_name(const char *name)
     return PL_OK;
 }
 
-static void free_paths(pl_semaphore *s)
+/* Slot i's full path (malloc'ed) from directory + pattern. */
+static int format_slot_path(const char *dir, const char *pattern,
+                            const char *name, int i, char **out)
 {
-    int i;
-    if (s->paths)
-        for (i = 0; i < s->maximum; i++)
-            free(s->paths[i]);
-    free(s->paths);
-    s->paths = NULL;
+    char *file = NULL, *path;
+    size_t n;
+    int rc = format_pattern(pattern, name, i, &file);
+    if (rc != PL_OK)
+        return rc;
+    if (!file) /* never: format_pattern sets it on success */
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    n = strlen(dir) + strlen(file) + 2;
+    path = malloc(n);
+    if (!path) {
+        free(file);
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    }
+    if (*dir)
+        snprintf(path, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+                 file);
+    else
+        snprintf(path, n, "%s", file);
+    free(file);
+    *out = path;
+    return PL_OK;
 }
 
-/* Build every slot's full path from directory + pattern. */
-static int build_paths(pl_semaphore *s, const char *dir, const char *pattern)
+static int slot_path(const pl_semaphore *s, int i, char **out)
 {
-    char **paths = calloc((size_t)s->maximum, sizeof *paths);
-    int i, rc = PL_OK;
-    if (!paths)
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    for (i = 0; i < s->maximum && rc == PL_OK; i++) {
-        char *file = NULL;
-        rc = format_pattern(pattern, s->name, i, &file);
-        if (rc == PL_OK) {
-            /* dir is never NULL (the setter refuses NULL, pl_semaphore_new
-               fails without a directory); the analyzer cannot see it.
-               NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
-            size_t n = strlen(dir) + strlen(file) + 2;
-            paths[i] = malloc(n);
-            if (!paths[i])
-                rc = pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-            else if (*dir)
-                snprintf(paths[i], n, "%s%s%s", dir,
-                         dir[strlen(dir) - 1] == '/' ? "" : "/", file);
-            else
-                snprintf(paths[i], n, "%s", file);
-        }
-        free(file);
-    }
-    if (rc != PL_OK) {
-        for (i = 0; i < s->maximum; i++)
-            free(paths[i]);
-        free(paths);
-        return rc;
-    }
-    free_paths(s);
-    s->paths = paths;
-    return PL_OK;
+    return format_slot_path(s->directory, s->pattern, s->name, i, out);
 }
 
 PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
@@ -220,7 +217,7 @@ PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
     s->maximum = maximum;
     s->slot = -1;
     pl__cancel_init(&s->cancel);
-    atomic_init(&s->busy, 0);
+    pl__claim_init(&s->busy);
     s->fd = -1;
     s->mechanism = PL_MECH_FLOCK;
     s->file_mode = PL_DEFAULT_FILE_MODE;
@@ -234,10 +231,6 @@ PL_EXPORT pl_status pl_semaphore_new(pl_semaphore **out, int maximum,
         pl_semaphore_free(s);
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
-    if ((rc = build_paths(s, s->directory, s->pattern)) != PL_OK) {
-        pl_semaphore_free(s);
-        return rc;
-    }
     *out = s;
     return pl__ok();
 }
@@ -248,8 +241,7 @@ PL_EXPORT void pl_semaphore_free(pl_semaphore *s)
         return;
     if (s->slot >= 0) /* only then: free leaves the last error alone */
         (void)pl_semaphore_release(s);
-    free_paths(s);
-    free(s->fds);
+    free(s->held_path);
     free(s->name);
     free(s->pattern);
     free(s->directory);
@@ -285,9 +277,8 @@ static int set_layout(pl_semaphore *s, char **field, const char *value,
     if (s->slot >= 0)
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "cannot change the %s while a slot is held", what);
-    rc = build_paths(s, field == &s->directory ? value : s->directory,
-                     field == &s->pattern ? value : s->pattern);
-    if (rc != PL_OK)
+    if (field == &s->pattern &&
+        (rc = format_pattern(value, s->name, 0, NULL)) != PL_OK)
         return rc;
     if (!(copy = pl__strdup(value)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
@@ -382,16 +373,25 @@ PL_EXPORT pl_status pl_semaphore_slot_path(const pl_semaphore *s, int slot,
                                            char *buf, size_t size)
 {
     size_t n;
+    char *path = NULL;
+    int rc;
     CHECK_SEM(s);
     if (slot < 0 || slot >= s->maximum)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "slot %d is out of range 0..%d", slot, s->maximum - 1);
-    n = strlen(s->paths[slot]);
-    if (!buf || size <= n)
+    if ((rc = slot_path(s, slot, &path)) != PL_OK)
+        return rc;
+    if (!path) /* never: slot_path sets it on success */
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    n = strlen(path);
+    if (!buf || size <= n) {
+        free(path);
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "buffer of %zu bytes is too small for %zu", size,
                         n + 1);
-    memcpy(buf, s->paths[slot], n + 1);
+    }
+    memcpy(buf, path, n + 1);
+    free(path);
     return PL_OK;
 }
 
@@ -407,90 +407,129 @@ PL_EXPORT int pl_semaphore_fd(const pl_semaphore *s)
 
 /* ---- acquire / release ---- */
 
-static void close_slot_fds(pl_semaphore *s, int keep)
+/* Try slot i: open, lock without waiting, keep on success, close on
+   contention. PL_ERR_ALREADY_LOCKED when busy. */
+static int try_slot(pl_semaphore *s, int i)
 {
-    int i;
-    for (i = 0; i < s->maximum; i++) {
-        if (i != keep && s->fds[i] >= 0)
-            (void)pl__os_close(s->fds[i]);
-        s->fds[i] = -1;
+    char *path = NULL;
+    int rc, err, fd = -1;
+    if ((rc = slot_path(s, i, &path)) != PL_OK)
+        return rc;
+    err = pl__os_open(path,
+                      PL_O_WRITE | PL_O_CREATE | PL_O_APPEND | PL_O_NOFOLLOW |
+                          PL_O_REGULAR,
+                      s->file_mode, &fd);
+    if (err == EINVAL)
+        rc = pl__fail(PL_ERR_INVALID_ARGUMENT, err,
+                      "cannot lock semaphore slot '%s': not a regular file",
+                      path);
+    else if (err)
+        rc = pl__fail_os(PL_ERR_IO, err, "open semaphore slot", path);
+    else if ((err = pl__os_lock(fd, s->mechanism, 1, 0)) == 0)
+        rc = PL_OK;
+    else if (err == EAGAIN)
+        rc = PL_ERR_ALREADY_LOCKED;
+    else
+        rc = pl__fail_os(PL_ERR_LOCK_FAILED, err, "lock semaphore slot", path);
+    if (rc == PL_OK) {
+        s->slot = i;
+        s->fd = fd;
+        s->held_path = path;
+        return PL_OK;
     }
+    /* Closing a slot we only tried raises IN_CLOSE_WRITE, which slot
+       waiters do not watch (see the top of this file). */
+    if (fd >= 0)
+        (void)pl__os_close(fd);
+    free(path);
+    return rc;
 }
 
-/* One sweep over the slots. Descriptors stay open between sweeps so a
-   waiter does not wake the other waiters with close events. */
+/* One sweep over the slots, one descriptor at a time. */
 static int sweep(void *ctx)
 {
     pl_semaphore *s = ctx;
-    int i, err;
+    int i;
     for (i = 0; i < s->maximum; i++) {
-        if (s->fds[i] < 0) {
-            err = pl__os_open(s->paths[i],
-                             PL_O_WRITE | PL_O_CREATE | PL_O_APPEND |
-                                 PL_O_NOFOLLOW | PL_O_REGULAR,
-                             s->file_mode, &s->fds[i]);
-            if (err == EINVAL)
-                return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
-                                "cannot lock semaphore slot '%s': not a "
-                                "regular file",
-                                s->paths[i]);
-            if (err)
-                return pl__fail_os(PL_ERR_IO, err, "open semaphore slot",
-                                   s->paths[i]);
-        }
-        err = pl__os_lock(s->fds[i], s->mechanism, 1, 0);
-        if (err == 0) {
-            s->slot = i;
-            s->fd = s->fds[i];
-            return PL_OK;
-        }
-        if (err != EAGAIN)
-            return pl__fail_os(PL_ERR_LOCK_FAILED, err, "lock semaphore slot",
-                               s->paths[i]);
+        int rc = try_slot(s, i);
+        if (rc != PL_ERR_ALREADY_LOCKED)
+            return rc;
     }
     return pl__fail(PL_ERR_ALREADY_LOCKED, 0,
                     "all %d slots of semaphore '%s' are taken", s->maximum,
                     s->name);
 }
 
+/* Watch the first PL_SEM_WATCHED slot files (a release of a later slot
+   is seen by the backoff): the waiter's watches stay O(1) in maximum. */
+#define PL_SEM_WATCHED 32
+
 static void watch_slots(void *ctx, pl__os_waiter *waiter)
 {
     pl_semaphore *s = ctx;
     int i;
-    for (i = 0; i < s->maximum; i++)
-        pl__os_waiter_watch(waiter, s->paths[i]);
+    for (i = 0; i < s->maximum && i < PL_SEM_WATCHED; i++) {
+        char *path = NULL;
+        if (slot_path(s, i, &path) != PL_OK)
+            return; /* out of memory: the backoff carries the wait */
+        pl__os_waiter_watch_changes(waiter, path);
+        free(path);
+    }
 }
+
+/* Claim the handle for one acquire or release (see lock.c). */
+static int enter(pl_semaphore *s, const char *call)
+{
+    if (pl__claim_enter(&s->busy) != PL_OK)
+        return pl__fail(PL_ERR_INVALID_STATE, 0,
+                        "cannot %s semaphore '%s': another thread is using "
+                        "this handle (one thread per handle)",
+                        call, s->name);
+    return PL_OK;
+}
+
+static void leave(pl_semaphore *s)
+{
+    pl__claim_leave(&s->busy);
+}
+
+static int acquire(pl_semaphore *s, double timeout, double check_interval,
+                   int *slot_out);
+static int release(pl_semaphore *s);
 
 PL_EXPORT pl_status pl_semaphore_acquire_with(pl_semaphore *s, double timeout,
                                               double check_interval,
                                               int *slot_out)
 {
-    pl_wait_opts opts;
-    int rc, i;
+    int rc;
     CHECK_SEM(s);
+    if ((rc = enter(s, "acquire")) != PL_OK)
+        return rc;
+    rc = acquire(s, timeout, check_interval, slot_out);
+    leave(s);
+    return rc;
+}
+
+static int acquire(pl_semaphore *s, double timeout, double check_interval,
+                   int *slot_out)
+{
+    pl_wait_opts opts;
+    int rc;
     if (s->slot >= 0 && s->owner_pid == pl__self_pid())
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "semaphore '%s' already holds slot %d", s->name,
                         s->slot);
     if (s->slot >= 0)
-        (void)pl_semaphore_release(s); /* the parent's, inherited by fork */
+        (void)release(s); /* the parent's, inherited by fork */
     /* The semaphore's fail_when_locked decides what happens after the
        timeout (raise or return nothing, in the bindings); every sweep
        waits out the timeout, as the reference does. */
     if ((rc = pl__merge_wait_opts(&s->wait, timeout, check_interval, 0,
                                   &opts)) != PL_OK)
         return rc;
-    if (!s->fds && !(s->fds = malloc((size_t)s->maximum * sizeof *s->fds)))
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    for (i = 0; i < s->maximum; i++)
-        s->fds[i] = -1;
     rc = pl__retry(&opts, sweep, watch_slots, s, &s->cancel, s->name);
-    close_slot_fds(s, rc == PL_OK ? s->slot : -1);
-    if (rc != PL_OK) {
-        s->slot = -1;
-        s->fd = -1;
+    if (rc != PL_OK)
         return rc;
-    }
     s->owner_pid = pl__self_pid();
     s->held_mechanism = s->mechanism;
     if (slot_out)
@@ -505,19 +544,34 @@ PL_EXPORT pl_status pl_semaphore_acquire(pl_semaphore *s, int *slot_out)
 
 PL_EXPORT pl_status pl_semaphore_release(pl_semaphore *s)
 {
-    int err, slot;
+    int rc;
     CHECK_SEM(s);
+    if ((rc = enter(s, "release")) != PL_OK)
+        return rc;
+    rc = release(s);
+    leave(s);
+    return rc;
+}
+
+static int release(pl_semaphore *s)
+{
+    int err, rc = PL_OK;
     if (s->slot < 0)
         return pl__ok();
     /* A forked child only closes its copy (see lock.c). */
-    if (s->owner_pid == pl__self_pid())
+    if (s->owner_pid == pl__self_pid()) {
         (void)pl__os_unlock(s->fd, s->held_mechanism);
+        /* The wake-up of the slot's waiters (see the top of this file),
+           after the unlock so that they find the slot free. */
+        (void)pl__os_touch(s->fd);
+    }
     err = pl__os_close(s->fd);
-    slot = s->slot;
+    if (err)
+        rc = pl__fail_os(PL_ERR_IO, err, "close semaphore slot",
+                         s->held_path ? s->held_path : s->name);
+    free(s->held_path);
+    s->held_path = NULL;
     s->slot = -1;
     s->fd = -1;
-    if (err)
-        return pl__fail_os(PL_ERR_IO, err, "close semaphore slot",
-                           s->paths[slot]);
-    return pl__ok();
+    return rc == PL_OK ? pl__ok() : rc;
 }

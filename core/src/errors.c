@@ -115,8 +115,6 @@ int pl__code_for_errno(int errnum, int fallback)
     case ENOSYS:
     case EOPNOTSUPP:
         return PL_ERR_UNSUPPORTED;
-    case ENAMETOOLONG:
-        return PL_ERR_INVALID_ARGUMENT;
     default:
         return fallback;
     }

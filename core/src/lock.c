@@ -31,7 +31,7 @@ int pl__lock_new(pl_lock **out, const char *path, const pl_lock_kind *kind)
     l->kind = kind;
     l->fd = -1;
     pl__cancel_init(&l->cancel);
-    atomic_init(&l->busy, 0);
+    pl__claim_init(&l->busy);
     l->flags = PL_DEFAULT_FLAGS;
     l->mechanism = PL_MECH_FLOCK;
     l->file_mode = PL_DEFAULT_FILE_MODE;
@@ -83,7 +83,7 @@ PL_EXPORT pl_status pl_lock_cancel(pl_lock *l)
 /* Claim the handle for one acquire or release. */
 static int enter(pl_lock *l, const char *call)
 {
-    if (atomic_exchange(&l->busy, 1))
+    if (pl__claim_enter(&l->busy) != PL_OK)
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "cannot %s the lock on '%s': another thread is "
                         "using this handle (one thread per handle)",
@@ -93,7 +93,7 @@ static int enter(pl_lock *l, const char *call)
 
 static void leave(pl_lock *l)
 {
-    atomic_store(&l->busy, 0);
+    pl__claim_leave(&l->busy);
 }
 
 /* ---- options ---- */
@@ -453,6 +453,23 @@ static int acquire(pl_lock *l, double timeout, double check_interval,
                                   fail_when_locked, &opts)) != PL_OK)
         return rc;
     if (l->held && l->owner_pid == pl__self_pid()) {
+        /* A lock file the library owns that someone unlinked or replaced
+           while we held it: exclusion is already lost (anyone can lock
+           the new file). Say so, as the reference does, and leave the
+           held descriptor alone: only the caller knows what its pending
+           writes mean. */
+        if (l->kind->owns_file) {
+            int replaced = 0;
+            if ((rc = file_replaced(l, &replaced)) != PL_OK)
+                return rc;
+            if (replaced)
+                return pl__fail(PL_ERR_LOCK_FAILED, 0,
+                                "'%s' was unlinked or replaced externally "
+                                "while the lock was held: the lock is "
+                                "compromised, the held descriptor is "
+                                "untouched",
+                                l->path);
+        }
         if (l->kind->reentrant)
             l->count++;
         if (fd_out)

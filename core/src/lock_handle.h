@@ -69,8 +69,8 @@ struct pl_lock {
     long holder_pid;
     pl__exit_entry exit_entry; /* files to remove at exit (kind->at_exit) */
     pl__cancel cancel;         /* pl_lock_cancel */
-    atomic_int busy; /* an acquire or release runs: a second thread's
-                        call is refused instead of corrupting the handle */
+    pl__claim busy; /* an acquire or release runs: a second thread's
+                       call is refused instead of corrupting the handle */
 };
 
 /* ---- what the engine offers the kinds ---- */

@@ -12,9 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind's data: the PID file and the identity of the one we wrote,
+   so that release never removes a PID file a later holder wrote. */
+typedef struct pid_data {
+    char *path;
+    pl__os_file_id written;
+    int have_written;
+} pid_data;
+
 static const char *pid_path(const pl_lock *l)
 {
-    return l->data;
+    return ((const pid_data *)l->data)->path;
+}
+
+static void free_pid_data(void *p)
+{
+    pid_data *d = p;
+    if (d)
+        free(d->path);
+    free(d);
 }
 
 static int write_pid(pl_lock *l);
@@ -34,7 +50,7 @@ static const pl_lock_kind pidfile_kind = {
     .on_contention = report_holder,
     .at_exit = remove_files_at_exit,
     .public_path = pid_path,
-    .free_data = free,
+    .free_data = free_pid_data,
 };
 
 PL_EXPORT pl_status pl_pidfile_lock_new(pl_lock **out, const char *path)
@@ -65,9 +81,17 @@ PL_EXPORT pl_status pl_pidfile_lock_new(pl_lock **out, const char *path)
             *out = NULL;
         return rc;
     }
-    if (!(l->data = pl__strdup(path))) {
-        pl_lock_free(l);
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    {
+        pid_data *d = calloc(1, sizeof *d);
+        if (d && !(d->path = pl__strdup(path))) {
+            free(d);
+            d = NULL;
+        }
+        if (!d) {
+            pl_lock_free(l);
+            return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+        }
+        l->data = d;
     }
     *out = l;
     return PL_OK;
@@ -101,6 +125,10 @@ static int write_pid(pl_lock *l)
     err = pl__os_write_all(fd, buf, (size_t)len);
     if (!err)
         err = pl__os_fsync(fd);
+    {
+        pid_data *d = l->data;
+        d->have_written = !err && pl__os_fd_id(fd, &d->written) == 0;
+    }
     if (err) {
         (void)pl__os_close(fd);
         (void)pl__os_unlink(path);
@@ -113,13 +141,32 @@ static int write_pid(pl_lock *l)
     return PL_OK;
 }
 
+/* Whether the file at path is the one with identity id. */
+static int same_file(const char *path, const pl__os_file_id *id)
+{
+    pl__os_file_id now;
+    return pl__os_path_id(path, &now) == 0 && now.dev == id->dev &&
+           now.ino == id->ino;
+}
+
 static int remove_files(pl_lock *l)
 {
-    const char *path = pid_path(l);
+    pid_data *d = l->data;
+    pl__os_file_id held;
     int rc = PL_OK, err;
-    err = pl__os_unlink(path);
-    if (err && err != ENOENT)
-        rc = pl__fail_os(PL_ERR_IO, err, "remove", path);
+    /* Only a PID file we wrote (same inode, which a new file can reuse at
+   once, and our PID in it), and only while the sidecar at its path is
+       still the one we hold: if someone removed or replaced the sidecar,
+       a later holder may have written the PID file since, and removing
+       it would hide that holder. */
+    if (d->have_written && pl__os_fd_id(l->fd, &held) == 0 &&
+        same_file(l->path, &held) && same_file(d->path, &d->written) &&
+        read_pid(l) == pl__self_pid()) {
+        err = pl__os_unlink(d->path);
+        if (err && err != ENOENT)
+            rc = pl__fail_os(PL_ERR_IO, err, "remove", d->path);
+    }
+    d->have_written = 0;
     err = pl__lock_unlink_if_ours(l, l->path);
     return rc != PL_OK ? rc : err;
 }

@@ -53,6 +53,9 @@ int pl__os_fd_id(int fd, pl__os_file_id *out);
 /* lstat: the path itself, not a symlink target. */
 int pl__os_path_id(const char *path, pl__os_file_id *out);
 int pl__os_truncate(int fd);
+/* Set the file's times to now (futimens): an attribute change that wakes
+   waiters watching with pl__os_waiter_watch_changes. */
+int pl__os_touch(int fd);
 /* Turn off O_APPEND so writes land at the file position again. */
 int pl__os_clear_append(int fd);
 int pl__os_write_all(int fd, const void *buf, size_t len);
@@ -143,6 +146,9 @@ typedef struct pl__os_waiter pl__os_waiter;
 pl__os_waiter *pl__os_waiter_open(void);
 /* (Re)watch a path; failures fall back silently to sleeping. */
 void pl__os_waiter_watch(pl__os_waiter *w, const char *path);
+/* Watch path for attribute changes, deletion and renames only, not
+   closes (semaphore slots: every attempt opens and closes them). */
+void pl__os_waiter_watch_changes(pl__os_waiter *w, const char *path);
 /* Watch the file open on fd (Linux: through /proc/self/fd/N, which
    reaches the file even if unlinked or renamed). */
 void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd);

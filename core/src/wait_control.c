@@ -71,6 +71,27 @@ static int run_hook(int errnum)
                            : "the wait hook ended the wait");
 }
 
+void pl__claim_init(pl__claim *c)
+{
+    atomic_init(c, 0);
+}
+
+int pl__claim_enter(pl__claim *c)
+{
+    long self = pl__self_pid(), seen = 0;
+    if (atomic_compare_exchange_strong(c, &seen, self))
+        return PL_OK;
+    /* Claimed by a thread of the process we were forked from. */
+    if (seen != self && atomic_compare_exchange_strong(c, &seen, self))
+        return PL_OK;
+    return PL_ERR_INVALID_STATE;
+}
+
+void pl__claim_leave(pl__claim *c)
+{
+    atomic_store(c, 0);
+}
+
 int pl__wait_interrupted(void)
 {
     return run_hook(EINTR);

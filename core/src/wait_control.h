@@ -53,6 +53,17 @@ int pl__wait_poll(pl__os_pollfd *fds, size_t n, double seconds, pl__cancel *c,
    wake-up channel. NULL is fine. */
 void pl__wait_done(pl__cancel *c);
 
+/* A handle's "one call at a time" claim: 0 when free, else the PID of
+   the process whose thread is inside a call. A claim made by the parent
+   before fork() means nothing in the child (that thread does not exist
+   there), so the child takes it over instead of being locked out. */
+typedef atomic_long pl__claim;
+void pl__claim_init(pl__claim *c);
+/* PL_OK, or PL_ERR_INVALID_STATE if another thread of this process is
+   inside a call of the handle (no last error set: the caller says what). */
+int pl__claim_enter(pl__claim *c);
+void pl__claim_leave(pl__claim *c);
+
 /* After a blocking OS call returned EINTR: run the hook. PL_OK: resume;
    PL_ERR_INTERRUPTED: stop. */
 int pl__wait_interrupted(void);

@@ -7,7 +7,7 @@
  * which tests/bench/report.py turns into tables next to the reference
  * (tests/bench/bench_reference.py prints the same records).
  *
- * usage: bench_file DIR [section...]   sections: cycle handoff kill cpu
+ * usage: bench_file DIR [section...]   sections: cycle handoff kill cpu semaphore
  *
  * Times are CLOCK_MONOTONIC (the clock Python's time.monotonic_ns reads).
  */
@@ -338,12 +338,21 @@ struct waiter_result {
 
 /* The waiter: for each "go" byte, acquire with a deadline, report when it
    got the lock, release. */
+static int bench_hook(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
 static void waiter_loop(const char *path, int go_fd, int res_fd, double timeout,
-                        double check_interval)
+                        double check_interval, int hooked)
 {
     pl_lock *l;
     char c;
     CHECK(pl_lock_new(&l, path));
+    /* What the Python binding installs: a hook every 50 ms. */
+    if (hooked)
+        CHECK(pl_set_wait_hook(bench_hook, NULL, 0.05));
     write_full(res_fd, "r", 1); /* ready: the first round is like the rest */
     while (read_full(go_fd, &c, 1) == 1) {
         struct waiter_result res;
@@ -369,7 +378,7 @@ static int64_t spread_delay_ns(int i, int n, double lo_ms, double hi_ms)
 /* unlock_only: the holder drops the lock with flock(LOCK_UN) and keeps the
    descriptor open, so no inotify event fires: only the backoff finds it. */
 static void bench_handoff(const char *name, int rounds, int unlock_only,
-                          double hi_ms)
+                          double hi_ms, double timeout, int hooked)
 {
     char path[4096];
     int go[2], res[2], i, errors = 0, late_starts = 0;
@@ -385,7 +394,7 @@ static void bench_handoff(const char *name, int rounds, int unlock_only,
     if (pid == 0) {
         close(go[1]);
         close(res[0]);
-        waiter_loop(path, go[0], res[1], 10.0, PL_INHERIT);
+        waiter_loop(path, go[0], res[1], timeout, PL_INHERIT, hooked);
     }
     close(go[0]);
     close(res[1]);
@@ -467,7 +476,7 @@ static void bench_kill(int runs)
             close(go[1]);
             close(res[0]);
             /* deadline set, default check_interval */
-            waiter_loop(path, go[0], res[1], 10.0, PL_INHERIT);
+            waiter_loop(path, go[0], res[1], 10.0, PL_INHERIT, 0);
         }
         close(go[0]);
         close(res[1]);
@@ -577,11 +586,88 @@ static void bench_cpu(const char *name, int unlock_only, double hold_s)
     fflush(stdout);
 }
 
+/* ===================================================================== */
+/* 5. Semaphore waiter cost vs maximum                                   */
+/* ===================================================================== */
+
+static int count_fds(void)
+{
+    char p[64];
+    int fd, n = 0;
+    for (fd = 0; fd < 4096; fd++) {
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        if (access(p, F_OK) == 0)
+            n++;
+    }
+    return n;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* BUSY slots held, `maximum` slots in all: create a semaphore (time),
+   acquire the first free slot (time), and the descriptors and memory the
+   waiter used, in a fresh child (RSS is per process). */
+static void bench_semaphore(int maximum)
+{
+    enum { BUSY = 16 };
+    pl_semaphore *held[BUSY];
+    char name[64];
+    int i, slot, fds[2];
+    pid_t pid;
+    snprintf(name, sizeof name, "bench_sem_%d", maximum);
+    for (i = 0; i < BUSY; i++) {
+        CHECK(pl_semaphore_new(&held[i], maximum, name));
+        CHECK(pl_semaphore_set_directory(held[i], dir));
+        CHECK(pl_semaphore_set_filename_pattern(held[i], "{name}.{number}.lock"));
+        CHECK(pl_semaphore_acquire(held[i], &slot));
+    }
+    if (pipe(fds) != 0)
+        exit(2);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        pl_semaphore *s;
+        int64_t t0, t1, t2;
+        long rss0 = rss_kb();
+        int fd0 = count_fds(), fd1;
+        t0 = now_ns();
+        CHECK(pl_semaphore_new(&s, maximum, name));
+        CHECK(pl_semaphore_set_directory(s, dir));
+        CHECK(pl_semaphore_set_filename_pattern(s, "{name}.{number}.lock"));
+        t1 = now_ns();
+        CHECK(pl_semaphore_acquire_with(s, 5, 0.05, &slot));
+        t2 = now_ns();
+        fd1 = count_fds();
+        printf("R|semaphore|max_%d|maximum=%d|busy=%d|slot=%d|new_ns=%lld|"
+               "acquire_ns=%lld|fds_after_acquire=%d|rss_delta_kb=%ld\n",
+               maximum, maximum, BUSY, slot, (long long)(t1 - t0),
+               (long long)(t2 - t1), fd1 - fd0, rss_kb() - rss0);
+        fflush(stdout);
+        pl_semaphore_free(s);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    close(fds[1]);
+    for (i = 0; i < BUSY; i++)
+        pl_semaphore_free(held[i]);
+}
+
 int main(int argc, char **argv)
 {
     int i, all;
     if (argc < 2) {
-        fprintf(stderr, "usage: %s DIR [cycle|handoff|kill|cpu]...\n",
+        fprintf(stderr, "usage: %s DIR [cycle|handoff|kill|cpu|semaphore]...\n",
                 argv[0]);
         return 2;
     }
@@ -595,9 +681,18 @@ int main(int argc, char **argv)
         if (every || strcmp(s, "cycle") == 0)
             bench_cycles();
         if (every || strcmp(s, "handoff") == 0) {
-            bench_handoff("lock", 200, 0, 130);
+            bench_handoff("lock", 200, 0, 130, 10.0, 0);
             /* Up to past the point where the backoff is capped. */
-            bench_handoff("lock_unlock_only", 24, 1, 600);
+            bench_handoff("lock_unlock_only", 24, 1, 600, 10.0, 0);
+            /* A wait hook installed (the bindings' case) and an infinite
+               timeout (no kernel blocking call any more). */
+            bench_handoff("lock_hooked", 100, 0, 130, 10.0, 1);
+            bench_handoff("lock_infinite", 100, 0, 130, 1.0 / 0.0, 0);
+        }
+        if (every || strcmp(s, "semaphore") == 0) {
+            bench_semaphore(64);
+            bench_semaphore(100000);
+            bench_semaphore(2147483647);
         }
         if (every || strcmp(s, "kill") == 0)
             bench_kill(20);

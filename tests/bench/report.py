@@ -217,6 +217,39 @@ def main():
         '"released after": the holder\'s delays after the waiter started, '
         'spread evenly over that range.',
     )
+    rows = []
+    for key, label in (('lock_hooked', 'waiter with a 50 ms wait hook'),
+                       ('lock_infinite', 'waiter with timeout=inf')):
+        h = get('handoff', key)
+        if not h:
+            continue
+        ok = h['median_ns'] < 1_000_000
+        if not ok:
+            missed.append(f'handoff ({key}) median {t(h["median_ns"])} >= 1 ms')
+        rows.append([label, h['n'], t(h['median_ns']), t(h['p99_ns']),
+                     t(h['max_ns']), 'median < 1 ms', met(ok)])
+    if rows:
+        table('2b. Handoff of interruptible waits (release closes: inotify)',
+              ['case', 'n', 'median', 'p99', 'max', 'target', 'result'],
+              rows)
+    rows = []
+    for (sec, name), v in sorted(recs.items(), key=lambda kv: str(kv[0])):
+        if sec != 'semaphore':
+            continue
+        ok = v['fds_after_acquire'] == 1 and v['rss_delta_kb'] < 1024
+        if not ok:
+            missed.append(f'semaphore max={v["maximum"]}: '
+                          f'{v["fds_after_acquire"]} fds, '
+                          f'{v["rss_delta_kb"]} kB')
+        rows.append([v['maximum'], v['busy'], v['slot'], t(v['new_ns']),
+                     t(v['acquire_ns']), v['fds_after_acquire'],
+                     v['rss_delta_kb'], '1 fd, < 1 MB', met(ok)])
+    if rows:
+        table('5. Semaphore waiter cost vs maximum (16 busy slots)',
+              ['maximum', 'busy', 'slot got', 'new', 'acquire', 'fds held',
+               'RSS delta kB', 'target', 'result'], rows,
+              'in a fresh child: descriptors and resident memory after '
+              'acquire minus before new.')
     bad = [k for k in ('lock', 'lock_unlock_only', 'portalocker:lock')
            if get('handoff', k) and (get('handoff', k)['errors'] or
                                      get('handoff', k)['not_waiting'])]

@@ -676,6 +676,38 @@ static void ofd_mechanism_excludes_handles_in_one_process(void **state)
     pl_lock_free(b);
 }
 
+
+/* A FIFO at a Lock/RLock path: never a hang in open(2), whatever the
+   mode, but an error naming the path at once. 'x' on an existing path is
+   FileExists, as the reference's open(path, 'x'). */
+static void fifo_at_a_lock_path_fails_at_once_naming_it(void **state)
+{
+    static const char *const modes[] = {"a", "r", "w", "r+", "a+", "w+"};
+    const char *path = tu_path(state, "planted.fifo");
+    size_t i;
+    int rlock;
+    assert_int_equal(mkfifo(path, 0600), 0);
+    for (rlock = 0; rlock < 2; rlock++) {
+        for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            pl_lock *l = NULL;
+            double t0;
+            int n = tu_count_fds();
+            tu_ok(rlock ? pl_rlock_new(&l, path) : pl_lock_new(&l, path));
+            tu_ok(pl_lock_set_mode(l, modes[i]));
+            t0 = tu_now();
+            tu_expect(PL_ERR_INVALID_ARGUMENT,
+                      pl_lock_acquire_with(l, 1, 0.05, 0, NULL));
+            assert_true(tu_now() - t0 < 0.5);
+            assert_non_null(strstr(pl_last_error_message(), path));
+            assert_non_null(strstr(pl_last_error_message(), "not a regular file"));
+            assert_int_equal(tu_count_fds(), n);
+            tu_ok(pl_lock_set_mode(l, "x"));
+            tu_expect(PL_ERR_EXISTS, pl_lock_acquire_with(l, 1, 0.05, 0, NULL));
+            pl_lock_free(l);
+        }
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
@@ -707,6 +739,7 @@ int main(void)
         T(posix_mechanism_locks_the_file),
         T(posix_exclusive_lock_on_mode_r_reopens_read_write),
         T(ofd_mechanism_excludes_handles_in_one_process),
+        T(fifo_at_a_lock_path_fails_at_once_naming_it),
     };
 #undef T
     return cmocka_run_group_tests_name("lock", tests, NULL, NULL);

@@ -404,6 +404,91 @@ static void lock_held_at_normal_exit_has_both_files_removed(void **state)
     assert_false(tu_exists(sidecar_of(p)));
 }
 
+
+/* ---- a lock file removed or replaced under a held lock ---- */
+
+/* Someone removed the sidecar while we held the lock; a second holder
+   then took the lock (a new sidecar) and wrote its PID file. Our release
+   must remove neither its PID file nor its sidecar. */
+static void release_never_removes_a_later_holders_files(void **state)
+{
+    const char *path = tu_path(state, "svc.pid");
+    const char *sidecar = tu_path(state, "svc.pid.lock");
+    pl_lock *ours = NULL, *later = NULL;
+    long pid = 0;
+    tu_ok(pl_pidfile_lock_new(&ours, path));
+    tu_ok(pl_lock_acquire(ours, NULL));
+    assert_int_equal(unlink(sidecar), 0);
+    assert_int_equal(unlink(path), 0);
+    tu_ok(pl_pidfile_lock_new(&later, path));
+    tu_ok(pl_lock_acquire(later, NULL));
+    tu_ok(pl_lock_release(ours));
+    assert_true(tu_exists(path));
+    assert_true(tu_exists(sidecar));
+    tu_ok(pl_lock_read_pid(later, &pid));
+    assert_int_equal(pid, (long)getpid());
+    assert_int_equal(tu_probe_locked(sidecar, PL_MECH_FLOCK), 1);
+    tu_ok(pl_lock_release(later));
+    assert_false(tu_exists(path));
+    assert_false(tu_exists(sidecar));
+    pl_lock_free(ours);
+    pl_lock_free(later);
+}
+
+/* Only the PID file replaced (the sidecar still ours): the new file is
+   not the one we wrote, so it stays. */
+static void release_keeps_a_pid_file_it_did_not_write(void **state)
+{
+    const char *path = tu_path(state, "other.pid");
+    pl_lock *l = NULL;
+    char buf[32];
+    tu_ok(pl_pidfile_lock_new(&l, path));
+    tu_ok(pl_lock_acquire(l, NULL));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(tu_write_file(path, "4242"), 0);
+    tu_ok(pl_lock_release(l));
+    assert_true(tu_read_file(path, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "4242");
+    assert_false(tu_exists(tu_path(state, "other.pid.lock")));
+    pl_lock_free(l);
+}
+
+/* Re-acquiring a held temporary or PID-file lock whose file was unlinked
+   or replaced: LOCK_FAILED naming the path, the held descriptor kept (the
+   reference raises LockException and leaves the filehandle untouched). */
+static void reacquiring_a_compromised_lock_fails_and_keeps_the_descriptor(
+    void **state)
+{
+    int kind, how;
+    for (kind = 0; kind < 2; kind++) {
+        for (how = 0; how < 2; how++) {
+            const char *path = tu_path(state, kind ? "c.pid" : "c.lock");
+            const char *file = kind ? tu_path(state, "c.pid.lock") : path;
+            pl_lock *l = NULL;
+            int fd = -1, fd2 = -1;
+            tu_ok(kind ? pl_pidfile_lock_new(&l, path)
+                       : pl_temporary_lock_new(&l, path));
+            tu_ok(pl_lock_acquire(l, &fd));
+            tu_ok(pl_lock_acquire(l, &fd2)); /* intact: the same descriptor */
+            assert_int_equal(fd2, fd);
+            assert_int_equal(unlink(file), 0);
+            if (how == 1)
+                assert_int_equal(tu_write_file(file, ""), 0);
+            tu_expect(PL_ERR_LOCK_FAILED, pl_lock_acquire(l, &fd2));
+            assert_non_null(strstr(pl_last_error_message(), file));
+            assert_non_null(strstr(pl_last_error_message(), "compromised"));
+            assert_int_equal(pl_lock_is_held(l), 1);
+            assert_int_equal(pl_lock_held_fd(l), fd);
+            assert_true(fcntl(fd, F_GETFD) >= 0);
+            tu_ok(pl_lock_release(l));
+            /* The replacement is someone else's: left alone. */
+            assert_int_equal(tu_exists(file), how == 1);
+            unlink(file);
+            pl_lock_free(l);
+        }
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
@@ -419,6 +504,9 @@ int main(void)
         T(every_lock_failure_is_already_locked),
         T(pid_write_failure_releases_the_sidecar),
         T(lock_held_at_normal_exit_has_both_files_removed),
+        T(release_never_removes_a_later_holders_files),
+        T(release_keeps_a_pid_file_it_did_not_write),
+        T(reacquiring_a_compromised_lock_fails_and_keeps_the_descriptor),
     };
 #undef T
     return cmocka_run_group_tests_name("pidfile_lock", tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -657,6 +658,129 @@ static void slots_exclude_with_posix_mechanism_across_processes(void **state)
     pl_semaphore_free(s);
 }
 
+/* ---- a waiter's cost is O(1) in maximum ---- */
+
+/* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by the
+   parent) reaches the free slot 150: it holds one slot
+   descriptor at a time, not one per busy slot. */
+typedef struct far_arg {
+    const char *dir;
+    int maximum;
+} far_arg;
+
+static int child_takes_far_slot(void *p)
+{
+    far_arg *a = p;
+    struct rlimit rl = {64, 64};
+    pl_semaphore *s = NULL;
+    int slot = -1, rc, fd;
+    /* The parent's slot descriptors are inherited: close our copies (the
+       parent's keep the slots locked), so the limit measures what the
+       waiter itself opens. */
+    for (fd = 3; fd < 1024; fd++)
+        close(fd);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 10;
+    if (pl_semaphore_new(&s, a->maximum, "far") != PL_OK ||
+        pl_semaphore_set_directory(s, a->dir) != PL_OK)
+        return 11;
+    rc = pl_semaphore_acquire_with(s, 2, 0.05, &slot);
+    if (rc != PL_OK) {
+        fprintf(stderr, "child: %s\n", pl_last_error_message());
+        return 12;
+    }
+    if (slot != 150)
+        return 13;
+    pl_semaphore_free(s);
+    return 0;
+}
+
+static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
+{
+    enum { BUSY = 150 };
+    pl_semaphore *held[BUSY];
+    far_arg a;
+    int i, slot;
+    a.dir = dir_of(state);
+    a.maximum = 200;
+    for (i = 0; i < BUSY; i++) {
+        held[i] = sem_in(state, a.maximum, "far");
+        tu_ok(pl_semaphore_acquire(held[i], &slot));
+        assert_int_equal(slot, i);
+    }
+    assert_int_equal(tu_wait(tu_fork(child_takes_far_slot, &a)), 0);
+    for (i = 0; i < BUSY; i++)
+        pl_semaphore_free(held[i]);
+}
+
+/* maximum = 2**31-1: creating is instant (no paths built up front), the
+   first slot is taken at once, and a waiter's memory and descriptors do
+   not grow with maximum. */
+static void huge_maximum_costs_nothing_until_used(void **state)
+{
+    pl_semaphore *s = NULL, *t = NULL;
+    char buf[512];
+    double t0 = tu_now();
+    int slot = -1, before;
+    tu_ok(pl_semaphore_new(&s, 2147483647, "huge"));
+    tu_ok(pl_semaphore_set_directory(s, dir_of(state)));
+    tu_ok(pl_semaphore_set_filename_pattern(s, "{name}.{number}.lock"));
+    tu_ok(pl_semaphore_acquire(s, &slot));
+    assert_int_equal(slot, 0);
+    tu_ok(pl_semaphore_slot_path(s, 2147483646, buf, sizeof buf));
+    assert_non_null(strstr(buf, "huge.2147483646.lock"));
+    tu_ok(pl_semaphore_new(&t, 2147483647, "huge"));
+    tu_ok(pl_semaphore_set_directory(t, dir_of(state)));
+    tu_ok(pl_semaphore_set_filename_pattern(t, "{name}.{number}.lock"));
+    before = tu_count_fds();
+    tu_ok(pl_semaphore_acquire(t, &slot));
+    assert_int_equal(slot, 1);
+    assert_int_equal(tu_count_fds(), before + 1);
+    assert_true(tu_now() - t0 < 2.0);
+    pl_semaphore_free(t);
+    pl_semaphore_free(s);
+}
+
+/* A release wakes a waiter at once (the holder touches its slot file),
+   not at the next backoff step: with check_interval 2 s the waiter's
+   sleeps grow past 0.5 s by the time the holder releases. */
+static int child_waits_for_slot(void *p)
+{
+    far_arg *a = p;
+    pl_semaphore *s = NULL;
+    double t0;
+    int slot;
+    if (pl_semaphore_new(&s, 2, "wake") != PL_OK ||
+        pl_semaphore_set_directory(s, a->dir) != PL_OK)
+        return 10;
+    t0 = tu_now();
+    if (pl_semaphore_acquire_with(s, 10, 2.0, &slot) != PL_OK)
+        return 11;
+    /* Released 1.2 s in; a backoff of 1, 2, ... 1024 ms would see it at
+       ~2.05 s. */
+    if (tu_now() - t0 > 1.7)
+        return 12;
+    pl_semaphore_free(s);
+    return 0;
+}
+
+static void release_wakes_a_slot_waiter_at_once(void **state)
+{
+    pl_semaphore *a0 = sem_in(state, 2, "wake"), *a1 = sem_in(state, 2, "wake");
+    far_arg a;
+    pid_t pid;
+    tu_ok(pl_semaphore_acquire(a0, NULL));
+    tu_ok(pl_semaphore_acquire(a1, NULL));
+    a.dir = dir_of(state);
+    a.maximum = 2;
+    pid = tu_fork(child_waits_for_slot, &a);
+    usleep(1200000);
+    tu_ok(pl_semaphore_release(a1));
+    assert_int_equal(tu_wait(pid), 0);
+    pl_semaphore_free(a0);
+    pl_semaphore_free(a1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
 
 int main(void)
@@ -686,6 +810,9 @@ int main(void)
         T(no_descriptor_leak_over_many_cycles_and_errors),
         T(free_releases_the_held_slot),
         T(slots_exclude_with_posix_mechanism_across_processes),
+        T(waiter_under_low_fd_limit_reaches_a_far_free_slot),
+        T(huge_maximum_costs_nothing_until_used),
+        T(release_wakes_a_slot_waiter_at_once),
     };
     return cmocka_run_group_tests_name("semaphore", tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,6 +621,68 @@ static void signals_during_deadline_wait_then_release_acquires(void **state)
     tu_pipe_close(&a.ready);
 }
 
+
+/* ---- inotify instances are bounded per process ---- */
+
+typedef struct pool_arg {
+    const char *path;
+    pthread_barrier_t *waited;
+    pthread_barrier_t *done;
+    int rc;
+} pool_arg;
+
+static void *wait_once_then_linger(void *p)
+{
+    pool_arg *a = p;
+    pl_lock *l = NULL;
+    a->rc = -1;
+    if (pl_lock_new(&l, a->path) == PL_OK)
+        /* Contended (the test holds the lock): a real wait on inotify. */
+        a->rc = pl_lock_acquire_with(l, 0.01, 0.005, 0, NULL);
+    pl_lock_free(l);
+    pthread_barrier_wait(a->waited);
+    pthread_barrier_wait(a->done); /* stay alive while the test counts */
+    return NULL;
+}
+
+/* 200 threads that each waited once, all still alive: the process keeps
+   at most a few idle inotify instances (the per-user limit is 128), not
+   one per thread. */
+static void threads_that_waited_keep_few_inotify_instances(void **state)
+{
+    enum { N = 200 };
+    static pthread_t t[N];
+    static pool_arg args[N];
+    pthread_barrier_t waited, done;
+    const char *path = tu_path(state, "pool.lock");
+    pl_lock *holder = NULL;
+    int i, n;
+    tu_ok(pl_lock_new(&holder, path));
+    tu_ok(pl_lock_acquire(holder, NULL));
+    pthread_barrier_init(&waited, NULL, N + 1);
+    pthread_barrier_init(&done, NULL, N + 1);
+    for (i = 0; i < N; i++) {
+        args[i].path = path;
+        args[i].waited = &waited;
+        args[i].done = &done;
+        assert_int_equal(pthread_create(&t[i], NULL, wait_once_then_linger,
+                                        &args[i]), 0);
+    }
+    pthread_barrier_wait(&waited);
+    n = tu_count_inotify_fds();
+    pthread_barrier_wait(&done);
+    for (i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].rc, PL_ERR_ALREADY_LOCKED);
+    }
+    pthread_barrier_destroy(&waited);
+    pthread_barrier_destroy(&done);
+    if (n > 4)
+        fail_msg("%d idle inotify instances for %d threads", n, N);
+    assert_true(n >= 1); /* the pool keeps one: no 15 ms close per wait */
+    pl_lock_free(holder);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
 
 int main(void)
@@ -639,6 +702,7 @@ int main(void)
         T(default_check_interval_wait_uses_little_cpu),
         T(signals_do_not_end_a_deadline_wait_early),
         T(signals_during_deadline_wait_then_release_acquires),
+        T(threads_that_waited_keep_few_inotify_instances),
     };
     return cmocka_run_group_tests_name("waiting", tests, NULL, NULL);
 }

@@ -115,6 +115,18 @@ int pl__os_path_id(const char *path, pl__os_file_id *out)
     return 0;
 }
 
+int pl__os_touch(int fd)
+{
+#ifdef __linux__
+    return futimens(fd, NULL) != 0 ? errno : 0;
+#else
+    /* Only the inotify waiter (Linux) listens for it; elsewhere waiters
+       poll, and futimens is missing on older macOS. */
+    (void)fd;
+    return 0;
+#endif
+}
+
 int pl__os_truncate(int fd)
 {
     int rc;

@@ -21,6 +21,12 @@ void pl__os_waiter_watch(pl__os_waiter *w, const char *path)
     (void)path;
 }
 
+void pl__os_waiter_watch_changes(pl__os_waiter *w, const char *path)
+{
+    (void)w;
+    (void)path;
+}
+
 void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd)
 {
     (void)w;

@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -126,19 +127,13 @@ pl__os_waiter *pl__os_waiter_open(void)
     return w;
 }
 
-void pl__os_waiter_watch(pl__os_waiter *w, const char *path)
+static void watch(pl__os_waiter *w, const char *path, uint32_t mask)
 {
     int wd;
     size_t i;
     if (!w || w->fd < 0)
         return;
-    /* A holder's close (release, exit, SIGKILL) raises IN_CLOSE_*; a
-       temporary lock's unlink raises IN_ATTRIB/IN_DELETE_SELF. Adding a
-       watch for an inode already watched only updates it, so re-watching
-       before each attempt is cheap and follows a re-created file. */
-    wd = inotify_add_watch(w->fd, path,
-                           IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB |
-                               IN_DELETE_SELF | IN_MOVE_SELF);
+    wd = inotify_add_watch(w->fd, path, mask);
     if (wd < 0)
         return;
     for (i = 0; i < w->nwds; i++)
@@ -155,6 +150,22 @@ void pl__os_waiter_watch(pl__os_waiter *w, const char *path)
         w->cap = cap;
     }
     w->wds[w->nwds++] = wd;
+}
+
+void pl__os_waiter_watch(pl__os_waiter *w, const char *path)
+{
+    /* A holder's close (release, exit, SIGKILL) raises IN_CLOSE_*; a
+       temporary lock's unlink raises IN_ATTRIB/IN_DELETE_SELF. Adding a
+       watch for an inode already watched only updates it, so re-watching
+       before each attempt is cheap and follows a re-created file. */
+    watch(w, path,
+          IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_DELETE_SELF |
+              IN_MOVE_SELF);
+}
+
+void pl__os_waiter_watch_changes(pl__os_waiter *w, const char *path)
+{
+    watch(w, path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
 }
 
 void pl__os_waiter_watch_fd(pl__os_waiter *w, int fd)
