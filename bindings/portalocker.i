@@ -725,6 +725,19 @@ PL_BLOCKING_CALLS(PL_LUA_WAIT)
 %native(pl_lua_dispose) int pl_lua_dispose(lua_State *L);
 %native(pl_lua_error_metatable) int pl_lua_error_metatable(lua_State *L);
 
+/* Strings: a NUL byte would silently cut the string in C (a path, a
+   name): an argument error. nil is NULL. */
+%typemap(in) const char * {
+  if (lua_isnil(L, $input)) {
+    $1 = NULL;
+  } else {
+    size_t len = 0;
+    $1 = ($1_ltype)luaL_checklstring(L, $input, &len);
+    if (strlen($1) != len)
+      luaL_argerror(L, $input, "embedded NUL byte");
+  }
+}
+
 /* Binary-safe channel: any Lua string. */
 %typemap(in) (const char *channel, size_t channel_len) {
   size_t len = 0;
@@ -970,6 +983,13 @@ PL_RB_DISPOSE(pl_lock, pl_lock_free)
 PL_RB_DISPOSE(pl_semaphore, pl_semaphore_free)
 PL_RB_DISPOSE(pl_atomic_file, pl_atomic_free)
 PL_RB_DISPOSE(pl_redis_lock, pl_redis_lock_free)
+
+/* Strings: a NUL byte would silently cut the string in C (a path, a
+   name): ArgumentError ("string contains null byte"). nil is NULL. */
+%typemap(in) const char * {
+  $1 = NIL_P($input) ? NULL : ($1_ltype)StringValueCStr($input);
+}
+%typemap(freearg) const char * ""
 
 /* Binary-safe channel: any String (its bytes). */
 %typemap(in) (const char *channel, size_t channel_len) {
