@@ -229,11 +229,14 @@ pl_status pl_binding_status(int code) { return code; }
 
 /* The calls that can wait (for a lock, a semaphore slot, the disk or the
    Redis server), each as X(function, (its parameter types)). Every
-   language section applies the list with its own X: Python releases the
-   GIL around each call, Ruby the GVL (through a trampoline generated per
-   entry). A Lua state has no interpreter lock, so Lua runs them as they
-   are. The compiler checks each entry against the header: the Ruby
-   trampolines call the function with arguments of these types. */
+   language section applies the list with its own X, and each installs the
+   core's per-thread wait hook (pl_set_wait_hook) for the call, so that a
+   wait can end early: Python releases the GIL around each call and runs
+   the signal handlers from the hook, Ruby releases the GVL with an
+   unblocking function that the hook honours (a trampoline per entry), Lua
+   runs the on_wait function the layer gave the call. The compiler checks
+   each entry against the header: the Ruby trampolines call the function
+   with arguments of these types, and every entry needs its PL_UNDO. */
 %define PL_BLOCKING_CALLS(X)
 X(pl_lock_fd, (int, int))
 X(pl_lock_fd_mechanism, (int, int, int))
@@ -248,6 +251,50 @@ X(pl_redis_lock_release, (pl_redis_lock *))
 X(pl_redis_lock_check, (pl_redis_lock *))
 X(pl_redis_lock_probe, (pl_redis_lock *, double, pl_redis_holders **))
 %enddef
+
+/* What gives back what a blocking call took, for the one case where a
+   binding has to: the call succeeded, but the language had an exception to
+   raise meanwhile (a signal handler raised, Thread#raise). The exception
+   then leaves the wrapper and the caller never sees the result, so nothing
+   may stay held. PL_UNDO_fn uses the wrapper's converted arguments (SWIG's
+   arg1, ...); one entry per PL_BLOCKING_CALLS entry (an entry missing here
+   is a compile error). pl_lock_fd undoes with an unlock: a descriptor that
+   was locked before the call (a shared lock being made exclusive) ends up
+   unlocked, as a failed conversion can leave it. */
+%{
+#define PL_UNDO_pl_lock_fd ((void)pl_unlock_fd(arg1))
+#define PL_UNDO_pl_lock_fd_mechanism ((void)pl_unlock_fd_mechanism(arg1, arg3))
+#define PL_UNDO_pl_lock_acquire ((void)pl_lock_release(arg1))
+#define PL_UNDO_pl_lock_acquire_with ((void)pl_lock_release(arg1))
+#define PL_UNDO_pl_semaphore_acquire ((void)pl_semaphore_release(arg1))
+#define PL_UNDO_pl_semaphore_acquire_with ((void)pl_semaphore_release(arg1))
+#define PL_UNDO_pl_atomic_commit ((void)0)
+#define PL_UNDO_pl_redis_lock_acquire ((void)pl_redis_lock_release(arg1))
+#define PL_UNDO_pl_redis_lock_acquire_with ((void)pl_redis_lock_release(arg1))
+#define PL_UNDO_pl_redis_lock_release ((void)0)
+#define PL_UNDO_pl_redis_lock_check ((void)0)
+
+/* How often a waiting call runs the binding's wait hook (the core also
+   runs it as soon as a signal interrupts the wait): the bound on how late
+   a signal handler, Thread#raise or a Lua on_wait callback runs. */
+#define PL_BINDING_WAIT_INTERVAL 0.02
+
+/* The binding's hook is installed once per thread, before the thread's
+   first blocking call, and stays: setting a hook resets the thread's last
+   error, so it cannot be done between a failed call and the raise that
+   reads its message. Each language's hook finds the call in progress
+   through a thread-local pointer (NULL outside the wrappers: the hook
+   then does nothing), which the wrappers stack, so a blocking call made
+   by a signal handler that runs inside a wait has its own. The binding
+   owns the wait hook of the threads that call it. */
+static _Thread_local int pl_binding_hooked;
+
+static void pl_binding_hook_thread(pl_wait_hook hook)
+{
+    if (!pl_binding_hooked && pl_set_wait_hook(hook, NULL, PL_BINDING_WAIT_INTERVAL) == PL_OK)
+        pl_binding_hooked = 1;
+}
+%}
 
 /* ------------------------------------------------------------------ */
 /* 4a. Python                                                          */
@@ -294,16 +341,90 @@ static void pl_swig_raise(int code)
 }
 %}
 
-/* The blocking calls run without the GIL. The error state they leave is
-   per OS thread, so reading it after re-taking the GIL is safe. */
+/* The blocking calls run without the GIL, with a wait hook that takes the
+   GIL back now and then and runs the Python signal handlers
+   (PyErr_CheckSignals: on the main thread it runs them, elsewhere it does
+   nothing). A handler that returns lets the wait resume, its deadline
+   unchanged; one that raises (KeyboardInterrupt from the default SIGINT
+   handler) ends the wait: the hook keeps the exception and returns
+   nonzero, the core returns PL_ERR_INTERRUPTED with nothing held, and the
+   wrapper raises the kept exception instead of Interrupted. If the call
+   got its lock anyway, PL_UNDO gives it back first: the caller never
+   receives the result, so it could never release it. The error state the
+   core leaves is per OS thread, so reading it after re-taking the GIL is
+   safe. */
+%{
+typedef struct pl_py_wait {
+    PyThreadState *save;
+    PyObject *type, *value, *traceback; /* the exception a handler raised */
+    struct pl_py_wait *outer;
+} pl_py_wait;
+
+static _Thread_local pl_py_wait *pl_py_current;
+
+static int pl_py_wait_hook(void *unused)
+{
+    pl_py_wait *w = pl_py_current;
+    int stop = 0;
+    (void)unused;
+    if (!w)
+        return 0;
+    if (w->type)
+        return 1;
+    PyEval_RestoreThread(w->save);
+    if (PyErr_CheckSignals() < 0) {
+        PyErr_Fetch(&w->type, &w->value, &w->traceback);
+        stop = w->type != NULL;
+    }
+    w->save = PyEval_SaveThread();
+    return stop;
+}
+%}
 %define PL_PY_WITHOUT_GIL(FN, TYPES)
 %exception FN {
-  Py_BEGIN_ALLOW_THREADS
+  pl_py_wait pl_wait = { NULL, NULL, NULL, NULL, pl_py_current };
+  pl_binding_hook_thread(pl_py_wait_hook);
+  pl_py_current = &pl_wait;
+  pl_wait.save = PyEval_SaveThread();
   $action
-  Py_END_ALLOW_THREADS
+  PyEval_RestoreThread(pl_wait.save);
+  pl_py_current = pl_wait.outer;
+  if (pl_wait.type) {
+    if (result == PL_OK)
+      PL_UNDO_ ## FN;
+    PyErr_Restore(pl_wait.type, pl_wait.value, pl_wait.traceback);
+    SWIG_fail;
+  }
 }
 %enddef
 PL_BLOCKING_CALLS(PL_PY_WITHOUT_GIL)
+
+/* Paths: what os.fsencode accepts (str, with surrogateescape for the
+   bytes that are not UTF-8; bytes; os.PathLike), as open() does. A NUL
+   byte is a ValueError ("embedded null byte"), never a shorter path. */
+%typemap(in) const char *path (PyObject *bytes = NULL),
+             const char *dir (PyObject *bytes = NULL) {
+  if (!PyUnicode_FSConverter($input, &bytes)) SWIG_fail;
+  $1 = PyBytes_AS_STRING(bytes);
+}
+%typemap(freearg) const char *path, const char *dir "Py_XDECREF(bytes$argnum);"
+
+/* Every other string: str (UTF-8), None for NULL. A NUL character would
+   silently cut the string in C (a name, a mode, a pattern): ValueError. */
+%typemap(in) const char * {
+  if ($input == Py_None) {
+    $1 = NULL;
+  } else if (PyUnicode_Check($input)) {
+    Py_ssize_t len = 0;
+    $1 = ($1_ltype)PyUnicode_AsUTF8AndSize($input, &len);
+    if (!$1) SWIG_fail;
+    if (strlen($1) != (size_t)len)
+      SWIG_exception_fail(SWIG_ValueError, "embedded null character");
+  } else {
+    SWIG_exception_fail(SWIG_TypeError, "expected a str");
+  }
+}
+%typemap(freearg) const char * ""
 
 /* Binary-safe channel: bytes, or str (as UTF-8). */
 %typemap(in) (const char *channel, size_t channel_len) {
@@ -566,10 +687,127 @@ static int pl_lua_error_metatable(lua_State *L)
     return 1;
 }
 %}
+%{
+/* ---- bounding and cancelling a wait ----
+   Plain Lua has no signals, so a wait is ended through the API: the layer
+   hands the next blocking call a function (pl_lua_on_wait(fn), which that
+   call takes and clears), and the wait hook calls it at least every
+   PL_BINDING_WAIT_INTERVAL on the waiting thread. A truthy result ends
+   the wait (the call raises the Interrupted error, nothing held); an error
+   in the function ends it too and is re-raised as it is, after whatever
+   the call took has been given back (PL_UNDO). The function must not
+   yield or use the handle being waited on. pl_lock_cancel and
+   pl_semaphore_cancel (the layer's :cancel()) end a wait from elsewhere
+   (another Lua state's thread, a C signal handler). */
+#define PL_LUA_ON_WAIT "portalocker.on_wait"
+
+typedef struct pl_lua_wait {
+    lua_State *L;
+    int fn;    /* registry reference to the function, or LUA_NOREF */
+    int error; /* registry reference to the error it raised, or LUA_NOREF */
+    struct pl_lua_wait *outer;
+} pl_lua_wait;
+
+static _Thread_local pl_lua_wait *pl_lua_current;
+
+static int pl_lua_wait_hook(void *unused)
+{
+    pl_lua_wait *w = pl_lua_current;
+    lua_State *L;
+    int stop;
+    (void)unused;
+    if (!w || w->fn == LUA_NOREF)
+        return 0;
+    L = w->L;
+    if (w->error != LUA_NOREF)
+        return 1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->fn);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        w->error = luaL_ref(L, LUA_REGISTRYINDEX);
+        return 1;
+    }
+    stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
+}
+
+/* Takes the function pl_lua_on_wait left for this call (if any). */
+static void pl_lua_wait_begin(lua_State *L, pl_lua_wait *w)
+{
+    w->L = L;
+    w->fn = LUA_NOREF;
+    w->error = LUA_NOREF;
+    w->outer = pl_lua_current;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, PL_LUA_ON_WAIT) == LUA_TFUNCTION) {
+        w->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushnil(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, PL_LUA_ON_WAIT);
+        pl_binding_hook_thread(pl_lua_wait_hook);
+    } else {
+        lua_pop(L, 1);
+    }
+    pl_lua_current = w;
+}
+
+/* Ends the call's wait state; 1 (the error pushed) if the function
+   raised. */
+static int pl_lua_wait_end(lua_State *L, pl_lua_wait *w)
+{
+    pl_lua_current = w->outer;
+    if (w->fn == LUA_NOREF)
+        return 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, w->fn);
+    if (w->error == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->error);
+    luaL_unref(L, LUA_REGISTRYINDEX, w->error);
+    return 1;
+}
+
+/* pl_lua_on_wait(fn or nil): the function the next blocking call runs
+   while it waits. */
+static int pl_lua_on_wait(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1))
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, PL_LUA_ON_WAIT);
+    return 0;
+}
+%}
+%native(pl_lua_on_wait) int pl_lua_on_wait(lua_State *L);
+
+%define PL_LUA_WAIT(FN, TYPES)
+%exception FN {
+  pl_lua_wait pl_wait;
+  pl_lua_wait_begin(L, &pl_wait);
+  $action
+  if (pl_lua_wait_end(L, &pl_wait)) {
+    if (result == PL_OK)
+      PL_UNDO_ ## FN;
+    lua_error(L);
+  }
+}
+%enddef
+PL_BLOCKING_CALLS(PL_LUA_WAIT)
+
 %native(pl_lua_stream) int pl_lua_stream(lua_State *L);
 %native(pl_lua_fileno) int pl_lua_fileno(lua_State *L);
 %native(pl_lua_dispose) int pl_lua_dispose(lua_State *L);
 %native(pl_lua_error_metatable) int pl_lua_error_metatable(lua_State *L);
+
+/* Strings: a NUL byte would silently cut the string in C (a path, a
+   name): an argument error. nil is NULL. */
+%typemap(in) const char * {
+  if (lua_isnil(L, $input)) {
+    $1 = NULL;
+  } else {
+    size_t len = 0;
+    $1 = ($1_ltype)luaL_checklstring(L, $input, &len);
+    if (strlen($1) != len)
+      luaL_argerror(L, $input, "embedded NUL byte");
+  }
+}
 
 /* Binary-safe channel: any Lua string. */
 %typemap(in) (const char *channel, size_t channel_len) {
@@ -618,13 +856,92 @@ static void pl_swig_raise(int code)
 /* Trampolines for the blocking calls. For an entry X(fn, (T1, ..., Tn))
    of PL_BLOCKING_CALLS, PL_RB_TRAMPOLINE defines
      pl_status pl_rb_nogvl_fn(T1 a1, ..., Tn an)
-   which runs fn(a1, ..., an) through rb_thread_call_without_gvl (the
-   arguments travel in a struct pl_rb_call_fn), and the wrapper of fn
-   calls it with SWIG's converted arguments (PL_RB_CALL). The error state
-   the call leaves is per OS thread (a Ruby Thread is one OS thread), so
-   pl_swig_raise reads it safely after the GVL is taken back. No unblock
-   function: the core retries on EINTR, so a Ruby interrupt (Thread#raise,
-   Ctrl-C) takes effect when the wait ends (lock taken or timeout). */
+   which runs fn(a1, ..., an) without the GVL (the arguments travel in a
+   struct pl_rb_call_fn), and the wrapper of fn calls it with SWIG's
+   converted arguments (PL_RB_CALL). The error state the call leaves is
+   per OS thread (a Ruby Thread is one OS thread), so pl_swig_raise reads
+   it safely after the GVL is taken back.
+
+   Interrupts (Thread#raise, Thread#kill, Timeout.timeout, a signal trap,
+   Ctrl-C): Ruby calls the unblocking function pl_rb_ubf, which only sets a
+   flag, so it may run on any thread and inside Ruby's signal handler
+   (RB_NOGVL_UBF_ASYNC_SAFE). The wait hook, run by the core at least
+   every PL_BINDING_WAIT_INTERVAL, sees the flag, takes the GVL and lets
+   Ruby process the interrupt under rb_protect. On the main thread it does
+   so at every run, flag or not: Ruby's signal handler marks the trap on
+   the main thread directly but calls its unblocking function only when
+   the process has a single thread, so a trap or Ctrl-C in a process with
+   other threads would otherwise wait for the end of the wait. Then: a
+   trap handler that returns lets the wait resume (deadline unchanged);
+   one that raises, or a Thread#raise / kill, ends the wait (the core returns
+   PL_ERR_INTERRUPTED, nothing held) and the kept jump is resumed once the
+   call has returned. RB_NOGVL_INTR_FAIL because without it Ruby processes
+   interrupts itself right after the call, where an interrupt arriving
+   just as the lock was taken would raise with the lock held and no one to
+   release it. */
+typedef struct pl_rb_wait {
+    volatile int flagged; /* set by pl_rb_ubf */
+    int main;             /* the waiting thread is Ruby's main thread */
+    int state;            /* rb_protect's state once an interrupt jumped */
+    struct pl_rb_wait *outer;
+} pl_rb_wait;
+
+static _Thread_local pl_rb_wait *pl_rb_current;
+
+static void pl_rb_ubf(void *p)
+{
+    ((pl_rb_wait *)p)->flagged = 1;
+}
+
+static VALUE pl_rb_check_ints(VALUE unused)
+{
+    (void)unused;
+    rb_thread_check_ints();
+    return Qnil;
+}
+
+static void *pl_rb_run_interrupts(void *p)
+{
+    pl_rb_wait *w = (pl_rb_wait *)p;
+    rb_protect(pl_rb_check_ints, Qnil, &w->state);
+    return NULL;
+}
+
+static int pl_rb_wait_hook(void *unused)
+{
+    pl_rb_wait *w = pl_rb_current;
+    (void)unused;
+    if (!w)
+        return 0;
+    if (w->state)
+        return 1;
+    if (!w->flagged && !w->main)
+        return 0;
+    w->flagged = 0;
+    rb_thread_call_with_gvl(pl_rb_run_interrupts, w);
+    return w->state != 0;
+}
+
+/* Runs body(c) without the GVL with the hook above. Returns 0 when body
+   ran; otherwise Ruby had an interrupt pending before the call (body did
+   not run): it is processed now (raises, or returns 0 and the caller
+   tries again). After body ran with an interrupt kept, *state says so. */
+static int pl_rb_blocking(void *(*body)(void *), void *c, pl_rb_wait *w,
+                          int *ran)
+{
+    *ran = 0;
+    w->flagged = 0;
+    w->main = rb_thread_current() == rb_thread_main();
+    w->state = 0;
+    rb_nogvl(body, c, pl_rb_ubf, w,
+             RB_NOGVL_INTR_FAIL | RB_NOGVL_UBF_ASYNC_SAFE);
+    if (!*ran) {
+        rb_thread_check_ints(); /* may raise: nothing is held */
+        return 1;
+    }
+    return 0;
+}
+
 #define PL_RB_CAT_(a, b) a##b
 #define PL_RB_CAT(a, b) PL_RB_CAT_(a, b)
 #define PL_RB_NARGS_(t1, t2, t3, t4, t5, n, ...) n
@@ -669,21 +986,42 @@ static void pl_swig_raise(int code)
 #define PL_RB_TRAMPOLINE(fn, types)                                        \
     struct pl_rb_call_##fn {                                               \
         pl_status rc;                                                      \
+        int ran;                                                           \
+        pl_rb_wait *wait;                                                  \
         PL_RB_FIELDS types                                                 \
     };                                                                     \
     static void *pl_rb_body_##fn(void *p)                                  \
     {                                                                      \
         struct pl_rb_call_##fn *c = (struct pl_rb_call_##fn *)p;           \
+        c->ran = 1;                                                        \
+        pl_binding_hook_thread(pl_rb_wait_hook);                           \
+        c->wait->outer = pl_rb_current;                                    \
+        pl_rb_current = c->wait;                                           \
         c->rc = fn(PL_RB_FROM types);                                      \
+        pl_rb_current = c->wait->outer;                                    \
         return NULL;                                                       \
     }                                                                      \
-    static pl_status pl_rb_nogvl_##fn(PL_RB_PARAMS types)                  \
+    static pl_status pl_rb_nogvl_##fn(int *state, PL_RB_PARAMS types)      \
     {                                                                      \
-        struct pl_rb_call_##fn c = { PL_OK, PL_RB_NAMES types };           \
-        rb_thread_call_without_gvl(pl_rb_body_##fn, &c, NULL, NULL);       \
+        pl_rb_wait w;                                                      \
+        struct pl_rb_call_##fn c = { PL_OK, 0, &w, PL_RB_NAMES types };    \
+        while (pl_rb_blocking(pl_rb_body_##fn, &c, &w, &c.ran))            \
+            ;                                                              \
+        *state = w.state;                                                  \
         return c.rc;                                                       \
     }
-#define PL_RB_CALL(fn, types) pl_rb_nogvl_##fn(PL_RB_WRAPPER_ARGS types)
+/* In the wrapper: the call, then (an interrupt was kept) give back what it
+   took and resume the interrupt's jump. */
+#define PL_RB_CALL(fn, types)                                              \
+    do {                                                                   \
+        int pl_state = 0;                                                  \
+        result = pl_rb_nogvl_##fn(&pl_state, PL_RB_WRAPPER_ARGS types);    \
+        if (pl_state) {                                                    \
+            if (result == PL_OK)                                           \
+                PL_UNDO_##fn;                                              \
+            rb_jump_tag(pl_state);                                         \
+        }                                                                  \
+    } while (0)
 %}
 
 /* The blocking calls run without the GVL: a trampoline per entry, and the
@@ -693,7 +1031,7 @@ static void pl_swig_raise(int code)
 PL_RB_TRAMPOLINE(FN, TYPES)
 %}
 %exception FN %{
-  result = PL_RB_CALL(FN, TYPES);
+  PL_RB_CALL(FN, TYPES);
 %}
 %enddef
 PL_BLOCKING_CALLS(PL_RB_WITHOUT_GVL)
@@ -716,6 +1054,13 @@ PL_RB_DISPOSE(pl_lock, pl_lock_free)
 PL_RB_DISPOSE(pl_semaphore, pl_semaphore_free)
 PL_RB_DISPOSE(pl_atomic_file, pl_atomic_free)
 PL_RB_DISPOSE(pl_redis_lock, pl_redis_lock_free)
+
+/* Strings: a NUL byte would silently cut the string in C (a path, a
+   name): ArgumentError ("string contains null byte"). nil is NULL. */
+%typemap(in) const char * {
+  $1 = NIL_P($input) ? NULL : ($1_ltype)StringValueCStr($input);
+}
+%typemap(freearg) const char * ""
 
 /* Binary-safe channel: any String (its bytes). */
 %typemap(in) (const char *channel, size_t channel_len) {

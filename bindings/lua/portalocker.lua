@@ -212,9 +212,31 @@ local function pick(a, b)
   return a
 end
 
+-- on_wait: a function the wait calls at least every 20 ms (on the waiting
+-- thread, inside the C call); a truthy result ends the wait (nil +
+-- Interrupted, nothing held), an error ends it too and propagates. Plain
+-- Lua has no signals: this is how a program bounds or cancels a wait on
+-- its own terms (a deadline of its own, a flag a coroutine scheduler or a
+-- C signal handler sets). It must not yield or use the object waited on.
 local ACQUIRE_OPTS = {
   timeout = "number", check_interval = "number", fail_when_locked = "boolean",
 }
+local WAIT_ACQUIRE_OPTS = {
+  timeout = "number", check_interval = "number", fail_when_locked = "boolean",
+  on_wait = "function",
+}
+
+-- Runs the blocking C call fn(...) with `on_wait` (nil: none) for its
+-- wait; the wrapper takes the function over, the clear after covers a
+-- call that failed before it did.
+local function waiting(on_wait, fn, ...)
+  if on_wait ~= nil then core.pl_lua_on_wait(on_wait) end
+  local function done(...)
+    if on_wait ~= nil then core.pl_lua_on_wait(nil) end
+    return ...
+  end
+  return done(pcall(fn, ...))
+end
 
 -- Copies the metamethods every class needs (they are not inherited).
 local function class(name, parent)
@@ -273,16 +295,19 @@ local function check_lock_flags(flags, what)
 end
 
 local FD_OPTS = {mechanism = "string"}
+local FD_LOCK_OPTS = {mechanism = "string", on_wait = "function"}
 
 --- Lock a file handle or descriptor: lock(file, flags[, {mechanism =
--- "flock"}]). true, or nil + err (AlreadyLocked on contention,
--- LockException otherwise). Without LOCK_NB it waits. Buffered data is not
--- flushed (as in the reference).
+-- "flock", on_wait = fn}]). true, or nil + err (AlreadyLocked on
+-- contention, Interrupted when on_wait ended the wait, LockException
+-- otherwise). Without LOCK_NB it waits. Buffered data is not flushed (as
+-- in the reference).
 function M.lock(file, flags, opts)
   check_lock_flags(flags, "lock")
-  opts = options(opts, FD_OPTS, "lock")
+  opts = options(opts, FD_LOCK_OPTS, "lock")
   local mech = mechanism_code(pick(opts.mechanism, "flock"), "lock")
-  local ok, err = try(core.pl_lock_fd_mechanism, fd_of(file, "lock"), flags, mech)
+  local ok, err = check(waiting(opts.on_wait, core.pl_lock_fd_mechanism,
+                                fd_of(file, "lock"), flags, mech))
   if not ok then return nil, err end
   return true
 end
@@ -326,6 +351,7 @@ local LOCK_OPTS = {
   mode = "string", timeout = "number", check_interval = "number",
   fail_when_locked = "boolean", flags = "integer",
   raise_on_release_error = "boolean", mechanism = "string",
+  on_wait = "function",
 }
 
 local function init_file_lock(cls, ctor, filename, opts, what, defaults)
@@ -345,6 +371,7 @@ local function init_file_lock(cls, ctor, filename, opts, what, defaults)
     flags = pick(opts.flags, M.LOCK_METHOD),
     raise_on_release_error = pick(opts.raise_on_release_error, false),
     mechanism = pick(opts.mechanism, "flock"),
+    on_wait = opts.on_wait, -- see WAIT_ACQUIRE_OPTS
     fh = nil,
   }
   local mech = mechanism_code(self.mechanism, what)
@@ -384,10 +411,12 @@ function Lock:_warn_blocking_timeout()
 end
 
 --- Acquire: the Lua file handle (the same one while held), or nil + err
---- (AlreadyLocked on contention or timeout). Options override the
---- object's timeout / check_interval / fail_when_locked for this call.
+--- (AlreadyLocked on contention or timeout, Interrupted when on_wait or
+--- :cancel() ended the wait). Options override the object's timeout /
+--- check_interval / fail_when_locked / on_wait for this call. The file
+--- handle keeps this object (and so the lock and its descriptor) alive.
 function Lock:acquire(opts)
-  opts = options(opts, ACQUIRE_OPTS, "acquire")
+  opts = options(opts, WAIT_ACQUIRE_OPTS, "acquire")
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
   -- The fields are the truth: the C handle gets what changed.
   if self.flags ~= toint(core.pl_lock_get_flags(self._h)) then
@@ -399,10 +428,11 @@ function Lock:acquire(opts)
       core.pl_lock_set_mechanism(self._h, mech)
     end
   end
-  local ok, fd = try(core.pl_lock_acquire_with, self._h,
+  local ok, fd = check(waiting(pick(opts.on_wait, self.on_wait),
+                     core.pl_lock_acquire_with, self._h,
                      seconds(pick(opts.timeout, self.timeout)),
                      seconds(pick(opts.check_interval, self.check_interval)),
-                     pick(opts.fail_when_locked, self.fail_when_locked) and 1 or 0)
+                     pick(opts.fail_when_locked, self.fail_when_locked) and 1 or 0))
   if not ok then return nil, self:_acquire_failed(fd) end
   if self.fh == nil then
     local f, msg = core.pl_lua_stream(toint(fd), self._stream_mode, self)
@@ -432,6 +462,13 @@ function Lock:release()
   if not ok then return nil, err end
   if not rok then return nil, rerr end
   return true
+end
+
+--- End this lock's wait in progress, or its next one (nil + Interrupted):
+--- the C core's pl_lock_cancel, safe from any thread (another Lua state's)
+--- and from a C signal handler.
+function Lock:cancel()
+  core.pl_lock_cancel(self._h)
 end
 
 --- True while this object holds its lock.
@@ -516,7 +553,7 @@ M.BoundedSemaphore = BoundedSemaphore
 local SEM_OPTS = {
   name = "string", filename_pattern = "string", directory = "string",
   timeout = "number", check_interval = "number", fail_when_locked = "boolean",
-  mechanism = "string",
+  mechanism = "string", on_wait = "function",
 }
 
 local function init_semaphore(cls, maximum, opts, what, default_name)
@@ -533,6 +570,7 @@ local function init_semaphore(cls, maximum, opts, what, default_name)
     check_interval = pick(opts.check_interval, M.DEFAULT_CHECK_INTERVAL),
     fail_when_locked = pick(opts.fail_when_locked, true),
     mechanism = pick(opts.mechanism, "flock"),
+    on_wait = opts.on_wait, -- see WAIT_ACQUIRE_OPTS
     slot = nil,
     fh = nil,
   }
@@ -568,16 +606,17 @@ end
 --- the slot number, 0-based), or nil + err (AlreadyLocked when no slot
 --- frees up in time). Acquiring while holding raises InvalidState.
 function BoundedSemaphore:acquire(opts)
-  opts = options(opts, ACQUIRE_OPTS, "acquire")
+  opts = options(opts, WAIT_ACQUIRE_OPTS, "acquire")
   if self.fh == nil then -- the field is the truth
     local mech = mechanism_code(self.mechanism, "acquire")
     if mech ~= toint(core.pl_semaphore_get_mechanism(self._h)) then
       core.pl_semaphore_set_mechanism(self._h, mech)
     end
   end
-  local ok, slot = try(core.pl_semaphore_acquire_with, self._h,
+  local ok, slot = check(waiting(pick(opts.on_wait, self.on_wait),
+                       core.pl_semaphore_acquire_with, self._h,
                        seconds(pick(opts.timeout, self.timeout)),
-                       seconds(pick(opts.check_interval, self.check_interval)))
+                       seconds(pick(opts.check_interval, self.check_interval))))
   if not ok then return nil, slot end
   self.slot = toint(slot)
   local f, msg = core.pl_lua_stream(toint(core.pl_semaphore_fd(self._h)), "a", self)
@@ -599,6 +638,12 @@ function BoundedSemaphore:release()
   if not ok then return nil, err end
   if not rok then return nil, rerr end
   return true
+end
+
+--- End this semaphore's wait in progress, or its next one
+--- (pl_semaphore_cancel).
+function BoundedSemaphore:cancel()
+  core.pl_semaphore_cancel(self._h)
 end
 
 function BoundedSemaphore:is_held()

@@ -1070,6 +1070,162 @@ print("ok " .. pl.__version)]], tree, tmppath()))
 end)
 
 --------------------------------------------------------------------------
+-- Bounding and cancelling waits (no signals in plain Lua: on_wait and
+-- :cancel()), lifetimes, bad paths.
+
+-- Holds the lock at `path` and both slots of semaphore "sem" in `dir`.
+local function hold_all(path, dir)
+  return spawn("lua", string.format([[
+HOLD = pl.Lock(%q); assert(HOLD:acquire())
+S1 = pl.BoundedSemaphore(2, {name = "sem", directory = %q}); assert(S1:acquire())
+S2 = pl.BoundedSemaphore(2, {name = "sem", directory = %q}); assert(S2:acquire())]],
+    path, dir, dir))
+end
+
+local function wait_kinds(path, dir)
+  return {
+    deadline = function(on_wait)
+      return pl.Lock(path, {timeout = 30}):acquire({on_wait = on_wait})
+    end,
+    infinite = function(on_wait)
+      return pl.Lock(path, {timeout = math.huge, on_wait = on_wait}):acquire()
+    end,
+    blocking_flags = function(on_wait)
+      return pl.Lock(path, {flags = pl.LOCK_EX}):acquire({on_wait = on_wait})
+    end,
+    fd_lock = function(on_wait)
+      local f = assert(io.open(path, "a"))
+      return pl.lock(f, pl.LOCK_EX, {on_wait = on_wait})
+    end,
+    semaphore = function(on_wait)
+      return pl.BoundedSemaphore(2, {name = "sem", directory = dir, timeout = 30})
+        :acquire({on_wait = on_wait})
+    end,
+  }
+end
+
+local BOUND = 0.5 -- the goal is 0.1 s; loose for a busy machine
+
+test("on_wait: a truthy result ends every wait kind at once, nothing held", function()
+  local dir = tmppath("semdir")
+  os.execute("mkdir -p " .. q(dir))
+  local path = tmppath()
+  local child = hold_all(path, dir)
+  for name, wait in pairs(wait_kinds(path, dir)) do
+    local start, calls = now(), 0
+    local v, err = wait(function()
+      calls = calls + 1
+      return now() - start >= 0.3
+    end)
+    local took = now() - start
+    expect_fail("Interrupted", v, err)
+    ok(took < 0.3 + BOUND, name .. ": ended after " .. took .. " s")
+    ok(calls >= 3, name .. ": on_wait ran " .. calls .. " times")
+  end
+  child.finish()
+  ok(free_now(path), "the lock is free once the holder is gone")
+end)
+
+test("on_wait: a falsy result lets the wait go on to its deadline", function()
+  local path = tmppath()
+  local child = spawn("lua", string.format("HOLD = pl.Lock(%q); assert(HOLD:acquire())", path))
+  local calls, start = 0, now()
+  local v, err = pl.Lock(path, {timeout = 0.6}):acquire({on_wait = function()
+    calls = calls + 1
+    return false
+  end})
+  expect_fail("AlreadyLocked", v, err)
+  ok(now() - start >= 0.55, "the deadline was kept")
+  ok(calls >= 5, "on_wait ran " .. calls .. " times")
+  child.finish()
+end)
+
+test("on_wait: an error in it ends the wait and propagates as it is", function()
+  local path = tmppath()
+  local child = spawn("lua", string.format("HOLD = pl.Lock(%q); assert(HOLD:acquire())", path))
+  local lock = pl.Lock(path, {timeout = 30})
+  local good, err = pcall(lock.acquire, lock, {on_wait = function() error({mine = true}) end})
+  ok(not good and type(err) == "table" and err.mine, "the function's own error")
+  ok(not lock:is_held(), "nothing held")
+  child.finish()
+  -- the next call has no on_wait left over
+  local f = ok(lock:acquire({timeout = 1}))
+  lock:release()
+  ok(f)
+end)
+
+test("cancel: a pending cancel ends the next wait with Interrupted", function()
+  local path = tmppath()
+  local child = spawn("lua", string.format("HOLD = pl.Lock(%q); assert(HOLD:acquire())", path))
+  local lock = pl.Lock(path, {timeout = 30})
+  lock:cancel()
+  local start = now()
+  expect_fail("Interrupted", lock:acquire())
+  ok(now() - start < BOUND, "at once")
+  local sem = pl.BoundedSemaphore(1, {name = "c", directory = TMP, timeout = 0.2})
+  sem:cancel()
+  expect_fail("Interrupted", sem:acquire())
+  child.finish()
+end)
+
+test("lifetimes: the file handle keeps the lock after the lock object is collected", function()
+  local path = tmppath()
+  local f = assert(pl.Lock(path, {mode = "w"}):acquire())
+  collectgarbage()
+  collectgarbage()
+  ok(not free_now(path), "still locked")
+  local other = assert(io.open(tmppath("other"), "w"))
+  assert(f:write("mine"))
+  assert(f:flush())
+  other:close()
+  eq(slurp(path), "mine", "the lock file got the write")
+  f = nil -- luacheck: ignore
+  collectgarbage()
+  collectgarbage()
+  ok(free_now(path), "released with the last reference")
+end)
+
+test("paths: a NUL byte in a path or name is an error", function()
+  local path = tmppath("settings.conf")
+  local f = assert(io.open(path, "w")); f:write("keep me"); f:close()
+  local makers = {
+    function() return pl.Lock(path .. "\0.lock", {mode = "w"}):acquire() end,
+    function() return pl.RLock(tmppath("job") .. "\0A"):acquire() end,
+    function() return pl.TemporaryFileLock(tmppath("job") .. "\0A"):acquire() end,
+    function() return pl.PidFileLock(tmppath("job") .. "\0A"):acquire() end,
+    function() return pl.BoundedSemaphore(2, {name = "x\0y", directory = TMP}):acquire() end,
+    function() return pl.BoundedSemaphore(2, {name = "x", directory = TMP .. "\0y"}):acquire() end,
+  }
+  for i, make in ipairs(makers) do
+    local good, err = pcall(make)
+    ok(not good, i .. ": accepted a NUL byte")
+    ok(tostring(err):find("NUL", 1, true), i .. ": " .. tostring(err))
+  end
+  eq(slurp(path), "keep me", "settings.conf")
+end)
+
+test("paths: too long is an OSError with errno ENAMETOOLONG", function()
+  local err = expect_fail("OSError", pl.Lock(TMP .. "/" .. string.rep("a", 300)):acquire())
+  eq(err.errno, 36, "errno")
+end)
+
+test("paths: a FIFO at a Lock path fails instead of hanging", function()
+  local fifo = tmppath("planted")
+  os.execute("mkfifo " .. q(fifo))
+  local out = run_child("lua", string.format([[
+for _, cls in ipairs({pl.Lock, pl.RLock}) do
+  local good, v, err = pcall(function() return cls(%q, {timeout = 1}):acquire() end)
+  print(good and v == nil and tostring(err) or ("unexpected " .. tostring(v)))
+end]], fifo))
+  local n = 0
+  for line in out:gmatch("[^\n]+") do
+    n = n + 1
+    ok(line:find("planted", 1, true), line)
+  end
+  eq(n, 2, "two errors")
+end)
+
+--------------------------------------------------------------------------
 
 local passed, failed = 0, 0
 for _, t in ipairs(tests) do

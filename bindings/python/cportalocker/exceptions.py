@@ -19,6 +19,8 @@ Hierarchy::
         NotHeld              e.g. releasing an RLock more than acquired
         Unsupported          also a NotImplementedError
         ConnectionError      also the builtin ConnectionError (Redis)
+        Interrupted          a wait cancelled (pl_lock_cancel) or ended
+                             by the wait hook without a Python exception
     FileExists               a FileExistsError (open_atomic)
     OSError / MemoryError    the builtins, for OSError and NoMemory
 """
@@ -39,6 +41,7 @@ __all__ = [
     'FileExists',
     'FileToLarge',
     'InvalidArgument',
+    'Interrupted',
     'InvalidState',
     'LockException',
     'LockLostError',
@@ -156,6 +159,13 @@ class Unsupported(LockException, NotImplementedError):
 
 class ConnectionError(LockException, builtins.ConnectionError):  # noqa: A001
     """The lock server (Redis) cannot be reached."""
+
+
+class Interrupted(LockException):
+    """A wait ended early with nothing held: cancelled through the C API,
+    or interrupted without a Python exception to raise instead (an
+    exception a signal handler raised during the wait, such as
+    KeyboardInterrupt, propagates itself)."""
 
 
 class FileExists(FileExistsError):

@@ -16,6 +16,24 @@ File objects: the C core opens and locks the file and owns the descriptor.
 ``acquire()`` wraps it in a real Python file object with
 ``open(fd, mode, closefd=False, **open_kwargs)``; ``release()`` closes
 (flushes) that object first, then the C core unlocks and closes the fd.
+The file object keeps the C handle alive (``fh._cportalocker_handle``): a
+lock object that is garbage collected while its file object lives leaves
+the lock held and the descriptor open, as the reference's file object does
+(the handle is freed, and the lock released, with the last of the two).
+
+Threads, signals and fork. Each object has one reentrant guard
+(``_waiter``, a threading.RLock) that serialises the calls into its C
+handle (the core refuses two at once on one handle). Threads waiting for
+it wait at most their timeout. It is reentrant so that a signal handler
+running inside a wait (the C wait runs the handlers) can call release()
+(a no-op: nothing is held yet) without deadlocking. Release claims the
+file object with one atomic step (a dict pop), so a second release, from
+another thread or from a signal handler that interrupted the first, finds
+nothing and returns. A forked child gets fresh guards (the parent's may be
+held by a thread that does not exist in the child). An exception that
+arrives while or just after the C core took the lock (KeyboardInterrupt)
+never leaves acquire() or ``__enter__`` with the lock held: they give it
+back first.
 """
 
 from __future__ import annotations
@@ -93,6 +111,39 @@ def _seconds(value: typing.Any) -> float:
     return value
 
 
+#: Every live lock and semaphore object, for the fork handler.
+_instances: weakref.WeakSet[typing.Any] = weakref.WeakSet()
+
+
+def _reset_guards_in_child() -> None:
+    for obj in list(_instances):
+        obj._waiter = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_reset_guards_in_child)
+
+
+def _take_guard(guard: typing.Any, timeout: typing.Any) -> None:
+    """Wait for an object's guard at most ``timeout`` (another thread of
+    this process is in a C call of the same object); AlreadyLocked when it
+    runs out, as a lock held that long would give."""
+    t = _seconds(timeout)
+    if guard.acquire(True, -1 if math.isinf(t) else t):
+        return
+    raise exceptions.AlreadyLocked(
+        exceptions.LockException.LOCK_FAILED,
+        'another thread of this process kept this lock object busy '
+        'for the whole timeout',
+    )
+
+
+def _with_filename(exc: BaseException, filename: typing.Any) -> None:
+    """An OSError from the C core names the file, as open() would."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        with contextlib.suppress(Exception):
+            exc.filename = filename
+
+
 def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
     """Show the path as ``fh.name`` (as open(path) would), not the fd."""
     try:
@@ -139,8 +190,22 @@ class LockBase(abc.ABC):  # noqa: B024
     @abc.abstractmethod
     def release(self) -> None: ...
 
+    def _depth(self) -> int:
+        """How many times this object holds its lock (for the rollback
+        of an acquire that an exception interrupted)."""
+        return 0
+
     def __enter__(self) -> typing.Any:
-        return self.acquire()
+        depth = self._depth()
+        try:
+            return self.acquire()
+        except BaseException:
+            # An exception (KeyboardInterrupt, a signal handler's) that
+            # arrived after the lock was taken: the with block never
+            # starts, so __exit__ would never release it.
+            if self._depth() > depth:
+                self.release()
+            raise
 
     def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
         self.release()
@@ -167,7 +232,9 @@ class Lock(LockBase):
     _fast_buffering = -1
     _fast_encoding: str | None = None
 
-    fh: typing.IO[typing.Any] | None
+    # A class default, so that release() can claim the instance's file
+    # object in one atomic step (vars(self).pop) and leave None behind.
+    fh: typing.IO[typing.Any] | None = None
     filename: str
     mode: str
     truncate: bool
@@ -211,13 +278,15 @@ class Lock(LockBase):
         self.truncate = 'w' in mode
         if self.truncate:
             mode = mode.replace('w', 'a')
-        self.fh = None
-        self.filename = os.path.abspath(filename)
+        # str, bytes or os.PathLike, as open() takes them (the C call
+        # encodes with os.fsencode; a NUL byte is a ValueError).
+        self.filename = os.path.abspath(os.fspath(filename))
         self.mode = mode
         self.file_open_kwargs = file_open_kwargs
         self._timeout_warned = False
-        self._guard = threading.Lock()
+        self._waiter = threading.RLock()
         self._handle = self._new(self.filename)
+        _instances.add(self)
         if mechanism is not None:
             _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
         self.mechanism = mechanism
@@ -288,14 +357,18 @@ class Lock(LockBase):
         t = self.timeout if timeout is None else timeout
         ci = self.check_interval if check_interval is None else check_interval
         fwl = self.fail_when_locked if fail_when_locked is None else fail_when_locked
-        fd: int = _c.pl_lock_acquire_with(
-            self._handle,
-            t if (t.__class__ is float or t.__class__ is int) and t >= 0
-            else _seconds(t),
-            ci if (ci.__class__ is float or ci.__class__ is int) and ci >= 0
-            else _seconds(ci),
-            1 if fwl else 0,
-        )
+        try:
+            fd: int = _c.pl_lock_acquire_with(
+                self._handle,
+                t if (t.__class__ is float or t.__class__ is int) and t >= 0
+                else _seconds(t),
+                ci if (ci.__class__ is float or ci.__class__ is int) and ci >= 0
+                else _seconds(ci),
+                1 if fwl else 0,
+            )
+        except OSError as exc:
+            _with_filename(exc, self.filename)
+            raise
         return fd
 
     def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
@@ -306,11 +379,15 @@ class Lock(LockBase):
                 # (the cheapest call): see _learn_open.
                 fh = open(fd, self.mode, self._fast_buffering,
                           self._fast_encoding, None, None, False)
+                fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
                 if fh.__class__ is io.TextIOWrapper:  # the common case, inline
                     fh.buffer.raw.name = self.filename
                     return fh
             else:
                 fh = open(fd, self.mode, closefd=False, **kwargs)
+                # The descriptor belongs to the C handle: the file object
+                # keeps it (and the lock) alive while it lives.
+                fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
                 if not kwargs:
                     self._learn_open(fh)
         except BaseException:
@@ -347,20 +424,40 @@ class Lock(LockBase):
         fh = self.fh
         if fh:
             return fh
-        guard = self._guard
-        guard.acquire()  # not `with`: this runs on every cycle
+        guard = self._waiter
+        # not `with`: this runs on every cycle
+        if not guard.acquire(False):
+            _take_guard(guard, self.timeout if timeout is None else timeout)
+        mine = False
         try:
             if self.fh:
                 return self.fh
+            mine = True
             fh = self.fh = self._wrap_fd(
                 self._c_acquire(timeout, check_interval, fail_when_locked)
             )
             return fh
+        except BaseException:
+            # Also an exception that arrived once the lock was taken (a
+            # signal handler's, run at the next bytecode): give it back.
+            if mine and self._depth():
+                self.release()
+            raise
         finally:
             guard.release()
 
+    def _depth(self) -> int:
+        return 1 if self.fh is not None or _c.pl_lock_is_held(self._handle) else 0
+
     def __enter__(self) -> typing.IO[typing.Any]:
-        return self.acquire()
+        return LockBase.__enter__(self)  # type: ignore[no-any-return]
+
+    def cancel(self) -> None:
+        """End this lock's wait in progress (in another thread) with
+        `~cportalocker.exceptions.Interrupted`, or its next one if none
+        is in progress (the C core's pl_lock_cancel). Safe from any thread
+        and from a signal handler. An extension of cportalocker."""
+        _c.pl_lock_cancel(self._handle)
 
     def _close_fh(self, fh: typing.IO[typing.Any]) -> None:
         try:
@@ -374,19 +471,23 @@ class Lock(LockBase):
             )
 
     def release(self) -> None:
-        """Unlock and close; a no-op when nothing is held."""
-        guard = self._guard
+        """Unlock and close; a no-op when nothing is held (also when
+        another release, in another thread or in the code a signal
+        handler interrupted, is doing it)."""
+        if self.fh is None and not _c.pl_lock_is_held(self._handle):
+            return
+        guard = self._waiter
         guard.acquire()
         try:
-            fh = self.fh
-            if fh is None:
-                return
-            self.fh = None
-            try:
-                fh.close()  # flushes; the fd itself belongs to the C core
-            except Exception:
-                self._close_failed()
-            _c.pl_lock_release(self._handle)
+            # One atomic step: of two releases only one gets the file.
+            fh = self.__dict__.pop('fh', None)
+            if fh is not None:
+                try:
+                    fh.close()  # flushes; the fd itself belongs to the C core
+                except Exception:
+                    self._close_failed()
+            if fh is not None or _c.pl_lock_is_held(self._handle):
+                _c.pl_lock_release(self._handle)
         finally:
             guard.release()
 
@@ -435,17 +536,32 @@ class RLock(Lock):
         fail_when_locked: bool | None = None,
     ) -> typing.IO[typing.Any]:
         self._warn_blocking_timeout(timeout)
-        with self._guard:
+        guard = self._waiter
+        _take_guard(guard, self.timeout if timeout is None else timeout)
+        depth = self._depth()
+        try:
             fd = self._c_acquire(timeout, check_interval, fail_when_locked)
             if self.fh is None:
                 self.fh = self._wrap_fd(fd)
             return self.fh
+        except BaseException:
+            # An exception that arrived once the C core had counted this
+            # acquire: undo that count.
+            if self._depth() > depth:
+                self.release()
+            raise
+        finally:
+            guard.release()
+
+    def _depth(self) -> int:
+        return typing.cast(int, _c.pl_lock_count(self._handle))
 
     def release(self) -> None:
-        with self._guard:
-            if _c.pl_lock_count(self._handle) == 1 and self.fh is not None:
-                fh, self.fh = self.fh, None
-                self._close_fh(fh)
+        with self._waiter:
+            if _c.pl_lock_count(self._handle) == 1:
+                fh = self.__dict__.pop('fh', None)
+                if fh is not None:
+                    self._close_fh(fh)
             # The C core counts; releasing more than acquired raises
             # NotHeld (a LockException): "Cannot release more times than
             # acquired".
@@ -598,11 +714,13 @@ class _SlotLock(Lock):
         self.file_open_kwargs = {}
         self.mechanism = _pl.mechanism_name(_c.pl_semaphore_get_mechanism(semaphore._handle))
         self._timeout_warned = True
-        self._guard = threading.Lock()
+        self._waiter = threading.RLock()
         self.timeout = DEFAULT_TIMEOUT
         self.check_interval = DEFAULT_CHECK_INTERVAL
         self.fail_when_locked = True
         self.fh = open(_c.pl_semaphore_fd(semaphore._handle), 'a', closefd=False)
+        # The slot's descriptor belongs to the semaphore's handle.
+        self.fh._cportalocker_handle = semaphore._handle  # type: ignore[union-attr]
         _set_name(self.fh, self.filename)
 
     def acquire(self, *args: typing.Any, **kwargs: typing.Any) -> typing.IO[typing.Any]:
@@ -610,12 +728,19 @@ class _SlotLock(Lock):
             raise exceptions.LockException('this semaphore slot was released')
         return self.fh
 
+    def _depth(self) -> int:
+        return 1 if self.fh is not None else 0
+
+    def cancel(self) -> None:
+        self._semaphore.cancel()
+
     def release(self) -> None:
         if self._semaphore.lock is self:
             self._semaphore.release()
-        elif self.fh is not None:
-            fh, self.fh = self.fh, None
-            fh.close()
+        else:
+            fh = self.__dict__.pop('fh', None)
+            if fh is not None:
+                fh.close()
 
 
 class BoundedSemaphore(LockBase):
@@ -626,7 +751,8 @@ class BoundedSemaphore(LockBase):
     ``cportalocker.portalocker.LOCKER`` at acquire time) locks the slots.
     """
 
-    lock: Lock | None
+    # A class default: release() claims the instance's in one atomic step.
+    lock: Lock | None = None
 
     def __init__(
         self,
@@ -644,7 +770,7 @@ class BoundedSemaphore(LockBase):
         self.name = name
         self.filename_pattern = filename_pattern
         self.directory = directory
-        self.lock = None
+        self._waiter = threading.RLock()
         super().__init__(
             timeout=timeout, check_interval=check_interval,
             fail_when_locked=fail_when_locked,
@@ -656,6 +782,7 @@ class BoundedSemaphore(LockBase):
         self.mechanism = mechanism
         _c.pl_semaphore_set_filename_pattern(self._handle, filename_pattern)
         _c.pl_semaphore_set_directory(self._handle, os.fspath(directory))
+        _instances.add(self)
         if not name or name == 'bounded_semaphore':
             warnings.warn(
                 '`BoundedSemaphore` without an explicit `name` argument is '
@@ -687,36 +814,71 @@ class BoundedSemaphore(LockBase):
         if self.lock is not None:
             raise exceptions.LockException('Already locked')
         fwl = coalesce(fail_when_locked, self.fail_when_locked)
-        mechanism = self.mechanism
-        if mechanism is None:
-            mechanism = _pl.current_mechanism(type(self).__name__)
-        code = _pl.mechanism_value(mechanism)
-        if code != _c.pl_semaphore_get_mechanism(self._handle):
-            _c.pl_semaphore_set_mechanism(self._handle, code)
+        wait = coalesce(timeout, self.timeout, 0.0)
+        guard = self._waiter
         try:
-            slot = _c.pl_semaphore_acquire_with(
-                self._handle,
-                _seconds(coalesce(timeout, self.timeout, 0.0)),
-                _seconds(coalesce(check_interval, self.check_interval, 0.0)),
-            )
+            # Threads sharing this object take turns in the C call; one
+            # that finds a slot taken meanwhile raises, as the reference's
+            # losing thread does.
+            _take_guard(guard, wait)
         except exceptions.AlreadyLocked:
             if fwl:
                 raise
             return None
         try:
-            self.lock = _SlotLock(self, slot)
+            if self.lock is not None or _c.pl_semaphore_slot(self._handle) >= 0:
+                raise exceptions.LockException('Already locked')
         except BaseException:
-            _c.pl_semaphore_release(self._handle)
+            guard.release()
             raise
-        return self.lock
+        try:
+            mechanism = self.mechanism
+            if mechanism is None:
+                mechanism = _pl.current_mechanism(type(self).__name__)
+            code = _pl.mechanism_value(mechanism)
+            if code != _c.pl_semaphore_get_mechanism(self._handle):
+                _c.pl_semaphore_set_mechanism(self._handle, code)
+            try:
+                slot = _c.pl_semaphore_acquire_with(
+                    self._handle,
+                    _seconds(wait),
+                    _seconds(coalesce(check_interval, self.check_interval, 0.0)),
+                )
+            except exceptions.AlreadyLocked:
+                if fwl:
+                    raise
+                return None
+            self.lock = _SlotLock(self, slot)
+            return self.lock
+        except BaseException:
+            # Also an exception that arrived once the slot was taken.
+            self.release()
+            raise
+        finally:
+            guard.release()
+
+    def _depth(self) -> int:
+        return 1 if _c.pl_semaphore_slot(self._handle) >= 0 else 0
+
+    def cancel(self) -> None:
+        """End this semaphore's wait in progress (in another thread) with
+        `~cportalocker.exceptions.Interrupted`, or its next one
+        (pl_semaphore_cancel). An extension of cportalocker."""
+        _c.pl_semaphore_cancel(self._handle)
 
     def release(self) -> None:
-        lock, self.lock = self.lock, None
-        if lock is not None and lock.fh is not None:
-            fh, lock.fh = lock.fh, None
-            with contextlib.suppress(Exception):
-                fh.close()
-        _c.pl_semaphore_release(self._handle)
+        """Give the slot back; a no-op when none is held (also for a
+        second release racing the first, or one from a signal handler)."""
+        lock = self.__dict__.pop('lock', None)
+        if lock is None and _c.pl_semaphore_slot(self._handle) < 0:
+            return
+        with self._waiter:
+            if lock is not None:
+                fh = lock.__dict__.pop('fh', None)
+                if fh is not None:
+                    with contextlib.suppress(Exception):
+                        fh.close()
+            _c.pl_semaphore_release(self._handle)
 
 
 class NamedBoundedSemaphore(BoundedSemaphore):

@@ -160,15 +160,21 @@ module Portalocker
     # A Ruby File over a descriptor the C core owns (autoclose: false):
     # closing it flushes Ruby's buffer and leaves the descriptor alone.
     # #path is the locked file's path.
-    def wrap_fd(fd, mode, path, **open_kwargs)
-      if RUBY_VERSION >= "3.2"
-        File.new(fd, mode: mode, autoclose: false, path: path, **open_kwargs)
-      else
-        file = File.new(fd, mode: mode, autoclose: false, **open_kwargs)
-        file.define_singleton_method(:path) { path }
-        file.define_singleton_method(:to_path) { path }
-        file
-      end
+    #
+    # +owner+ (the C handle that owns the descriptor) is kept by the File,
+    # so the handle, its lock and the descriptor live as long as the File
+    # does, even when the lock object is garbage collected first.
+    def wrap_fd(fd, mode, path, owner: nil, **open_kwargs)
+      file = if RUBY_VERSION >= "3.2"
+               File.new(fd, mode: mode, autoclose: false, path: path, **open_kwargs)
+             else
+               File.new(fd, mode: mode, autoclose: false, **open_kwargs).tap do |f|
+                 f.define_singleton_method(:path) { path }
+                 f.define_singleton_method(:to_path) { path }
+               end
+             end
+      file.instance_variable_set(:@portalocker_owner, owner) if owner
+      file
     end
 
     # Close a File we handed out; returns the error instead of raising.

@@ -13,6 +13,7 @@ module Portalocker
   #     Unsupported                   not supported on this system/build
   #     LockLost                      a held RedisLock was lost
   #     ConnectionError               the Redis server cannot be reached
+  #     Interrupted                   a wait cancelled (Lock#cancel)
   #   InvalidArgument < ArgumentError an argument the C core rejected
   #   FileExists < Errno::EEXIST      open_atomic's destination exists
   #   OSError (a module)              raised as the matching Errno::EXXX
@@ -61,6 +62,11 @@ module Portalocker
   end
 
   class ConnectionError < LockException; end
+
+  # A wait that ended early with nothing held: cancelled through the C
+  # API (Lock#cancel). A Ruby interrupt during a wait (Thread#raise,
+  # Timeout, Ctrl-C) raises its own exception instead.
+  class Interrupted < LockException; end
 
   class InvalidArgument < ArgumentError
     include Error

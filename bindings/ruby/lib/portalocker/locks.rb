@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "monitor"
+
 module Portalocker
   # Block helpers shared by every lock class: #synchronize and .open.
   module Synchronize
@@ -7,9 +9,25 @@ module Portalocker
     # release on every exit of the block: normal return, exception, break,
     # throw. When the block raised, its exception wins over a failure to
     # release.
-    def synchronize(**acquire_opts)
-      value = acquire(**acquire_opts)
-      Synchronize.run(self) { yield value }
+    #
+    # Interrupts (Thread#raise, Timeout.timeout, Ctrl-C) end the wait in
+    # acquire; one that arrives once the lock is taken is held back until
+    # the block that releases has begun: without that it could fire between
+    # acquire and the block and leave the lock held with no one to release
+    # it.
+    def synchronize(**acquire_opts, &block)
+      Synchronize.guarded(self, -> { acquire(**acquire_opts) }, &block)
+    end
+
+    # Calls +take+ (an acquire) with interrupts delivered only where it
+    # blocks (in the wait, where the C wrapper gives back anything taken
+    # before it raises), then yields its value inside Synchronize.run with
+    # interrupts delivered again.
+    def self.guarded(lock, take)
+      Thread.handle_interrupt(Object => :on_blocking) do
+        value = take.call
+        run(lock) { Thread.handle_interrupt(Object => :immediate) { yield value } }
+      end
     end
 
     # Runs the block, then releases +lock+ (see #synchronize).
@@ -90,7 +108,11 @@ module Portalocker
       @mode = [c_mode.tr("wx", "aa").squeeze("a"), encoding].compact.join(":")
       @file_open_kwargs = file_open_kwargs
       @file = nil
-      @guard = Thread::Mutex.new
+      # Reentrant: a trap handler that runs inside a wait or a release of
+      # this lock on the same thread must not deadlock (see #release).
+      # Ruby abandons the mutexes of the threads a fork leaves behind, so a
+      # child never finds it held by a thread it does not have.
+      @guard = Monitor.new
       mechanism_code = Util.mechanism(mechanism)
       @handle = self.class.native_new(@filename)
       N.pl_lock_set_mechanism(@handle, mechanism_code)
@@ -148,18 +170,31 @@ module Portalocker
     # overrides: nil keeps the lock's setting. Contention or timeout
     # raises AlreadyLocked. The wait does not hold the GVL.
     def acquire(timeout: nil, check_interval: nil, fail_when_locked: nil)
-      @guard.synchronize do
-        return @file if @file && !reentrant?
+      # Interrupts only in the waits: once the C core took the lock, the
+      # File is made and recorded before one can fire (it then fires as
+      # this method returns, with the lock held and #release able to
+      # release it).
+      Thread.handle_interrupt(Object => :on_blocking) do
+        @guard.synchronize do
+          return @file if @file && !reentrant?
 
-        fd = c_acquire(timeout, check_interval, fail_when_locked)
-        @file ||= wrap(fd)
+          fd = c_acquire(timeout, check_interval, fail_when_locked)
+          @file ||= wrap(fd)
+        end
       end
     end
 
     # Unlock and close; a no-op when nothing is held (an RLock counts).
+    # A no-op when nothing is held, and when called again on the thread
+    # that is inside a release or an acquire of this lock (a trap handler
+    # running there).
     def release
+      return nil if @guard.mon_owned?
+
       @guard.synchronize do
-        return if @handle.nil?
+        # Nothing held: no C call (in a forked child the handle may still
+        # be marked busy by a parent's thread that waited in it).
+        return if @handle.nil? || (@file.nil? && N.pl_lock_is_held(@handle).zero?)
 
         if @file
           file = @file
@@ -181,6 +216,14 @@ module Portalocker
     # The File while held, else nil.
     def file
       @file
+    end
+
+    # Ends this lock's wait in progress (in another thread) with
+    # Interrupted, or its next one: the C core's pl_lock_cancel. Safe from
+    # any thread and from a trap handler.
+    def cancel
+      N.pl_lock_cancel(handle)
+      nil
     end
 
     def held?
@@ -232,7 +275,7 @@ module Portalocker
     end
 
     def wrap(fd)
-      Util.wrap_fd(fd, @mode, @filename, **@file_open_kwargs)
+      Util.wrap_fd(fd, @mode, @filename, owner: @handle, **@file_open_kwargs)
     rescue Exception # rubocop:disable Lint/RescueException
       N.pl_lock_release(@handle)
       raise
@@ -252,6 +295,8 @@ module Portalocker
     end
 
     def release
+      return nil if @guard.mon_owned?
+
       @guard.synchronize do
         if @file && N.pl_lock_count(handle) == 1
           file = @file
@@ -341,27 +386,31 @@ module Portalocker
 
     # Yields nil when this process took the lock (released after the
     # block), the holder's PID when another process holds it.
-    def synchronize(**acquire_opts)
-      begin
+    def synchronize(**acquire_opts, &block)
+      holder = nil
+      take = lambda do
         acquire(**acquire_opts)
       rescue AlreadyLocked
         holder = read_pid
         raise AlreadyLocked, "the lock is held but the holder PID could not be read" if holder.nil?
-
-        return yield holder
       end
-      Synchronize.run(self) { yield nil }
+      Thread.handle_interrupt(Object => :on_blocking) do
+        take.call
+        return Thread.handle_interrupt(Object => :immediate) { block.call(holder) } if holder
+
+        Synchronize.run(self) { Thread.handle_interrupt(Object => :immediate) { block.call(nil) } }
+      end
     end
 
     # Acquire or raise AlreadyLocked (with #holder_pid); yields the File.
-    def fail_closed(**acquire_opts)
-      file = begin
+    def fail_closed(**acquire_opts, &block)
+      take = lambda do
         acquire(**acquire_opts)
       rescue AlreadyLocked => e
         e.holder_pid ||= read_pid
         raise
       end
-      Synchronize.run(self) { yield file }
+      Synchronize.guarded(self, take, &block)
     end
   end
 end

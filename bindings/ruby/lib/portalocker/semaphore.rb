@@ -28,7 +28,8 @@ module Portalocker
       end
       @maximum = Integer(maximum)
       @name = (name || "bounded_semaphore").to_s
-      @guard = Thread::Mutex.new
+      # Reentrant, as a file lock's (see Lock#release).
+      @guard = Monitor.new
       @file = nil
       mechanism_code = Util.mechanism(mechanism)
       @handle = N.pl_semaphore_new(@maximum, @name)
@@ -89,32 +90,42 @@ module Portalocker
     # Take a free slot: a File over its lock file, or nil (see the class).
     # Acquiring while holding a slot raises InvalidState.
     def acquire(timeout: nil, check_interval: nil, fail_when_locked: nil)
-      @guard.synchronize do
-        fwl = fail_when_locked.nil? ? self.fail_when_locked : fail_when_locked
-        begin
-          slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval))
-        rescue AlreadyLocked
-          raise if fwl
-
-          return nil
-        end
-        begin
-          @file = Util.wrap_fd(N.pl_semaphore_fd(handle), "a", filename(slot))
-        rescue Exception # rubocop:disable Lint/RescueException
-          N.pl_semaphore_release(handle)
-          raise
-        end
+      # Interrupts only in the waits (see Lock#acquire).
+      Thread.handle_interrupt(Object => :on_blocking) do
+        @guard.synchronize { take_slot(timeout, check_interval, fail_when_locked) }
       end
     end
+
+    def take_slot(timeout, check_interval, fail_when_locked)
+      fwl = fail_when_locked.nil? ? self.fail_when_locked : fail_when_locked
+      begin
+        slot = N.pl_semaphore_acquire_with(handle, Util.override(timeout), Util.override(check_interval))
+      rescue AlreadyLocked
+        raise if fwl
+
+        return nil
+      end
+      begin
+        @file = Util.wrap_fd(N.pl_semaphore_fd(handle), "a", filename(slot), owner: @handle)
+      rescue Exception # rubocop:disable Lint/RescueException
+        N.pl_semaphore_release(handle)
+        raise
+      end
+    end
+    private :take_slot
 
     def synchronize(timeout: nil, check_interval: nil, &block)
       super(timeout: timeout, check_interval: check_interval, fail_when_locked: true, &block)
     end
 
     # Give the slot back; a no-op when none is held.
+    # A no-op when nothing is held, and when called again on the thread
+    # that is inside a release or an acquire of this semaphore.
     def release
+      return nil if @guard.mon_owned?
+
       @guard.synchronize do
-        return if @handle.nil?
+        return if @handle.nil? || (@file.nil? && N.pl_semaphore_slot(@handle).negative?)
 
         if @file
           file = @file
@@ -134,6 +145,13 @@ module Portalocker
 
     def held?
       !slot.nil?
+    end
+
+    # Ends this semaphore's wait in progress (in another thread) with
+    # Interrupted, or its next one (pl_semaphore_cancel).
+    def cancel
+      N.pl_semaphore_cancel(handle)
+      nil
     end
     alias locked? held?
 
