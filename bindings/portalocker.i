@@ -273,6 +273,9 @@ X(pl_redis_lock_probe, (pl_redis_lock *, double, pl_redis_holders **))
 #define PL_UNDO_pl_redis_lock_acquire_with ((void)pl_redis_lock_release(arg1))
 #define PL_UNDO_pl_redis_lock_release ((void)0)
 #define PL_UNDO_pl_redis_lock_check ((void)0)
+/* The holder list nobody will see. */
+#define PL_UNDO_pl_redis_lock_probe \
+    (pl_redis_holders_free(*arg3), (void)(*arg3 = NULL))
 
 /* How often a waiting call runs the binding's wait hook (the core also
    runs it as soon as a signal interrupts the wait): the bound on how late

@@ -142,7 +142,8 @@ typedef int (*pl_wait_hook)(void *userdata);
 PL_EXPORT pl_status pl_set_wait_hook(pl_wait_hook hook, void *userdata,
                                      double interval);
 /* The calling thread's hook (NULL, NULL, 0 when none); any out-parameter
-   may be NULL. */
+   may be NULL. Neither call clears the thread's last error when it
+   succeeds (a binding may swap hooks between a failure and its report). */
 PL_EXPORT pl_status pl_get_wait_hook(pl_wait_hook *hook, void **userdata,
                                      double *interval);
 

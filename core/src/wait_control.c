@@ -34,7 +34,9 @@ PL_EXPORT pl_status pl_set_wait_hook(pl_wait_hook hook, void *userdata,
     thread_hook_data = hook ? userdata : NULL;
     thread_hook_interval = hook ? interval : 0;
     thread_hook_due = 0;
-    return pl__ok();
+    /* PL_OK without clearing the thread's last error: a binding swaps
+       hooks around its calls, between a failure and reporting it. */
+    return PL_OK;
 }
 
 PL_EXPORT pl_status pl_get_wait_hook(pl_wait_hook *hook, void **userdata,
