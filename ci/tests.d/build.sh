@@ -10,8 +10,8 @@
 #             swig, python3(-config), ruby, lua and pkg-config cannot be
 #             found there, and fails if the log shows a command not found.
 # Each build's shared library must pass ci/check-symbols.sh, and a tiny C
-# program must link and run against its shared library and, with the .pc
-# file's Libs.private, its static library.
+# program must link and run against its shared library and, with what the
+# .pc file says a static link needs, its static library.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # Each configuration is exactly what it says, whatever `make test` or the
@@ -97,11 +97,14 @@ build() {
     { fail "the program did not load $dir/libportalocker.so.1"; return; }
   "$TMP/app-$name" "$TMP/$name.lock" || { fail "the shared-library program failed"; return; }
   local private
-  private=$(sed -n 's/^Libs.private: *//p' "$dir/portalocker.pc")
-  # shellcheck disable=SC2086  # Libs.private is a list of flags
+  # What the .pc says a static link needs: Requires.private's packages
+  # (hiredis, libcjson) and Libs.private.
+  private=$(PKG_CONFIG_PATH=$dir pkg-config --static --libs-only-l portalocker |
+            sed 's/-lportalocker//')
+  # shellcheck disable=SC2086  # a list of flags
   "$cc" -std=c99 -Wall -Wextra -Werror -Icore/include -o "$TMP/app-$name-static" "$TMP/app.c" \
     "$dir/libportalocker.a" $private ||
-    { fail "a program does not link the static library with Libs.private ($private)"; return; }
+    { fail "a program does not link the static library with the .pc's static flags ($private)"; return; }
   "$TMP/app-$name-static" "$TMP/$name.lock" || { fail "the static-library program failed"; return; }
   summary+=("$name: ok ($((SECONDS - t0)) s)")
 }
