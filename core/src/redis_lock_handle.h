@@ -74,7 +74,11 @@ struct pl_redis_lock {
     size_t fence_key_len;
     long long fence_token; /* 0: none drawn */
     int fencing;
-    int lost_sticky; /* the reference's `lost`: until next acquire */
+    /* The reference's `lost`: until next acquire. Atomic, as mode and
+       elected below: pl_redis_lock_is_lost, _get_mode and _get_elected
+       read them from any thread while the acquiring thread writes them
+       (bindings ask for `lost` and `mode` without waiting for acquire). */
+    atomic_int lost_sticky;
 
     long conn_pid; /* the process that opened the connections below */
     redisContext *cmd;
@@ -82,9 +86,9 @@ struct pl_redis_lock {
     redisContext *sub;
     redisContext *w;
 
-    /* acquiring (caller's thread only) */
-    int mode;
-    int elected;
+    /* acquiring (written by the caller's thread only) */
+    atomic_int mode;
+    atomic_int elected;
     int hard_locked; /* fail_when_locked met conclusive contention */
     int deaf; /* a poll failed during this probe: silence proves nothing */
     int sub_dead;
