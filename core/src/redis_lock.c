@@ -249,6 +249,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
         (void)pl__os_close(l->stop_pipe[1]);
     }
     free(l->answers);
+    free(l->heard);
     free(l->probe_chan);
     free(l->channel);
     free(l->notice);

@@ -9,7 +9,8 @@
  *    release and fork handling; redis_lock_info.c: the getters and the
  *    state queries;
  *  - redis_acquire.c: the subscription, the command and waiter
- *    connections, probes, reaping, the wait between attempts;
+ *    connections, the wait between attempts; redis_ask.c: probes and
+ *    reaping;
  *  - redis_decide.c: one attempt (election, confirm, fencing, the last
  *    check that starts the validity window);
  *  - redis_holder.c: the background thread that keeps a held lock and
@@ -98,6 +99,8 @@ struct pl_redis_lock {
     int probe_confirmed;
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
+    pl_redis_holder *heard; /* answers to earlier pings of this probe */
+    size_t nheard, heard_cap;
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
@@ -165,9 +168,13 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
 int pl__redis_numsub(pl_redis_lock *l, long long *count);
 int pl__redis_subscribe(pl_redis_lock *l);
 int pl__redis_pump(pl_redis_lock *l, double seconds);
+/* Open the waiter connection w if it is not open (subscribed to the
+   release notices). */
+int pl__redis_ensure_w(pl_redis_lock *l);
 /* Ask every subscriber who it is: *conclusive when exactly `expected`
-   distinct holders answered with a steady count. With may_reap, the
-   silent ones are CLIENT KILLed (only then). Answers in l->answers. */
+   distinct holders answered one ping with a steady count. With may_reap,
+   the silent ones are CLIENT KILLed (only then). Answers in l->answers
+   (redis_ask.c). */
 int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
                     int *conclusive);
 
