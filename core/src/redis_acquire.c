@@ -400,9 +400,14 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
    subscriber count with a short capped backoff (a crashed holder or a
    reference holder leaves no notice): attempt again when the channel
    looks free, when a notice came, or when check_interval has passed
-   since the last attempt. */
+   since the last attempt. An elected writer waiting for readers (it stays
+   subscribed) also attempts again as soon as the count falls below the
+   `seen` of its last attempt: the readers it waits for leave without a
+   notice (waiting readers leave as soon as they see it pending), and
+   waiting out check_interval there kept the lock idle. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
-                              double deadline, double last_attempt)
+                              double deadline, double last_attempt,
+                              long long seen)
 {
     double backoff = PL_REDIS_POLL_FIRST;
     double cap = opts->check_interval < PL_REDIS_POLL_CAP
@@ -437,7 +442,7 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         }
         if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
             return rc;
-        if (n <= (l->sub ? 1 : 0))
+        if (n <= (l->sub ? 1 : 0) || (l->sub && l->elected && n < seen))
             return PL_OK;
         if (pl__os_now() - last_attempt >= opts->check_interval)
             return PL_OK;

@@ -563,7 +563,8 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
                           opts.timeout, l->display);
             break;
         }
-        rc = pl__redis_wait_for_change(l, &opts, deadline, last_attempt);
+        rc = pl__redis_wait_for_change(l, &opts, deadline, last_attempt,
+                                       count);
         if (rc != PL_OK && !transient(l, rc))
             break;
         last_attempt = pl__os_now();

@@ -188,9 +188,11 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
    wakes us at once), polling the subscriber count with a short capped
    backoff (a crashed holder leaves no notice), and return when the
    channel looks free, a notice came, check_interval has passed since
-   last_attempt, or the deadline is reached. */
+   last_attempt, or the deadline is reached; an elected writer also when
+   the count falls below `seen`, the count of its last attempt. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
-                              double deadline, double last_attempt);
+                              double deadline, double last_attempt,
+                              long long seen);
 
 /* UNSUBSCRIBE and close sub. With `confirm`, wait for Redis to confirm
    (so a release notice sent afterwards can only arrive once we are
