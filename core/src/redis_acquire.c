@@ -20,6 +20,13 @@
    subscription vanishes at once and is noticed within the cap. */
 #define PL_REDIS_POLL_FIRST 0.001
 #define PL_REDIS_POLL_CAP 0.016
+/* Woken by our blocker's release notice while another waiter comes first
+   (a pending writer with a lower id, or for a reader any pending writer:
+   it would win anyway), wait this long before attempting: attempting at
+   once only changes the count under its probe and makes it inconclusive,
+   the whole herd retrying in collisions. Pacing only: the attempt after
+   it follows the protocol as ever. */
+#define PL_REDIS_DEFER 0.004
 
 /* Every connection records the process that opened it: a forked child
    knows by this that the connections it sees are its parent's. */
@@ -418,7 +425,7 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         cap = PL_REDIS_POLL_FIRST;
     if ((rc = pl__redis_ensure_w(l)) != PL_OK)
         return rc;
-    if (l->inconclusive > 0) {
+    if (l->inconclusive > 0 && !l->blocker[0]) {
         int k = l->inconclusive < 6 ? l->inconclusive : 6;
         double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
         double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
@@ -437,7 +444,13 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                                                    : deadline - now)) != PL_OK)
             return rc;
         if (l->notice_seen || l->sub_dead) {
+            double until = pl__os_now() + PL_REDIS_DEFER;
             l->notice_seen = 0;
+            if (!l->defer || l->sub_dead || until > deadline)
+                return PL_OK;
+            while ((now = pl__os_now()) < until && !l->sub_dead)
+                if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
+                    return rc;
             return PL_OK;
         }
         if ((rc = pl__redis_numsub(l, &n)) != PL_OK)

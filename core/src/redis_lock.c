@@ -534,6 +534,7 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
     l->lost_sticky = 0;
     l->inconclusive = 0;
     l->blocker[0] = '\0';
+    l->defer = 0;
     l->fence_token = 0;
     l->window = pl__redis_window(l->unavailable_timeout);
     for (;;) {

@@ -97,6 +97,9 @@ struct pl_redis_lock {
     char *probe_chan;
     size_t probe_len;
     int probe_confirmed;
+    /* Someone else comes first once the blocker (below) releases: wake a
+       moment later (redis_acquire.c, PL_REDIS_DEFER). */
+    int defer;
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
     pl_redis_holder *heard; /* answers to earlier pings of this probe */
