@@ -3,8 +3,8 @@
  * the subscribers, and when we are not alone probe them (a ping on the
  * lock channel, answers on a private channel of the waiter connection),
  * reap the silent ones, and decide: readers share, writers elect the
- * lowest pending id. Between attempts, wait for a release notice or a
- * change in the count. The handle and the overview are in
+ * lowest pending id (the probe itself is in redis_ask.c). Between
+ * attempts, wait for a release notice or a change in the count. The handle and the overview are in
  * redis_lock_handle.h.
  */
 #include "redis_lock_handle.h"
@@ -20,13 +20,13 @@
    subscription vanishes at once and is noticed within the cap. */
 #define PL_REDIS_POLL_FIRST 0.001
 #define PL_REDIS_POLL_CAP 0.016
-/* While collecting answers, the subscriber count is re-checked when the
-   answers stall: first 2 ms after the last one, then backing off to
-   50 ms. A changed count makes the probe inconclusive at once; under
-   contention someone leaving mid-probe is the usual reason for a missing
-   answer, and a fixed 50 ms re-check made every such probe cost 50 ms. */
-#define PL_REDIS_PROBE_RECHECK_FIRST 0.002
-#define PL_REDIS_PROBE_RECHECK 0.05
+/* Woken by our blocker's release notice while another waiter comes first
+   (a pending writer with a lower id, or for a reader any pending writer:
+   it would win anyway), wait this long before attempting: attempting at
+   once only changes the count under its probe and makes it inconclusive,
+   the whole herd retrying in collisions. Pacing only: the attempt after
+   it follows the protocol as ever. */
+#define PL_REDIS_DEFER 0.004
 
 /* Every connection records the process that opened it: a forked child
    knows by this that the connections it sees are its parent's. */
@@ -231,7 +231,7 @@ void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
 /* the waiter connection: probe answers and release notices            */
 /* ------------------------------------------------------------------ */
 
-static int ensure_w(pl_redis_lock *l)
+int pl__redis_ensure_w(pl_redis_lock *l)
 {
     const char *argv[2] = {"SUBSCRIBE", l->notice};
     size_t lens[2] = {9, l->notice_len};
@@ -399,179 +399,6 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
     return dispatch_buffered(l);
 }
 
-/* ------------------------------------------------------------------ */
-/* probing                                                             */
-/* ------------------------------------------------------------------ */
-
-/* CLIENT KILL the subscribers counted by NUMSUB that did not answer. */
-static void reap(pl_redis_lock *l)
-{
-    const char *argv[4];
-    size_t lens[4];
-    redisReply *r = NULL;
-    long long *ids = NULL;
-    size_t n = 0, i;
-    argv[0] = "CLIENT";
-    argv[1] = "LIST";
-    if (pl__redis_cmd_call(l, "CLIENT LIST", 2, argv, NULL, &r) != PL_OK)
-        return;
-    if (r->type == REDIS_REPLY_STRING)
-        (void)pl__redis_reap_targets(r->str, r->len, l->channel,
-                                     l->channel_len, l->answers, l->nanswers,
-                                     &ids, &n);
-    freeReplyObject(r);
-    for (i = 0; i < n; i++) {
-        char idbuf[24];
-        snprintf(idbuf, sizeof idbuf, "%lld", ids[i]);
-        argv[0] = "CLIENT";
-        argv[1] = "KILL";
-        argv[2] = "ID";
-        argv[3] = idbuf;
-        lens[0] = 6;
-        lens[1] = 4;
-        lens[2] = 2;
-        lens[3] = strlen(idbuf);
-        /* "No such client" when it died meanwhile: fine. */
-        (void)pl__redis_cmd_call(l, "CLIENT KILL", 4, argv, lens, NULL);
-    }
-    free(ids);
-}
-
-static int new_probe_channel(pl_redis_lock *l)
-{
-    char hex[PL_REDIS_ID_LEN + 1];
-    char tail[PL_REDIS_ID_LEN + 2];
-    pl__redis_new_id(hex);
-    free(l->probe_chan);
-    /* "<C>-<32 hex>" as the reference; a channel that cannot travel in a
-       JSON string gets a private name of its own. */
-    if (pl__redis_json_safe(l->channel, l->channel_len)) {
-        snprintf(tail, sizeof tail, "-%s", hex);
-        l->probe_chan = pl__concat(l->channel, l->channel_len, tail,
-                                   PL_REDIS_ID_LEN + 1);
-    } else {
-        l->probe_chan =
-            pl__concat("portalocker-probe-", 18, hex, PL_REDIS_ID_LEN);
-    }
-    if (!l->probe_chan)
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    l->probe_len = strlen(l->probe_chan);
-    l->probe_confirmed = 0;
-    l->deaf = 0;
-    pl__redis_free_answers(l);
-    return PL_OK;
-}
-
-void pl__redis_end_probe(pl_redis_lock *l)
-{
-    if (l->probe_chan && l->w) {
-        const char *argv[2] = {"UNSUBSCRIBE", l->probe_chan};
-        size_t lens[2] = {11, l->probe_len};
-        if (pl__redis_send(&l->conf, l->w, "UNSUBSCRIBE", 2, argv, lens) !=
-            PL_OK)
-            pl__redis_close(&l->w);
-    }
-    free(l->probe_chan);
-    l->probe_chan = NULL; /* late answers are ignored from now on */
-}
-
-static int publish_ping(pl_redis_lock *l)
-{
-    char *ping = pl__redis_build_ping(l->probe_chan);
-    const char *argv[3];
-    size_t lens[3];
-    int rc;
-    if (!ping)
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    argv[0] = "PUBLISH";
-    argv[1] = l->channel;
-    argv[2] = ping;
-    lens[0] = 7;
-    lens[1] = l->channel_len;
-    lens[2] = strlen(ping);
-    rc = pl__redis_cmd_call(l, "PUBLISH (ping)", 3, argv, lens, NULL);
-    free(ping);
-    return rc;
-}
-
-/* Ask every subscriber who it is (protocol step 3). *conclusive is set
-   when exactly `expected` holders answered and the count held still. */
-int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
-                    int *conclusive)
-{
-    const char *argv[2];
-    size_t lens[2];
-    double deadline, recheck, step;
-    long long now_count = 0;
-    int rc;
-
-    *conclusive = 0;
-    if ((rc = ensure_w(l)) != PL_OK || (rc = new_probe_channel(l)) != PL_OK)
-        return rc;
-    argv[0] = "SUBSCRIBE";
-    argv[1] = l->probe_chan;
-    lens[0] = 9;
-    lens[1] = l->probe_len;
-    if ((rc = pl__redis_send(&l->conf, l->w, "SUBSCRIBE", 2, argv, lens)) !=
-        PL_OK) {
-        pl__redis_close(&l->w);
-        goto out;
-    }
-    deadline = pl__os_now() + l->unavailable_timeout;
-    /* Listen before asking, or fast answers are lost. */
-    while (!l->probe_confirmed && pl__os_now() < deadline && !l->sub_dead)
-        if ((rc = pl__redis_pump(l, deadline - pl__os_now())) != PL_OK)
-            goto out;
-    if (l->sub_dead)
-        goto out;
-    if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
-        goto out;
-    if ((rc = publish_ping(l)) != PL_OK)
-        goto out;
-    /* The reply window is T from the ping, however long the response
-       channel took to confirm: a silent holder is reaped only after T. */
-    deadline = pl__os_now() + l->unavailable_timeout;
-    step = PL_REDIS_PROBE_RECHECK_FIRST;
-    recheck = pl__os_now() + step;
-    while ((long long)l->nanswers < expected) {
-        double now = pl__os_now(), until = deadline < recheck ? deadline : recheck;
-        size_t had = l->nanswers;
-        if (now >= deadline)
-            break;
-        if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
-            goto out;
-        if (l->sub_dead)
-            goto out;
-        if (l->nanswers != had) {
-            step = PL_REDIS_PROBE_RECHECK_FIRST; /* answers flow: wait */
-            recheck = pl__os_now() + step;
-            continue;
-        }
-        if ((long long)l->nanswers < expected && pl__os_now() >= recheck) {
-            /* Someone left or joined: stop waiting for answers that may
-               never come (no reaping: that is churn, not a crash). */
-            if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
-                goto out;
-            step = step * 2 < PL_REDIS_PROBE_RECHECK ? step * 2
-                                                     : PL_REDIS_PROBE_RECHECK;
-            recheck = pl__os_now() + step;
-        }
-    }
-    if ((rc = pl__redis_numsub(l, &now_count)) != PL_OK || now_count != expected)
-        goto out;
-    if ((long long)l->nanswers < expected) {
-        /* Silent subscribers are dead ones, unless we could not listen:
-           our own poll failure must never get a live holder killed. */
-        if (!l->deaf && may_reap)
-            reap(l);
-        goto out;
-    }
-    *conclusive = 1;
-out:
-    pl__redis_end_probe(l);
-    return rc;
-}
-
 /* Between attempts. After an inconclusive probe (subscribers came or
    went while we counted: usually other contenders probing at the same
    moment) retry after a random, growing pause, so that contenders that
@@ -580,9 +407,14 @@ out:
    subscriber count with a short capped backoff (a crashed holder or a
    reference holder leaves no notice): attempt again when the channel
    looks free, when a notice came, or when check_interval has passed
-   since the last attempt. */
+   since the last attempt. An elected writer waiting for readers (it stays
+   subscribed) also attempts again as soon as the count falls below the
+   `seen` of its last attempt: the readers it waits for leave without a
+   notice (waiting readers leave as soon as they see it pending), and
+   waiting out check_interval there kept the lock idle. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
-                              double deadline, double last_attempt)
+                              double deadline, double last_attempt,
+                              long long seen)
 {
     double backoff = PL_REDIS_POLL_FIRST;
     double cap = opts->check_interval < PL_REDIS_POLL_CAP
@@ -591,9 +423,9 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
     int rc;
     if (cap < PL_REDIS_POLL_FIRST)
         cap = PL_REDIS_POLL_FIRST;
-    if ((rc = ensure_w(l)) != PL_OK)
+    if ((rc = pl__redis_ensure_w(l)) != PL_OK)
         return rc;
-    if (l->inconclusive > 0) {
+    if (l->inconclusive > 0 && !l->blocker[0]) {
         int k = l->inconclusive < 6 ? l->inconclusive : 6;
         double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
         double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
@@ -612,12 +444,18 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                                                    : deadline - now)) != PL_OK)
             return rc;
         if (l->notice_seen || l->sub_dead) {
+            double until = pl__os_now() + PL_REDIS_DEFER;
             l->notice_seen = 0;
+            if (!l->defer || l->sub_dead || until > deadline)
+                return PL_OK;
+            while ((now = pl__os_now()) < until && !l->sub_dead)
+                if ((rc = pl__redis_pump(l, until - now)) != PL_OK)
+                    return rc;
             return PL_OK;
         }
         if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
             return rc;
-        if (n <= (l->sub ? 1 : 0))
+        if (n <= (l->sub ? 1 : 0) || (l->sub && l->elected && n < seen))
             return PL_OK;
         if (pl__os_now() - last_attempt >= opts->check_interval)
             return PL_OK;

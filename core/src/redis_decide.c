@@ -283,6 +283,17 @@ static void note_blocker(pl_redis_lock *l)
     l->blocker[0] = '\0';
     if (best && !best->legacy && strlen(best->id) == PL_REDIS_ID_LEN)
         memcpy(l->blocker, best->id, PL_REDIS_ID_LEN + 1);
+    /* Once the blocker releases, does someone else come first? A reader
+       waits for every pending writer (writer priority), a writer for a
+       pending writer with a lower id (it wins the election). */
+    l->defer = 0;
+    for (i = 0; i < l->nanswers; i++) {
+        const pl_redis_holder *h = &l->answers[i];
+        if (is_self(l, h) || h == best || h->mode != PL_RMODE_PENDING)
+            continue;
+        if ((l->flags & PL_LOCK_SH) || lower(l, h))
+            l->defer = 1;
+    }
 }
 
 /* Leave the channel (pending, not elected); with fail_when_locked the
@@ -361,6 +372,19 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
             pl__redis_unsubscribe(l, 0);
         l->inconclusive++;
         l->blocker[0] = '\0';
+        l->defer = 0;
+        /* The answers that did come may already show that we lose (for a
+           reader a writer pending or holding, for a writer someone
+           exclusive, elected or pending with a lower id): then wait for
+           that one's release like after a conclusive loss. Retrying
+           within milliseconds instead only changed the count under
+           everybody's probes, and a reader doing so kept the elected
+           writer waiting for readers that never held. Pacing only. */
+        if (!l->elected && ((l->flags & PL_LOCK_SH)
+                                ? any_other(l, PL_RMODE_PENDING) ||
+                                      any_other(l, PL_RMODE_EXCLUSIVE)
+                                : !fresh_writer_wins(l)))
+            note_blocker(l);
         return retry(l, "probe inconclusive; retrying");
     }
     l->inconclusive = 0;

@@ -249,6 +249,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
         (void)pl__os_close(l->stop_pipe[1]);
     }
     free(l->answers);
+    free(l->heard);
     free(l->probe_chan);
     free(l->channel);
     free(l->notice);
@@ -533,6 +534,7 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
     l->lost_sticky = 0;
     l->inconclusive = 0;
     l->blocker[0] = '\0';
+    l->defer = 0;
     l->fence_token = 0;
     l->window = pl__redis_window(l->unavailable_timeout);
     for (;;) {
@@ -562,7 +564,8 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
                           opts.timeout, l->display);
             break;
         }
-        rc = pl__redis_wait_for_change(l, &opts, deadline, last_attempt);
+        rc = pl__redis_wait_for_change(l, &opts, deadline, last_attempt,
+                                       count);
         if (rc != PL_OK && !transient(l, rc))
             break;
         last_attempt = pl__os_now();

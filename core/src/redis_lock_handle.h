@@ -9,7 +9,8 @@
  *    release and fork handling; redis_lock_info.c: the getters and the
  *    state queries;
  *  - redis_acquire.c: the subscription, the command and waiter
- *    connections, probes, reaping, the wait between attempts;
+ *    connections, the wait between attempts; redis_ask.c: probes and
+ *    reaping;
  *  - redis_decide.c: one attempt (election, confirm, fencing, the last
  *    check that starts the validity window);
  *  - redis_holder.c: the background thread that keeps a held lock and
@@ -74,7 +75,11 @@ struct pl_redis_lock {
     size_t fence_key_len;
     long long fence_token; /* 0: none drawn */
     int fencing;
-    int lost_sticky; /* the reference's `lost`: until next acquire */
+    /* The reference's `lost`: until next acquire. Atomic, as mode and
+       elected below: pl_redis_lock_is_lost, _get_mode and _get_elected
+       read them from any thread while the acquiring thread writes them
+       (bindings ask for `lost` and `mode` without waiting for acquire). */
+    atomic_int lost_sticky;
 
     long conn_pid; /* the process that opened the connections below */
     redisContext *cmd;
@@ -82,9 +87,9 @@ struct pl_redis_lock {
     redisContext *sub;
     redisContext *w;
 
-    /* acquiring (caller's thread only) */
-    int mode;
-    int elected;
+    /* acquiring (written by the caller's thread only) */
+    atomic_int mode;
+    atomic_int elected;
     int hard_locked; /* fail_when_locked met conclusive contention */
     int deaf; /* a poll failed during this probe: silence proves nothing */
     int sub_dead;
@@ -92,8 +97,13 @@ struct pl_redis_lock {
     char *probe_chan;
     size_t probe_len;
     int probe_confirmed;
+    /* Someone else comes first once the blocker (below) releases: wake a
+       moment later (redis_acquire.c, PL_REDIS_DEFER). */
+    int defer;
     pl_redis_holder *answers;
     size_t nanswers, answers_cap;
+    pl_redis_holder *heard; /* answers to earlier pings of this probe */
+    size_t nheard, heard_cap;
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
@@ -161,9 +171,13 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
 int pl__redis_numsub(pl_redis_lock *l, long long *count);
 int pl__redis_subscribe(pl_redis_lock *l);
 int pl__redis_pump(pl_redis_lock *l, double seconds);
+/* Open the waiter connection w if it is not open (subscribed to the
+   release notices). */
+int pl__redis_ensure_w(pl_redis_lock *l);
 /* Ask every subscriber who it is: *conclusive when exactly `expected`
-   distinct holders answered with a steady count. With may_reap, the
-   silent ones are CLIENT KILLed (only then). Answers in l->answers. */
+   distinct holders answered one ping with a steady count. With may_reap,
+   the silent ones are CLIENT KILLed (only then). Answers in l->answers
+   (redis_ask.c). */
 int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
                     int *conclusive);
 
@@ -177,9 +191,11 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
    wakes us at once), polling the subscriber count with a short capped
    backoff (a crashed holder leaves no notice), and return when the
    channel looks free, a notice came, check_interval has passed since
-   last_attempt, or the deadline is reached. */
+   last_attempt, or the deadline is reached; an elected writer also when
+   the count falls below `seen`, the count of its last attempt. */
 int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
-                              double deadline, double last_attempt);
+                              double deadline, double last_attempt,
+                              long long seen);
 
 /* UNSUBSCRIBE and close sub. With `confirm`, wait for Redis to confirm
    (so a release notice sent afterwards can only arrive once we are

@@ -177,8 +177,10 @@ PL_EXPORT pl_status pl_redis_lock_is_lost(const pl_redis_lock *l, int *out)
     CHECK_HANDLE(l);
     if ((rc = pl__check_out(out)) != PL_OK)
         return rc;
-    *out = l->lost_sticky ||
-           (l->held && atomic_load_explicit(&l->lost, memory_order_acquire));
+    /* Atomic loads: the acquiring or releasing thread may be writing. */
+    *out = atomic_load(&l->lost_sticky) ||
+           (atomic_load(&l->held) &&
+            atomic_load_explicit(&l->lost, memory_order_acquire));
     return PL_OK;
 }
 
@@ -188,11 +190,11 @@ PL_EXPORT pl_status pl_redis_lock_get_mode(const pl_redis_lock *l, int *out)
     CHECK_HANDLE(l);
     if ((rc = pl__check_out(out)) != PL_OK)
         return rc;
-    if (l->held)
+    if (atomic_load(&l->held))
         *out = l->flags == PL_LOCK_SH ? PL_REDIS_MODE_SHARED
                                       : PL_REDIS_MODE_EXCLUSIVE;
     else
-        *out = l->mode;
+        *out = atomic_load(&l->mode); /* the acquiring thread writes it */
     return PL_OK;
 }
 
@@ -203,6 +205,6 @@ PL_EXPORT pl_status pl_redis_lock_get_elected(const pl_redis_lock *l,
     CHECK_HANDLE(l);
     if ((rc = pl__check_out(out)) != PL_OK)
         return rc;
-    *out = l->elected;
+    *out = atomic_load(&l->elected); /* the acquiring thread writes it */
     return PL_OK;
 }

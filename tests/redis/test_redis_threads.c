@@ -178,12 +178,71 @@ static void free_while_held_stops_the_holder(void **state)
     }
 }
 
+/* The state getters are called from other threads while an acquire runs
+   (bindings report `mode`, `elected` and `lost` without waiting for
+   it): the acquiring thread writes those fields, so the reads must be
+   atomic (ThreadSanitizer checks it here). A reader holds, so the writer
+   waits as the elected writer (pending, elected) and its mode and elected
+   change while watched. */
+struct watch {
+    pl_redis_lock *l;
+    atomic_int stop;
+    atomic_int saw_elected;
+    atomic_int bad;
+};
+
+static void *watch_state(void *p)
+{
+    struct watch *w = p;
+    while (!atomic_load(&w->stop)) {
+        int mode = -1, elected = -1, lost = -1;
+        if (pl_redis_lock_get_mode(w->l, &mode) != PL_OK ||
+            pl_redis_lock_get_elected(w->l, &elected) != PL_OK ||
+            pl_redis_lock_is_lost(w->l, &lost) != PL_OK ||
+            (elected != 0 && elected != 1) || lost != 0)
+            atomic_fetch_add(&w->bad, 1);
+        if (elected == 1)
+            atomic_store(&w->saw_elected, 1);
+        usleep(200);
+    }
+    return NULL;
+}
+
+static void getters_race_free_during_acquire(void **state)
+{
+    const char *ch = rt_channel("getters");
+    pl_redis_lock *reader = rt_lock(ch, PL_LOCK_SH);
+    pl_redis_lock *writer = rt_lock(ch, PL_LOCK_EX);
+    struct watch w;
+    pthread_t th;
+    int rc;
+    (void)state;
+    memset(&w, 0, sizeof w);
+    w.l = writer;
+    tu_ok(pl_redis_lock_acquire(reader));
+    assert_int_equal(pthread_create(&th, NULL, watch_state, &w), 0);
+    /* Times out: the reader never leaves. */
+    rc = pl_redis_lock_acquire_with(writer, 0.5, 0.02, 0);
+    tu_expect(PL_ERR_ALREADY_LOCKED, rc);
+    tu_ok(pl_redis_lock_release(reader));
+    tu_ok(pl_redis_lock_acquire_with(writer, 5, 0.02, 0));
+    tu_ok(pl_redis_lock_release(writer));
+    atomic_store(&w.stop, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(atomic_load(&w.bad), 0);
+    assert_int_equal(atomic_load(&w.saw_elected), 1);
+    pl_redis_lock_free(writer);
+    pl_redis_lock_free(reader);
+    assert_int_equal(rt_wait_numsub(ch, 0, 3), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(threads_take_turns_with_own_handles),
         cmocka_unit_test(lock_lost_while_holder_thread_runs),
         cmocka_unit_test(free_while_held_stops_the_holder),
+        cmocka_unit_test(getters_race_free_during_acquire),
     };
     rt_port(); /* no server, no pass */
     return cmocka_run_group_tests_name("redis threads", tests, NULL, NULL);
