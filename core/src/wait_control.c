@@ -178,7 +178,7 @@ int pl__wait_poll_deaf(pl__os_pollfd *fds, size_t n, double seconds,
                        pl__cancel *c, int *ready, int *deaf)
 {
     pl__os_pollfd stack[8], *all = stack;
-    double end, now;
+    double end, now, last_eintr = -1.0;
     int wfd = -1, rc = PL_OK;
     size_t i;
 
@@ -228,7 +228,14 @@ int pl__wait_poll_deaf(pl__os_pollfd *fds, size_t n, double seconds,
         if (err == EINTR) {
             if ((rc = run_hook(EINTR)) != PL_OK)
                 break;
-            continue;
+            /* A signal: look again at once. EINTR after EINTR with no
+               time between them is no longer a signal but a failing poll
+               (or a storm): sleep the slice as for other failures, or the
+               wait spins and starves the process's other threads. */
+            if (now - last_eintr >= 0.001) {
+                last_eintr = now;
+                continue;
+            }
         }
         if (err) {
             /* ENOMEM and the like: no reason to give up the wait, but no
