@@ -256,34 +256,10 @@ static int same(const redisReply *r, const char *s, size_t n)
 
 static int add_answer(pl_redis_lock *l, const redisReply *payload)
 {
-    pl_redis_holder h;
-    size_t i;
-    int rc;
     if (!payload || payload->type != REDIS_REPLY_STRING)
         return PL_OK;
-    rc = pl__redis_parse_answer(payload->str, payload->len, l->nlegacy, &h);
-    if (rc != PL_OK)
-        return rc;
-    for (i = 0; i < l->nanswers; i++)
-        if (!h.legacy && strcmp(l->answers[i].id, h.id) == 0) {
-            /* Answered twice: counted once, the later record wins. */
-            free(l->answers[i].id);
-            l->answers[i] = h;
-            return PL_OK;
-        }
-    if (l->nanswers == l->answers_cap) {
-        size_t cap = l->answers_cap ? l->answers_cap * 2 : 8;
-        pl_redis_holder *grown = realloc(l->answers, cap * sizeof *grown);
-        if (!grown) {
-            free(h.id);
-            return PL_ERR_NO_MEMORY;
-        }
-        l->answers = grown;
-        l->answers_cap = cap;
-    }
-    l->nlegacy += h.legacy;
-    l->answers[l->nanswers++] = h;
-    return PL_OK;
+    return pl__redis_holders_add(&l->answers, &l->nanswers, &l->answers_cap,
+                                 &l->nlegacy, payload->str, payload->len);
 }
 
 static void on_w_push(pl_redis_lock *l, const redisReply *r)

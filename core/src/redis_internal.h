@@ -54,6 +54,13 @@ typedef struct pl_redis_holder {
 int pl__redis_parse_answer(const char *payload, size_t len, int legacy_index,
                            pl_redis_holder *out);
 
+/* Parse an answer (legacy index *nlegacy) and add it to the set v[0..*n)
+   (capacity *cap, grown as needed): a later record of the same id
+   replaces the earlier one, each legacy answer is a holder of its own.
+   PL_OK or PL_ERR_NO_MEMORY (the set unchanged). */
+int pl__redis_holders_add(pl_redis_holder **v, size_t *n, size_t *cap,
+                          int *nlegacy, const char *payload, size_t len);
+
 /* Reaping: the CLIENT LIST ids of the connections named "<C>-lock-<id>"
    (id: 32 lowercase hex) whose id is not in `answered`, and of "<C>-lock"
    when no legacy holder answered. *ids is malloc'ed (free it), *n its

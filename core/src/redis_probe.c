@@ -39,30 +39,8 @@ static void clear(pl_redis_holders *h)
 /* Add an answer; a later record of the same id replaces the earlier. */
 static int add(pl_redis_holders *h, const char *payload, size_t len)
 {
-    pl_redis_holder one;
-    size_t i;
-    int rc = pl__redis_parse_answer(payload, len, h->nlegacy, &one);
-    if (rc != PL_OK)
-        return rc;
-    for (i = 0; i < h->n; i++)
-        if (!one.legacy && strcmp(h->v[i].id, one.id) == 0) {
-            free(h->v[i].id);
-            h->v[i] = one;
-            return PL_OK;
-        }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 8;
-        pl_redis_holder *grown = realloc(h->v, cap * sizeof *grown);
-        if (!grown) {
-            free(one.id);
-            return PL_ERR_NO_MEMORY;
-        }
-        h->v = grown;
-        h->cap = cap;
-    }
-    h->nlegacy += one.legacy;
-    h->v[h->n++] = one;
-    return PL_OK;
+    return pl__redis_holders_add(&h->v, &h->n, &h->cap, &h->nlegacy, payload,
+                                 len);
 }
 
 static int numsub(probe_ctx *p, long long *n)

@@ -305,3 +305,33 @@ int pl__redis_reap_targets(const char *list, size_t list_len,
     }
     return PL_OK;
 }
+
+int pl__redis_holders_add(pl_redis_holder **v, size_t *n, size_t *cap,
+                          int *nlegacy, const char *payload, size_t len)
+{
+    pl_redis_holder h;
+    size_t i;
+    int rc = pl__redis_parse_answer(payload, len, *nlegacy, &h);
+    if (rc != PL_OK)
+        return rc;
+    for (i = 0; i < *n; i++)
+        if (!h.legacy && strcmp((*v)[i].id, h.id) == 0) {
+            /* Answered twice: counted once, the later record wins. */
+            free((*v)[i].id);
+            (*v)[i] = h;
+            return PL_OK;
+        }
+    if (*n == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 8;
+        pl_redis_holder *grown = realloc(*v, grown_cap * sizeof *grown);
+        if (!grown) {
+            free(h.id);
+            return PL_ERR_NO_MEMORY;
+        }
+        *v = grown;
+        *cap = grown_cap;
+    }
+    *nlegacy += h.legacy;
+    (*v)[(*n)++] = h;
+    return PL_OK;
+}
