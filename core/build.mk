@@ -23,6 +23,11 @@ PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUIL
 # Libraries the core links against (-l names).
 PL_LIBS = hiredis cjson pthread m
 
+# The pkg-config names of the dependencies that ship a .pc file, and the
+# Debian package that provides each (for the packages' "missing" messages).
+PL_PKGCONFIG = hiredis libcjson
+PL_PKGCONFIG_DEBIAN = libhiredis-dev libcjson-dev
+
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.
 PL_SWIG_python = -python -builtin

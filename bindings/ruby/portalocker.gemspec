@@ -2,8 +2,8 @@
 
 # The gem is built from a staged copy (`make ruby-gem` -> build/ruby-gem/),
 # which adds the C core's sources and the SWIG-generated wrapper under
-# ext/portalocker/vendor, so installing needs a C compiler, libhiredis-dev
-# and libcjson-dev, but neither swig nor this repository.
+# ext/portalocker/vendor, so installing needs a C compiler, pkg-config,
+# libhiredis-dev and libcjson-dev, but neither swig nor this repository.
 require_relative "lib/portalocker/version"
 
 Gem::Specification.new do |spec|
@@ -18,9 +18,14 @@ Gem::Specification.new do |spec|
   DESC
   spec.authors = ["libportalocker"]
   spec.license = "BSD-3-Clause"
-  spec.homepage = "https://github.com/wolph/portalocker"
+  # No homepage: libportalocker has no public address yet (it used to name
+  # the Python portalocker's, which is another project). The gem carries
+  # its README, LICENSE and CHANGELOG instead; RubyGems warns that no
+  # homepage is given, and that is the truth.
   spec.required_ruby_version = ">= 3.0"
-  spec.files = Dir["lib/**/*.rb", "ext/portalocker/**/*.{rb,c,h,i,mk}", "README.md"]
+  spec.files = Dir["lib/**/*.rb", "sig/**/*.rbs", "ext/portalocker/**/*.{rb,c,h,i,mk}",
+                   "README.md", "LICENSE", "CHANGELOG.md"]
+  spec.extra_rdoc_files = ["README.md", "LICENSE", "CHANGELOG.md"]
   spec.extensions = ["ext/portalocker/extconf.rb"]
   spec.require_paths = ["lib"]
   spec.metadata["rubygems_mfa_required"] = "true"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stages the gem into $1 (default build/ruby-gem): bindings/ruby plus, under
+# Stages the gem into $1 (default build/ruby-gem): bindings/ruby (lib, sig,
+# README) with LICENSE and CHANGELOG.md plus, under
 # ext/portalocker/vendor, the C core's sources (core/src with its platform
 # subdirectories), its headers, core/build.mk (read by extconf.rb) and the
 # SWIG wrapper, then runs `gem build` there. Prints the .gem's path last.
@@ -12,7 +13,8 @@ setting() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[
 
 rm -rf "$OUT"
 mkdir -p "$VENDOR/core"
-cp -r bindings/ruby/portalocker.gemspec bindings/ruby/lib "$OUT/"
+cp -r bindings/ruby/portalocker.gemspec bindings/ruby/lib bindings/ruby/sig \
+  bindings/ruby/README.md LICENSE CHANGELOG.md "$OUT/"
 cp bindings/ruby/ext/portalocker/extconf.rb "$OUT/ext/portalocker/"
 cp -r core/src core/include core/build.mk "$VENDOR/core/"
 swig_includes=()
@@ -24,7 +26,8 @@ swig $(setting PL_SWIG_ruby) "${swig_includes[@]}" \
 gem=$(ls "$(cd "$OUT" && pwd)"/portalocker-*.gem)
 # Everything extconf.rb needs is in the gem.
 contents=$(tar -xOf "$gem" data.tar.gz | tar -tzf -)
-for f in ext/portalocker/extconf.rb ext/portalocker/vendor/core/build.mk \
+for f in README.md LICENSE CHANGELOG.md sig/portalocker.rbs \
+         ext/portalocker/extconf.rb ext/portalocker/vendor/core/build.mk \
          ext/portalocker/vendor/core/include/portalocker.h \
          ext/portalocker/vendor/portalocker_ruby_wrap.c; do
   grep -qx "$f" <<<"$contents" || { echo "stage-gem: $f is not in $gem" >&2; exit 1; }

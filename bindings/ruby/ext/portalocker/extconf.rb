@@ -35,8 +35,22 @@ in_root = ->(dirs) { dirs.map { |d| File.join(root, d) } }
 platform = RbConfig::CONFIG["host_os"].match?(/mswin|mingw|cygwin/) ? "win" : "unix"
 src_dirs = in_root.call(settings.fetch("PL_SRC_DIRS_#{platform}"))
 
+# The dependencies with a .pc file come through pkg-config (their include
+# and library directories, wherever they are installed); then every
+# library must link.
+packages = settings.fetch("PL_PKGCONFIG")
+debian = settings.fetch("PL_PKGCONFIG_DEBIAN")
+unless find_executable("pkg-config")
+  abort "portalocker: pkg-config is not installed (it finds #{packages.join(' and ')}; Debian: pkg-config)"
+end
+packages.each_with_index do |pkg, i|
+  next if pkg_config(pkg)
+
+  abort "portalocker: pkg-config cannot find #{pkg} (Debian: install #{debian[i]}; " \
+        "elsewhere add the directory of #{pkg}.pc to PKG_CONFIG_PATH)"
+end
 settings.fetch("PL_LIBS").each do |lib|
-  abort "portalocker: lib#{lib} is missing (install libhiredis-dev / libcjson-dev)" unless have_library(lib)
+  abort "portalocker: cannot link -l#{lib} (see mkmf.log)" unless have_library(lib)
 end
 
 core = src_dirs.flat_map { |d| Dir[File.join(d, "*.c")] }.sort
