@@ -248,8 +248,12 @@ python-dist:
 # build/lua/portalocker.lua (the idiomatic layer), so that
 # LUA_CPATH='build/lua/?.so;;' LUA_PATH='build/lua/?.lua;;' lua5.4 -e
 # 'require "portalocker"' works. -D_GNU_SOURCE: fopencookie (file handles
-# over the core's descriptors). The rockspec (bindings/lua) builds this
-# target with WERROR=0 and installs with lua-install.
+# over the core's descriptors). lua-install puts both into LUA_LIBDIR and
+# LUA_SHAREDIR. The rock: `make lua-rock` stages the core, core/build.mk,
+# bindings/lua (with its own small makefile, rock.mk) and the generated
+# wrapper into a source archive and packs it with the rockspec into
+# build/lua-rock/portalocker-<version>-1.src.rock (no swig needed to
+# install it).
 LUA_PC ?= lua5.4
 LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC))
 LUA_DIR := $(BUILD)/lua
@@ -257,7 +261,7 @@ LUA_SRCS := bindings/lua/portalocker.lua
 LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.4
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
 
-.PHONY: lua-binding lua-install
+.PHONY: lua-binding lua-install lua-rock
 lua-binding: $(LUA_DIR)/.built
 
 $(LUA_DIR)/.built: $(BINDING_DEPS) $(LUA_SRCS)
@@ -273,6 +277,9 @@ lua-install: lua-binding
 	install -d $(DESTDIR)$(LUA_LIBDIR) $(DESTDIR)$(LUA_SHAREDIR)
 	install -m 755 $(LUA_DIR)/portalocker_c.so $(DESTDIR)$(LUA_LIBDIR)/
 	install -m 644 $(LUA_DIR)/portalocker.lua $(DESTDIR)$(LUA_SHAREDIR)/
+
+lua-rock:
+	bash bindings/lua/stage-rock.sh $(BUILD)/lua-rock
 
 # Ruby: build/ruby/portalocker.rb and build/ruby/portalocker/ (the idiomatic
 # layer from bindings/ruby/lib plus the SWIG extension portalocker/native.so,

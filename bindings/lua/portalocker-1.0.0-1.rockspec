@@ -1,18 +1,24 @@
--- LuaRocks package of the Lua binding. Build from the repository root:
+-- LuaRocks package of the Lua binding.
+--   make lua-rock   build/lua-rock/portalocker-1.0.0-1.src.rock: this
+--                   rockspec and the source archive portalocker-1.0.0.tar.gz
+--                   (the C core, core/build.mk, bindings/lua with the
+--                   SWIG-generated wrapper); `luarocks install` it anywhere,
+--                   no checkout and no swig needed.
 --   luarocks make bindings/lua/portalocker-1.0.0-1.rockspec
--- It runs the project's Makefile (`make lua-binding`: SWIG generates the
--- wrapper from bindings/portalocker.i, which is compiled and linked against
--- the core built from core/src as a static library) and installs
--- portalocker_c.so and portalocker.lua (`make lua-install`) into the tree.
--- WERROR=0: the project's -Werror is for its developers; a user's compiler
--- may warn about more and must not fail the install for it.
--- Needs a C compiler, swig, libhiredis-dev and libcjson-dev.
+--                   from the root of a checkout (swig makes the wrapper).
+-- Either way bindings/lua/rock.mk compiles the wrapper with the core's
+-- sources into portalocker_c.so and installs it with portalocker.lua.
+-- Needs a C compiler, libhiredis-dev and libcjson-dev.
+--
+-- The source URL names the archive `make lua-rock` writes beside its copy
+-- of this file: libportalocker has no public download address (nor home
+-- page) yet, so the source rock is the way to hand the package on.
 rockspec_format = "3.0"
 package = "portalocker"
 version = "1.0.0-1"
 source = {
-  url = "git+file://.",
-  tag = "v1.0.0",
+  url = "file://portalocker-1.0.0.tar.gz",
+  dir = "portalocker-1.0.0",
 }
 description = {
   summary = "Cross-process file locks, semaphores, atomic writes and a Redis lock",
@@ -33,18 +39,21 @@ external_dependencies = {
 }
 build = {
   type = "make",
-  makefile = "Makefile",
-  build_target = "lua-binding",
+  makefile = "bindings/lua/rock.mk",
+  build_target = "all",
   build_variables = {
-    LUA_CFLAGS = "-I$(LUA_INCDIR)",
-    CFLAGS = "$(CFLAGS)",
     CC = "$(CC)",
-    WERROR = "0",
+    CFLAGS = "$(CFLAGS)",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    HIREDIS_INCDIR = "$(HIREDIS_INCDIR)",
+    HIREDIS_LIBDIR = "$(HIREDIS_LIBDIR)",
+    CJSON_INCDIR = "$(CJSON_INCDIR)",
+    CJSON_LIBDIR = "$(CJSON_LIBDIR)",
   },
-  install_target = "lua-install",
+  install_target = "install",
   install_variables = {
     LUA_LIBDIR = "$(LIBDIR)",
     LUA_SHAREDIR = "$(LUADIR)",
-    PREFIX = "$(PREFIX)",
   },
+  copy_directories = {},
 }
