@@ -2,7 +2,9 @@
 # `make release-check VERSION`: one version everywhere a release names it:
 # the header (PL_VERSION_STRING and its parts), the Makefile (passed in),
 # the Python package (pyproject.toml), the Ruby gem (version.rb), the Lua
-# rockspec (its file name and `version`), and the newest CHANGELOG entry.
+# rockspec (its file name, `version` and the source archive's name and
+# directory), and the newest CHANGELOG entry. The artifacts' own names
+# (sdist, wheel, gem, rock) are made from these.
 # Prints each and exits non-zero on any disagreement.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,15 @@ check "rockspec file name" "${name%-*}"
 rv=$(sed -n 's/^version = "\(.*\)"/\1/p' "$rock")
 check "rockspec version" "${rv%-*}"
 [ "$rv" = "$name" ] || { echo "release-check: $rock has version '$rv'"; fail=1; }
+# The source archive `make lua-rock` packs is named for the version.
+check "rockspec source.url" "$(sed -n 's|^ *url = "file://portalocker-\(.*\)\.tar\.gz",|\1|p' "$rock")"
+check "rockspec source.dir" "$(sed -n 's|^ *dir = "portalocker-\(.*\)",|\1|p' "$rock")"
+# Artifact names the READMEs spell out (portalocker-X.Y.Z.gem, ...).
+for doc in README.md bindings/README.md bindings/*/README.md; do
+  for v in $(grep -ohE 'portalocker-[0-9]+\.[0-9]+\.[0-9]+' "$doc" | sort -u); do
+    check "$doc names $v" "${v#*portalocker-}"
+  done
+done
 check "CHANGELOG.md newest entry" "$(sed -n 's/^## \[\([0-9][^]]*\)\].*/\1/p' CHANGELOG.md | head -1)"
 [ $fail -eq 0 ] && echo "release-check: ok ($want everywhere)"
 exit $fail
