@@ -1,7 +1,8 @@
 # How the C core is compiled and how SWIG is run: the one copy of these
 # settings. Read by the Makefile (include), bindings/python/setup.py,
-# bindings/ruby/ext/portalocker/extconf.rb and bindings/ruby/stage-gem.sh
-# (which also ships this file in the gem).
+# bindings/ruby/ext/portalocker/extconf.rb, bindings/lua/rock.mk (include)
+# and the scripts that stage the packages, bindings/*/stage-*.sh (which
+# also ship this file in the sdist, the gem and the rock).
 #
 # Format, kept simple so that those readers parse it in a few lines:
 # `NAME = value` lines, the value a list of words separated by blanks; `#`
@@ -23,14 +24,15 @@ PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUIL
 # Libraries the core links against (-l names).
 PL_LIBS = hiredis cjson pthread m
 
-# The pkg-config names of the dependencies that ship a .pc file, and the
-# Debian package that provides each (for the packages' "missing" messages).
-PL_PKGCONFIG = hiredis libcjson
-PL_PKGCONFIG_DEBIAN = libhiredis-dev libcjson-dev
-
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.
 PL_SWIG_python = -python -builtin
 PL_SWIG_ruby = -ruby -w801 -module portalocker::native
 PL_SWIG_lua = -lua -nomoduleglobal
 PL_SWIG_INCLUDE_DIRS = core/include
+
+# The pkg-config names of the dependencies that ship a .pc file, and, word
+# for word, the Debian package that provides each (the Ruby gem's extconf.rb
+# finds them with pkg-config and names the package of a missing one).
+PL_PKGCONFIG = hiredis libcjson
+PL_PKGCONFIG_DEBIAN = libhiredis-dev libcjson-dev
