@@ -15,7 +15,9 @@ CC ?= cc
 CFLAGS ?= -O2
 PL_PLATFORM ?= unix
 OUT := build/rock
-CORE_SRCS := $(sort $(foreach d,$(PL_SRC_DIRS_$(PL_PLATFORM)),$(wildcard $(d)/*.c)))
+CORE_DIRS := $(PL_SRC_DIRS_$(PL_PLATFORM))
+CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
+CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))
 SHIPPED_WRAP := bindings/lua/portalocker_lua_wrap.c
 WRAP := $(if $(wildcard $(SHIPPED_WRAP)),$(SHIPPED_WRAP),$(OUT)/portalocker_lua_wrap.c)
 DEP_CFLAGS := $(addprefix -I,$(HIREDIS_INCDIR) $(CJSON_INCDIR))
@@ -25,13 +27,13 @@ MODULE := $(OUT)/portalocker_c.so
 .PHONY: all install
 all: $(MODULE)
 
-$(OUT)/portalocker_lua_wrap.c: bindings/portalocker.i core/include/portalocker.h core/build.mk
+$(OUT)/portalocker_lua_wrap.c: bindings/portalocker.i $(CORE_HDRS) core/build.mk
 	@mkdir -p $(OUT)
 	swig $(PL_SWIG_lua) $(addprefix -I,$(PL_SWIG_INCLUDE_DIRS)) -o $@ $<
 
 # -D_GNU_SOURCE: fopencookie (file handles over the core's descriptors).
 # The wrapper is SWIG's code: no unused-parameter noise; never -Werror.
-$(MODULE): $(WRAP) $(CORE_SRCS) core/build.mk
+$(MODULE): $(WRAP) $(CORE_SRCS) $(CORE_HDRS) core/build.mk
 	@mkdir -p $(OUT)
 	$(CC) $(CFLAGS) $(PL_CORE_CFLAGS) -fPIC -shared -D_GNU_SOURCE -Wno-unused-parameter \
 		$(addprefix -I,$(PL_INCLUDE_DIRS)) $(LUA_CFLAGS) $(DEP_CFLAGS) -o $@ \
