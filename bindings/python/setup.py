@@ -4,7 +4,7 @@ The extension is SWIG's wrapper of bindings/portalocker.i (the one
 interface shared by every language) compiled together with the C core's
 sources. Where they come from, first match wins:
 
-1. this directory (an sdist, staged by `make python-sdist`): core/ holds the
+1. this directory (an sdist, staged by `make python-dist`): core/ holds the
    core's sources, headers and core/build.mk; swig/ holds the wrapper and
    proxy module that SWIG generated when the sdist was made, so installing
    needs a C compiler and the hiredis and cJSON headers, never swig;
@@ -54,7 +54,7 @@ def in_root(paths):
 
 if not os.path.exists(SETTINGS):
     raise SystemExit(f'cportalocker: cannot find {SETTINGS}: build from an '
-                     'sdist (make python-sdist) or set PORTALOCKER_ROOT to '
+                     'sdist (make python-dist) or set PORTALOCKER_ROOT to '
                      'a checkout')
 S = read_settings(SETTINGS)
 INCLUDE_DIRS = in_root(S['PL_INCLUDE_DIRS'])
