@@ -99,7 +99,7 @@ class StagedSdist(sdist):
     def run(self):
         if not IN_SDIST:
             raise SystemExit('cportalocker: make the sdist with `make '
-                             'python-sdist` (it stages the C core and the '
+                             'python-dist` (it stages the C core and the '
                              'generated wrapper beside this file)')
         super().run()
 
