@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-build/lua-rock}
-setting() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[:space:]]*#.*//'; }
+# shellcheck source=../../ci/lib/build-settings.sh
+. ci/lib/build-settings.sh
 rocks=(bindings/lua/portalocker-*.rockspec)
 [ ${#rocks[@]} -eq 1 ] || { echo "stage-rock: want one rockspec, found ${#rocks[@]}" >&2; exit 1; }
 spec=$(basename "${rocks[0]}")
@@ -18,15 +19,11 @@ top=portalocker-$version
 SRC=$OUT/$top
 
 rm -rf "$OUT"
-mkdir -p "$SRC/core" "$SRC/bindings/lua"
+mkdir -p "$SRC/bindings/lua"
 cp LICENSE CHANGELOG.md "$SRC/"
-cp -r core/src core/include core/build.mk "$SRC/core/"
+pl_stage_core "$SRC"
 cp bindings/lua/portalocker.lua bindings/lua/rock.mk "${rocks[0]}" "$SRC/bindings/lua/"
-swig_includes=()
-for d in $(setting PL_SWIG_INCLUDE_DIRS); do swig_includes+=("-I$d"); done
-# shellcheck disable=SC2046  # the setting is a list of words
-swig $(setting PL_SWIG_lua) "${swig_includes[@]}" \
-  -o "$SRC/bindings/lua/portalocker_lua_wrap.c" bindings/portalocker.i
+pl_swig lua -o "$SRC/bindings/lua/portalocker_lua_wrap.c"
 tar -C "$OUT" -czf "$OUT/$top.tar.gz" "$top"
 # luarocks pack fetches the source URL from a directory of its own: pack a
 # copy naming the archive by its absolute path, then put the rockspec as

@@ -17,22 +17,19 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-build/python-dist}
 PY=${2:?usage: stage-dist.sh OUT PACKAGING_PYTHON}
 SRC=$OUT/src
-setting() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[:space:]]*#.*//'; }
+# shellcheck source=../../ci/lib/build-settings.sh
+. ci/lib/build-settings.sh
 
 rm -rf "$OUT"
-mkdir -p "$SRC/core" "$SRC/bindings" "$SRC/swig"
+mkdir -p "$SRC/bindings" "$SRC/swig"
 cp bindings/python/pyproject.toml bindings/python/setup.py bindings/python/MANIFEST.in \
   bindings/python/README.md LICENSE "$SRC/"
 mkdir -p "$SRC/cportalocker"
 cp bindings/python/cportalocker/*.py bindings/python/cportalocker/*.pyi \
   bindings/python/cportalocker/py.typed "$SRC/cportalocker/"
-cp -r core/src core/include core/build.mk "$SRC/core/"
+pl_stage_core "$SRC"
 cp bindings/portalocker.i "$SRC/bindings/"
-swig_includes=()
-for d in $(setting PL_SWIG_INCLUDE_DIRS); do swig_includes+=("-I$d"); done
-# shellcheck disable=SC2046  # the setting is a list of words
-swig $(setting PL_SWIG_python) "${swig_includes[@]}" -outdir "$SRC/swig" \
-  -o "$SRC/swig/portalocker_python_wrap.c" bindings/portalocker.i
+pl_swig python -outdir "$SRC/swig" -o "$SRC/swig/portalocker_python_wrap.c"
 
 # --no-isolation: the pinned setuptools of the packaging venv builds both.
 "$PY" -m build --no-isolation --outdir "$OUT/dist" "$SRC" >"$OUT/build.log" 2>&1 ||
@@ -45,7 +42,7 @@ for f in setup.py pyproject.toml LICENSE core/build.mk core/include/portalocker.
          bindings/portalocker.i swig/portalocker_python_wrap.c swig/portalocker_c.py; do
   grep -qx "$f" <<<"$contents" || { echo "stage-dist: $f is not in $sdist" >&2; exit 1; }
 done
-for d in $(setting PL_SRC_DIRS_unix); do
+for d in $(pl_setting PL_SRC_DIRS_unix); do
   for c in "$d"/*.c; do
     grep -qx "$c" <<<"$contents" || { echo "stage-dist: $c is not in $sdist" >&2; exit 1; }
   done

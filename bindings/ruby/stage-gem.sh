@@ -8,20 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-build/ruby-gem}
 VENDOR=$OUT/ext/portalocker/vendor
-# A value of core/build.mk (`NAME = words`).
-setting() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" core/build.mk | sed 's/[[:space:]]*#.*//'; }
+# shellcheck source=../../ci/lib/build-settings.sh
+. ci/lib/build-settings.sh
 
 rm -rf "$OUT"
-mkdir -p "$VENDOR/core"
+mkdir -p "$VENDOR"
 cp -r bindings/ruby/portalocker.gemspec bindings/ruby/lib bindings/ruby/sig \
   bindings/ruby/README.md LICENSE CHANGELOG.md "$OUT/"
 cp bindings/ruby/ext/portalocker/extconf.rb "$OUT/ext/portalocker/"
-cp -r core/src core/include core/build.mk "$VENDOR/core/"
-swig_includes=()
-for d in $(setting PL_SWIG_INCLUDE_DIRS); do swig_includes+=("-I$d"); done
-# shellcheck disable=SC2046  # the setting is a list of words
-swig $(setting PL_SWIG_ruby) "${swig_includes[@]}" \
-  -o "$VENDOR/portalocker_ruby_wrap.c" bindings/portalocker.i
+pl_stage_core "$VENDOR"
+pl_swig ruby -o "$VENDOR/portalocker_ruby_wrap.c"
 (cd "$OUT" && gem build --quiet portalocker.gemspec >&2)
 gem=$(ls "$(cd "$OUT" && pwd)"/portalocker-*.gem)
 # Everything extconf.rb needs is in the gem.
@@ -32,7 +28,7 @@ for f in README.md LICENSE CHANGELOG.md sig/portalocker.rbs \
          ext/portalocker/vendor/portalocker_ruby_wrap.c; do
   grep -qx "$f" <<<"$contents" || { echo "stage-gem: $f is not in $gem" >&2; exit 1; }
 done
-for d in $(setting PL_SRC_DIRS_unix); do
+for d in $(pl_setting PL_SRC_DIRS_unix); do
   for c in "$d"/*.c; do
     grep -qx "ext/portalocker/vendor/$c" <<<"$contents" ||
       { echo "stage-gem: $c is not in $gem" >&2; exit 1; }

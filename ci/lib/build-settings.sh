@@ -1,5 +1,6 @@
 # The core's build settings from core/build.mk, for the shell scripts that
-# compile the core or code against it outside the Makefile (sourced, not
+# compile the core or code against it outside the Makefile, and for the
+# packages' stage scripts (bindings/*/stage-*.sh) (sourced, not
 # run; from the repository root).
 
 # A value of core/build.mk (`NAME = words`).
@@ -26,4 +27,22 @@ pl_core_libs() {
 pl_core_sources() {
   local d
   for d in $(pl_setting "PL_SRC_DIRS_${1:-unix}"); do ls "$d"/*.c; done
+}
+
+# Copies what compiles the core into $1/core: its sources (with the
+# platform directories), its headers and core/build.mk (the packages'
+# build scripts read it). Used by the packages' stage scripts.
+pl_stage_core() {
+  mkdir -p "$1/core"
+  cp -r core/src core/include core/build.mk "$1/core/"
+}
+
+# Runs SWIG on bindings/portalocker.i for language $1 (python, ruby, lua)
+# with core/build.mk's arguments; the rest are swig's (-o FILE, -outdir D).
+pl_swig() {
+  local lang=$1 d args=()
+  shift
+  for d in $(pl_setting PL_SWIG_INCLUDE_DIRS); do args+=("-I$d"); done
+  # shellcheck disable=SC2046  # the setting is a list of words
+  swig $(pl_setting "PL_SWIG_$lang") "${args[@]}" "$@" bindings/portalocker.i
 }
