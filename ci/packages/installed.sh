@@ -5,7 +5,8 @@
 # $PL_WORK/artifacts into a fresh place under $PL_WORK and hands a lock
 # around the four languages, each side a different installed package:
 #   Python wheel holds -> Ruby gem takes; Ruby holds -> Lua rock takes;
-#   Lua holds -> C (pkg-config) takes; C holds -> Python sdist takes.
+#   Lua holds -> C (pkg-config, shared) takes; C (CMake, static) holds ->
+#   Python sdist takes.
 # The wheel runs with the system's hiredis and cJSON hidden as well (it
 # must use the copies inside it).
 set -euo pipefail
@@ -39,6 +40,17 @@ c_install() {
     -Wl,-rpath,"$PL_C_PREFIX/lib"
   ldd "$W/contend" | grep -q "$PL_C_PREFIX/lib/libportalocker.so.1" ||
     fail "the C program did not link the installed library"
+  # The same program through the CMake package (the static target).
+  mkdir -p "$W/cmake"
+  cat >"$W/cmake/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(contend C)
+find_package(portalocker 1 CONFIG REQUIRED)
+add_executable(contend_cmake ../contend.c)
+target_link_libraries(contend_cmake PRIVATE portalocker::portalocker_static)
+CMAKE
+  cmake -S "$W/cmake" -B "$W/cmake/build" -DCMAKE_PREFIX_PATH="$PL_C_PREFIX"
+  cmake --build "$W/cmake/build"
 }
 # Python: a fresh venv each; the wheel offline; the sdist built by pip in
 # an isolated environment from the pinned setuptools (offline too).
@@ -107,7 +119,8 @@ py_w=(without_system_libs "$W/venv-wheel/bin/python" "$W/contend.py")
 py_s=("$W/venv-sdist/bin/python" "$W/contend.py")
 rb=(env GEM_HOME="$W/gems" GEM_PATH="$W/gems" ruby "$W/contend.rb")
 lua=(env LUA_PATH="$W/rocks/share/lua/5.4/?.lua" LUA_CPATH="$W/rocks/lib/lua/5.4/?.so" lua5.4 "$W/contend.lua")
-c=("$W/contend")
+c=("$W/contend")                      # pkg-config, shared library
+c_cmake=("$W/cmake/build/contend_cmake")  # CMake, static library
 PL_HOLD_INSTALLED[py-rb]=$W/venv-wheel; PL_TAKE_INSTALLED[py-rb]=$W/gems
 PL_HOLD_INSTALLED[rb-lua]=$W/gems;      PL_TAKE_INSTALLED[rb-lua]=$W/rocks
 PL_HOLD_INSTALLED[lua-c]=$W/rocks;      PL_TAKE_INSTALLED[lua-c]=
@@ -115,7 +128,7 @@ PL_HOLD_INSTALLED[c-py]=;               PL_TAKE_INSTALLED[c-py]=$W/venv-sdist
 handoff py-rb "${py_w[@]}" -- "${rb[@]}"
 handoff rb-lua "${rb[@]}" -- "${lua[@]}"
 handoff lua-c "${lua[@]}" -- "${c[@]}"
-handoff c-py "${c[@]}" -- "${py_s[@]}"
+handoff c-py "${c_cmake[@]}" -- "${py_s[@]}"
 
 # The gem's RBS signatures, as installed: valid, and covering the public
 # API of the classes loaded from it.

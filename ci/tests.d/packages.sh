@@ -11,7 +11,8 @@
 # directory, then runs ci/packages/installed.sh in a private mount
 # namespace (unshare; as root, or with a user namespace otherwise) where
 # the checkout is hidden under an empty tmpfs: every artifact is installed
-# into a fresh prefix, venv, GEM_HOME or luarocks tree and a lock goes round
+# into a fresh prefix, venv, GEM_HOME or luarocks tree (the C program built
+# through pkg-config and through the CMake package) and a lock goes round
 # the four languages, each waiting for another one's installed package to
 # let go. Prints each artifact's size and install time.
 set -euo pipefail
