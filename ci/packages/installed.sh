@@ -8,7 +8,8 @@
 #   Lua holds -> C (pkg-config, shared) takes; C (CMake, static) holds ->
 #   Python sdist takes.
 # The wheel runs with the system's hiredis and cJSON hidden as well (it
-# must use the copies inside it).
+# must use the copies inside it); the gem, installed where pkg-config finds
+# no hiredis, must fail naming the package to install.
 set -euo pipefail
 : "${PL_REPO:?}" "${PL_WORK:?}"
 W=$PL_WORK
@@ -63,6 +64,16 @@ py_sdist() {
   "$W/venv-sdist/bin/python" -m pip install -q --no-index --disable-pip-version-check \
     --find-links "$A/build-requirements" "$A"/cportalocker-*.tar.gz
 }
+# Without hiredis's .pc the gem says what to install, before compiling.
+rb_gem_without_pc() {
+  local out
+  if out=$(PKG_CONFIG_LIBDIR=$W/no-pc PKG_CONFIG_PATH= GEM_HOME=$W/gems-nopc GEM_PATH=$W/gems-nopc \
+           gem install --local --no-document "$A"/portalocker-*.gem 2>&1); then
+    fail "the gem installed although pkg-config could not find hiredis"
+  fi
+  grep -q "pkg-config cannot find hiredis (Debian: install libhiredis-dev" <<<"$out" ||
+    { echo "$out" >&2; fail "the gem did not say that hiredis is missing"; }
+}
 rb_gem() {
   GEM_HOME=$W/gems GEM_PATH=$W/gems gem install --local --no-document "$A"/portalocker-*.gem
 }
@@ -72,6 +83,7 @@ lua_rock() {
 timed "C (prefix, from the staged tree)" c_install
 timed "Python wheel (venv)" py_wheel
 timed "Python sdist (venv)" py_sdist
+rb_gem_without_pc
 timed "Ruby gem (GEM_HOME)" rb_gem
 timed "Lua rock (luarocks tree)" lua_rock
 
