@@ -24,7 +24,10 @@ times=()
 timed() { # label command...
   local start ms
   start=$(date +%s%N)
-  "${@:2}" >"$W/log" 2>&1 || { cat "$W/log" >&2; fail "$1 failed"; }
+  # In the background so that set -e holds inside the step (it is off in
+  # a function called on the left of ||).
+  "${@:2}" >"$W/log" 2>&1 &
+  wait $! || { cat "$W/log" >&2; fail "$1 failed"; }
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   times+=("$1 $((ms / 1000)).$(( (ms % 1000) / 100 )) s")
 }
