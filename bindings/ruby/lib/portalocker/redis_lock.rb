@@ -26,19 +26,58 @@ module Portalocker
   # InvalidState, and that acquire finishes as if it had not been tried).
   # The queries (#lost?, #held?, #fence_token, ...) never wait for those
   # calls and never make them fail.
+  #
+  # @example
+  #   lock = Portalocker::RedisLock.new("deploy", host: "127.0.0.1", port: 6379, fencing: true)
+  #   lock.synchronize do
+  #     lock.ensure_held!
+  #     deploy(fence: lock.fence_token)
+  #   end
   class RedisLock
     include Synchronize
 
     # One answer of #probe: holder_id (String), mode (:shared, :pending or
     # :exclusive), legacy (a reply that was no protocol record), elected
     # (true/false, nil for a peer older than the elected field).
+    # @return [Class] a Struct with +holder_id+ [String], +mode+ [Symbol],
+    #   +legacy+ [Boolean], +elected+ [Boolean, nil]
     Holder = Struct.new(:holder_id, :mode, :legacy, :elected)
 
+    # The C core's mode codes and the names {#mode} and {#probe} give them.
+    # @return [Hash{Integer => Symbol}] :shared, :pending or :exclusive (frozen)
     MODES = { N::PL_REDIS_MODE_SHARED => :shared, N::PL_REDIS_MODE_PENDING => :pending,
               N::PL_REDIS_MODE_EXCLUSIVE => :exclusive }.freeze
 
+    # @!attribute [r] channel
+    #   @return [String] the Redis pub/sub channel the lock lives on
     attr_reader :channel
 
+    # Connection settings and options; nothing is connected until {#acquire}.
+    # The defaults are the reference's.
+    #
+    # @param channel [String, Symbol] the pub/sub channel (binary-safe)
+    # @param host [String] the server's host name or address
+    # @param port [Integer] the server's TCP port
+    # @param db [Integer] the database number (SELECT)
+    # @param username [String, nil] the ACL user (with +password:+)
+    # @param password [String, nil] AUTH password (nil: no AUTH)
+    # @param unix_socket_path [String, nil] connect through this Unix socket
+    #   instead of host/port
+    # @param connect_timeout [Integer, Float, nil] seconds to connect (nil: the C default)
+    # @param socket_timeout [Integer, Float, nil] seconds per command (nil: the C default)
+    # @param timeout [Integer, Float] seconds {#acquire} waits
+    # @param check_interval [Integer, Float] longest pause between tries
+    # @param fail_when_locked [Boolean] raise {AlreadyLocked} at once on contention
+    # @param unavailable_timeout [Integer, Float] seconds of silence after which
+    #   a holder counts as gone (give every participant of a channel the same)
+    # @param flags [Integer] {LOCK_EX} (a writer) or {LOCK_SH} (a reader)
+    # @param fencing [Boolean] draw a fencing token for every exclusive grant
+    # @param self_check_interval [Integer, Float, nil] seconds between
+    #   end-to-end self-checks of a held lock (nil: none)
+    # @raise [InvalidArgument] flags other than LOCK_EX/LOCK_SH, a
+    #   non-positive self_check_interval, a bad host or channel
+    # @example
+    #   Portalocker::RedisLock.new("jobs", unix_socket_path: "/run/redis.sock", timeout: 30)
     def initialize(channel, host: "127.0.0.1", port: 6379, db: 0, username: nil, password: nil,
                    unix_socket_path: nil, connect_timeout: nil, socket_timeout: nil,
                    timeout: DEFAULT_TIMEOUT, check_interval: DEFAULT_CHECK_INTERVAL, fail_when_locked: false,
@@ -84,50 +123,113 @@ module Portalocker
       self.unavailable_timeout = unavailable_timeout
     end
 
+    # The lock flags: {LOCK_EX} or {LOCK_SH}.
+    # @return [Integer]
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.flags == Portalocker::LOCK_EX # => true
     def flags
       N.pl_redis_lock_get_flags(handle)
     end
 
+    # Seconds {#acquire} waits by default.
+    # @return [Float]
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.timeout # => 5.0
     def timeout
       N.pl_redis_lock_get_timeout(handle)
     end
 
+    # Set the default wait of {#acquire}.
+    # @param seconds [Integer, Float, nil] nil: {DEFAULT_TIMEOUT}
+    # @return [Integer, Float, nil] +seconds+
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.timeout = 60
     def timeout=(seconds)
       N.pl_redis_lock_set_timeout(handle, Util.seconds(seconds.nil? ? DEFAULT_TIMEOUT : seconds))
     end
 
+    # The longest pause between two tries while waiting, in seconds.
+    # @return [Float]
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.check_interval # => 0.25
     def check_interval
       N.pl_redis_lock_get_check_interval(handle)
     end
 
+    # Set the longest pause between two tries while waiting.
+    # @param seconds [Integer, Float, nil] nil: {DEFAULT_CHECK_INTERVAL}
+    # @return [Integer, Float, nil] +seconds+
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.check_interval = 0.1
     def check_interval=(seconds)
       N.pl_redis_lock_set_check_interval(handle, Util.seconds(seconds.nil? ? DEFAULT_CHECK_INTERVAL : seconds))
     end
 
+    # Whether {#acquire} raises {AlreadyLocked} at once on contention.
+    # @return [Boolean]
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.fail_when_locked # => false
     def fail_when_locked
       N.pl_redis_lock_get_fail_when_locked(handle) == 1
     end
 
+    # Set whether {#acquire} raises at once on contention.
+    # @param enabled [Boolean]
+    # @return [Boolean] +enabled+
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.fail_when_locked = true
     def fail_when_locked=(enabled)
       N.pl_redis_lock_set_fail_when_locked(handle, enabled ? 1 : 0)
     end
 
+    # Seconds of silence after which a holder counts as gone.
+    # @return [Float]
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.unavailable_timeout # => 1.0
     def unavailable_timeout
       N.pl_redis_lock_get_unavailable_timeout(handle)
     end
 
+    # Set the seconds of silence after which a holder counts as gone (also
+    # the bound of a held lock's validity window).
+    # @param seconds [Integer, Float]
+    # @return [Integer, Float] +seconds+
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.unavailable_timeout = 2
     def unavailable_timeout=(seconds)
       N.pl_redis_lock_set_unavailable_timeout(handle, Util.seconds(seconds))
     end
 
     # This holder's id (what other holders see on the channel; fixed for
     # the object's life).
+    # @return [String]
     attr_reader :holder_id
 
     # Take the lock; returns self. AlreadyLocked on contention or timeout,
     # ConnectionError when the server cannot be reached, InvalidState while
     # another Thread is inside #acquire, #release or #probe. The wait does
     # not hold the GVL.
+    #
+    # @param timeout [Integer, Float, nil] seconds to wait this time (nil: {#timeout})
+    # @param check_interval [Integer, Float, nil] longest pause this time
+    # @param fail_when_locked [Boolean, nil] raise at once on contention this time
+    # @return [self]
+    # @raise [AlreadyLocked] held by others, and fail_when_locked or the timeout ran out
+    # @raise [ConnectionError] the server cannot be reached
+    # @raise [LockException] this object already holds the lock
+    # @raise [InvalidState] closed, or another Thread is inside #acquire,
+    #   #release or #probe
+    # @example
+    #   lock.acquire(timeout: 10)
     def acquire(timeout: nil, check_interval: nil, fail_when_locked: nil)
       exclusive("acquire") do
         raise LockException, "This lock is already active" if @held && !lost?
@@ -155,6 +257,16 @@ module Portalocker
     # held (everything is cleaned up anyway; #lost? stays true). A no-op
     # when not held. InvalidState while another Thread is inside #acquire,
     # #release or #probe.
+    #
+    # @return [nil]
+    # @raise [LockLost] the lock was lost while held
+    # @raise [InvalidState] another Thread is inside #acquire, #release or #probe
+    # @example
+    #   begin
+    #     lock.release
+    #   rescue Portalocker::LockLost
+    #     warn "the work done under the lock may have overlapped another holder's"
+    #   end
     def release
       return if @handle.nil?
 
@@ -176,13 +288,24 @@ module Portalocker
       nil
     end
 
+    # True while held and not lost (no round trip).
+    # @return [Boolean]
+    # @example
+    #   lock.held? # => true
     def held?
       @held && !lost?
     end
+    # @!method locked?
+    #   Same as {#held?}.
+    #   @return [Boolean]
     alias locked? held?
 
     # True from the moment a held lock was lost until the next #acquire,
     # also after #release (no round trip; never waits for another Thread).
+    #
+    # @return [Boolean]
+    # @example
+    #   lock.lost? # => false
     def lost?
       return true if @lost
 
@@ -201,24 +324,40 @@ module Portalocker
     # The fencing token of the current or most recent fenced exclusive
     # grant (Integer, kept after release and loss until the next acquire),
     # or nil: fencing off, a reader, or no grant yet.
+    # @return [Integer, nil]
     attr_reader :fence_token
 
     # "<channel>-fence": the key of the channel's fencing counter (a binary
     # String; the lock never deletes it).
+    #
+    # @return [String]
+    # @example
+    #   Portalocker::RedisLock.new("jobs").fence_key # => "jobs-fence"
     def fence_key
       "#{@channel}-fence".b
     end
 
+    # Whether this lock draws fencing tokens (+fencing: true+).
+    # @return [Boolean]
+    # @example
+    #   lock.fencing? # => false
     def fencing?
       @fencing
     end
 
     # Seconds between end-to-end self-checks of a held lock, or nil.
+    # @return [Integer, Float, nil]
     attr_reader :self_check_interval
 
     # The mode this lock advertises now (:shared, :pending or :exclusive;
     # while another Thread is inside #acquire, #release or #probe, the mode
     # this lock asks for: :shared or :pending).
+    #
+    # @return [Symbol] :shared, :pending or :exclusive
+    # @raise [InvalidState] the lock is closed
+    # @example
+    #   lock.acquire
+    #   lock.mode # => :exclusive
     def mode
       @query.synchronize do
         return @flags == LOCK_SH ? :shared : :pending if @guard.locked?
@@ -232,6 +371,16 @@ module Portalocker
     # while it holds). [] for a channel nobody is on; a LockException when
     # no probe was conclusive within +timeout+ seconds (default
     # unavailable_timeout). Waits without the GVL.
+    #
+    # @param timeout [Integer, Float, nil] seconds to get a conclusive answer
+    #   (nil: {#unavailable_timeout})
+    # @return [Array<Holder>]
+    # @raise [ConnectionError] the server cannot be reached
+    # @raise [LockException] no probe was conclusive in time
+    # @raise [InvalidState] closed, or another Thread is inside #acquire,
+    #   #release or #probe
+    # @example
+    #   lock.probe.map(&:holder_id)
     def probe(timeout: nil)
       list = exclusive("probe") do
         N.pl_redis_lock_probe(handle, Util.seconds(timeout.nil? ? unavailable_timeout : timeout))
@@ -243,6 +392,10 @@ module Portalocker
     end
 
     # Raise LockLost if the held lock was lost.
+    # @return [nil]
+    # @raise [LockLost] the held lock was lost
+    # @example
+    #   lock.synchronize { |l| steps.each { |s| l.ensure_held!; s.call } }
     def ensure_held!
       return unless lost?
 
@@ -256,6 +409,12 @@ module Portalocker
     # LockLost as #release does (the handle is freed anyway), InvalidState
     # (and frees nothing) while another Thread is inside #acquire,
     # #release or #probe.
+    #
+    # @return [void]
+    # @raise [LockLost] the lock was lost while held (the handle is freed anyway)
+    # @raise [InvalidState] another Thread is inside #acquire, #release or #probe
+    # @example
+    #   lock.close
     def close
       return if @handle.nil?
 
@@ -278,10 +437,18 @@ module Portalocker
       nil
     end
 
+    # True after {#close}.
+    # @return [Boolean]
+    # @example
+    #   lock.closed? # => false
     def closed?
       @handle.nil?
     end
 
+    # The class, the channel and whether it is held.
+    # @return [String]
+    # @example
+    #   lock.inspect # => "#<Portalocker::RedisLock \"jobs\" held>"
     def inspect
       "#<#{self.class.name} #{@channel.inspect}#{held? ? ' held' : ''}>"
     end
