@@ -147,14 +147,16 @@ module Portalocker
   class Lock
     include Synchronize
 
-    # @!attribute [r] filename
-    #   @return [String] the locked file's absolute path
-    # @!attribute [r] mode
-    #   @return [String] the mode of the File #acquire returns ("w"/"x"
-    #     read as "a": the C core truncates once locked)
-    # @!attribute [r] file_open_kwargs
-    #   @return [Hash{Symbol => Object}] the extra File.new options
-    attr_reader :filename, :mode, :file_open_kwargs
+    # The locked file's absolute path.
+    # @return [String]
+    attr_reader :filename
+    # The mode of the File {#acquire} returns ("w"/"x" read as "a": the C
+    # core truncates once locked).
+    # @return [String]
+    attr_reader :mode
+    # The extra File.new options ({#initialize}'s other keywords).
+    # @return [Hash{Symbol => Object}]
+    attr_reader :file_open_kwargs
 
     # @!method path
     #   The locked file's absolute path (same as {#filename}).
@@ -246,6 +248,7 @@ module Portalocker
     # Set the default wait of {#acquire}.
     # @param seconds [Integer, Float] negative or NaN: one try; Float::INFINITY: forever
     # @return [Integer, Float] +seconds+
+    # @raise [TypeError] +seconds+ is not a number
     # @raise [InvalidState] the lock is closed
     # @example
     #   lock.timeout = Float::INFINITY
@@ -265,6 +268,7 @@ module Portalocker
     # Set the longest pause between two tries while waiting.
     # @param seconds [Integer, Float]
     # @return [Integer, Float] +seconds+
+    # @raise [TypeError] +seconds+ is not a number
     # @raise [InvalidState] the lock is closed
     # @example
     #   lock.check_interval = 0.05

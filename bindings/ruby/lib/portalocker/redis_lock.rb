@@ -39,8 +39,11 @@ module Portalocker
     # One answer of #probe: holder_id (String), mode (:shared, :pending or
     # :exclusive), legacy (a reply that was no protocol record), elected
     # (true/false, nil for a peer older than the elected field).
-    # @return [Class] a Struct with +holder_id+ [String], +mode+ [Symbol],
-    #   +legacy+ [Boolean], +elected+ [Boolean, nil]
+    # @attr [String] holder_id the holder's id
+    # @attr [Symbol] mode :shared, :pending or :exclusive
+    # @attr [Boolean] legacy the reply was no protocol record
+    # @attr [Boolean, nil] elected whether the holder was elected (nil: a
+    #   peer older than the field)
     Holder = Struct.new(:holder_id, :mode, :legacy, :elected)
 
     # The C core's mode codes and the names {#mode} and {#probe} give them.
@@ -48,8 +51,8 @@ module Portalocker
     MODES = { N::PL_REDIS_MODE_SHARED => :shared, N::PL_REDIS_MODE_PENDING => :pending,
               N::PL_REDIS_MODE_EXCLUSIVE => :exclusive }.freeze
 
-    # @!attribute [r] channel
-    #   @return [String] the Redis pub/sub channel the lock lives on
+    # The Redis pub/sub channel the lock lives on.
+    # @return [String]
     attr_reader :channel
 
     # Connection settings and options; nothing is connected until {#acquire}.

@@ -21,11 +21,12 @@ module Portalocker
   class BoundedSemaphore
     include Synchronize
 
-    # @!attribute [r] maximum
-    #   @return [Integer] how many holders at most
-    # @!attribute [r] name
-    #   @return [String] the name in the slot files' names
-    attr_reader :maximum, :name
+    # How many holders at most (the number of slots).
+    # @return [Integer]
+    attr_reader :maximum
+    # The name in the slot files' names.
+    # @return [String]
+    attr_reader :name
 
     # @param maximum [Integer] how many holders at most (the number of slots)
     # @param name [String, nil] the semaphore's name (nil or the default
@@ -103,6 +104,7 @@ module Portalocker
     # Set the default wait of {#acquire}.
     # @param seconds [Integer, Float]
     # @return [Integer, Float] +seconds+
+    # @raise [TypeError] +seconds+ is not a number
     # @raise [InvalidState] the semaphore is closed
     # @example
     #   sem.timeout = 30
@@ -122,6 +124,7 @@ module Portalocker
     # Set the longest pause between two tries while waiting.
     # @param seconds [Integer, Float]
     # @return [Integer, Float] +seconds+
+    # @raise [TypeError] +seconds+ is not a number
     # @raise [InvalidState] the semaphore is closed
     # @example
     #   sem.check_interval = 0.1
