@@ -25,6 +25,22 @@
 -- returned by acquire keeps its lock object alive, and release closes it
 -- (after flushing), so a stale handle fails cleanly ("attempt to use a
 -- closed file") instead of writing to a recycled descriptor.
+--
+-- Reference: the functions and tables below, and one section per class
+-- (`Lock`, `RLock`, `TemporaryFileLock`, `PidFileLock`,
+-- `BoundedSemaphore`, `NamedBoundedSemaphore`, `AtomicFile`,
+-- `RedisLock`); a class is called to make an object (`Lock(...)` is
+-- `Lock.new(...)`).
+-- @module portalocker
+-- @usage
+-- local portalocker = require "portalocker"
+-- local lock <close> = portalocker.Lock("job.lock", {fail_when_locked = true})
+-- local f, err = lock:acquire()
+-- if not f then
+--   if err.name == "AlreadyLocked" then return print("another process runs the job") end
+--   error(err)
+-- end
+-- run_job(f)
 
 -- SWIG's Lua runtime defines the globals swig_type and swig_equals when the
 -- C module loads; a module should not leave globals behind.
@@ -40,18 +56,39 @@ local M = {}
 local toint = math.tointeger
 local fmt = string.format
 
+--- The version of the loaded C library ("1.0.0").
+-- @field __version
 M.__version = core.pl_version_string()
+--- "portalocker " followed by the version, as Lua modules name themselves.
+-- @field _VERSION
 M._VERSION = "portalocker " .. M.__version
 
---------------------------------------------------------------------------
--- Errors
---------------------------------------------------------------------------
+--- Errors.
+-- @section errors
 
---- The metatable of every error object (shared with the C module).
 local Error = core.pl_lua_error_metatable()
+--- The metatable of every error object (shared with the C module).
+-- An error object is a table with these fields; `tostring(err)` gives
+-- "Name: message".
+-- @field name the error's name ("AlreadyLocked", "LockLost", ...: the
+-- exception name in the C core's error table)
+-- @field code the C error code (an integer, see `codes`)
+-- @field message what went wrong, naming the path or option
+-- @field errno the saved errno, when an OS call failed (or nil)
+-- @field holder_pid PidFileLock: the holder's PID, when known (or nil)
+-- @field channel RedisLock: the channel of a lost lock (or nil)
+-- @usage
+-- local f, err = lock:acquire()
+-- if not f and getmetatable(err) == portalocker.Error then
+--   print(err.name, err.code, err.message)
+-- end
+-- @table Error
 M.Error = Error
 
---- Error codes by name, from the C table: codes.ALREADY_LOCKED == -1, ...
+--- Error codes by name, from the C table: `codes.OK == 0`,
+-- `codes.ALREADY_LOCKED == -1`, ... (`err.code` is one of them).
+-- @usage if err.code == portalocker.codes.ALREADY_LOCKED then retry() end
+-- @table codes
 M.codes = {}
 for code = 0, toint(core.pl_error_min()), -1 do
   M.codes[core.pl_error_name(code)] = code
@@ -76,12 +113,23 @@ local function new_error(code, message, fields)
   return setmetatable(err, Error)
 end
 
---- An error object for `code` (a C error code) with `message`.
+--- Make an error object.
+-- @tparam integer code a C error code (see `codes`)
+-- @tparam[opt] string message the message (default: the C core's text
+-- for `code`)
+-- @treturn Error the error object (not raised)
+-- @usage return nil, portalocker.error(portalocker.codes.ALREADY_LOCKED, "busy")
 function M.error(code, message)
   return new_error(code, message or core.pl_strerror(code))
 end
 
 --- True if `v` is a portalocker error object (optionally with that name).
+-- @param v any value
+-- @tparam[opt] string name an error name such as "AlreadyLocked"
+-- @treturn boolean
+-- @usage
+-- local ok, err = pcall(lock.acquire, lock, {timeout = "x"})
+-- assert(portalocker.is_error(err, "InvalidArgument"))
 function M.is_error(v, name)
   return getmetatable(v) == Error and (name == nil or v.name == name)
 end
@@ -116,16 +164,29 @@ function M._binding_status(code)
   return true
 end
 
---------------------------------------------------------------------------
--- Flags, options
---------------------------------------------------------------------------
+--- Flags, options.
+-- @section flags
 
+--- flock(2)'s LOCK_SH (1): a shared lock, many holders at once.
+-- @field LOCK_SH
 M.LOCK_SH = toint(core.pl_flag_shared())
+--- flock(2)'s LOCK_EX (2): an exclusive lock, one holder.
+-- @field LOCK_EX
 M.LOCK_EX = toint(core.pl_flag_exclusive())
+--- flock(2)'s LOCK_NB (4): with LOCK_SH or LOCK_EX, do not wait.
+-- @field LOCK_NB
 M.LOCK_NB = toint(core.pl_flag_non_blocking())
+--- flock(2)'s LOCK_UN (8): not valid for `lock` (call `unlock`).
+-- @field LOCK_UN
 M.LOCK_UN = toint(core.pl_flag_unblock())
 
 --- The reference's LockFlags enum (combine with `|`).
+-- @field SHARED `LOCK_SH`
+-- @field EXCLUSIVE `LOCK_EX`
+-- @field NON_BLOCKING `LOCK_NB`
+-- @field UNBLOCK `LOCK_UN`
+-- @usage portalocker.Lock("f", {flags = portalocker.LockFlags.SHARED | portalocker.LockFlags.NON_BLOCKING})
+-- @table LockFlags
 M.LockFlags = {
   SHARED = M.LOCK_SH,
   EXCLUSIVE = M.LOCK_EX,
@@ -134,10 +195,13 @@ M.LockFlags = {
 }
 
 --- The lock mechanisms (the OS primitive a lock uses), for the `mechanism`
--- option of every class and of lock()/unlock(): "flock" (flock(2), the
--- default, what the Python portalocker uses), "posix" (fcntl record locks:
--- per process, dropped when the process closes ANY descriptor of the file),
--- "ofd" (Linux open-file-description record locks). Name -> C value.
+-- option of every class and of `lock`/`unlock`. Name -> C value.
+-- @field flock flock(2), the default (what the Python portalocker uses)
+-- @field posix fcntl record locks: per process, dropped when the process
+-- closes ANY descriptor of the file
+-- @field ofd Linux open-file-description record locks
+-- @usage portalocker.Lock("f", {mechanism = "ofd"})
+-- @table MECHANISMS
 M.MECHANISMS = {
   flock = toint(core.pl_mechanism_flock()),
   posix = toint(core.pl_mechanism_posix()),
@@ -154,8 +218,11 @@ local function mechanism_code(name, what)
   return code
 end
 
---- True if the mechanism ("flock", "posix", "ofd") works on this system;
---- an unknown name raises InvalidArgument.
+--- Whether a lock mechanism works on this system.
+-- @tparam string name "flock", "posix" or "ofd"
+-- @treturn boolean
+-- @raise InvalidArgument (an error object) for an unknown name
+-- @usage local mech = portalocker.mechanism_supported("ofd") and "ofd" or "flock"
 function M.mechanism_supported(name)
   local good, err = pcall(core.pl_mechanism_supported,
                           mechanism_code(name, "mechanism_supported"))
@@ -164,9 +231,17 @@ function M.mechanism_supported(name)
   error(err, 0)
 end
 
+--- Seconds a lock waits by default (5, the reference's).
+-- @field DEFAULT_TIMEOUT
 M.DEFAULT_TIMEOUT = 5
+--- Longest pause, in seconds, between two tries of a waiting lock (0.25).
+-- @field DEFAULT_CHECK_INTERVAL
 M.DEFAULT_CHECK_INTERVAL = 0.25
+--- Whether `Lock:acquire` fails at once on contention by default (false).
+-- @field DEFAULT_FAIL_WHEN_LOCKED
 M.DEFAULT_FAIL_WHEN_LOCKED = false
+--- The default `flags` of the file locks: `LOCK_EX | LOCK_NB`.
+-- @field LOCK_METHOD
 M.LOCK_METHOD = M.LOCK_EX | M.LOCK_NB
 
 -- Checks an options table against `spec` (option -> Lua type); unknown
@@ -259,9 +334,8 @@ local function close_with(self, err, release_all)
   if not ok and err == nil then error(rerr, 0) end
 end
 
---------------------------------------------------------------------------
--- lock() / unlock() on descriptors and file handles
---------------------------------------------------------------------------
+--- lock() / unlock() on descriptors and file handles.
+-- @section fd
 
 local function fd_of(file, what)
   if math.type(file) == "integer" then return file end
@@ -297,11 +371,26 @@ end
 local FD_OPTS = {mechanism = "string"}
 local FD_LOCK_OPTS = {mechanism = "string", on_wait = "function"}
 
---- Lock a file handle or descriptor: lock(file, flags[, {mechanism =
--- "flock", on_wait = fn}]). true, or nil + err (AlreadyLocked on
--- contention, Interrupted when on_wait ended the wait, LockException
--- otherwise). Without LOCK_NB it waits. Buffered data is not flushed (as
--- in the reference).
+--- Lock a file handle or descriptor. Without `LOCK_NB` it waits.
+-- Buffered data is not flushed (as in the reference).
+-- @tparam file|integer|table file a Lua file handle, a descriptor, or an
+-- object with a `:fileno()` method
+-- @tparam integer flags `LOCK_EX` or `LOCK_SH`, optionally `| LOCK_NB`
+-- @tparam[opt] table opts options
+-- @tparam[opt="flock"] string opts.mechanism "flock", "posix" or "ofd"
+-- @tparam[opt] function opts.on_wait called at least every 20 ms while
+-- waiting; a truthy result ends the wait (nil + Interrupted)
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error AlreadyLocked on contention, Interrupted when on_wait
+-- ended the wait, LockException otherwise
+-- @raise InvalidArgument for LOCK_UN, both or neither of LOCK_SH and
+-- LOCK_EX, a closed file, an unknown option or mechanism
+-- @usage
+-- local f = assert(io.open("data.txt", "a"))
+-- assert(portalocker.lock(f, portalocker.LOCK_EX | portalocker.LOCK_NB))
+-- f:write("mine\n"); f:flush()
+-- portalocker.unlock(f)
 function M.lock(file, flags, opts)
   check_lock_flags(flags, "lock")
   opts = options(opts, FD_LOCK_OPTS, "lock")
@@ -312,8 +401,17 @@ function M.lock(file, flags, opts)
   return true
 end
 
---- Unlock a file handle or descriptor: unlock(file[, {mechanism =
--- "flock"}]) (the mechanism it was locked with). true, or nil + err.
+--- Unlock a file handle or descriptor (with the mechanism it was locked
+-- with).
+-- @tparam file|integer|table file a Lua file handle, a descriptor, or an
+-- object with `:fileno()`
+-- @tparam[opt] table opts options
+-- @tparam[opt="flock"] string opts.mechanism "flock", "posix" or "ofd"
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error the OS refused
+-- @raise InvalidArgument for a closed file, an unknown option or mechanism
+-- @usage portalocker.unlock(f)
 function M.unlock(file, opts)
   opts = options(opts, FD_OPTS, "unlock")
   local mech = mechanism_code(pick(opts.mechanism, "flock"), "unlock")
@@ -322,9 +420,7 @@ function M.unlock(file, opts)
   return true
 end
 
---------------------------------------------------------------------------
--- File locks: Lock, RLock, TemporaryFileLock, PidFileLock
---------------------------------------------------------------------------
+-- File locks: Lock, RLock, TemporaryFileLock, PidFileLock ---------------
 
 -- The fopen-style mode of the Lua file handle for a lock's mode. The C
 -- core opens the file (and truncates "w" only once locked); the handle
@@ -344,6 +440,27 @@ local function close_stream(f)
                           {errno = errno})
 end
 
+--- Opens a file and holds a lock on it (the reference's Lock).
+-- Create with `portalocker.Lock(filename, opts)` (`Lock.new`). The fields
+-- below are the object's settings: change them between calls.
+-- @field filename the file's path
+-- @field mode the fopen-style mode ("a", "w", "r+", ...; "w" truncates
+-- only once locked)
+-- @field timeout seconds `acquire` waits (`math.huge`: forever)
+-- @field check_interval the longest pause between tries
+-- @field fail_when_locked fail at once on contention
+-- @field flags `LOCK_EX` or `LOCK_SH`, `| LOCK_NB`
+-- @field raise_on_release_error report a failed flush or unlock from
+-- `release`
+-- @field mechanism "flock", "posix" or "ofd"
+-- @field on_wait the default `on_wait` of `acquire` (or nil)
+-- @field fh the file handle while held, else nil
+-- @usage
+-- local lock <close> = portalocker.Lock("cache.txt", {mode = "w", timeout = 10})
+-- local f = assert(lock:acquire())
+-- f:write("fresh cache")
+-- -- leaving the scope releases the lock
+-- @type Lock
 local Lock = class("Lock")
 M.Lock = Lock
 
@@ -391,10 +508,23 @@ local function init_file_lock(cls, ctor, filename, opts, what, defaults)
   return self
 end
 
---- Lock(filename, {mode = "a", timeout = 5, check_interval = 0.25,
---- fail_when_locked = false, flags = LOCK_EX | LOCK_NB,
---- raise_on_release_error = false, mechanism = "flock"}); mechanism:
---- "flock", "posix" or "ofd" (see M.MECHANISMS).
+--- Make a file lock (also `portalocker.Lock(filename, opts)`); nothing is
+-- opened or locked until `acquire`. Giving `timeout` with blocking
+-- `flags` (no LOCK_NB) warns, as the reference does.
+-- @tparam string filename the file to lock (created if missing)
+-- @tparam[opt] table opts options
+-- @tparam[opt="a"] string opts.mode fopen-style mode
+-- @tparam[opt=5] number opts.timeout seconds to wait
+-- @tparam[opt=0.25] number opts.check_interval longest pause between tries
+-- @tparam[opt=false] boolean opts.fail_when_locked fail at once on contention
+-- @tparam[opt=LOCK_EX|LOCK_NB] integer opts.flags lock flags
+-- @tparam[opt=false] boolean opts.raise_on_release_error report release failures
+-- @tparam[opt="flock"] string opts.mechanism "flock", "posix" or "ofd"
+-- @tparam[opt] function opts.on_wait see `acquire`
+-- @treturn Lock
+-- @raise InvalidArgument for a bad option (unknown, wrong type, bad mode,
+-- flags or mechanism)
+-- @usage local lock = portalocker.Lock("app.lock", {timeout = 1})
 function Lock.new(filename, opts)
   return init_file_lock(Lock, core.pl_lock_new, filename, opts, "Lock",
                         {mode = "a", fail_when_locked = false, mode_settable = true})
@@ -410,11 +540,27 @@ function Lock:_warn_blocking_timeout()
   warn("portalocker: timeout has no effect in blocking mode")
 end
 
---- Acquire: the Lua file handle (the same one while held), or nil + err
---- (AlreadyLocked on contention or timeout, Interrupted when on_wait or
---- :cancel() ended the wait). Options override the object's timeout /
---- check_interval / fail_when_locked / on_wait for this call. The file
---- handle keeps this object (and so the lock and its descriptor) alive.
+--- Lock the file: the Lua file handle (the same one while held). The
+-- file handle keeps this object (and so the lock and its descriptor)
+-- alive.
+-- @tparam[opt] table opts per-call overrides of the object's settings
+-- @tparam[opt] number opts.timeout seconds to wait this time
+-- @tparam[opt] number opts.check_interval longest pause this time
+-- @tparam[opt] boolean opts.fail_when_locked fail at once this time
+-- @tparam[opt] function opts.on_wait called at least every 20 ms on this
+-- thread while waiting; a truthy result ends the wait (nil +
+-- Interrupted, nothing held), an error ends it and propagates; it must
+-- not yield or use this lock
+-- @treturn[1] file the locked file handle
+-- @treturn[2] nil
+-- @treturn[2] Error AlreadyLocked on contention or timeout, Interrupted
+-- when on_wait or `cancel` ended the wait, IO when the file cannot be
+-- opened (with errno)
+-- @raise InvalidArgument for a bad option; InvalidState while another
+-- thread uses this object
+-- @usage
+-- local f, err = lock:acquire({timeout = 0})
+-- if not f then print("busy: " .. err.message) end
 function Lock:acquire(opts)
   opts = options(opts, WAIT_ACQUIRE_OPTS, "acquire")
   if opts.timeout ~= nil then self:_warn_blocking_timeout() end
@@ -448,9 +594,13 @@ end
 function Lock:_acquire_failed(err) return err end
 
 --- Release: flush and close the file handle, unlock, close. A no-op when
---- nothing is held (RLock: releasing more often than acquired raises
---- NotHeld). true, or nil + err (the flush or, with raise_on_release_error,
---- the unlock failed; the lock is released anyway).
+-- nothing is held. RLock: releases once (the last one unlocks).
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error the flush or, with raise_on_release_error, the
+-- unlock failed (the lock is released anyway)
+-- @raise NotHeld for an RLock released more often than acquired
+-- @usage assert(lock:release())
 function Lock:release()
   local ok, err = true, nil
   if self.fh ~= nil and toint(core.pl_lock_count(self._h)) <= 1 then
@@ -464,14 +614,17 @@ function Lock:release()
   return true
 end
 
---- End this lock's wait in progress, or its next one (nil + Interrupted):
---- the C core's pl_lock_cancel, safe from any thread (another Lua state's)
---- and from a C signal handler.
+--- End this lock's wait in progress, or its next one (nil +
+-- Interrupted): the C core's pl_lock_cancel, safe from any thread
+-- (another Lua state's) and from a C signal handler.
+-- @usage lock:cancel()
 function Lock:cancel()
   core.pl_lock_cancel(self._h)
 end
 
 --- True while this object holds its lock.
+-- @treturn boolean
+-- @usage if lock:is_held() then lock:release() end
 function Lock:is_held()
   return core.pl_lock_is_held(self._h) == 1
 end
@@ -490,37 +643,77 @@ function Lock:_close(err)
   close_with(self, err, release_all)
 end
 
---- RLock: a Lock the same object may acquire repeatedly (counted).
+--- A Lock the same object may acquire repeatedly; `release` counts, and
+-- the last release unlocks. Has every method of `Lock`.
+-- @usage
+-- local lock = portalocker.RLock("state.lock")
+-- lock:acquire(); lock:acquire()
+-- assert(lock:count() == 2)
+-- lock:release(); lock:release()
+-- @type RLock
 local RLock = class("RLock", Lock)
 M.RLock = RLock
 
+--- Make a reentrant lock (also `portalocker.RLock(filename, opts)`).
+-- @tparam string filename the file to lock
+-- @tparam[opt] table opts `Lock.new`'s options
+-- @treturn RLock
+-- @raise InvalidArgument for a bad option
+-- @usage local lock = portalocker.RLock("state.lock", {timeout = 2})
 function RLock.new(filename, opts)
   return init_file_lock(RLock, core.pl_rlock_new, filename, opts, "RLock",
                         {mode = "a", fail_when_locked = false, mode_settable = true})
 end
 
 --- How many times this object holds the lock.
+-- @treturn integer 0 when not held
+-- @usage print(lock:count())
 function RLock:count()
   return toint(core.pl_lock_count(self._h))
 end
 
---- TemporaryFileLock(filename = ".lock", {...}): the file exists only while
---- the lock is held. fail_when_locked defaults to true.
+--- A lock file that exists only while the lock is held; `fail_when_locked`
+-- defaults to true. Has every method of `Lock`.
+-- @usage
+-- local lock <close> = portalocker.TemporaryFileLock("/tmp/backup.lock")
+-- if lock:acquire() then run_backup() end
+-- @type TemporaryFileLock
 local TemporaryFileLock = class("TemporaryFileLock", Lock)
 M.TemporaryFileLock = TemporaryFileLock
 
+--- Make a temporary lock (also `portalocker.TemporaryFileLock(filename,
+-- opts)`).
+-- @tparam[opt=".lock"] string filename the lock file, created by
+-- `acquire` and removed by `release`
+-- @tparam[opt] table opts `Lock.new`'s options except `mode`
+-- (`fail_when_locked` defaults to true)
+-- @treturn TemporaryFileLock
+-- @raise InvalidArgument for a bad option (`mode` among them)
+-- @usage local lock = portalocker.TemporaryFileLock("run.lock", {timeout = 30, fail_when_locked = false})
 function TemporaryFileLock.new(filename, opts)
   return init_file_lock(TemporaryFileLock, core.pl_temporary_lock_new,
                         pick(filename, ".lock"), opts, "TemporaryFileLock",
                         {mode = "w", fail_when_locked = true})
 end
 
---- PidFileLock(filename = ".pid", {...}): locks "<filename>.lock" and writes
---- this process's PID to filename. On contention acquire gives nil, err
---- with err.holder_pid (the holder's PID when it could be read).
+--- Locks "<filename>.lock" and writes this process's PID to filename. On
+-- contention `acquire` gives nil, err with `err.holder_pid` (the
+-- holder's PID when it could be read). Has every method of `Lock`.
+-- @usage
+-- local lock = portalocker.PidFileLock("/run/myd.pid")
+-- local ok, err = lock:acquire()
+-- if not ok then error("already running as " .. tostring(err.holder_pid)) end
+-- @type PidFileLock
 local PidFileLock = class("PidFileLock", Lock)
 M.PidFileLock = PidFileLock
 
+--- Make a PID-file lock (also `portalocker.PidFileLock(filename, opts)`).
+-- @tparam[opt=".pid"] string filename the PID file
+-- @tparam[opt] table opts `Lock.new`'s options except `mode`
+-- (`fail_when_locked` defaults to true)
+-- @treturn PidFileLock
+-- @raise InvalidArgument for a bad option
+-- @usage local lock = portalocker.PidFileLock("worker.pid")
 function PidFileLock.new(filename, opts)
   return init_file_lock(PidFileLock, core.pl_pidfile_lock_new,
                         pick(filename, ".pid"), opts, "PidFileLock",
@@ -536,17 +729,34 @@ function PidFileLock:_acquire_failed(err)
   return err
 end
 
---- The PID in the PID file, or nil (missing, empty, not a number).
+--- The PID in the PID file.
+-- @treturn integer|nil nil when the file is missing, empty or not a number
+-- @usage print(lock:read_pid())
 function PidFileLock:read_pid()
   local pid = toint(core.pl_lock_read_pid(self._h))
   if pid and pid > 0 then return pid end
   return nil
 end
 
---------------------------------------------------------------------------
--- Bounded semaphores
---------------------------------------------------------------------------
+-- Bounded semaphores ----------------------------------------------------
 
+--- At most `maximum` holders across processes, using `maximum` lock files
+-- (the reference's BoundedSemaphore). The fields are the settings.
+-- @field maximum how many holders at most
+-- @field name the name in the slot files' names
+-- @field filename_pattern the slot files' names ({name}, {number:02d})
+-- @field directory where the slot files are
+-- @field timeout seconds `acquire` waits
+-- @field check_interval the longest pause between tries
+-- @field fail_when_locked kept for the reference's API
+-- @field mechanism "flock", "posix" or "ofd"
+-- @field on_wait the default `on_wait` of `acquire` (or nil)
+-- @field slot the held slot's number (0-based), else nil
+-- @field fh the held slot's file handle, else nil
+-- @usage
+-- local sem <close> = portalocker.BoundedSemaphore(4, {name = "encoders", timeout = 60})
+-- if sem:acquire() then encode() end
+-- @type BoundedSemaphore
 local BoundedSemaphore = class("BoundedSemaphore")
 M.BoundedSemaphore = BoundedSemaphore
 
@@ -582,12 +792,23 @@ local function init_semaphore(cls, maximum, opts, what, default_name)
   return setmetatable(self, cls)
 end
 
---- BoundedSemaphore(maximum, {name = "bounded_semaphore", filename_pattern =
---- "{name}.{number:02d}.lock", directory = $TMPDIR or "/tmp", timeout = 5,
---- check_interval = 0.25, fail_when_locked = true, mechanism = "flock"}).
---- At most `maximum`
---- holders across processes. Without a name it is deprecated (a warning):
---- use NamedBoundedSemaphore.
+--- Make a semaphore (also `portalocker.BoundedSemaphore(maximum, opts)`).
+-- Without a name it is deprecated (a warning): use NamedBoundedSemaphore.
+-- @tparam integer maximum how many holders at most (at least 1)
+-- @tparam[opt] table opts options
+-- @tparam[opt="bounded_semaphore"] string opts.name the name
+-- @tparam[opt="{name}.{number:02d}.lock"] string opts.filename_pattern
+-- the slot files' names
+-- @tparam[opt] string opts.directory where the slot files are (default
+-- $TMPDIR or "/tmp")
+-- @tparam[opt=5] number opts.timeout seconds to wait
+-- @tparam[opt=0.25] number opts.check_interval longest pause between tries
+-- @tparam[opt=true] boolean opts.fail_when_locked as in the reference
+-- @tparam[opt="flock"] string opts.mechanism "flock", "posix" or "ofd"
+-- @tparam[opt] function opts.on_wait see `Lock:acquire`
+-- @treturn BoundedSemaphore
+-- @raise InvalidArgument for a bad option or a maximum below 1
+-- @usage local sem = portalocker.BoundedSemaphore(2, {name = "uploads", directory = "/var/lock"})
 function BoundedSemaphore.new(maximum, opts)
   local self = init_semaphore(BoundedSemaphore, maximum, opts,
                               "BoundedSemaphore", "bounded_semaphore")
@@ -602,9 +823,22 @@ function BoundedSemaphore:_describe()
   return fmt("%s(%d, %q)", getmetatable(self).__name, self.maximum, self.name)
 end
 
---- Take a free slot: a Lua file handle on the slot's file (self.slot is
---- the slot number, 0-based), or nil + err (AlreadyLocked when no slot
---- frees up in time). Acquiring while holding raises InvalidState.
+--- Take a free slot: a Lua file handle on the slot's file (`self.slot` is
+-- the slot number, 0-based).
+-- @tparam[opt] table opts per-call overrides
+-- @tparam[opt] number opts.timeout seconds to wait this time
+-- @tparam[opt] number opts.check_interval longest pause this time
+-- @tparam[opt] boolean opts.fail_when_locked accepted, as in the reference
+-- @tparam[opt] function opts.on_wait see `Lock:acquire`
+-- @treturn[1] file the slot's file handle
+-- @treturn[2] nil
+-- @treturn[2] Error AlreadyLocked when no slot frees up in time,
+-- Interrupted when on_wait or `cancel` ended the wait
+-- @raise InvalidState when a slot is already held; InvalidArgument for a
+-- bad option
+-- @usage
+-- local f, err = sem:acquire({timeout = 1})
+-- if f then work(); sem:release() end
 function BoundedSemaphore:acquire(opts)
   opts = options(opts, WAIT_ACQUIRE_OPTS, "acquire")
   if self.fh == nil then -- the field is the truth
@@ -629,7 +863,11 @@ function BoundedSemaphore:acquire(opts)
   return f
 end
 
---- Release the held slot (a no-op when none is held). true, or nil + err.
+--- Release the held slot (a no-op when none is held).
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error the flush or the unlock failed (released anyway)
+-- @usage sem:release()
 function BoundedSemaphore:release()
   local f = self.fh
   self.fh, self.slot = nil, nil
@@ -640,17 +878,26 @@ function BoundedSemaphore:release()
   return true
 end
 
---- End this semaphore's wait in progress, or its next one
---- (pl_semaphore_cancel).
+--- End this semaphore's wait in progress, or its next one (nil +
+-- Interrupted; pl_semaphore_cancel), from any thread or a C signal
+-- handler.
+-- @usage sem:cancel()
 function BoundedSemaphore:cancel()
   core.pl_semaphore_cancel(self._h)
 end
 
+--- True while this object holds a slot.
+-- @treturn boolean
+-- @usage if sem:is_held() then sem:release() end
 function BoundedSemaphore:is_held()
   return toint(core.pl_semaphore_slot(self._h)) >= 0
 end
 
---- The path of slot `number` (0-based).
+--- The path of a slot.
+-- @tparam integer number the slot, 0-based
+-- @treturn string
+-- @raise InvalidArgument for a number out of range or not an integer
+-- @usage print(sem:get_filename(0))
 function BoundedSemaphore:get_filename(number)
   if math.type(number) ~= "integer" then
     argerror("get_filename", "number: integer expected, got " .. type(number))
@@ -658,7 +905,9 @@ function BoundedSemaphore:get_filename(number)
   return core.pl_semaphore_slot_path(self._h, number)
 end
 
---- The paths of every slot.
+--- The paths of every slot, in slot order.
+-- @treturn {string,...}
+-- @usage for _, path in ipairs(sem:get_filenames()) do print(path) end
 function BoundedSemaphore:get_filenames()
   local t = {}
   for i = 0, self.maximum - 1 do t[#t + 1] = self:get_filename(i) end
@@ -672,11 +921,22 @@ function BoundedSemaphore:_close(err)
   end)
 end
 
---- NamedBoundedSemaphore(maximum, {name = "bounded_semaphore.<random>",
---- ...}): a BoundedSemaphore with a random name unless one is given.
+--- A BoundedSemaphore with a random name unless one is given. Has every
+-- method of `BoundedSemaphore`.
+-- @usage
+-- local sem = portalocker.NamedBoundedSemaphore(3, {name = "crawlers"})
+-- @type NamedBoundedSemaphore
 local NamedBoundedSemaphore = class("NamedBoundedSemaphore", BoundedSemaphore)
 M.NamedBoundedSemaphore = NamedBoundedSemaphore
 
+--- Make a named semaphore (also `portalocker.NamedBoundedSemaphore(maximum,
+-- opts)`).
+-- @tparam integer maximum how many holders at most
+-- @tparam[opt] table opts `BoundedSemaphore.new`'s options; `name`
+-- defaults to "bounded_semaphore.<random number>"
+-- @treturn NamedBoundedSemaphore
+-- @raise InvalidArgument for a bad option
+-- @usage local sem = portalocker.NamedBoundedSemaphore(2, {name = "db-migrations", timeout = 0})
 function NamedBoundedSemaphore.new(maximum, opts)
   local name = type(opts) == "table" and opts.name or nil
   if name == nil then
@@ -690,10 +950,19 @@ function NamedBoundedSemaphore.new(maximum, opts)
                         "NamedBoundedSemaphore", name)
 end
 
---------------------------------------------------------------------------
--- open_atomic
---------------------------------------------------------------------------
+-- open_atomic -----------------------------------------------------------
 
+--- A write in progress of `open_atomic` without a function. `<close>`
+-- abandons it unless committed.
+-- @field file the Lua file handle on the temporary file
+-- @field path where the file appears once committed
+-- @field temp_path the temporary file's path
+-- @field committed true once `commit` published the file
+-- @usage
+-- local w <close> = assert(portalocker.open_atomic("config.json"))
+-- w:write(data)
+-- assert(w:commit())
+-- @type AtomicFile
 local AtomicFile = class("AtomicFile")
 M.AtomicFile = AtomicFile
 
@@ -702,9 +971,14 @@ function AtomicFile:_describe()
 end
 
 --- Publish the written file under its path: flush, fsync, link into place
---- (never replacing an existing file). true, or nil + err (FileExists:
---- the path appeared meanwhile; the other file is untouched). The
---- temporary file is removed in every case.
+-- (never replacing an existing file). The temporary file is removed in
+-- every case.
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error FileExists: the path appeared meanwhile (the other
+-- file is untouched); IO for a failed write or sync
+-- @raise InvalidState when already committed or abandoned
+-- @usage assert(w:commit())
 function AtomicFile:commit()
   if self._done then
     raise(INVALID_STATE, "open_atomic: already committed or abandoned")
@@ -724,7 +998,9 @@ function AtomicFile:commit()
 end
 
 --- Abandon: nothing is published, the temporary file is removed. Safe to
---- call more than once, and after commit.
+-- call more than once, and after commit.
+-- @treturn boolean true
+-- @usage w:abandon()
 function AtomicFile:abandon()
   if self._done then return true end
   self._done = true
@@ -733,7 +1009,13 @@ function AtomicFile:abandon()
   return true
 end
 
---- Shorthand for self.file:write(...).
+--- Shorthand for `self.file:write(...)`.
+-- @param ... strings or numbers to write
+-- @treturn[1] AtomicFile self
+-- @treturn[2] nil
+-- @treturn[2] string the error message
+-- @treturn[2] integer the errno
+-- @usage w:write("a", 1, "\n"):write("more")
 function AtomicFile:write(...)
   local r, msg, errno = self.file:write(...)
   if r == self.file then return self end
@@ -744,13 +1026,27 @@ function AtomicFile:_close(err)
   self:abandon()
 end
 
---- open_atomic(path, fn): call fn(file) with a Lua file handle on a
---- temporary file next to `path`; when fn returns, publish the file under
---- `path` (never replacing an existing file) and return true, or nil + err
---- (FileExists). If fn raises, nothing is published and the error
---- propagates. Without fn: an AtomicFile (fields `file`, `path`,
---- `temp_path`; methods write, commit, abandon; `<close>` abandons unless
---- committed). nil + err when it cannot start (FileExists: `path` exists).
+--- Atomic writes.
+-- @section atomic
+
+--- Write a file that appears complete or not at all: `fn(file)` gets a
+-- Lua file handle on a temporary file next to `path`; when fn returns,
+-- the file is published under `path` (never replacing an existing
+-- file). If fn raises, nothing is published and the error propagates.
+-- @tparam string path where the file appears
+-- @tparam[opt] function fn writes the file; without it `open_atomic`
+-- returns an `AtomicFile` to write and commit
+-- @treturn[1] boolean|AtomicFile true (with fn, once published), or the
+-- AtomicFile (without fn)
+-- @treturn[2] nil
+-- @treturn[2] Error FileExists: `path` exists or appeared meanwhile; IO
+-- for a failed create, write or sync
+-- @raise InvalidArgument for a non-string path or a non-function fn; the
+-- error fn raised
+-- @usage
+-- assert(portalocker.open_atomic("config.json", function(f)
+--   f:write(encode(config))
+-- end))
 function M.open_atomic(path, fn)
   check_string(path, "open_atomic", "path")
   if fn ~= nil and type(fn) ~= "function" then
@@ -775,10 +1071,32 @@ function M.open_atomic(path, fn)
   return self:commit()
 end
 
---------------------------------------------------------------------------
--- RedisLock
---------------------------------------------------------------------------
+-- RedisLock -------------------------------------------------------------
 
+--- A distributed lock on a Redis pub/sub channel, compatible with the
+-- reference's RedisLock (the two exclude each other). With
+-- `fencing = true` every exclusive grant draws a token (INCR on
+-- `fence_key()`, read with `fence_token()`): hand it to the resource with
+-- every write, so a holder paused past its loss is refused. A Lua state
+-- runs one call at a time, so no call on a lock can overlap another (a
+-- coroutine cannot yield inside one); its __gc frees the C handle without
+-- calling Lua.
+-- @field channel the channel
+-- @field timeout seconds `acquire` waits
+-- @field check_interval the longest pause between tries
+-- @field fail_when_locked fail at once on contention
+-- @field unavailable_timeout seconds of silence after which a holder
+-- counts as gone
+-- @field flags `LOCK_EX` (a writer) or `LOCK_SH` (a reader)
+-- @field fencing whether grants draw fencing tokens
+-- @field self_check_interval seconds between self-checks of a held
+-- lock, or nil
+-- @usage
+-- local lock <close> = portalocker.RedisLock("deploy", {port = 6379, fencing = true})
+-- assert(lock:acquire())
+-- deploy(lock:fence_token())
+-- assert(lock:release())
+-- @type RedisLock
 local RedisLock = class("RedisLock")
 M.RedisLock = RedisLock
 
@@ -797,17 +1115,32 @@ local REDIS_MODES = {
   [core.PL_REDIS_MODE_EXCLUSIVE] = "exclusive",
 }
 
---- RedisLock(channel, {host = "127.0.0.1", port = 6379, db = 0, username,
---- password, unix_socket_path, socket_connect_timeout, socket_timeout,
---- timeout = 5, check_interval = 0.25, fail_when_locked = false,
---- unavailable_timeout = 1, flags = LOCK_EX, fencing = false,
---- self_check_interval}): a distributed lock on a Redis pub/sub channel,
---- compatible with the reference's RedisLock. With fencing = true every
---- exclusive grant draws a token (INCR on fence_key(), read with
---- fence_token()): hand it to the resource with every write, so a holder
---- paused past its loss is refused. A Lua state runs one call at a time,
---- so no call on a lock can overlap another (a coroutine cannot yield
---- inside one); its __gc frees the C handle without calling Lua.
+--- Make a Redis lock (also `portalocker.RedisLock(channel, opts)`);
+-- nothing is connected until `acquire`. The defaults are the reference's.
+-- @tparam string channel the pub/sub channel (binary-safe)
+-- @tparam[opt] table opts options
+-- @tparam[opt="127.0.0.1"] string opts.host the server's host
+-- @tparam[opt=6379] integer opts.port the server's port
+-- @tparam[opt=0] integer opts.db the database number
+-- @tparam[opt] string opts.username the ACL user (with password)
+-- @tparam[opt] string opts.password AUTH password
+-- @tparam[opt] string opts.unix_socket_path connect through this Unix
+-- socket instead
+-- @tparam[opt] number opts.socket_connect_timeout seconds to connect
+-- @tparam[opt] number opts.socket_timeout seconds per command
+-- @tparam[opt=5] number opts.timeout seconds to wait
+-- @tparam[opt=0.25] number opts.check_interval longest pause between tries
+-- @tparam[opt=false] boolean opts.fail_when_locked fail at once on contention
+-- @tparam[opt=1] number opts.unavailable_timeout seconds of silence after
+-- which a holder counts as gone (the same for every participant)
+-- @tparam[opt=LOCK_EX] integer opts.flags `LOCK_EX` or `LOCK_SH`
+-- @tparam[opt=false] boolean opts.fencing draw fencing tokens
+-- @tparam[opt] number opts.self_check_interval seconds between
+-- end-to-end self-checks of a held lock
+-- @treturn RedisLock
+-- @raise InvalidArgument for a bad option, flags other than LOCK_EX or
+-- LOCK_SH, a non-positive self_check_interval
+-- @usage local lock = portalocker.RedisLock("jobs", {unix_socket_path = "/run/redis.sock"})
 function RedisLock.new(channel, opts)
   check_string(channel, "RedisLock", "channel")
   opts = options(opts, REDIS_OPTS, "RedisLock")
@@ -859,8 +1192,18 @@ function RedisLock:_describe()
   return fmt("%s(%q)", getmetatable(self).__name, self.channel)
 end
 
---- Acquire: self, or nil + err (AlreadyLocked; ConnectionError when the
---- server cannot be reached). Acquiring a held lock raises InvalidState.
+--- Take the lock.
+-- @tparam[opt] table opts per-call overrides
+-- @tparam[opt] number opts.timeout seconds to wait this time
+-- @tparam[opt] number opts.check_interval longest pause this time
+-- @tparam[opt] boolean opts.fail_when_locked fail at once this time
+-- @treturn[1] RedisLock self
+-- @treturn[2] nil
+-- @treturn[2] Error AlreadyLocked on contention or timeout;
+-- ConnectionError when the server cannot be reached
+-- @raise InvalidState when this object already holds the lock;
+-- InvalidArgument for a bad option
+-- @usage local ok, err = lock:acquire({timeout = 10})
 function RedisLock:acquire(opts)
   opts = options(opts, ACQUIRE_OPTS, "acquire")
   if self._held and not self:is_lost() then
@@ -875,8 +1218,14 @@ function RedisLock:acquire(opts)
   return self
 end
 
---- Release. true, or nil + err (LockLost: the lock had been lost while
---- held; everything is cleaned up anyway). A no-op when not held.
+--- Release (unsubscribe). A no-op when not held.
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] Error LockLost (with `channel`): the lock had been lost
+-- while held; everything is cleaned up anyway
+-- @usage
+-- local ok, err = lock:release()
+-- if not ok then print("work may have overlapped: " .. err.message) end
 function RedisLock:release()
   self._held = false
   local ok, err = try(core.pl_redis_lock_release, self._h)
@@ -887,8 +1236,12 @@ function RedisLock:release()
   return true
 end
 
---- true while held; nil + err (LockLost, or NotHeld when nothing is held).
---- Call it before each step that needs the exclusion.
+--- Whether the lock is still held, confirmed by the holder's background
+-- round trips. Call it before each step that needs the exclusion.
+-- @treturn[1] boolean true while held
+-- @treturn[2] nil
+-- @treturn[2] Error LockLost, or NotHeld when nothing is held
+-- @usage for _, step in ipairs(steps) do assert(lock:check()); step() end
 function RedisLock:check()
   local ok, err = pcall(core.pl_redis_lock_check, self._h)
   if ok then return true end
@@ -899,7 +1252,9 @@ function RedisLock:check()
 end
 
 --- True from the moment a held lock was lost until the next acquire, also
---- after release (no round trip).
+-- after release (no round trip).
+-- @treturn boolean
+-- @usage if lock:is_lost() then abort_work() end
 function RedisLock:is_lost()
   if core.pl_redis_lock_is_lost(self._h) == 1 then return true end
   local ok, err = self:check()
@@ -907,30 +1262,42 @@ function RedisLock:is_lost()
 end
 
 --- The token of the current or most recent fenced exclusive grant (kept
---- after release and loss until the next acquire), or nil: fencing off, a
---- reader, or no grant yet.
+-- after release and loss until the next acquire).
+-- @treturn integer|nil nil: fencing off, a reader, or no grant yet
+-- @usage db:write(row, lock:fence_token())
 function RedisLock:fence_token()
   local t = math.tointeger(core.pl_redis_lock_get_fence_token(self._h))
   if t == nil or t == 0 then return nil end
   return t
 end
 
---- "<channel>-fence": the key of the channel's fencing counter (the lock
---- never deletes it).
+--- The key of the channel's fencing counter, "<channel>-fence" (the lock
+-- never deletes it).
+-- @treturn string
+-- @usage print(lock:fence_key()) --> jobs-fence
 function RedisLock:fence_key()
   return core.pl_redis_lock_get_fence_key(self._h)
 end
 
---- The mode this lock advertises now: "shared", "pending" or "exclusive".
+--- The mode this lock advertises now.
+-- @treturn string "shared", "pending" or "exclusive"
+-- @usage print(lock:mode())
 function RedisLock:mode()
   return REDIS_MODES[core.pl_redis_lock_get_mode(self._h)]
 end
 
 --- Who holds the channel now, changing nothing (never reaps, never
---- subscribes; this lock's own record is included while it holds): a list
---- of {holder_id, mode, legacy, elected} (elected nil for a peer older than
---- the field), {} for a channel nobody is on; nil + err when no probe was
---- conclusive within opts.timeout seconds (default unavailable_timeout).
+-- subscribes; this lock's own record is included while it holds).
+-- @tparam[opt] table opts options
+-- @tparam[opt] number opts.timeout seconds for a conclusive answer
+-- (default: unavailable_timeout)
+-- @treturn[1] {table,...} one table per holder: `holder_id` (string),
+-- `mode` ("shared", "pending" or "exclusive"), `legacy` (boolean: a
+-- reply that was no protocol record), `elected` (boolean, nil for a peer
+-- older than the field); {} for a channel nobody is on
+-- @treturn[2] nil
+-- @treturn[2] Error no probe was conclusive in time, or ConnectionError
+-- @usage for _, h in ipairs(assert(lock:probe())) do print(h.holder_id, h.mode) end
 function RedisLock:probe(opts)
   opts = options(opts, {timeout = "number"}, "probe")
   local ok, list = try(core.pl_redis_lock_probe, self._h,
@@ -950,11 +1317,17 @@ function RedisLock:probe(opts)
   return holders
 end
 
+--- True while held (`check` succeeds).
+-- @treturn boolean
+-- @usage if lock:is_held() then lock:release() end
 function RedisLock:is_held()
   return self:check() == true
 end
 
---- This holder's id in the reference's wire format.
+--- This holder's id in the reference's wire format (fixed for the
+-- object's life).
+-- @treturn string
+-- @usage print(lock:holder_id())
 function RedisLock:holder_id()
   return core.pl_redis_lock_holder_id(self._h)
 end

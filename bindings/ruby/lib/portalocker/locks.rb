@@ -629,6 +629,8 @@ module Portalocker
       N.pl_pidfile_lock_new(path)
     end
 
+    # A PID-file lock; the options are {TemporaryFileLock#initialize}'s.
+    #
     # @param filename [String] the PID file (the lock is "<filename>.lock")
     # @param opts [Hash] {TemporaryFileLock#initialize}'s options
     # @raise [InvalidArgument] bad flags or mechanism

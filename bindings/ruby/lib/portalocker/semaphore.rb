@@ -28,6 +28,8 @@ module Portalocker
     # @return [String]
     attr_reader :name
 
+    # Settings only: no slot file is opened until {#acquire}.
+    #
     # @param maximum [Integer] how many holders at most (the number of slots)
     # @param name [String, nil] the semaphore's name (nil or the default
     #   "bounded_semaphore" warn: deprecated, use {NamedBoundedSemaphore})
@@ -330,6 +332,8 @@ module Portalocker
   #   sem = Portalocker::NamedBoundedSemaphore.new(3, name: "crawlers")
   #   sem.synchronize { crawl }
   class NamedBoundedSemaphore < BoundedSemaphore
+    # A semaphore named +name+, or a random name.
+    #
     # @param maximum [Integer] how many holders at most
     # @param name [String, nil] the name (nil: "bounded_semaphore.<random number>")
     # @param opts [Hash] {BoundedSemaphore#initialize}'s other options
