@@ -310,6 +310,16 @@ $(RUBY_DIR)/.built: $(BINDING_DEPS) $(RUBY_SRCS)
 ruby-gem: $(RUBY_DIR)/.built
 	bash bindings/ruby/stage-gem.sh $(RUBY_GEM_DIR)
 
+# ---- API references (ci/tests.d/docs.sh) -------------------------------------
+# `make docs`: the Ruby reference (YARD, bindings/ruby/.yardopts) into
+# build/docs/ruby and the Lua one (LDoc, bindings/lua/config.ld) into
+# build/docs/lua; fails on a warning or an undocumented public item. Needs
+# yard and lua-ldoc (ci/setup.sh). The C API's reference is the manual pages
+# (doc/man), Python's the docstrings (pydoc cportalocker).
+.PHONY: docs
+docs:
+	bash ci/tests.d/docs.sh
+
 # ---- Redis lock tests and bench (ci/tests.d/redis.sh, tests/bench/redis.sh) --
 # cmocka binaries tests/redis/test_*.c (with tests/redis/redis_testutil.c),
 # the interop helper pl_redis_cli and the Redis bench; all need a running

@@ -16,6 +16,7 @@ PACKAGES=(
   valgrind
   lua-cjson            # JSON for the Lua conformance agent (tests/conformance)
   luarocks             # the Lua binding's rockspec is installed by ci/tests.d/lua.sh
+  yard lua-ldoc        # the Ruby and Lua API references (ci/tests.d/docs.sh, make docs)
   # hardening checks (ci/hardening/): valgrind above, clang with its
   # libFuzzer/sanitizer runtimes, static analysis, the ABI baseline; clang
   # also builds the library in ci/tests.d/build.sh
