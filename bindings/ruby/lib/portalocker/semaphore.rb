@@ -233,8 +233,8 @@ module Portalocker
       super(timeout: timeout, check_interval: check_interval, fail_when_locked: true, &block)
     end
 
-    # Give the slot back; a no-op when none is held.
-    # A no-op when nothing is held, and when called again on the thread
+    # Give the slot back (closing its File). A no-op when none is held,
+    # and when called again on the thread
     # that is inside a release or an acquire of this semaphore.
     # @return [nil]
     # @raise [LockException] unlocking the slot failed
