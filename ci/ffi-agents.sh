@@ -23,8 +23,14 @@ done
 export PATH
 
 say() { echo "ffi-agents: $*" >&2; }
+# A missing toolchain fails with CI=true; elsewhere its agent is left out
+# (the runner shows its runs as n/b, never as passed).
 need() {
-  command -v "$1" >/dev/null || { say "$1 is not installed (run ci/setup.sh): cannot build the $2 agent"; exit 1; }
+  command -v "$1" >/dev/null && return 0
+  say "$1 is not installed (see ci/setup.sh): cannot build the $2 agent"
+  [ "${CI:-}" = true ] && exit 1
+  skipped=1
+  return 1
 }
 
 # up to date: the stamp holds the checksum of the agent's sources
@@ -39,7 +45,7 @@ fresh() {
 done_stamp() { mv "$1.new" "$1"; }
 
 build_node() {
-  need node Node; need npm Node
+  need node Node && need npm Node || return 0
   local dir=$OUT/node stamp=$OUT/node.stamp
   mkdir -p "$dir"
   fresh "$stamp" $SRC/node/package.json $SRC/node/package-lock.json && return 0
@@ -53,7 +59,7 @@ build_node() {
 }
 
 build_go() {
-  need go Go
+  need go Go || return 0
   local stamp=$OUT/agent_go.stamp
   fresh "$stamp" $SRC/go/go.mod $SRC/go/go.sum $SRC/go/main.go && [ -x "$OUT/agent_go" ] && return 0
   # purego: dlopen without cgo, so the binary has no C code at all;
@@ -65,7 +71,7 @@ build_go() {
 }
 
 build_java() {
-  need java Java; need javac Java; need mvn Java
+  need java Java && need javac Java && need jar Java && need mvn Java || return 0
   local dir=$OUT/java stamp=$OUT/java.stamp
   fresh "$stamp" $SRC/java/pom.xml $SRC/java/jars.sha256 $SRC/java/Agent.java \
     && [ -f "$dir/classes/Agent.class" ] && return 0
@@ -94,7 +100,7 @@ build_java() {
 }
 
 build_rust() {
-  need cargo Rust
+  need cargo Rust || return 0
   local stamp=$OUT/agent_rust.stamp
   fresh "$stamp" $SRC/rust/Cargo.toml $SRC/rust/Cargo.lock $SRC/rust/src/main.rs \
     && [ -x "$OUT/agent_rust" ] && return 0
@@ -110,11 +116,12 @@ mkdir -p "$OUT" "$CACHE"
 for lang in "${@:-node go java rust}"; do
   for l in $lang; do
     t0=${EPOCHREALTIME/./}
+    skipped=0
     case $l in
       node) build_node ;; go) build_go ;; java) build_java ;; rust) build_rust ;;
       *) say "unknown agent $l"; exit 2 ;;
     esac
     ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-    say "$l agent ready ($((ms / 1000)).$((ms % 1000 / 100)) s)"
+    [ $skipped -eq 1 ] || say "$l agent ready ($((ms / 1000)).$((ms % 1000 / 100)) s)"
   done
 done

@@ -627,7 +627,7 @@ def print_matrix(results: list[tuple], scenarios: dict, langs: list[str]) -> Non
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '3')))
+    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '4')))
     ap.add_argument('-k', '--scenario', action='append', help='glob of scenario names')
     ap.add_argument('-l', '--lang', action='append', choices=LANGS, help='only these languages')
     args = ap.parse_args()

@@ -412,7 +412,8 @@ public final class Agent {
     }
 
     public static void main(String[] argv) throws IOException {
-        pl = Native.load(argv.length > 0 ? argv[0] : "libportalocker.so.1", PL.class);
+        // JNA takes a path only when it is absolute (otherwise a library name)
+        pl = Native.load(argv.length > 0 ? new java.io.File(argv[0]).getAbsolutePath() : "portalocker", PL.class);
         libc = Native.load("c", LibC.class);
         in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
