@@ -8,8 +8,9 @@ the roles spread across languages (every ordered pair for two-role
 scenarios, rotations for larger ones), the reference portalocker included.
 Prints the matrix and closes with exactly ``N passed, N failed``.
 
-Run with the CI venv's python (``bash ci/venv.sh``), after ``make`` and
-``make conformance-agent``; ``make conformance`` does all of it.
+Run with the CI venv's python (``bash ci/venv.sh``), after ``make``,
+``make conformance-agent`` and ``bash ci/ffi-agents.sh`` (the Node, Go, Java
+and Rust agents); ``make conformance`` does all of it.
 The format of scenarios and the agent protocol: tests/conformance/README.md.
 """
 
@@ -627,7 +628,7 @@ def print_matrix(results: list[tuple], scenarios: dict, langs: list[str]) -> Non
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '4')))
+    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '5')))
     ap.add_argument('-k', '--scenario', action='append', help='glob of scenario names')
     ap.add_argument('-l', '--lang', action='append', choices=LANGS, help='only these languages')
     args = ap.parse_args()
