@@ -77,7 +77,7 @@ var (
 	plRedisLockGetFenceTok func(lock handlePtr, token *int64) int32
 	plRedisLockProbe       func(lock handlePtr, timeout float64, out *handlePtr) int32
 	plRedisHoldersCount    func(list handlePtr) uintptr
-	plRedisHoldersGet      func(list handlePtr, i uintptr, id *uintptr, mode *int32, elected *int32) int32
+	plRedisHoldersGet      func(list handlePtr, i uintptr, id **byte, mode *int32, elected *int32) int32
 	plRedisHoldersFree     func(list handlePtr)
 	plRedisLockFree        func(lock handlePtr)
 
@@ -139,8 +139,8 @@ func cstr(s *string) *byte {
 }
 
 // gostr copies a C string the library owns.
-func gostr(p uintptr) string {
-	if p == 0 {
+func gostr(p *byte) string {
+	if p == nil {
 		return ""
 	}
 	var sb strings.Builder
@@ -209,9 +209,9 @@ func newHandle(spec obj) (*handle, error) {
 func (h *handle) setup(spec obj, flags int32) error {
 	switch h.kind {
 	case "Lock", "RLock", "TemporaryFileLock", "PidFileLock":
-		make := map[string]func(*handlePtr, *byte) int32{"Lock": plLockNew, "RLock": plRlockNew,
+		newLock := map[string]func(*handlePtr, *byte) int32{"Lock": plLockNew, "RLock": plRlockNew,
 			"TemporaryFileLock": plTemporaryLockNew, "PidFileLock": plPidfileLockNew}[h.kind]
-		if err := check(make(&h.lock, cstr(str(spec, "path")))); err != nil {
+		if err := check(newLock(&h.lock, cstr(str(spec, "path")))); err != nil {
 			return err
 		}
 		if err := check(plLockSetFlags(h.lock, flags)); err != nil {
@@ -320,7 +320,7 @@ func (h *handle) probe(args obj, reply obj) error {
 	defer plRedisHoldersFree(list)
 	holders := []obj{}
 	for i := uintptr(0); i < plRedisHoldersCount(list); i++ {
-		var id uintptr
+		var id *byte
 		var mode, elected int32 = -1, 0
 		plRedisHoldersGet(list, i, &id, &mode, &elected)
 		name := "exclusive"

@@ -122,7 +122,12 @@ function readLine() {
       if (e.code === 'EOF') return null;
       throw e;
     }
-    if (n === 0) return pending.length ? (pending = Buffer.alloc(0), '') : null;
+    if (n === 0) {  // end of input: a last line without its newline still counts
+      if (!pending.length) return null;
+      const line = pending.toString('utf8');
+      pending = Buffer.alloc(0);
+      return line;
+    }
     pending = Buffer.concat([pending, chunk.subarray(0, n)]);
   }
 }
