@@ -411,16 +411,22 @@ check-hardening:
 
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
-# by one agent per binding (C, Python, Ruby, Lua) and by the reference
-# portalocker, each language alone and mixed; prints the matrix and
+# by one agent per binding (C, Python, Ruby, Lua), by the reference
+# portalocker and by Node, Go, Java and Rust over the C ABI alone, each
+# language alone and mixed; prints the matrix and
 # `N passed, N failed`. `make test` runs it through ci/tests.d/conformance.sh,
-# which builds the bindings and the C agent first.
+# which builds the bindings, the C agent and the FFI agents first.
 # The C agent links the shared library (the ABI other runtimes load) and cJSON.
-.PHONY: conformance conformance-agent
+.PHONY: conformance conformance-agent conformance-ffi-agents
 conformance-agent: $(BUILD)/conformance/agent_c
 $(BUILD)/conformance/agent_c: tests/conformance/agents/agent.c core/include/portalocker.h $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Icore/include -o $@ $< $(SHARED) -lcjson \
 		-Wl,-rpath,'$$ORIGIN/..'
+# The agents that load the shared library by path through an FFI library
+# (Node koffi, Go purego, Java JNA, Rust libloading): pinned registry
+# dependencies, built into build/conformance by ci/ffi-agents.sh.
+conformance-ffi-agents: $(SHARED)
+	bash ci/ffi-agents.sh
 conformance: setup
 	bash ci/tests.d/conformance.sh

@@ -8,8 +8,9 @@ the roles spread across languages (every ordered pair for two-role
 scenarios, rotations for larger ones), the reference portalocker included.
 Prints the matrix and closes with exactly ``N passed, N failed``.
 
-Run with the CI venv's python (``bash ci/venv.sh``), after ``make`` and
-``make conformance-agent``; ``make conformance`` does all of it.
+Run with the CI venv's python (``bash ci/venv.sh``), after ``make``,
+``make conformance-agent`` and ``bash ci/ffi-agents.sh`` (the Node, Go, Java
+and Rust agents); ``make conformance`` does all of it.
 The format of scenarios and the agent protocol: tests/conformance/README.md.
 """
 
@@ -36,7 +37,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, 'build')
 AGENTS = os.path.join(HERE, 'agents')
-LANGS = ['c', 'python', 'ruby', 'lua', 'ref']
+# The bindings (and the reference), then the runtimes that load the shared
+# library through an FFI library alone (agents/{node,go,java,rust}, built
+# by ci/ffi-agents.sh). A two-role scenario pairs every binding with every
+# other language; the FFI runtimes all reach the same C ABI, so they are
+# paired with the bindings and the reference, not with each other.
+BINDINGS = ['c', 'python', 'ruby', 'lua', 'ref']
+FFI = ['node', 'go', 'java', 'rust']
+LANGS = BINDINGS + FFI
+LIBRARY = os.path.join(BUILD, 'libportalocker.so.1')
+FFI_BUILT = os.path.join(BUILD, 'conformance')
 IN_CI = os.environ.get('CI') == 'true'
 
 # Canonical error hierarchy: an expected error E accepts E or a subclass
@@ -91,7 +101,39 @@ def agent_command(lang: str) -> tuple[list[str], dict[str, str]] | str:
         env['LUA_CPATH'] = f'{libdir}/?.so;' + env.get('LUA_CPATH', ';')
         env['LUA_PATH'] = f'{libdir}/?.lua;{libdir}/?/init.lua;' + env.get('LUA_PATH', ';')
         return ['lua5.4', os.path.join(AGENTS, 'agent.lua')], env
+    if lang in FFI:
+        return ffi_agent_command(lang, env)
     raise ValueError(lang)
+
+
+def ffi_agent_command(lang: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]] | str:
+    """An FFI agent: the library is given by path, nothing of ours is
+    linked into the agent."""
+    if not os.path.isfile(LIBRARY):
+        return f'{LIBRARY} is not built (make lib)'
+    hint = f'build/conformance has no {lang} agent (bash ci/ffi-agents.sh {lang})'
+    if lang == 'node':
+        modules = os.path.join(FFI_BUILT, 'node', 'node_modules')
+        if not os.path.isdir(os.path.join(modules, 'koffi')) or shutil.which('node') is None:
+            return hint
+        env['NODE_PATH'] = modules
+        return ['node', os.path.join(AGENTS, 'node', 'agent.js'), LIBRARY], env
+    if lang == 'java':
+        java = os.path.join(FFI_BUILT, 'java')
+        if not os.path.isfile(os.path.join(java, 'classes', 'Agent.class')) or shutil.which('java') is None:
+            return hint
+        # A JVM per role, as every agent is a process of its own (the
+        # runner kills and freezes roles, POSIX locks are per process):
+        # C1 only and the serial collector start it fastest on 2 cores;
+        # JNA's native part was unpacked at build time.
+        return ['java', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto',
+                '-Djna.encoding=UTF-8', '-Djna.nounpack=true',
+                f'-Djna.boot.library.path={os.path.join(java, "native")}',
+                '-cp', f'{java}/classes:{java}/lib/*', 'Agent', LIBRARY], env
+    exe = os.path.join(FFI_BUILT, f'agent_{lang}')
+    if not os.access(exe, os.X_OK):
+        return hint
+    return [exe, LIBRARY], env
 
 
 class StepError(Exception):
@@ -284,7 +326,8 @@ def assignments(sc: dict, langs: list[str]) -> list[tuple[str, ...]]:
         out += [(lang,) * len(roles) for lang in usable]
     if policy.get('mixed', True) and len(usable) > 1:
         if len(roles) == 2:
-            out += list(itertools.permutations(usable, 2))
+            out += [pair for pair in itertools.permutations(usable, 2)
+                    if pair[0] in BINDINGS or pair[1] in BINDINGS]
         else:
             out += [tuple(usable[(i + off) % len(usable)] for i in range(len(roles)))
                     for off in range(len(usable))]
@@ -585,7 +628,7 @@ def print_matrix(results: list[tuple], scenarios: dict, langs: list[str]) -> Non
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '3')))
+    ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '5')))
     ap.add_argument('-k', '--scenario', action='append', help='glob of scenario names')
     ap.add_argument('-l', '--lang', action='append', choices=LANGS, help='only these languages')
     args = ap.parse_args()
