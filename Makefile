@@ -94,7 +94,7 @@ $(STATIC): $(CORE_OBJS)
 INSTALL_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@SOVERSION@|$(SOVERSION)|g' \
-	-e 's|@LIBS_PRIVATE@|$(filter-out -lhiredis -lcjson,$(LIBS))|g' \
+	-e 's|@LIBS_PRIVATE@|$(filter-out -lhiredis -lcjson -lssl -lcrypto,$(LIBS))|g' \
 	-e 's|@CMAKE_LIBS@|$(subst $(PL_SPACE),;,$(strip $(PL_LIBS)))|g'
 PL_EMPTY :=
 PL_SPACE := $(PL_EMPTY) $(PL_EMPTY)

@@ -120,7 +120,7 @@ static int new_identity(pl_redis_lock *l)
 static void drop_inherited(pl_redis_lock *l)
 {
     int abandon = l->thread_running;
-    redisContext **cs[3];
+    pl_redis_conn **cs[3];
     int i;
     cs[0] = &l->cmd;
     cs[1] = &l->sub;
@@ -195,6 +195,8 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
     l->notice_len = channel_len + sizeof PL_REDIS_NOTICE_SUFFIX - 1;
     make_display(l);
     l->conf.port = 6379;
+    l->conf.tls_verify_peer = 1;
+    l->conf.tls_check_hostname = 1;
     l->conf.connect_timeout = PL_REDIS_DEFAULT_CONNECT_TIMEOUT;
     l->conf.command_timeout = PL_REDIS_DEFAULT_COMMAND_TIMEOUT;
     l->flags = PL_LOCK_EX;
@@ -259,6 +261,12 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->conf.unix_path);
     free(l->conf.username);
     free(l->conf.password);
+    pl__redis_conf_tls_reset(&l->conf);
+    free(l->conf.tls_ca_file);
+    free(l->conf.tls_ca_dir);
+    free(l->conf.tls_cert_file);
+    free(l->conf.tls_key_file);
+    free(l->conf.tls_server_name);
     free(l);
 }
 
@@ -270,6 +278,19 @@ static void settings_changed(pl_redis_lock *l)
     pl__redis_close(&l->cmd);
     l->cmd_pending = 0;
     pl__redis_close(&l->w);
+}
+
+int pl__redis_setting_begin(pl_redis_lock *l, const char *what)
+{
+    CHECK_HANDLE(l);
+    CHECK_NOT_HELD(l, what);
+    return PL_OK;
+}
+
+void pl__redis_setting_changed(pl_redis_lock *l)
+{
+    settings_changed(l);
+    pl__redis_conf_tls_reset(&l->conf);
 }
 
 static int replace(char **field, const char *value)
