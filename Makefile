@@ -305,13 +305,13 @@ REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
 .PHONY: test-redis-bins
 test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
 
-# tests/redis/test_redis_wrap.c replaces the hiredis calls the core makes
-# (`nm build/libportalocker.a | grep ' U redis'`) and poll, pipe2 and
-# pthread_create with -Wl,--wrap; it defines a __wrap_X for each name here.
-REDIS_WRAP := redisConnectWithTimeout redisConnectUnixWithTimeout \
-	redisSetTimeout redisCommandArgv redisAppendCommandArgv redisBufferWrite \
-	redisBufferRead redisGetReply redisGetReplyFromReader poll pipe2 \
-	pthread_create
+# tests/redis/test_redis_wrap.c replaces the transport's calls (the
+# platform's socket functions, hiredis's formatter and reader) and poll,
+# pipe2 and pthread_create with -Wl,--wrap; it defines a __wrap_X for each
+# name here.
+REDIS_WRAP := pl__os_net_connect_tcp pl__os_net_connect_unix \
+	pl__os_net_send pl__os_net_recv redisFormatCommandArgv redisReaderGetReply \
+	poll pipe2 pthread_create
 $(BUILD)/tests/redis/test_redis_wrap: WRAP = $(foreach s,$(REDIS_WRAP),-Wl,--wrap=$(s))
 
 $(BUILD)/tests/redis/test_%: tests/redis/test_%.c $(REDIS_TEST_DEPS)

@@ -250,12 +250,17 @@ static int get_reply(pl_redis_conn *c, void **out)
     deadline = deadline_of(c->command_timeout);
     if (flush(c, deadline) != 0)
         return REDIS_ERR;
+    /* Wait, then one read per readiness (as hiredis's blocking reads):
+       no read that only says "nothing yet". */
     for (;;) {
-        int ww = 0, k = read_some(c, &ww);
+        int ww = 0, k;
+        if (!(c->tls && pl__tls_pending(c->tls)) && wait_io(c, 0, deadline))
+            return REDIS_ERR;
+        k = read_some(c, &ww);
         if (k < 0)
             return REDIS_ERR;
         if (k == 0) {
-            if (wait_io(c, ww, deadline))
+            if (ww && wait_io(c, 1, deadline)) /* TLS wants to write first */
                 return REDIS_ERR;
             continue;
         }
@@ -369,10 +374,11 @@ int pl__redis_fill(pl_redis_conn *c)
     int ww = 0, k;
     if (c->err)
         return -1;
-    /* Until the socket is empty: TLS may have decrypted more than one
-       read returned, which poll(2) on the socket cannot see. */
-    while ((k = read_some(c, &ww)) > 0)
-        ;
+    /* One read (the caller's poll said readable), and with TLS whatever
+       it decrypted beyond that read, which poll(2) cannot see. */
+    do
+        k = read_some(c, &ww);
+    while (k > 0 && c->tls && pl__tls_pending(c->tls));
     return k < 0 ? -1 : 0;
 }
 

@@ -373,6 +373,11 @@ int pl__tls_write(pl__tls *t, const void *buf, size_t len, size_t *n,
     return io_result(t, SSL_write(t->ssl, buf, cap), n, want_write, "TLS write");
 }
 
+int pl__tls_pending(const pl__tls *t)
+{
+    return SSL_pending(t->ssl) > 0;
+}
+
 const char *pl__tls_error(const pl__tls *t)
 {
     return t->err;
