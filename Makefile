@@ -302,8 +302,15 @@ REDIS_TEST_BINS := $(patsubst tests/redis/%.c,$(BUILD)/tests/redis/%,$(REDIS_TES
 REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
 	$(TEST_HELPERS) $(TEST_HELPER_HDRS) $(STATIC)
 
-.PHONY: test-redis-bins
+.PHONY: test-redis-bins test-redis-tls-bins
 test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
+
+# The TLS suite (ci/tests.d/redis-tls.sh: its own server with --tls-port).
+test-redis-tls-bins: lib $(BUILD)/tests/redis/tls/test_redis_tls
+$(BUILD)/tests/redis/tls/test_redis_tls: tests/redis/tls/test_redis_tls.c $(REDIS_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \
+		$(TEST_HELPERS) $(STATIC) -lcmocka $(LIBS)
 
 # tests/redis/test_redis_wrap.c replaces the transport's calls (the
 # platform's socket functions, hiredis's formatter and reader) and poll,

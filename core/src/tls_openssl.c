@@ -370,7 +370,23 @@ int pl__tls_write(pl__tls *t, const void *buf, size_t len, size_t *n,
     *want_write = 0;
     t->os_err = 0;
     ERR_clear_error();
-    return io_result(t, SSL_write(t->ssl, buf, cap), n, want_write, "TLS write");
+    int rc = io_result(t, SSL_write(t->ssl, buf, cap), n, want_write,
+                       "TLS write");
+    if (rc && rc != EAGAIN) {
+        /* A server that refuses us (no client certificate, TLS 1.3) sends
+           an alert and closes; the write only sees the reset. The alert
+           waits in the socket: read it for the cause. */
+        char tmp[256], saved[sizeof t->err];
+        size_t got = 0;
+        int ww = 0;
+        memcpy(saved, t->err, sizeof saved);
+        t->os_err = 0;
+        ERR_clear_error();
+        if (io_result(t, SSL_read(t->ssl, tmp, sizeof tmp), &got, &ww,
+                      "TLS write") != EPROTO)
+            memcpy(t->err, saved, sizeof saved);
+    }
+    return rc;
 }
 
 int pl__tls_pending(const pl__tls *t)
