@@ -40,11 +40,19 @@ static const char *tls_file(const char *name)
     return b;
 }
 
+/* Bounds stretched under valgrind (PL_TEST_TIME_SCALE=10). */
+static double scale(void)
+{
+    const char *s = getenv("PL_TEST_TIME_SCALE");
+    return s && atof(s) >= 1 ? atof(s) : 1;
+}
+
 /* A handle over TLS with the test CA and client certificate, by setters. */
 static pl_redis_lock *tls_lock(const char *ch, int flags)
 {
     pl_redis_lock *l = rt_lock(ch, flags);
     tu_ok(pl_redis_lock_set_host(l, "127.0.0.1", tls_port()));
+    tu_ok(pl_redis_lock_set_connect_timeout(l, 2 * scale()));
     tu_ok(pl_redis_lock_set_tls(l, 1));
     tu_ok(pl_redis_lock_set_tls_ca_file(l, tls_file("ca.crt")));
     tu_ok(pl_redis_lock_set_tls_cert_file(l, tls_file("client.crt")));
@@ -55,6 +63,7 @@ static pl_redis_lock *tls_lock(const char *ch, int flags)
 static void expect_connection_error(pl_redis_lock *l, const char *words,
                                     double max_seconds)
 {
+    max_seconds *= scale();
     char ep[64];
     double t0 = tu_now(), e;
     int rc = pl_redis_lock_acquire_with(l, 3, PL_INHERIT, 0);
@@ -198,7 +207,7 @@ static void crashed_holder_is_reaped(void **state)
     w = tls_lock(ch, PL_LOCK_EX);
     t0 = tu_now();
     tu_ok(pl_redis_lock_acquire_with(w, 5, PL_INHERIT, 0));
-    assert_true(tu_now() - t0 < 4);
+    assert_true(tu_now() - t0 < 4 * scale());
     tu_ok(pl_redis_lock_release(w));
     pl_redis_lock_free(w);
 }
@@ -320,12 +329,12 @@ static void plaintext_server_and_unreachable_host(void **state)
     tu_ok(pl_redis_lock_set_connect_timeout(l, 0.4));
     t0 = tu_now();
     tu_expect(PL_ERR_CONNECTION, pl_redis_lock_acquire_with(l, 5, PL_INHERIT, 0));
-    assert_true(tu_now() - t0 < 2.5);
+    assert_true(tu_now() - t0 < 2.5 * scale());
     assert_non_null(strstr(pl_last_error_message(), "TLS handshake: timed out"));
     close(fd);
     /* the plain port of the server: not TLS */
     tu_ok(pl_redis_lock_set_host(l, "127.0.0.1", rt_port()));
-    tu_ok(pl_redis_lock_set_connect_timeout(l, 2));
+    tu_ok(pl_redis_lock_set_connect_timeout(l, 2 * scale()));
     tu_expect(PL_ERR_CONNECTION, pl_redis_lock_acquire_with(l, 2, PL_INHERIT, 0));
     assert_non_null(strstr(pl_last_error_message(), "TLS handshake"));
     pl_redis_lock_free(l);
