@@ -251,23 +251,28 @@ static int get_reply(pl_redis_conn *c, void **out)
     if (flush(c, deadline) != 0)
         return REDIS_ERR;
     /* Wait, then one read per readiness (as hiredis's blocking reads):
-       no read that only says "nothing yet". */
-    for (;;) {
-        int ww = 0, k;
-        if (!(c->tls && pl__tls_pending(c->tls)) && wait_io(c, 0, deadline))
-            return REDIS_ERR;
-        k = read_some(c, &ww);
-        if (k < 0)
-            return REDIS_ERR;
-        if (k == 0) {
-            if (ww && wait_io(c, 1, deadline)) /* TLS wants to write first */
+       no read that only says "nothing yet". TLS may hold bytes already
+       read from the socket: those are read first. */
+    {
+        int ww = 0, need_wait = !(c->tls && pl__tls_pending(c->tls));
+        for (;;) {
+            int k;
+            if (need_wait && wait_io(c, ww, deadline))
                 return REDIS_ERR;
-            continue;
+            k = read_some(c, &ww);
+            if (k < 0)
+                return REDIS_ERR;
+            if (k == 0) { /* wait for what TLS asked (ww) */
+                need_wait = 1;
+                continue;
+            }
+            if (from_reader(c, out) != 0)
+                return REDIS_ERR;
+            if (*out)
+                return REDIS_OK;
+            ww = 0;
+            need_wait = !(c->tls && pl__tls_pending(c->tls));
         }
-        if (from_reader(c, out) != 0)
-            return REDIS_ERR;
-        if (*out)
-            return REDIS_OK;
     }
 }
 
@@ -365,6 +370,16 @@ int pl__redis_buffered(pl_redis_conn *c, redisReply **out)
     *out = NULL;
     if (c->err || from_reader(c, &r) != 0)
         return -1;
+    /* Records TLS read ahead from the socket: poll(2) will not see them. */
+    while (!r && c->tls && pl__tls_pending(c->tls)) {
+        int ww = 0, k = read_some(c, &ww);
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break; /* an incomplete record: the socket will say */
+        if (from_reader(c, &r) != 0)
+            return -1;
+    }
     *out = r;
     return r != NULL;
 }

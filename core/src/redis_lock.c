@@ -120,12 +120,13 @@ static int new_identity(pl_redis_lock *l)
 static void drop_inherited(pl_redis_lock *l)
 {
     int abandon = l->thread_running;
-    pl_redis_conn **cs[3];
+    pl_redis_conn **cs[4];
     int i;
     cs[0] = &l->cmd;
     cs[1] = &l->sub;
     cs[2] = &l->w;
-    for (i = 0; i < 3; i++) {
+    cs[3] = &l->idle_sub;
+    for (i = 0; i < 4; i++) {
         if (!*cs[i])
             continue;
         if (abandon) {
@@ -245,6 +246,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     fork_check(l);
     teardown(l, 0);
     pl__redis_close(&l->cmd);
+    pl__redis_close(&l->idle_sub);
     pl__cancel_destroy(&l->cancel);
     if (l->stop_pipe[0] >= 0) {
         (void)pl__os_close(l->stop_pipe[0]);
@@ -278,6 +280,7 @@ static void settings_changed(pl_redis_lock *l)
     pl__redis_close(&l->cmd);
     l->cmd_pending = 0;
     pl__redis_close(&l->w);
+    pl__redis_close(&l->idle_sub);
 }
 
 int pl__redis_setting_begin(pl_redis_lock *l, const char *what)

@@ -86,6 +86,11 @@ struct pl_redis_lock {
     int cmd_pending; /* replies of sent commands not read yet */
     pl_redis_conn *sub;
     pl_redis_conn *w;
+    /* The last subscription's connection, left by a confirmed release with
+       no channel subscribed and its name cleared (one reply pending):
+       the next acquire subscribes on it instead of connecting again (a
+       TLS handshake costs more than the whole cycle). */
+    pl_redis_conn *idle_sub;
 
     /* acquiring (written by the caller's thread only) */
     atomic_int mode;

@@ -42,8 +42,9 @@ int pl__tls_read(pl__tls *t, void *buf, size_t len, size_t *n,
                  int *want_write);
 int pl__tls_write(pl__tls *t, const void *buf, size_t len, size_t *n,
                   int *want_write);
-/* Whether decrypted bytes wait inside (poll(2) on the socket cannot
-   see them: read before waiting). */
+/* Whether bytes already read from the socket wait inside (decrypted or
+   read ahead: poll(2) on the socket cannot see them, read them before
+   waiting). */
 int pl__tls_pending(const pl__tls *t);
 const char *pl__tls_error(const pl__tls *t);
 /* Free without a close_notify (no traffic: a forked child drops its

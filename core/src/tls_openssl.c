@@ -150,6 +150,9 @@ int pl__tls_ctx_new(const pl__tls_conf *conf, pl__tls_ctx **out, char *err,
         !BIO_meth_set_create(ctx->bio, bio_create))
         goto nomem;
     (void)SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_2_VERSION);
+    /* Read whole socket buffers, not a record header and then its body
+       (half the read calls); what is read ahead is pl__tls_pending's. */
+    SSL_CTX_set_read_ahead(ctx->ssl, 1);
     SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx->ssl,
@@ -391,7 +394,7 @@ int pl__tls_write(pl__tls *t, const void *buf, size_t len, size_t *n,
 
 int pl__tls_pending(const pl__tls *t)
 {
-    return SSL_pending(t->ssl) > 0;
+    return SSL_has_pending(t->ssl);
 }
 
 const char *pl__tls_error(const pl__tls *t)
