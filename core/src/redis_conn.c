@@ -220,8 +220,8 @@ static int append(pl_redis_conn *c, int argc, const char **argv,
         set_err(c, PL_CONN_OOM, ENOMEM, "out of memory");
         return -1;
     }
-    if (c->olen + (size_t)len > c->ocap) {
-        size_t cap = (c->olen + (size_t)len) * 2;
+    if (!c->obuf || c->olen + (size_t)len > c->ocap) {
+        size_t cap = (c->olen + (size_t)len) * 2 + 64;
         char *nb = realloc(c->obuf, cap);
         if (!nb) {
             redisFreeCommand(cmd);
