@@ -641,6 +641,27 @@ PL_EXPORT pl_status pl_redis_lock_set_tls_server_name(pl_redis_lock *lock,
 PL_EXPORT pl_status pl_redis_lock_get_tls_server_name(const pl_redis_lock *lock,
                                                       const char **out);
 
+/* Redis Sentinel. With a service name set, every connection the lock
+   opens asks the sentinels (list: "host[:port],..." with port 26379 by
+   default, IPv6 in brackets; asked in order until one answers) for the
+   service's master, connects there and checks with ROLE that it is the
+   master (during a failover it asks again, until the connect timeout), so
+   new acquisitions follow a failover; get_host then reports the master
+   last found. A lock held across a failover is lost (Sentinel kills the
+   demoted master's pub/sub clients: the subscription dies), reported like
+   any loss; never a silent re-subscription. Password, username and db
+   are the master's; sentinels get neither (TLS settings apply to both).
+   Unreachable sentinels or an unknown service are PL_ERR_CONNECTION
+   naming each sentinel's answer. NULL or "" clears; not while held. */
+PL_EXPORT pl_status pl_redis_lock_set_sentinel_service(pl_redis_lock *lock,
+                                                       const char *service);
+PL_EXPORT pl_status pl_redis_lock_get_sentinel_service(
+    const pl_redis_lock *lock, const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *lock,
+                                                const char *list);
+PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock,
+                                                const char **out);
+
 /* The connection from a URL, as redis-py's from_url writes it:
    redis://[[user]:password@]host[:port][/db][?options] (an IPv6 host in
    brackets; user, password and path %-decoded), rediss://... the same

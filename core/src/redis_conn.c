@@ -20,7 +20,10 @@
 
 void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size)
 {
-    if (cf->unix_path)
+    if (cf->sentinel_service)
+        snprintf(buf, size, "%s:%d%s (master of sentinel service '%s')",
+                 cf->host, cf->port, cf->tls ? " (TLS)" : "", cf->sentinel_service);
+    else if (cf->unix_path)
         snprintf(buf, size, "unix:%s%s", cf->unix_path, cf->tls ? " (TLS)" : "");
     else if (strchr(cf->host, ':'))
         snprintf(buf, size, "[%s]:%d%s", cf->host, cf->port, cf->tls ? " (TLS)" : "");
@@ -483,7 +486,7 @@ static int connect_fail(const pl_redis_conf *cf, int errnum, const char *why)
 }
 
 /* The TLS settings loaded once per handle (dropped by a setter). */
-static int tls_ctx(pl_redis_conf *cf, char *err, size_t size)
+int pl__redis_tls_ready(pl_redis_conf *cf, char *err, size_t size)
 {
     pl__tls_conf tc;
     if (cf->tls_ctx)
@@ -498,7 +501,8 @@ static int tls_ctx(pl_redis_conf *cf, char *err, size_t size)
     return pl__tls_ctx_new(&tc, &cf->tls_ctx, err, size);
 }
 
-int pl__redis_connect(pl_redis_conf *cf, const char *name, pl_redis_conn **out)
+int pl__redis_connect_direct(pl_redis_conf *cf, const char *name,
+                             pl_redis_conn **out)
 {
     double deadline = deadline_of(cf->connect_timeout);
     pl_redis_conn *c;
@@ -507,7 +511,7 @@ int pl__redis_connect(pl_redis_conf *cf, const char *name, pl_redis_conn **out)
 
     *out = NULL;
     detail[0] = '\0';
-    if (cf->tls && (rc = tls_ctx(cf, detail, sizeof detail)) != 0)
+    if (cf->tls && (rc = pl__redis_tls_ready(cf, detail, sizeof detail)) != 0)
         return connect_fail(cf, rc, detail);
     if (cf->unix_path)
         rc = pl__os_net_connect_unix(cf->unix_path, cf->connect_timeout, &fd);

@@ -101,6 +101,11 @@ typedef struct pl_redis_conf {
     int tls_check_hostname;
     /* Built at the first TLS connect, dropped by every setting above. */
     struct pl__tls_ctx *tls_ctx;
+    /* Sentinel (redis_sentinel.c): the master of this service, asked of
+       these sentinels ("host:port,..."), at every connect; host and port
+       above are then the master last found. NULL: no Sentinel. */
+    char *sentinel_service;
+    char *sentinels;
 } pl_redis_conf;
 
 /* One connection: a socket (or TLS over it), hiredis's reply reader,
@@ -130,6 +135,15 @@ void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size);
    endpoint on failure. */
 int pl__redis_connect(pl_redis_conf *cf, const char *name,
                       pl_redis_conn **out);
+/* The same to cf's host/port or socket, never asking a sentinel. */
+int pl__redis_connect_direct(pl_redis_conf *cf, const char *name,
+                             pl_redis_conn **out);
+/* Load cf's TLS settings now (0, or an errno-style code and err). */
+int pl__redis_tls_ready(pl_redis_conf *cf, char *err, size_t size);
+/* The next "host[:port]" of a sentinel list (IPv6 in brackets; port
+   default 26379), *p moved past it: 1, 0 at the end, -1 malformed. */
+int pl__redis_sentinel_next(const char **p, char *host, size_t host_size,
+                            int *port);
 
 /* Replies are bounded: an array of more elements or a reply of more
    bytes than these breaks the connection (a broken or hostile server

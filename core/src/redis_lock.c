@@ -269,6 +269,8 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->conf.tls_cert_file);
     free(l->conf.tls_key_file);
     free(l->conf.tls_server_name);
+    free(l->conf.sentinel_service);
+    free(l->conf.sentinels);
     free(l);
 }
 

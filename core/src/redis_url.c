@@ -30,6 +30,8 @@ typedef struct url_parts {
     char *ca_file, *ca_dir, *cert_file, *key_file, *server_name;
     int verify_peer;        /* -1: not given */
     int check_hostname;     /* -1: not given */
+    char *sentinels;        /* redis+sentinel://: the host list */
+    char *service;          /* ... and the service name */
 } url_parts;
 
 static void parts_free(url_parts *p)
@@ -43,6 +45,8 @@ static void parts_free(url_parts *p)
     free(p->cert_file);
     free(p->key_file);
     free(p->server_name);
+    free(p->sentinels);
+    free(p->service);
 }
 
 static int hexval(char c)
@@ -257,30 +261,77 @@ static int parse_query(const char *q, url_parts *p)
     return PL_OK;
 }
 
+/* [[user]:password@] at the start of a[0..len): *at is its '@' or NULL. */
+static int parse_userinfo(const char *a, size_t len, url_parts *p,
+                          const char **at)
+{
+    const char *c;
+    size_t i;
+    int rc;
+    *at = NULL;
+    for (i = 0; i < len; i++)
+        if (a[i] == '@')
+            *at = a + i; /* the last '@': a password may contain raw '@' */
+    if (!*at)
+        return PL_OK;
+    c = memchr(a, ':', (size_t)(*at - a));
+    if (!c)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: \"%.*s@\" has no password "
+                        "(write user:password@ or :password@)",
+                        (int)(*at - a), a);
+    if (c > a && (rc = decode(a, (size_t)(c - a), "username", &p->username)) != PL_OK)
+        return rc;
+    return decode(c + 1, (size_t)(*at - c - 1), "password", &p->password);
+}
+
+/* redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+   (rest: after the scheme). */
+static int parse_sentinel(const char *rest, url_parts *p)
+{
+    size_t alen = strcspn(rest, "/?"), slen;
+    const char *at, *hosts, *q, *svc;
+    int rc;
+    if ((rc = parse_userinfo(rest, alen, p, &at)) != PL_OK)
+        return rc;
+    hosts = at ? at + 1 : rest;
+    if (hosts == rest + alen)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: no sentinels (redis+sentinel://host:26379,"
+                        "host2:26379/service)");
+    if ((rc = decode(hosts, (size_t)(rest + alen - hosts), "sentinels",
+                     &p->sentinels)) != PL_OK)
+        return rc;
+    rest += alen;
+    q = strchr(rest, '?');
+    svc = *rest == '/' ? rest + 1 : rest;
+    slen = strcspn(svc, "/?");
+    if (slen == 0)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: no Sentinel service name "
+                        "(redis+sentinel://host:26379/service[/db])");
+    if ((rc = decode(svc, slen, "service", &p->service)) != PL_OK)
+        return rc;
+    rest = svc + slen;
+    if (*rest == '/') {
+        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
+        if (plen > 0 &&
+            (rc = parse_int(rest + 1, plen, 0, INT_MAX, "db", &p->db)) != PL_OK)
+            return rc;
+    }
+    return q ? parse_query(q + 1, p) : PL_OK;
+}
+
 /* [[user]:password@]host[:port] */
 static int parse_authority(const char *a, size_t len, url_parts *p)
 {
     const char *at = NULL, *h, *end = a + len, *colon;
     size_t i;
     int rc;
-    for (i = 0; i < len; i++)
-        if (a[i] == '@')
-            at = a + i; /* the last '@': a password may contain raw '@' */
-    if (at) {
-        const char *c = memchr(a, ':', (size_t)(at - a));
-        if (!c)
-            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
-                            "redis URL: \"%.*s@\" has no password "
-                            "(write user:password@ or :password@)",
-                            (int)(at - a), a);
-        if (c > a && (rc = decode(a, (size_t)(c - a), "username", &p->username)) != PL_OK)
-            return rc;
-        if ((rc = decode(c + 1, (size_t)(at - c - 1), "password", &p->password)) != PL_OK)
-            return rc;
-        h = at + 1;
-    } else {
-        h = a;
-    }
+    (void)i;
+    if ((rc = parse_userinfo(a, len, p, &at)) != PL_OK)
+        return rc;
+    h = at ? at + 1 : a;
     if (h < end && *h == '[') {
         const char *close = memchr(h, ']', (size_t)(end - h));
         if (!close)
@@ -318,11 +369,18 @@ static int parse_url(const char *url, url_parts *p)
 {
     const char *rest, *q;
     int rc;
-    if (strncmp(url, "redis+sentinel://", 17) == 0 ||
-        strncmp(url, "redis-sentinel://", 17) == 0 ||
+    if (strncmp(url, "redis+sentinel://", 17) == 0)
+        return parse_sentinel(url + 17, p);
+    if (strncmp(url, "rediss+sentinel://", 18) == 0) {
+        p->tls = 1;
+        return parse_sentinel(url + 18, p);
+    }
+    if (strncmp(url, "redis-sentinel://", 17) == 0 ||
         strncmp(url, "sentinel://", 11) == 0)
-        return URL_FAIL(PL_ERR_UNSUPPORTED, 0,
-                        "redis URL: Sentinel is not supported yet");
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL \"%s\": write Sentinel URLs as "
+                        "redis+sentinel://host:26379,host2:26379/service[/db]",
+                        url);
     if (strncmp(url, "unix://", 7) == 0) {
         rest = url + 7;
         q = strchr(rest, '?');
@@ -345,7 +403,7 @@ static int parse_url(const char *url, url_parts *p)
         if (sep)
             return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": unknown scheme \"%.*s://\" "
-                            "(redis://, rediss:// or unix://)", url, (int)(sep - url), url);
+                            "(redis://, rediss://, redis+sentinel:// or unix://)", url, (int)(sep - url), url);
         return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL \"%s\": no scheme (redis://host:port/db or "
                         "unix:///path)", url);
@@ -389,6 +447,10 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
                       "redis URL: username \"%s\" without a password", p.username);
     /* The URL says everything about the connection: what it leaves out
        is the default, not whatever the handle had before. */
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_sentinels(lock, p.sentinels);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_sentinel_service(lock, p.service);
     if (rc == PL_OK) {
         if (p.socket)
             rc = pl_redis_lock_set_unix_socket(lock, p.socket);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_redis_lock_get_db(l, &db);
     pl_redis_lock_get_tls(l, &tls);
     if (rc == PL_OK) {
-        if (tls != (strncmp(url, "rediss://", 9) == 0))
+        if (tls != (strncmp(url, "rediss://", 9) == 0 || strncmp(url, "rediss+sentinel://", 18) == 0))
             abort();
         if (port < 1 || port > 65535 || db < 0 || !host || !*host)
             abort();

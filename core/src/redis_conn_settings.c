@@ -1,6 +1,7 @@
 /*
- * RedisLock: the TLS settings (setters and their getters). The connection
- * itself is redis_conn.c over tls.h; these only store what it will use.
+ * RedisLock: the TLS and Sentinel settings (setters and their getters).
+ * The connection itself is redis_conn.c over tls.h and redis_sentinel.c;
+ * these only store what it will use.
  * Every setter drops the open connections and the loaded certificates, so
  * the next connection reads the files again.
  */
@@ -84,3 +85,31 @@ STRING_SETTING(tls_ca_dir, tls_ca_dir, "TLS CA directory")
 STRING_SETTING(tls_cert_file, tls_cert_file, "TLS client certificate")
 STRING_SETTING(tls_key_file, tls_key_file, "TLS client key")
 STRING_SETTING(tls_server_name, tls_server_name, "TLS server name")
+
+STRING_SETTING(sentinel_service, sentinel_service, "Sentinel service")
+
+PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *l,
+                                                const char *list)
+{
+    char host[256];
+    const char *p = list ? list : "";
+    int port, k, n = 0;
+    while ((k = pl__redis_sentinel_next(&p, host, sizeof host, &port)) == 1)
+        n++;
+    if (k < 0 || (list && *list && n == 0))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "Redis sentinels \"%s\": expected host[:port] "
+                        "separated by commas (IPv6 in brackets)", list);
+    return l ? set_string(l, &l->conf.sentinels, list, "sentinels")
+             : pl__redis_setting_begin(l, "sentinels");
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *l,
+                                                const char **out)
+{
+    int rc = get_check(l, out);
+    if (rc != PL_OK)
+        return rc;
+    *out = l->conf.sentinels;
+    return PL_OK;
+}
