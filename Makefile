@@ -305,9 +305,13 @@ REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
 .PHONY: test-redis-bins test-redis-tls-bins
 test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
 
-# The TLS suite (ci/tests.d/redis-tls.sh: its own server with --tls-port).
+# The TLS suite (ci/tests.d/redis-tls.sh: its own server with --tls-port)
+# and the Sentinel suite (ci/tests.d/redis-sentinel.sh: its own topology).
+.PHONY: test-redis-sentinel-bins
 test-redis-tls-bins: lib $(BUILD)/tests/redis/tls/test_redis_tls
-$(BUILD)/tests/redis/tls/test_redis_tls: tests/redis/tls/test_redis_tls.c $(REDIS_TEST_DEPS)
+test-redis-sentinel-bins: lib $(BUILD)/tests/redis/sentinel/test_redis_sentinel
+$(BUILD)/tests/redis/tls/test_redis_tls $(BUILD)/tests/redis/sentinel/test_redis_sentinel: \
+		$(BUILD)/tests/redis/%: tests/redis/%.c $(REDIS_TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \
 		$(TEST_HELPERS) $(STATIC) -lcmocka $(LIBS)
