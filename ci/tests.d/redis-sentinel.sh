@@ -42,7 +42,29 @@ with a:
         pass
 with b:
     pass
-print('python through Sentinel: ok')
+# a redis-py Sentinel client comes across, and the reference (which cannot
+# take a Sentinel pool itself: pointed at the master) and ours exclude each
+# other on the master
+import portalocker, redis.sentinel
+hosts = [(h, int(p)) for h, p in (x.rsplit(':', 1) for x in os.environ['PL_TEST_SENTINELS'].split(','))]
+client = redis.sentinel.Sentinel(hosts, socket_timeout=2).master_for('pltest')
+mine = cpl.RedisLock('py-sentinel-ref', connection=client, timeout=0.5, interrupt_on_lost=False)
+theirs = portalocker.RedisLock('py-sentinel-ref', timeout=0.5, check_interval=0.05,
+                               redis_kwargs=dict(host='127.0.0.1',
+                                                 port=int(os.environ['PL_TEST_MASTER_PORT'])))
+with theirs:
+    try:
+        mine.acquire()
+        sys.exit('ours acquired while the reference held')
+    except cpl.exceptions.AlreadyLocked:
+        pass
+with mine:
+    try:
+        theirs.acquire()
+        sys.exit('the reference acquired while ours held')
+    except portalocker.exceptions.AlreadyLocked:
+        pass
+print('python through Sentinel (url, redis-py Sentinel client, beside the reference): ok')
 PYEOF
 echo "== build/tests/redis/sentinel/test_redis_sentinel"
 build/tests/redis/sentinel/test_redis_sentinel || failed=1

@@ -296,3 +296,19 @@ def test_mode_and_writer_elected(redis_port):
     with writer:
         assert writer.mode == 'exclusive'
     assert writer.writer_elected is False
+
+
+def test_a_sentinel_master_pool_comes_across():
+    import redis.sentinel
+    sentinel = redis.sentinel.Sentinel([('10.0.0.1', 26379), ('::1', 26380)])
+    h = cpl.RedisLock('api-sentinel', connection=sentinel.master_for(
+        'mymaster', password='pw', db=2))._handle
+    assert _c.pl_redis_lock_get_sentinel_service(h) == 'mymaster'
+    assert _c.pl_redis_lock_get_sentinels(h) == '10.0.0.1:26379,[::1]:26380'
+    assert _c.pl_redis_lock_get_password(h) == (None, 'pw')
+    assert _c.pl_redis_lock_get_db(h) == 2
+    with pytest.raises(cpl.exceptions.Unsupported, match='replica'):
+        cpl.RedisLock('api-sentinel', connection=sentinel.slave_for('mymaster'))
+    h = cpl.RedisLock('api-sentinel',
+                      url='redis+sentinel://s1:26379,s2/mymaster/1')._handle
+    assert _c.pl_redis_lock_get_sentinels(h) == 's1:26379,s2'

@@ -369,6 +369,30 @@ def _check_redis_kwargs(kwargs: dict[str, typing.Any]) -> None:
     _refuse_unsupported(kwargs, bool(kwargs.get('ssl')))
 
 
+def _sentinel_pool_settings(pool: typing.Any, kwargs: dict[str, typing.Any],
+                            tls: bool) -> dict[str, typing.Any]:
+    """A redis-py Sentinel master pool (Sentinel(...).master_for(name)):
+    its service, its sentinels and the master's credentials and db."""
+    if not getattr(pool, 'is_master', False):
+        raise exceptions.Unsupported(
+            exceptions.LockException.LOCK_FAILED,
+            'RedisLock cannot use a Sentinel replica pool (slave_for): a lock '
+            'lives on the master; use master_for',
+        )
+    hosts = []
+    for client in getattr(getattr(pool, 'sentinel_manager', None), 'sentinels', ()):
+        ck = client.connection_pool.connection_kwargs
+        host = str(ck.get('host') or '127.0.0.1')
+        hosts.append(f'[{host}]:{int(ck.get("port") or 26379)}' if ':' in host
+                     else f'{host}:{int(ck.get("port") or 26379)}')
+    settings = dict(kwargs)
+    settings['ssl'] = tls
+    settings['_sentinel_service'] = str(pool.service_name)
+    settings['_sentinels'] = ','.join(hosts)
+    _refuse_unsupported(settings, tls)
+    return settings
+
+
 def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
     """Host, port, db and credentials of a redis-py connection pool; a
     clear error for a pool whose connections the C core cannot reproduce."""
@@ -383,6 +407,8 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
         )
     names = {c.__module__ + '.' + c.__name__ for c in getattr(cls, '__mro__', (cls,))}
     tls = 'redis.connection.SSLConnection' in names
+    if 'redis.sentinel.SentinelManagedConnection' in names:
+        return _sentinel_pool_settings(pool, kwargs, tls)
     plain = {'redis.connection.Connection', 'redis.connection.UnixDomainSocketConnection'}
     # A subclass that connects its own way (fakeredis's in-process server,
     # a proxy) cannot be reproduced by the C core, which connects to
@@ -564,6 +590,9 @@ class RedisLock(utils.LockBase):
         if s.get('socket_timeout') is not None:
             _c.pl_redis_lock_set_command_timeout(h, float(s['socket_timeout']))
         _configure_tls(h, s)
+        if s.get('_sentinel_service'):
+            _c.pl_redis_lock_set_sentinels(h, s['_sentinels'])
+            _c.pl_redis_lock_set_sentinel_service(h, s['_sentinel_service'])
         if self.url is not None:  # the whole connection: it decides
             _c.pl_redis_lock_set_url(h, str(self.url))
 
