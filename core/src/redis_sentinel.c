@@ -66,6 +66,14 @@ int pl__redis_sentinel_next(const char **p, char *host, size_t host_size,
     return 1;
 }
 
+/* A decimal port 1-65535, else 0. */
+static int port_of(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end != s && *end == '\0' && v >= 1 && v <= 65535 ? (int)v : 0;
+}
+
 /* Ask one sentinel: 1 with the master in host/port, 0 with why in
    `why` (no answer, an unknown service). */
 static int ask(pl_redis_conf *cf, const char *shost, int sport, char *host,
@@ -93,7 +101,7 @@ static int ask(pl_redis_conf *cf, const char *shost, int sport, char *host,
         snprintf(why, why_size, "sentinel %s:%d does not know service '%s'",
                  shost, sport, cf->sentinel_service);
     } else if (r->element[0]->len >= host_size ||
-               (*port = atoi(r->element[1]->str)) < 1 || *port > 65535) {
+               (*port = port_of(r->element[1]->str)) < 1) {
         snprintf(why, why_size, "sentinel %s:%d gave a bad address", shost, sport);
     } else {
         memcpy(host, r->element[0]->str, r->element[0]->len);

@@ -326,9 +326,7 @@ static int parse_sentinel(const char *rest, url_parts *p)
 static int parse_authority(const char *a, size_t len, url_parts *p)
 {
     const char *at = NULL, *h, *end = a + len, *colon;
-    size_t i;
     int rc;
-    (void)i;
     if ((rc = parse_userinfo(a, len, p, &at)) != PL_OK)
         return rc;
     h = at ? at + 1 : a;
