@@ -214,6 +214,12 @@ int pl__redis_subscribe(pl_redis_lock *l)
     if (l->idle_sub && l->conn_pid == pl__self_pid() && resubscribe(l) == PL_OK)
         goto subscribed;
     pl__redis_close(&l->idle_sub);
+    /* Sentinel: the subscription and the commands (the count) must be on
+       the master found now, not on one a failover demoted since. */
+    if (l->conf.sentinel_service) {
+        pl__redis_close(&l->cmd);
+        l->cmd_pending = 0;
+    }
     rc = pl__redis_connect(&l->conf, l->client_name, &l->sub);
     if (rc != PL_OK)
         return rc;
@@ -272,7 +278,9 @@ void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
                 break;
         }
     }
+    /* (Not with Sentinel: the next acquire asks who the master is.) */
     if (keep && !l->sub->err && l->conn_pid == pl__self_pid() &&
+        !l->conf.sentinel_service &&
         pl__redis_send(&l->conf, l->sub, "CLIENT SETNAME", 3, unname,
                        unname_lens) == PL_OK) {
         pl__redis_close(&l->idle_sub);

@@ -138,6 +138,13 @@ static void drop_inherited(pl_redis_lock *l)
         }
     }
     l->cmd_pending = 0;
+    /* The loaded TLS settings: their saved session may be mid-update by
+       the parent's holder thread in our copy; abandoned then, else freed
+       (no traffic either way). */
+    if (abandon)
+        l->conf.tls_ctx = NULL;
+    else
+        pl__redis_conf_tls_reset(&l->conf);
     /* The stop pipe is the parent's too: a byte written by our release
        would stop the parent's holder thread, which would then stop
        answering pings and be reaped while it still reports held. */

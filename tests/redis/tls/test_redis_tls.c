@@ -239,6 +239,47 @@ static void killed_connection_is_a_lost_lock(void **state)
     pl_redis_lock_free(h);
 }
 
+/* A release keeps its subscription's connection, unsubscribed and
+   unnamed (nothing reaps it or counts it), and the next acquire
+   subscribes on it (no second handshake): the server sees the same client
+   id named again. */
+static void a_released_connection_is_reused_under_the_new_name(void **state)
+{
+    const char *ch = rt_channel("tls-reuse");
+    pl_redis_lock *l = tls_lock(ch, PL_LOCK_EX);
+    char name[256], old[256];
+    long long first, second;
+    (void)state;
+    tu_ok(pl_redis_lock_acquire_with(l, 2, PL_INHERIT, 0));
+    snprintf(old, sizeof old, "%s-lock-%s", ch, pl_redis_lock_holder_id(l));
+    first = rt_client_id(old);
+    assert_true(first > 0);
+    tu_ok(pl_redis_lock_release(l));
+    assert_int_equal(rt_wait_numsub(ch, 0, 3), 0);
+    assert_int_equal(rt_client_id(old), -1); /* the name is cleared */
+    tu_ok(pl_redis_lock_acquire_with(l, 2, PL_INHERIT, 0));
+    snprintf(name, sizeof name, "%s-lock-%s", ch, pl_redis_lock_holder_id(l));
+    second = rt_client_id(name);
+    assert_int_equal(second, first);
+    assert_int_equal(rt_numsub(ch), 1);
+    tu_ok(pl_redis_lock_check(l));
+    tu_ok(pl_redis_lock_release(l));
+    /* a kept connection the server dropped: the next acquire connects anew */
+    {
+        redisContext *c = rt_connect();
+        redisReply *r = redisCommand(c, "CLIENT KILL ID %lld", first);
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+    }
+    tu_ok(pl_redis_lock_acquire_with(l, 2, PL_INHERIT, 0));
+    snprintf(name, sizeof name, "%s-lock-%s", ch, pl_redis_lock_holder_id(l));
+    assert_true(rt_client_id(name) > 0);
+    assert_true(rt_client_id(name) != first);
+    tu_ok(pl_redis_lock_release(l));
+    pl_redis_lock_free(l);
+}
+
 static void wrong_ca_is_refused(void **state)
 {
     pl_redis_lock *l = tls_lock(rt_channel("tls-ca"), PL_LOCK_EX);
@@ -366,6 +407,7 @@ int main(void)
         cmocka_unit_test(contend_probe_and_release_over_tls),
         cmocka_unit_test(crashed_holder_is_reaped),
         cmocka_unit_test(killed_connection_is_a_lost_lock),
+        cmocka_unit_test(a_released_connection_is_reused_under_the_new_name),
         cmocka_unit_test(wrong_ca_is_refused),
         cmocka_unit_test(wrong_hostname_is_refused),
         cmocka_unit_test(client_certificate_required),
