@@ -94,7 +94,7 @@ $(STATIC): $(CORE_OBJS)
 INSTALL_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@SOVERSION@|$(SOVERSION)|g' \
-	-e 's|@LIBS_PRIVATE@|$(filter-out -lhiredis -lcjson,$(LIBS))|g' \
+	-e 's|@LIBS_PRIVATE@|$(filter-out -lhiredis -lcjson -lssl -lcrypto,$(LIBS))|g' \
 	-e 's|@CMAKE_LIBS@|$(subst $(PL_SPACE),;,$(strip $(PL_LIBS)))|g'
 PL_EMPTY :=
 PL_SPACE := $(PL_EMPTY) $(PL_EMPTY)
@@ -330,16 +330,27 @@ REDIS_TEST_BINS := $(patsubst tests/redis/%.c,$(BUILD)/tests/redis/%,$(REDIS_TES
 REDIS_TEST_DEPS := tests/redis/redis_testutil.c tests/redis/redis_testutil.h \
 	$(TEST_HELPERS) $(TEST_HELPER_HDRS) $(STATIC)
 
-.PHONY: test-redis-bins
+.PHONY: test-redis-bins test-redis-tls-bins
 test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUILD)/bench/bench_redis
 
-# tests/redis/test_redis_wrap.c replaces the hiredis calls the core makes
-# (`nm build/libportalocker.a | grep ' U redis'`) and poll, pipe2 and
-# pthread_create with -Wl,--wrap; it defines a __wrap_X for each name here.
-REDIS_WRAP := redisConnectWithTimeout redisConnectUnixWithTimeout \
-	redisSetTimeout redisCommandArgv redisAppendCommandArgv redisBufferWrite \
-	redisBufferRead redisGetReply redisGetReplyFromReader poll pipe2 \
-	pthread_create
+# The TLS suite (ci/tests.d/redis-tls.sh: its own server with --tls-port)
+# and the Sentinel suite (ci/tests.d/redis-sentinel.sh: its own topology).
+.PHONY: test-redis-sentinel-bins
+test-redis-tls-bins: lib $(BUILD)/tests/redis/tls/test_redis_tls
+test-redis-sentinel-bins: lib $(BUILD)/tests/redis/sentinel/test_redis_sentinel
+$(BUILD)/tests/redis/tls/test_redis_tls $(BUILD)/tests/redis/sentinel/test_redis_sentinel: \
+		$(BUILD)/tests/redis/%: tests/redis/%.c $(REDIS_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \
+		$(TEST_HELPERS) $(STATIC) -lcmocka $(LIBS)
+
+# tests/redis/test_redis_wrap.c replaces the transport's calls (the
+# platform's socket functions, hiredis's formatter and reader) and poll,
+# pipe2 and pthread_create with -Wl,--wrap; it defines a __wrap_X for each
+# name here.
+REDIS_WRAP := pl__os_net_connect_tcp pl__os_net_connect_unix \
+	pl__os_net_send pl__os_net_recv redisFormatCommandArgv redisReaderGetReply \
+	poll pipe2 pthread_create
 $(BUILD)/tests/redis/test_redis_wrap: WRAP = $(foreach s,$(REDIS_WRAP),-Wl,--wrap=$(s))
 
 $(BUILD)/tests/redis/test_%: tests/redis/test_%.c $(REDIS_TEST_DEPS)

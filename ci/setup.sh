@@ -11,6 +11,8 @@ PACKAGES=(
   libcmocka-dev        # unit tests
   libhiredis-dev       # Redis lock client
   libcjson-dev         # Redis lock messages (JSON)
+  libssl-dev           # TLS for the Redis lock (OpenSSL)
+  openssl              # the TLS tests make their certificates
   redis-server         # a real server for the Redis tests
   python3 python3-venv # reference portalocker, redis-py, pytest (in a venv)
   swig python3-dev lua5.4 liblua5.4-dev ruby ruby-dev  # bindings (Python.h for the SWIG module)

@@ -22,7 +22,7 @@ PL_INCLUDE_DIRS = core/include core/src
 PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUILDING_LIBRARY
 
 # Libraries the core links against (-l names).
-PL_LIBS = hiredis cjson pthread m
+PL_LIBS = hiredis cjson ssl crypto pthread m
 
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.

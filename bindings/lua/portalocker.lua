@@ -1101,6 +1101,7 @@ local RedisLock = class("RedisLock")
 M.RedisLock = RedisLock
 
 local REDIS_OPTS = {
+  url = "string",
   host = "string", port = "integer", db = "integer", username = "string",
   password = "string", unix_socket_path = "string",
   socket_connect_timeout = "number", socket_timeout = "number",
@@ -1173,6 +1174,12 @@ function RedisLock.new(channel, opts)
   end
   if opts.socket_timeout ~= nil then
     core.pl_redis_lock_set_command_timeout(h, opts.socket_timeout + 0.0)
+  end
+  -- url (redis://, rediss:// with ssl_* options, unix://): the whole
+  -- connection, applied last so that it decides.
+  if opts.url ~= nil then
+    check_string(opts.url, "RedisLock", "url")
+    core.pl_redis_lock_set_url(h, opts.url)
   end
   core.pl_redis_lock_set_flags(h, flags)
   core.pl_redis_lock_set_unavailable_timeout(h, self.unavailable_timeout + 0.0)

@@ -4,8 +4,14 @@
 # against hiredis and cJSON built for the same target, and a small program
 # calling the API is linked against that library. Nothing is run (no such
 # machine here): a clean -Werror compile and a link with no undefined
-# symbol are the proof, then the outputs' format, architecture, install
-# name / soname and exported symbols are checked.
+# symbol but OpenSSL's are the proof, then the outputs' format,
+# architecture, install name / soname and exported symbols are checked.
+# OpenSSL is not built for the targets (several minutes per target): the
+# TLS file compiles against Debian's OpenSSL 3 headers (the LP64
+# configuration, which all three targets share), and the link leaves
+# OpenSSL's functions, and only those, to the target's libssl/libcrypto
+# (macOS: dynamic lookup, every such symbol checked to be OpenSSL's;
+# FreeBSD: --no-undefined reporting them, each checked likewise).
 #
 # Fetched once and cached under build/cross/ (a second run fetches nothing):
 #   zig         the ziglang wheel from PyPI, in a venv of its own
@@ -118,6 +124,17 @@ rm -rf "$C/include"
 mkdir -p "$C/include/hiredis" "$C/include/cjson"
 cp "$hiredis_dir"/*.h "$C/include/hiredis/"
 cp "$cjson_dir/cJSON.h" "$C/include/cjson/"
+# OpenSSL's headers as Debian installs them (libssl-dev): the generic ones
+# and this machine's configuration, which must be the LP64 one.
+ossl_conf=/usr/include/$(gcc -print-multiarch 2>/dev/null)/openssl
+[ -f /usr/include/openssl/ssl.h ] && [ -f "$ossl_conf/configuration.h" ] ||
+  { echo "cross: FAIL: OpenSSL headers missing (libssl-dev)"; exit 1; }
+grep -q '^# *define SIXTY_FOUR_BIT_LONG' "$ossl_conf/configuration.h" ||
+  { echo "cross: FAIL: $ossl_conf/configuration.h is not the LP64 configuration"; exit 1; }
+mkdir -p "$C/include/openssl"
+cp /usr/include/openssl/*.h "$ossl_conf"/*.h "$C/include/openssl/"
+# OpenSSL's names (the API the TLS file calls), for the link checks.
+ossl_names='^_?(SSL|SSL_CTX|SSL_SESSION|BIO|ERR|X509|X509_VERIFY_PARAM|TLS|OPENSSL|CRYPTO|OBJ)_[A-Za-z0-9_]+$|^_?TLS_client_method$' 
 
 # ---- tools for the checks ---------------------------------------------------
 tool() { # the newest llvm-$1 on PATH or in /usr/lib/llvm-*/bin
@@ -192,15 +209,52 @@ build_target() {
   [ "$failed" = 0 ] || { echo "step: compile the core (-Werror)"; return 1; }
 
   libfile=$out/lib/$lib
-  "$ZIG" cc -target "$target" -shared "${linkflags[@]}" -o "$libfile" "$out"/obj/*.o \
-    -L"$deps" "${CORE_LIBS[@]}" ||
-    { echo "step: link $lib"; return 1; }
+  # OpenSSL is the target's: not among the libraries linked here. What the
+  # link leaves to the loader must be OpenSSL's functions and nothing else,
+  # exactly those the objects call.
+  local corelibs=() ossl_used
+  for f in "${CORE_LIBS[@]}"; do
+    case $f in -lssl|-lcrypto) ;; *) corelibs+=("$f") ;; esac
+  done
+  "$LLVM_NM" -u "$out"/obj/*.o 2>/dev/null | awk '{print $NF}' |
+    grep -E "$ossl_names" | sed 's/^_//' | sort -u >"$out/ossl-used.txt"
+  ossl_used=$(wc -l <"$out/ossl-used.txt")
+  [ "$ossl_used" -gt 0 ] || { echo "step: the objects call no OpenSSL function (the check sees nothing)"; return 1; }
+  case $os in
+    macos)
+      "$ZIG" cc -target "$target" -shared "${linkflags[@]}" -Wl,-undefined,dynamic_lookup \
+        -o "$libfile" "$out"/obj/*.o -L"$deps" "${corelibs[@]}" ||
+        { echo "step: link $lib"; return 1; }
+      # looked up at load time: "(undefined) external _X" without "(from lib)"
+      "$LLVM_NM" -m -u "$libfile" | grep -v '(from ' |
+        sed -n 's/.*(undefined) external _\([A-Za-z0-9_]*\)$/\1/p' | sort -u >"$out/left.txt" ;;
+    freebsd)
+      # --no-undefined names every symbol nothing provides (the link fails
+      # on OpenSSL's, as it must here); then the library without it.
+      "$ZIG" cc -target "$target" -shared "${linkflags[@]}" -o "$libfile" "$out"/obj/*.o \
+        -L"$deps" "${corelibs[@]}" >"$out/link.err" 2>&1 &&
+        { echo "step: linked with --no-undefined although OpenSSL is missing (the check sees nothing)"; return 1; }
+      sed -n 's/.*undefined symbol: \([A-Za-z0-9_]*\).*/\1/p' "$out/link.err" | sort -u >"$out/left.txt"
+      local lf=()
+      for f in "${linkflags[@]}"; do [ "$f" = -Wl,--no-undefined ] || lf+=("$f"); done
+      "$ZIG" cc -target "$target" -shared "${lf[@]}" -o "$libfile" \
+        "$out"/obj/*.o -L"$deps" "${corelibs[@]}" || { echo "step: link $lib"; return 1; } ;;
+  esac
+  f=$(grep -Ev "$ossl_names" "$out/left.txt" || true)
+  [ -z "$f" ] || { echo "$f"; echo "step: undefined symbols that are not OpenSSL's"; return 1; }
+  diff "$out/ossl-used.txt" "$out/left.txt" ||
+    { echo "step: the OpenSSL functions left to the loader are not those the objects call"; return 1; }
+  echo "$lib: no undefined symbol but $(wc -l <"$out/left.txt") OpenSSL functions (the target's libssl/libcrypto)"
   case $os in
     macos) ln -sf "$lib" "$out/lib/libportalocker.dylib" ;;
     freebsd) ln -sf "$lib" "$out/lib/libportalocker.so" ;;
   esac
+  # (FreeBSD: the library's OpenSSL references were checked above; the
+  # program's link would want the target's libssl to resolve them.)
+  local applink=()
+  [ "$os" = freebsd ] && applink=(-Wl,--allow-shlib-undefined)
   "$ZIG" cc -target "$target" "${APP_CFLAGS[@]}" ci/cross/app.c -o "$out/app" \
-    -L"$out/lib" -lportalocker -Wl,-rpath,"$rpath" ||
+    -L"$out/lib" -lportalocker -Wl,-rpath,"$rpath" "${applink[@]}" ||
     { echo "step: link the program against $lib"; return 1; }
 
   # What came out.

@@ -594,17 +594,93 @@ PL_EXPORT pl_status pl_redis_holders_get(const pl_redis_holders *holders,
                                          int *mode, int *elected);
 PL_EXPORT void pl_redis_holders_free(pl_redis_holders *holders);
 
+/* TLS (off by default). With set_tls(1) every connection the lock opens
+   (subscription, commands, probes, the holder's, CLIENT LIST/KILL) is TLS
+   1.2 or later, within the connect timeout for TCP connect and handshake
+   together. verify_peer (default 1) checks the server's certificate
+   against ca_file (PEM bundle) and/or ca_dir (hashed directory), or the
+   system's store when both are unset; check_hostname (default 1, only with
+   verify_peer) requires the certificate to name the host (DNS name, or IP
+   address for a numeric host) or server_name when set. server_name is
+   also the SNI (never sent for a numeric address). cert_file and key_file
+   (PEM; key_file unset: the key is in cert_file) are the client
+   certificate for servers that require one (tls-auth-clients). Strings:
+   NULL or "" clears; getters give NULL for unset, owned by the handle
+   until the setting changes. Files are read at the next connection; a
+   failure there, a failed handshake, an untrusted certificate or a wrong
+   name are PL_ERR_CONNECTION naming the endpoint and the cause. Not while
+   held. */
+PL_EXPORT pl_status pl_redis_lock_set_tls(pl_redis_lock *lock, int enabled);
+PL_EXPORT pl_status pl_redis_lock_get_tls(const pl_redis_lock *lock, int *out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_verify_peer(pl_redis_lock *lock,
+                                                      int enabled);
+PL_EXPORT pl_status pl_redis_lock_get_tls_verify_peer(const pl_redis_lock *lock,
+                                                      int *out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_check_hostname(pl_redis_lock *lock,
+                                                         int enabled);
+PL_EXPORT pl_status pl_redis_lock_get_tls_check_hostname(
+    const pl_redis_lock *lock, int *out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_ca_file(pl_redis_lock *lock,
+                                                  const char *path);
+PL_EXPORT pl_status pl_redis_lock_get_tls_ca_file(const pl_redis_lock *lock,
+                                                  const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_ca_dir(pl_redis_lock *lock,
+                                                 const char *path);
+PL_EXPORT pl_status pl_redis_lock_get_tls_ca_dir(const pl_redis_lock *lock,
+                                                 const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_cert_file(pl_redis_lock *lock,
+                                                    const char *path);
+PL_EXPORT pl_status pl_redis_lock_get_tls_cert_file(const pl_redis_lock *lock,
+                                                    const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_key_file(pl_redis_lock *lock,
+                                                   const char *path);
+PL_EXPORT pl_status pl_redis_lock_get_tls_key_file(const pl_redis_lock *lock,
+                                                   const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_tls_server_name(pl_redis_lock *lock,
+                                                      const char *name);
+PL_EXPORT pl_status pl_redis_lock_get_tls_server_name(const pl_redis_lock *lock,
+                                                      const char **out);
+
+/* Redis Sentinel. With a service name set, every connection the lock
+   opens asks the sentinels (list: "host[:port],..." with port 26379 by
+   default, IPv6 in brackets; asked in order until one answers) for the
+   service's master, connects there and checks with ROLE that it is the
+   master (during a failover it asks again, until the connect timeout), so
+   new acquisitions follow a failover; get_host then reports the master
+   last found. A lock held across a failover is lost (Sentinel kills the
+   demoted master's pub/sub clients: the subscription dies), reported like
+   any loss; never a silent re-subscription. Password, username and db
+   are the master's; sentinels get neither (TLS settings apply to both).
+   Unreachable sentinels or an unknown service are PL_ERR_CONNECTION
+   naming each sentinel's answer. NULL or "" clears; not while held. */
+PL_EXPORT pl_status pl_redis_lock_set_sentinel_service(pl_redis_lock *lock,
+                                                       const char *service);
+PL_EXPORT pl_status pl_redis_lock_get_sentinel_service(
+    const pl_redis_lock *lock, const char **out);
+PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *lock,
+                                                const char *list);
+PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock,
+                                                const char **out);
+
 /* The connection from a URL, as redis-py's from_url writes it:
    redis://[[user]:password@]host[:port][/db][?options] (an IPv6 host in
-   brackets; user, password and path %-decoded) or
-   unix:///path/to/socket[?db=N&password=...]. Options: db, username,
-   password, socket_timeout (the command timeout), socket_connect_timeout.
+   brackets; user, password and path %-decoded), rediss://... the same
+   over TLS, or unix:///path/to/socket[?db=N&password=...]. Options: db,
+   username, password, socket_timeout (the command timeout),
+   socket_connect_timeout; with rediss:// also (redis-py's names)
+   ssl_ca_certs (CA file), ssl_ca_path (CA directory), ssl_certfile and
+   ssl_keyfile (client certificate and key), ssl_cert_reqs (none, or
+   optional/required: verify the server), ssl_check_hostname (true/false)
+   and ssl_server_name (SNI and the name checked; ours). rediss://
+   verifies the server and its name unless told otherwise; the CA is the
+   system's store when no ssl_ca_* is given.
    What the URL leaves out gets the default (127.0.0.1, 6379, db 0, no
-   password); the timeouts stay as set when not given. rediss:// (TLS) and
-   redis+sentinel:// are PL_ERR_UNSUPPORTED; an unknown option or a
-   malformed URL is PL_ERR_INVALID_ARGUMENT naming the part, and leaves the
-   handle unchanged. Not while held. There is no get_url: the getters of
-   the settings above read the result back (and a URL would carry the
+   password, TLS off or its defaults); the timeouts stay as set when not
+   given. redis+sentinel:// is PL_ERR_UNSUPPORTED; an unknown option, an
+   ssl_* option without rediss:// or a malformed URL is
+   PL_ERR_INVALID_ARGUMENT naming the part, and leaves the handle
+   unchanged. Not while held. There is no get_url: the getters of the
+   settings above read the result back (and a URL would carry the
    password). */
 PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url);
 

@@ -140,6 +140,30 @@ void pl__os_wake_signal(int wr);
 void pl__os_wake_drain(int rd);
 void pl__os_wake_close(int rd, int wr);
 
+/* ---- network sockets (net_*.c) ----
+   The Redis lock's transport. Sockets are non-blocking; waiting is
+   pl__os_net_wait, so one deadline covers a whole exchange. Winsock
+   would implement the same functions. */
+
+/* A connected TCP socket to host:port: every address the name resolves
+   to, in order, until one connects before `timeout` seconds pass.
+   Non-blocking, close-on-exec, TCP_NODELAY, keep-alive. 0 or an errno
+   value (ETIMEDOUT: the timeout passed); a name that does not resolve is
+   EHOSTUNREACH with the resolver's message in detail. */
+int pl__os_net_connect_tcp(const char *host, int port, double timeout,
+                           int *fd_out, char *detail, size_t detail_size);
+/* The same for a unix-domain socket path. */
+int pl__os_net_connect_unix(const char *path, double timeout, int *fd_out);
+/* One send (never raises SIGPIPE) / one receive. EAGAIN when it would
+   block; *got 0 from recv: the peer closed. EINTR retried. */
+int pl__os_net_send(int fd, const void *buf, size_t len, size_t *sent);
+int pl__os_net_recv(int fd, void *buf, size_t len, size_t *got);
+/* Wait until fd is readable (want_write 0) or writable, at most
+   timeout_ms: 0, ETIMEDOUT, or poll's error. Hang-ups count as ready
+   (the next send/recv says what happened). */
+int pl__os_net_wait(int fd, int want_write, int timeout_ms);
+int pl__os_net_close(int fd);
+
 /* ---- waiting for a lock file to change (wait_*.c) ---- */
 
 /* A kernel notification on close/delete of the watched files (Linux:

@@ -169,12 +169,58 @@ int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
 /* the subscription                                                    */
 /* ------------------------------------------------------------------ */
 
+/* SETNAME and SUBSCRIBE on the idle connection; PL_OK when subscribed.
+   Anything else (the server dropped the idle connection, a reaper killed
+   it) closes it: the caller connects afresh. */
+static int resubscribe(pl_redis_lock *l)
+{
+    const char *argv[3] = {"CLIENT", "SETNAME", l->client_name};
+    size_t lens[3] = {6, 7, l->client_name ? strlen(l->client_name) : 0};
+    const char *sargv[2] = {"SUBSCRIBE", l->channel};
+    size_t slens[2] = {9, l->channel_len};
+    int i, n = l->client_name ? 3 : 2, ok = 1;
+    l->sub = l->idle_sub;
+    l->idle_sub = NULL;
+    if ((l->client_name &&
+         pl__redis_send(&l->conf, l->sub, "CLIENT SETNAME", 3, argv, lens) != PL_OK) ||
+        pl__redis_send(&l->conf, l->sub, "SUBSCRIBE", 2, sargv, slens) != PL_OK)
+        ok = 0;
+    /* the release's SETNAME "", ours, then the confirmation */
+    for (i = 0; ok && i < n; i++) {
+        void *v = NULL;
+        redisReply *r;
+        if (pl__redis_get_reply(l->sub, &v) != REDIS_OK) {
+            ok = 0;
+            break;
+        }
+        r = v;
+        ok = i < n - 1 ? r->type == REDIS_REPLY_STATUS
+                       : pl__redis_push(r, "subscribe", NULL, NULL);
+        freeReplyObject(r);
+    }
+    if (!ok) {
+        pl__redis_close(&l->sub);
+        return PL_ERR_CONNECTION;
+    }
+    return PL_OK;
+}
+
 int pl__redis_subscribe(pl_redis_lock *l)
 {
     const char *argv[2] = {"SUBSCRIBE", l->channel};
     size_t lens[2] = {9, l->channel_len};
     redisReply *r = NULL;
-    int rc = pl__redis_connect(&l->conf, l->client_name, &l->sub);
+    int rc;
+    if (l->idle_sub && l->conn_pid == pl__self_pid() && resubscribe(l) == PL_OK)
+        goto subscribed;
+    pl__redis_close(&l->idle_sub);
+    /* Sentinel: the subscription and the commands (the count) must be on
+       the master found now, not on one a failover demoted since. */
+    if (l->conf.sentinel_service) {
+        pl__redis_close(&l->cmd);
+        l->cmd_pending = 0;
+    }
+    rc = pl__redis_connect(&l->conf, l->client_name, &l->sub);
     if (rc != PL_OK)
         return rc;
     note_conn(l);
@@ -191,18 +237,24 @@ int pl__redis_subscribe(pl_redis_lock *l)
         pl__redis_close(&l->sub);
         return rc;
     }
+subscribed:
     l->sub_dead = 0;
     l->mode = l->flags & PL_LOCK_SH ? PL_RMODE_SHARED : PL_RMODE_PENDING;
     return PL_OK;
 }
 
 /* UNSUBSCRIBE and close. With `confirm`, wait for Redis to confirm (so a
-   release notice sent afterwards can only arrive once we are gone). */
+   release notice sent afterwards can only arrive once we are gone); a
+   confirmation that leaves the connection on no channel keeps it, its name
+   cleared, for the next acquire. */
 void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
 {
     const char *argv[2] = {"UNSUBSCRIBE", l->channel};
     size_t lens[2] = {11, l->channel_len};
+    static const char *unname[3] = {"CLIENT", "SETNAME", ""};
+    static const size_t unname_lens[3] = {6, 7, 0};
     double deadline;
+    int keep = 0;
     if (!l->sub)
         return;
     if (!l->sub->err &&
@@ -212,18 +264,31 @@ void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
         deadline = pl__os_now() + l->conf.command_timeout;
         for (;;) {
             void *r = NULL;
+            const redisReply *count = NULL;
             int done;
-            /* Blocking read (command timeout on the socket); pings that
-               race with the unsubscribe are left unanswered: we leave. */
+            /* Blocking read (command timeout); pings that race with the
+               unsubscribe are left unanswered: we leave. */
             if (pl__redis_get_reply(l->sub, &r) != REDIS_OK)
                 break;
-            done = pl__redis_push(r, "unsubscribe", NULL, NULL);
+            done = pl__redis_push(r, "unsubscribe", NULL, &count);
+            keep = done && count && count->type == REDIS_REPLY_INTEGER &&
+                   count->integer == 0;
             freeReplyObject(r);
             if (done || pl__os_now() > deadline)
                 break;
         }
     }
-    pl__redis_close(&l->sub);
+    /* (Not with Sentinel: the next acquire asks who the master is.) */
+    if (keep && !l->sub->err && l->conn_pid == pl__self_pid() &&
+        !l->conf.sentinel_service &&
+        pl__redis_send(&l->conf, l->sub, "CLIENT SETNAME", 3, unname,
+                       unname_lens) == PL_OK) {
+        pl__redis_close(&l->idle_sub);
+        l->idle_sub = l->sub;
+        l->sub = NULL;
+    } else {
+        pl__redis_close(&l->sub);
+    }
     l->elected = 0;
 }
 

@@ -58,7 +58,7 @@ int pl__redis_claim_lost(pl_redis_lock *l, const char *why)
 
 int pl__redis_lost_now(pl_redis_lock *l)
 {
-    char why[200];
+    char why[400];
     double age;
     if (atomic_load_explicit(&l->lost, memory_order_acquire))
         return 1;
@@ -142,7 +142,7 @@ static void *turn(pl_redis_lock *l, holder_state *st)
         const char *argv[1] = {"PING"};
         if (pl__redis_send(&l->conf, l->sub, "PING", 1, argv, NULL) !=
             PL_OK) {
-            char why[200];
+            char why[400];
             snprintf(why, sizeof why,
                      "the connection broke sending a PING: %s", broke(l));
             return lost(l, why);

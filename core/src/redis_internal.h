@@ -78,6 +78,9 @@ int pl__redis_json_safe(const char *s, size_t len);
 
 /* ---- connections ---- */
 
+struct pl__tls_ctx;
+struct pl__tls;
+
 typedef struct pl_redis_conf {
     char *host; /* NULL with a unix socket */
     int port;
@@ -87,16 +90,60 @@ typedef struct pl_redis_conf {
     char *password;
     double connect_timeout;
     double command_timeout;
+    /* TLS (tls.h): off by default; NULL strings are unset. */
+    int tls;
+    char *tls_ca_file;
+    char *tls_ca_dir;
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_server_name;
+    int tls_verify_peer;
+    int tls_check_hostname;
+    /* Built at the first TLS connect, dropped by every setting above. */
+    struct pl__tls_ctx *tls_ctx;
+    /* Sentinel (redis_sentinel.c): the master of this service, asked of
+       these sentinels ("host:port,..."), at every connect; host and port
+       above are then the master last found. NULL: no Sentinel. */
+    char *sentinel_service;
+    char *sentinels;
 } pl_redis_conf;
+
+/* One connection: a socket (or TLS over it), hiredis's reply reader,
+   and the commands queued for writing. */
+enum { PL_CONN_IO = 1, PL_CONN_PROTOCOL, PL_CONN_OOM, PL_CONN_EOF };
+typedef struct pl_redis_conn {
+    int fd;
+    struct pl__tls *tls; /* NULL: plain TCP or unix socket */
+    redisReader *reader;
+    char *obuf;
+    size_t olen, opos, ocap;
+    double command_timeout;
+    int err;    /* 0, or PL_CONN_*: the connection is broken */
+    int errnum; /* with PL_CONN_IO: the errno value (ETIMEDOUT: timeout) */
+    char errstr[300];
+} pl_redis_conn;
+
+/* Forget the TLS settings loaded from files (after a setting changed). */
+void pl__redis_conf_tls_reset(pl_redis_conf *cf);
 
 /* "127.0.0.1:6379" or "unix:/path" for messages. */
 void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size);
 
-/* Connect (close-on-exec, keep-alive, command timeout), AUTH, SELECT and
+/* Connect (close-on-exec, keep-alive, TLS when set, all within the
+   connect timeout), AUTH, SELECT and
    CLIENT SETNAME when name is not NULL. PL_ERR_CONNECTION naming the
    endpoint on failure. */
-int pl__redis_connect(const pl_redis_conf *cf, const char *name,
-                      redisContext **out);
+int pl__redis_connect(pl_redis_conf *cf, const char *name,
+                      pl_redis_conn **out);
+/* The same to cf's host/port or socket, never asking a sentinel. */
+int pl__redis_connect_direct(pl_redis_conf *cf, const char *name,
+                             pl_redis_conn **out);
+/* Load cf's TLS settings now (0, or an errno-style code and err). */
+int pl__redis_tls_ready(pl_redis_conf *cf, char *err, size_t size);
+/* The next "host[:port]" of a sentinel list (IPv6 in brackets; port
+   default 26379), *p moved past it: 1, 0 at the end, -1 malformed. */
+int pl__redis_sentinel_next(const char **p, char *host, size_t host_size,
+                            int *port);
 
 /* Replies are bounded: an array of more elements or a reply of more
    bytes than these breaks the connection (a broken or hostile server
@@ -106,7 +153,7 @@ int pl__redis_connect(const pl_redis_conf *cf, const char *name,
 #define PL_REDIS_MAX_REPLY ((size_t)16 * 1024 * 1024)
 
 /* redisGetReply with the bounds above (blocking, command timeout). */
-int pl__redis_get_reply(redisContext *c, void **out);
+int pl__redis_get_reply(pl_redis_conn *c, void **out);
 
 /* 1 when this thread's last PL_ERR_CONNECTION from the calls here was a
    command timing out on an established connection (a server pause:
@@ -114,25 +161,25 @@ int pl__redis_get_reply(redisContext *c, void **out);
    error reply: the acquire ends). */
 int pl__redis_broke(void);
 
-/* redisFree and NULL the pointer (nothing when it is NULL already). */
-void pl__redis_close(redisContext **c);
+/* Close, free and NULL the pointer (nothing when it is NULL already). */
+void pl__redis_close(pl_redis_conn **c);
 
 /* One command, its reply in *out (may be NULL to discard). A lost
    connection or an error reply is PL_ERR_CONNECTION; the message names
    the endpoint and `what`. */
-int pl__redis_call(const pl_redis_conf *cf, redisContext *c, const char *what,
+int pl__redis_call(const pl_redis_conf *cf, pl_redis_conn *c, const char *what,
                    int argc, const char **argv, const size_t *lens,
                    redisReply **out);
 
 /* Queue a command and write it out without waiting for the reply. */
-int pl__redis_send(const pl_redis_conf *cf, redisContext *c, const char *what,
+int pl__redis_send(const pl_redis_conf *cf, pl_redis_conn *c, const char *what,
                    int argc, const char **argv, const size_t *lens);
 
 /* A complete reply already read: 1 (in *out), 0 (none), -1 (broken). */
-int pl__redis_buffered(redisContext *c, redisReply **out);
+int pl__redis_buffered(pl_redis_conn *c, redisReply **out);
 /* Read what the socket holds (call when poll(2) said it is readable):
    0, or -1 when the connection broke or closed. */
-int pl__redis_fill(redisContext *c);
+int pl__redis_fill(pl_redis_conn *c);
 
 /* A pub/sub push ["message"|"subscribe"|..., channel, payload|count]:
    the kind and the channel (and payload for a message), else 0. */

@@ -120,12 +120,13 @@ static int new_identity(pl_redis_lock *l)
 static void drop_inherited(pl_redis_lock *l)
 {
     int abandon = l->thread_running;
-    redisContext **cs[3];
+    pl_redis_conn **cs[4];
     int i;
     cs[0] = &l->cmd;
     cs[1] = &l->sub;
     cs[2] = &l->w;
-    for (i = 0; i < 3; i++) {
+    cs[3] = &l->idle_sub;
+    for (i = 0; i < 4; i++) {
         if (!*cs[i])
             continue;
         if (abandon) {
@@ -137,6 +138,13 @@ static void drop_inherited(pl_redis_lock *l)
         }
     }
     l->cmd_pending = 0;
+    /* The loaded TLS settings: their saved session may be mid-update by
+       the parent's holder thread in our copy; abandoned then, else freed
+       (no traffic either way). */
+    if (abandon)
+        l->conf.tls_ctx = NULL;
+    else
+        pl__redis_conf_tls_reset(&l->conf);
     /* The stop pipe is the parent's too: a byte written by our release
        would stop the parent's holder thread, which would then stop
        answering pings and be reaped while it still reports held. */
@@ -195,6 +203,8 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
     l->notice_len = channel_len + sizeof PL_REDIS_NOTICE_SUFFIX - 1;
     make_display(l);
     l->conf.port = 6379;
+    l->conf.tls_verify_peer = 1;
+    l->conf.tls_check_hostname = 1;
     l->conf.connect_timeout = PL_REDIS_DEFAULT_CONNECT_TIMEOUT;
     l->conf.command_timeout = PL_REDIS_DEFAULT_COMMAND_TIMEOUT;
     l->flags = PL_LOCK_EX;
@@ -243,6 +253,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     fork_check(l);
     teardown(l, 0);
     pl__redis_close(&l->cmd);
+    pl__redis_close(&l->idle_sub);
     pl__cancel_destroy(&l->cancel);
     if (l->stop_pipe[0] >= 0) {
         (void)pl__os_close(l->stop_pipe[0]);
@@ -259,6 +270,14 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->conf.unix_path);
     free(l->conf.username);
     free(l->conf.password);
+    pl__redis_conf_tls_reset(&l->conf);
+    free(l->conf.tls_ca_file);
+    free(l->conf.tls_ca_dir);
+    free(l->conf.tls_cert_file);
+    free(l->conf.tls_key_file);
+    free(l->conf.tls_server_name);
+    free(l->conf.sentinel_service);
+    free(l->conf.sentinels);
     free(l);
 }
 
@@ -270,6 +289,20 @@ static void settings_changed(pl_redis_lock *l)
     pl__redis_close(&l->cmd);
     l->cmd_pending = 0;
     pl__redis_close(&l->w);
+    pl__redis_close(&l->idle_sub);
+}
+
+int pl__redis_setting_begin(pl_redis_lock *l, const char *what)
+{
+    CHECK_HANDLE(l);
+    CHECK_NOT_HELD(l, what);
+    return PL_OK;
+}
+
+void pl__redis_setting_changed(pl_redis_lock *l)
+{
+    settings_changed(l);
+    pl__redis_conf_tls_reset(&l->conf);
 }
 
 static int replace(char **field, const char *value)

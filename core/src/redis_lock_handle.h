@@ -82,10 +82,15 @@ struct pl_redis_lock {
     atomic_int lost_sticky;
 
     long conn_pid; /* the process that opened the connections below */
-    redisContext *cmd;
+    pl_redis_conn *cmd;
     int cmd_pending; /* replies of sent commands not read yet */
-    redisContext *sub;
-    redisContext *w;
+    pl_redis_conn *sub;
+    pl_redis_conn *w;
+    /* The last subscription's connection, left by a confirmed release with
+       no channel subscribed and its name cleared (one reply pending):
+       the next acquire subscribes on it instead of connecting again (a
+       TLS handshake costs more than the whole cycle). */
+    pl_redis_conn *idle_sub;
 
     /* acquiring (written by the caller's thread only) */
     atomic_int mode;
@@ -234,6 +239,15 @@ void pl__redis_selfcheck_push(pl_redis_lock *l, pl_redis_selfcheck *sc,
                               const redisReply *r);
 /* When the thread must wake for it next (boot clock; 0: never). */
 double pl__redis_selfcheck_wake(const pl_redis_selfcheck *sc);
+
+/* ---- settings (redis_lock.c) ---- */
+
+/* PL_OK when a connection setting (`what`, for the message) may change
+   now: the handle is not NULL, not busy and not held. */
+int pl__redis_setting_begin(pl_redis_lock *l, const char *what);
+/* After it changed: the open connections and the loaded TLS settings are
+   dropped, the next connection uses the new value. */
+void pl__redis_setting_changed(pl_redis_lock *l);
 
 /* ---- holding (redis_holder.c) ---- */
 

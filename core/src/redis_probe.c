@@ -19,8 +19,8 @@ struct pl_redis_holders {
 
 typedef struct probe_ctx {
     pl_redis_lock *l;
-    redisContext *c; /* NUMSUB, PUBLISH */
-    redisContext *w; /* the response channel */
+    pl_redis_conn *c; /* NUMSUB, PUBLISH */
+    pl_redis_conn *w; /* the response channel */
     char *resp;
     size_t resp_len;
     int confirmed;

@@ -25,6 +25,13 @@ typedef struct url_parts {
     char *password;
     double connect_timeout; /* 0: not given */
     double command_timeout;
+    int tls;                /* rediss:// */
+    int tls_option;         /* a TLS option was given (refused without TLS) */
+    char *ca_file, *ca_dir, *cert_file, *key_file, *server_name;
+    int verify_peer;        /* -1: not given */
+    int check_hostname;     /* -1: not given */
+    char *sentinels;        /* redis+sentinel://: the host list */
+    char *service;          /* ... and the service name */
 } url_parts;
 
 static void parts_free(url_parts *p)
@@ -33,6 +40,13 @@ static void parts_free(url_parts *p)
     free(p->socket);
     free(p->username);
     free(p->password);
+    free(p->ca_file);
+    free(p->ca_dir);
+    free(p->cert_file);
+    free(p->key_file);
+    free(p->server_name);
+    free(p->sentinels);
+    free(p->service);
 }
 
 static int hexval(char c)
@@ -128,6 +142,65 @@ static int parse_seconds(const char *s, const char *what, double *out)
     return PL_OK;
 }
 
+/* ssl_cert_reqs: Python's ssl names (CERT_NONE...) or redis-py's. */
+static int parse_cert_reqs(const char *v, int *out)
+{
+    if (strcmp(v, "none") == 0 || strcmp(v, "CERT_NONE") == 0)
+        *out = 0;
+    else if (strcmp(v, "required") == 0 || strcmp(v, "CERT_REQUIRED") == 0 ||
+             strcmp(v, "optional") == 0 || strcmp(v, "CERT_OPTIONAL") == 0)
+        *out = 1; /* a client always gets a certificate: optional = required */
+    else
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: ssl_cert_reqs \"%s\" is not none, "
+                        "optional or required", v);
+    return PL_OK;
+}
+
+static int parse_bool(const char *v, const char *what, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 ||
+        strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0 ||
+             strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: %s \"%s\" is not true or false", what, v);
+    return PL_OK;
+}
+
+/* The TLS options; 1 when `name` is one (rc set), 0 when it is not. */
+static int tls_option(url_parts *p, const char *name, char **value, int *rc)
+{
+    char **field = NULL;
+    if (strcmp(name, "ssl_ca_certs") == 0)
+        field = &p->ca_file;
+    else if (strcmp(name, "ssl_ca_path") == 0)
+        field = &p->ca_dir;
+    else if (strcmp(name, "ssl_certfile") == 0)
+        field = &p->cert_file;
+    else if (strcmp(name, "ssl_keyfile") == 0)
+        field = &p->key_file;
+    else if (strcmp(name, "ssl_server_name") == 0)
+        field = &p->server_name;
+    else if (strcmp(name, "ssl_cert_reqs") == 0)
+        *rc = parse_cert_reqs(*value, &p->verify_peer);
+    else if (strcmp(name, "ssl_check_hostname") == 0)
+        *rc = parse_bool(*value, name, &p->check_hostname);
+    else
+        return 0;
+    if (field) {
+        free(*field);
+        *field = *value;
+        *value = NULL;
+        *rc = PL_OK;
+    }
+    p->tls_option = 1;
+    return 1;
+}
+
 /* name=value&...: the options redis-py's from_url knows that map onto this
    library's settings; anything else is refused by name, because a silently
    ignored option (a typo in "password") would connect differently than
@@ -168,11 +241,16 @@ static int parse_query(const char *q, url_parts *p)
             rc = parse_seconds(value, name, &p->command_timeout);
         } else if (strcmp(name, "socket_connect_timeout") == 0) {
             rc = parse_seconds(value, name, &p->connect_timeout);
+        } else if (tls_option(p, name, &value, &rc)) {
+            /* rc set */
         } else {
             rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                           "redis URL: unknown option \"%s\" (known: db, "
                           "username, password, socket_timeout, "
-                          "socket_connect_timeout)", name);
+                          "socket_connect_timeout; with rediss://: "
+                          "ssl_ca_certs, ssl_ca_path, ssl_certfile, "
+                          "ssl_keyfile, ssl_cert_reqs, ssl_check_hostname, "
+                          "ssl_server_name)", name);
         }
         free(name);
         free(value);
@@ -183,30 +261,75 @@ static int parse_query(const char *q, url_parts *p)
     return PL_OK;
 }
 
+/* [[user]:password@] at the start of a[0..len): *at is its '@' or NULL. */
+static int parse_userinfo(const char *a, size_t len, url_parts *p,
+                          const char **at)
+{
+    const char *c;
+    size_t i;
+    int rc;
+    *at = NULL;
+    for (i = 0; i < len; i++)
+        if (a[i] == '@')
+            *at = a + i; /* the last '@': a password may contain raw '@' */
+    if (!*at)
+        return PL_OK;
+    c = memchr(a, ':', (size_t)(*at - a));
+    if (!c)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: \"%.*s@\" has no password "
+                        "(write user:password@ or :password@)",
+                        (int)(*at - a), a);
+    if (c > a && (rc = decode(a, (size_t)(c - a), "username", &p->username)) != PL_OK)
+        return rc;
+    return decode(c + 1, (size_t)(*at - c - 1), "password", &p->password);
+}
+
+/* redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+   (rest: after the scheme). */
+static int parse_sentinel(const char *rest, url_parts *p)
+{
+    size_t alen = strcspn(rest, "/?"), slen;
+    const char *at, *hosts, *q, *svc;
+    int rc;
+    if ((rc = parse_userinfo(rest, alen, p, &at)) != PL_OK)
+        return rc;
+    hosts = at ? at + 1 : rest;
+    if (hosts == rest + alen)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: no sentinels (redis+sentinel://host:26379,"
+                        "host2:26379/service)");
+    if ((rc = decode(hosts, (size_t)(rest + alen - hosts), "sentinels",
+                     &p->sentinels)) != PL_OK)
+        return rc;
+    rest += alen;
+    q = strchr(rest, '?');
+    svc = *rest == '/' ? rest + 1 : rest;
+    slen = strcspn(svc, "/?");
+    if (slen == 0)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: no Sentinel service name "
+                        "(redis+sentinel://host:26379/service[/db])");
+    if ((rc = decode(svc, slen, "service", &p->service)) != PL_OK)
+        return rc;
+    rest = svc + slen;
+    if (*rest == '/') {
+        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
+        if (plen > 0 &&
+            (rc = parse_int(rest + 1, plen, 0, INT_MAX, "db", &p->db)) != PL_OK)
+            return rc;
+    }
+    return q ? parse_query(q + 1, p) : PL_OK;
+}
+
 /* [[user]:password@]host[:port] */
 static int parse_authority(const char *a, size_t len, url_parts *p)
 {
     const char *at = NULL, *h, *end = a + len, *colon;
-    size_t i;
     int rc;
-    for (i = 0; i < len; i++)
-        if (a[i] == '@')
-            at = a + i; /* the last '@': a password may contain raw '@' */
-    if (at) {
-        const char *c = memchr(a, ':', (size_t)(at - a));
-        if (!c)
-            return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
-                            "redis URL: \"%.*s@\" has no password "
-                            "(write user:password@ or :password@)",
-                            (int)(at - a), a);
-        if (c > a && (rc = decode(a, (size_t)(c - a), "username", &p->username)) != PL_OK)
-            return rc;
-        if ((rc = decode(c + 1, (size_t)(at - c - 1), "password", &p->password)) != PL_OK)
-            return rc;
-        h = at + 1;
-    } else {
-        h = a;
-    }
+    if ((rc = parse_userinfo(a, len, p, &at)) != PL_OK)
+        return rc;
+    h = at ? at + 1 : a;
     if (h < end && *h == '[') {
         const char *close = memchr(h, ']', (size_t)(end - h));
         if (!close)
@@ -244,14 +367,18 @@ static int parse_url(const char *url, url_parts *p)
 {
     const char *rest, *q;
     int rc;
-    if (strncmp(url, "rediss://", 9) == 0)
-        return URL_FAIL(PL_ERR_UNSUPPORTED, 0,
-                        "redis URL \"rediss://...\": TLS is not supported yet");
-    if (strncmp(url, "redis+sentinel://", 17) == 0 ||
-        strncmp(url, "redis-sentinel://", 17) == 0 ||
+    if (strncmp(url, "redis+sentinel://", 17) == 0)
+        return parse_sentinel(url + 17, p);
+    if (strncmp(url, "rediss+sentinel://", 18) == 0) {
+        p->tls = 1;
+        return parse_sentinel(url + 18, p);
+    }
+    if (strncmp(url, "redis-sentinel://", 17) == 0 ||
         strncmp(url, "sentinel://", 11) == 0)
-        return URL_FAIL(PL_ERR_UNSUPPORTED, 0,
-                        "redis URL: Sentinel is not supported yet");
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL \"%s\": write Sentinel URLs as "
+                        "redis+sentinel://host:26379,host2:26379/service[/db]",
+                        url);
     if (strncmp(url, "unix://", 7) == 0) {
         rest = url + 7;
         q = strchr(rest, '?');
@@ -267,17 +394,19 @@ static int parse_url(const char *url, url_parts *p)
                             "redis URL \"%s\": no socket path", url);
         return q ? parse_query(q + 1, p) : PL_OK;
     }
-    if (strncmp(url, "redis://", 8) != 0) {
+    if (strncmp(url, "rediss://", 9) == 0)
+        p->tls = 1;
+    else if (strncmp(url, "redis://", 8) != 0) {
         const char *sep = strstr(url, "://");
         if (sep)
             return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": unknown scheme \"%.*s://\" "
-                            "(redis:// or unix://)", url, (int)(sep - url), url);
+                            "(redis://, rediss://, redis+sentinel:// or unix://)", url, (int)(sep - url), url);
         return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL \"%s\": no scheme (redis://host:port/db or "
                         "unix:///path)", url);
     }
-    rest = url + 8;
+    rest = url + (p->tls ? 9 : 8);
     {
         size_t alen = strcspn(rest, "/?");
         if ((rc = parse_authority(rest, alen, p)) != PL_OK)
@@ -305,12 +434,21 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
     memset(&p, 0, sizeof p);
     p.port = 6379;
     p.db = -1;
+    p.verify_peer = -1;
+    p.check_hostname = -1;
     rc = parse_url(url, &p);
+    if (rc == PL_OK && p.tls_option && !p.tls)
+        rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                      "redis URL: ssl_* options need TLS (rediss://host...)");
     if (rc == PL_OK && p.username && !p.password)
         rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                       "redis URL: username \"%s\" without a password", p.username);
     /* The URL says everything about the connection: what it leaves out
        is the default, not whatever the handle had before. */
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_sentinels(lock, p.sentinels);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_sentinel_service(lock, p.service);
     if (rc == PL_OK) {
         if (p.socket)
             rc = pl_redis_lock_set_unix_socket(lock, p.socket);
@@ -322,6 +460,22 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
         rc = pl_redis_lock_set_db(lock, p.db < 0 ? 0 : p.db);
     if (rc == PL_OK)
         rc = pl_redis_lock_set_password(lock, p.username, p.password);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls(lock, p.tls);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_ca_file(lock, p.ca_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_ca_dir(lock, p.ca_dir);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_cert_file(lock, p.cert_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_key_file(lock, p.key_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_server_name(lock, p.server_name);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_verify_peer(lock, p.verify_peer != 0);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_check_hostname(lock, p.check_hostname != 0);
     if (rc == PL_OK && p.connect_timeout > 0)
         rc = pl_redis_lock_set_connect_timeout(lock, p.connect_timeout);
     if (rc == PL_OK && p.command_timeout > 0)

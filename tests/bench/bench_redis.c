@@ -38,10 +38,15 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* PL_BENCH_TLS_DIR: the port is a TLS port and the directory holds
+   ca.crt, client.crt and client.key (ci/lib/redis-tls.sh); the records
+   get a _tls suffix. */
+static const char *tls_dir;
+
 static void report(const char *name, double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp);
-    printf("%s %d %.1f %.1f\n", name, n, v[n / 2] * 1e6,
+    printf("%s%s %d %.1f %.1f\n", name, tls_dir ? "_tls" : "", n, v[n / 2] * 1e6,
            v[(int)((n - 1) * 0.99)] * 1e6);
     fflush(stdout);
 }
@@ -59,6 +64,17 @@ static pl_redis_lock *new_lock(const char *ch)
     if (pl_redis_lock_new(&l, ch, strlen(ch)) != PL_OK ||
         pl_redis_lock_set_host(l, "127.0.0.1", port) != PL_OK)
         die("new");
+    if (tls_dir) {
+        char ca[512], cert[512], key[512];
+        snprintf(ca, sizeof ca, "%s/ca.crt", tls_dir);
+        snprintf(cert, sizeof cert, "%s/client.crt", tls_dir);
+        snprintf(key, sizeof key, "%s/client.key", tls_dir);
+        if (pl_redis_lock_set_tls(l, 1) != PL_OK ||
+            pl_redis_lock_set_tls_ca_file(l, ca) != PL_OK ||
+            pl_redis_lock_set_tls_cert_file(l, cert) != PL_OK ||
+            pl_redis_lock_set_tls_key_file(l, key) != PL_OK)
+            die("tls settings");
+    }
     return l;
 }
 
@@ -233,6 +249,9 @@ int main(int argc, char **argv)
     }
     port = atoi(argv[1]);
     n = atoi(argv[3]);
+    tls_dir = getenv("PL_BENCH_TLS_DIR");
+    if (tls_dir && !*tls_dir)
+        tls_dir = NULL;
     if (n < 1)
         n = 1;
     if (!strcmp(argv[2], "cycle"))

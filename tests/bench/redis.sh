@@ -30,6 +30,20 @@ status=0
 build/bench/bench_redis "$PORT" cycle 2000 >> "$REC" || status=1
 build/bench/bench_redis "$PORT" handoff 300 >> "$REC" || status=1
 build/bench/bench_redis "$PORT" killed 20 >> "$REC" || status=1
+# The same cycle and handoff over TLS (a server of its own, certificates
+# made by openssl, client certificates required: ci/lib/redis-tls.sh).
+# shellcheck source=../../ci/lib/redis-tls.sh
+. ci/lib/redis-tls.sh
+trap 'redis_server_stop; redis_tls_stop' EXIT
+if redis_tls_start bench >/dev/null; then
+  PL_BENCH_TLS_DIR=$PL_TEST_TLS_DIR build/bench/bench_redis "$PL_TEST_REDIS_TLS_PORT" cycle 2000 >> "$REC" || status=1
+  PL_BENCH_TLS_DIR=$PL_TEST_TLS_DIR build/bench/bench_redis "$PL_TEST_REDIS_TLS_PORT" handoff 300 >> "$REC" || status=1
+  # the plain port of the same server, so that TLS is the only difference
+  build/bench/bench_redis "$PL_TEST_REDIS_PORT" cycle 2000 | sed 's/^ours_cycle /ours_cycle_tlsserver_tcp /' >> "$REC" || status=1
+  redis_tls_stop
+else
+  echo "redis bench: the TLS server did not start"; status=1
+fi
 if PY=$(bash ci/venv.sh 2> "$OUT/venv.log"); then
   "$PY" tests/bench/bench_redis_py.py "$PORT" redispy 2000 >> "$REC" || status=1
   "$PY" tests/bench/bench_redis_py.py "$PORT" reference 10 >> "$REC" || status=1
@@ -92,6 +106,9 @@ rows = [
     ('reference RedisLock (portalocker 4.x)', 'reference_cycle'),
     ('ours: contended handoff (release -> waiter)', 'ours_handoff'),
     ('ours: holder SIGKILLed -> default waiter', 'ours_killed'),
+    ('ours over TCP (the TLS server\'s plain port)', 'ours_cycle_tlsserver_tcp'),
+    ('ours over TLS: acquire+release, uncontended', 'ours_cycle_tls'),
+    ('ours over TLS: contended handoff', 'ours_handoff_tls'),
 ]
 print(f"   {'measurement':46} {'median us':>11} {'p99 us':>11} {'n':>6}")
 for label, key in rows:
@@ -112,6 +129,9 @@ if 'ours_cycle' in rec and 'reference_cycle' in rec:
 if 'ours_handoff' in rec:
     m = rec['ours_handoff'][1] / 1000
     checks.append((f'contended handoff median = {m:.2f} ms', 'target < 5 ms', m < 5))
+if 'ours_cycle_tls' in rec and 'ours_cycle_tlsserver_tcp' in rec:
+    r = rec['ours_cycle_tls'][1] / rec['ours_cycle_tlsserver_tcp'][1]
+    checks.append((f'uncontended cycle TLS / TCP = {r:.2f}x', 'target <= 2x', r <= 2))
 if 'ours_killed' in rec:
     m = rec['ours_killed'][1] / 1000
     checks.append((f'SIGKILLed holder -> waiter median = {m:.1f} ms', 'target < 50 ms', m < 50))

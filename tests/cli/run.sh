@@ -258,7 +258,11 @@ if redis_server_start cli >/dev/null; then
   elapsed_ok "$t" 15 && ok "... within 15 s" || bad "loss noticed too late"
   "$P" -n --redis "$U" lost true; expect "free after the loss" 0 $?
   "$P" --redis "redis://127.0.0.1:1" ch true 2>/dev/null; expect "Redis unreachable" 69 $?
-  "$P" --redis "rediss://127.0.0.1" ch true 2>/dev/null; expect "rediss:// refused" 64 $?
+  # TLS to a plain server: the handshake fails, a connection error
+  "$P" --redis "rediss://127.0.0.1:$PL_TEST_REDIS_PORT?ssl_cert_reqs=none" ch true 2>"$W/tls.err"
+  expect "rediss:// to a plain server" 69 $?
+  grep -q "TLS handshake" "$W/tls.err" && ok "... says the TLS handshake failed" || bad "no TLS cause: $(cat "$W/tls.err")"
+  "$P" --redis "redis://127.0.0.1?ssl_ca_certs=/x" ch true 2>/dev/null; expect "ssl_* option without rediss:// refused" 64 $?
   "$P" --redis "redis://h?nope=1" ch true 2>/dev/null; expect "unknown URL option" 64 $?
 else
   bad "redis-server did not start"

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_redis_lock *l = NULL;
     char *url = malloc(size + 1);
     const char *host = NULL;
-    int port = 0, db = -1, rc;
+    int port = 0, db = -1, tls = -1, rc;
     if (!url)
         return 0;
     memcpy(url, data, size);
@@ -27,11 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = pl_redis_lock_set_url(l, url);
     pl_redis_lock_get_host(l, &host, &port);
     pl_redis_lock_get_db(l, &db);
+    pl_redis_lock_get_tls(l, &tls);
     if (rc == PL_OK) {
+        if (tls != (strncmp(url, "rediss://", 9) == 0 || strncmp(url, "rediss+sentinel://", 18) == 0))
+            abort();
         if (port < 1 || port > 65535 || db < 0 || !host || !*host)
             abort();
     } else if (rc == PL_ERR_INVALID_ARGUMENT || rc == PL_ERR_UNSUPPORTED) {
-        if (strcmp(host, "before") != 0 || port != 1234 || db != 7)
+        if (strcmp(host, "before") != 0 || port != 1234 || db != 7 || tls != 0)
             abort();
     } else {
         abort();

@@ -32,7 +32,9 @@ def theirs(channel, port, **kw):
 def test_signature_and_names_match_the_reference():
     mine = inspect.signature(cpl.RedisLock.__init__).parameters
     reference = inspect.signature(ref.RedisLock.__init__).parameters
-    assert list(mine) == list(reference)
+    # ours adds keyword-only arguments only (url)
+    assert [n for n, p in mine.items() if p.kind != p.KEYWORD_ONLY] == list(reference)
+    assert [n for n, p in mine.items() if p.kind == p.KEYWORD_ONLY] == ['url']
     for name, param in reference.items():
         assert mine[name].default == param.default, name
     for name in ('REDIS_LOCK_PROTOCOL_VERSION', 'DEFAULT_UNAVAILABLE_TIMEOUT',
@@ -74,8 +76,10 @@ def test_bad_self_check_interval_is_a_value_error():
 
 
 @pytest.mark.parametrize('kwargs', [
-    {'ssl': True},
-    {'ssl': True, 'ssl_cert_reqs': 'none'},
+    {'ssl_ca_data': 'PEM', 'ssl': True},
+    {'ssl_password': 'secret', 'ssl': True},
+    {'ssl_min_version': 771, 'ssl': True},
+    {'ssl_validate_ocsp': True, 'ssl': True},
     {'credential_provider': object()},
     {'connection_class': redis.SSLConnection},
 ])
@@ -139,8 +143,50 @@ def test_a_client_it_cannot_use_is_a_clear_error():
         cpl.RedisLock('api-fake', connection=_fake_redis_client())
     with pytest.raises(cpl.exceptions.Unsupported, match='redis-py client'):
         cpl.RedisLock('api-fake', connection=object())
-    with pytest.raises(cpl.exceptions.Unsupported, match='TLS'):
-        cpl.RedisLock('api-fake', connection=redis.Redis(ssl=True, port=1))
+
+
+
+def test_tls_settings_come_across_never_plaintext():
+    """redis_kwargs, a TLS client and a TLS pool all give a TLS handle with
+    their settings (the TLS suite connects with them for real)."""
+    pool = redis.ConnectionPool(connection_class=redis.SSLConnection, host='h', port=7,
+                                ssl_ca_certs='/ca.pem', ssl_certfile='/c.pem',
+                                ssl_keyfile='/k.pem', ssl_cert_reqs='none',
+                                ssl_check_hostname=False)
+    for lock in (cpl.RedisLock('api-tls', redis_kwargs={'ssl': True, 'port': 1}),
+                 cpl.RedisLock('api-tls', connection=redis.Redis(ssl=True, port=1)),
+                 cpl.RedisLock('api-tls', redis_kwargs={'connection_pool': pool}),
+                 cpl.RedisLock('api-tls', connection=redis.Redis.from_url('rediss://h:7'))):
+        assert _c.pl_redis_lock_get_tls(lock._handle) == 1
+    h = cpl.RedisLock('api-tls', redis_kwargs={'connection_pool': pool})._handle
+    assert _c.pl_redis_lock_get_tls_ca_file(h) == '/ca.pem'
+    assert _c.pl_redis_lock_get_tls_cert_file(h) == '/c.pem'
+    assert _c.pl_redis_lock_get_tls_key_file(h) == '/k.pem'
+    assert _c.pl_redis_lock_get_tls_verify_peer(h) == 0
+    assert _c.pl_redis_lock_get_tls_check_hostname(h) == 0
+    h = cpl.RedisLock('api-tls', redis_kwargs={'ssl': True})._handle
+    assert _c.pl_redis_lock_get_tls_verify_peer(h) == 1
+    assert _c.pl_redis_lock_get_tls_check_hostname(h) == 1
+    assert _c.pl_redis_lock_get_tls_ca_file(h) is None
+    # without ssl=True the ssl_* keys mean nothing, as in redis-py
+    h = cpl.RedisLock('api-tls', redis_kwargs={'ssl_ca_certs': '/x'})._handle
+    assert _c.pl_redis_lock_get_tls(h) == 0
+    with pytest.raises(ValueError, match='ssl_cert_reqs'):
+        cpl.RedisLock('api-tls', redis_kwargs={'ssl': True, 'ssl_cert_reqs': 'maybe'})
+
+
+def test_url_sets_the_connection():
+    lock = cpl.RedisLock('api-url', url='rediss://u:p@example.com:6390/4?ssl_cert_reqs=none')
+    h = lock._handle
+    assert _c.pl_redis_lock_get_host(h) == ('example.com', 6390)
+    assert _c.pl_redis_lock_get_db(h) == 4
+    assert _c.pl_redis_lock_get_password(h) == ('u', 'p')
+    assert _c.pl_redis_lock_get_tls(h) == 1
+    assert _c.pl_redis_lock_get_tls_verify_peer(h) == 0
+    with pytest.raises(cpl.exceptions.LockException, match='ssl_nope'):
+        cpl.RedisLock('api-url', url='rediss://h?ssl_nope=1')
+    with pytest.raises(ValueError, match='not both'):
+        cpl.RedisLock('api-url', url='redis://h', connection=redis.Redis())
 
 
 def test_connection_errors_are_also_redis_py_errors():
@@ -250,3 +296,19 @@ def test_mode_and_writer_elected(redis_port):
     with writer:
         assert writer.mode == 'exclusive'
     assert writer.writer_elected is False
+
+
+def test_a_sentinel_master_pool_comes_across():
+    import redis.sentinel
+    sentinel = redis.sentinel.Sentinel([('10.0.0.1', 26379), ('::1', 26380)])
+    h = cpl.RedisLock('api-sentinel', connection=sentinel.master_for(
+        'mymaster', password='pw', db=2))._handle
+    assert _c.pl_redis_lock_get_sentinel_service(h) == 'mymaster'
+    assert _c.pl_redis_lock_get_sentinels(h) == '10.0.0.1:26379,[::1]:26380'
+    assert _c.pl_redis_lock_get_password(h) == (None, 'pw')
+    assert _c.pl_redis_lock_get_db(h) == 2
+    with pytest.raises(cpl.exceptions.Unsupported, match='replica'):
+        cpl.RedisLock('api-sentinel', connection=sentinel.slave_for('mymaster'))
+    h = cpl.RedisLock('api-sentinel',
+                      url='redis+sentinel://s1:26379,s2/mymaster/1')._handle
+    assert _c.pl_redis_lock_get_sentinels(h) == 's1:26379,s2'

@@ -1,23 +1,23 @@
-/* RedisLock fault injection: the hiredis entry points the core calls
-   (nm build/libportalocker.a | grep ' U redis'), and poll, pipe2 and
-   pthread_create, are replaced with -Wl,--wrap (REDIS_WRAP in the
-   Makefile). Each __wrap_X passes through to __real_X against the test
-   server unless a failure is armed, in the style of
-   tests/unit/test_faults.c: "fail the Nth call of X (optionally only for
-   command NAME, or only on this thread / other threads), K times". A
-   failure is one of:
-     IO       hiredis's own I/O error state: c->err = REDIS_ERR_IO, errno
-              and errstr set, NULL / REDIS_ERR returned. The socket is left
-              open on purpose: only the core's redisFree closes it, so a
-              leaked context shows in CLIENT LIST and a leaked subscription
-              in PUBSUB NUMSUB.
+/* RedisLock fault injection: the calls the core's transport makes (the
+   platform's socket functions pl__os_net_*, hiredis's formatter and
+   reader), and poll, pipe2 and pthread_create, are replaced with
+   -Wl,--wrap (REDIS_WRAP in the Makefile). Each __wrap_X passes through
+   to __real_X against the test server unless a failure is armed, in the
+   style of tests/unit/test_faults.c: "fail the Nth call of X (optionally
+   only for command NAME, or only on this thread / other threads), K
+   times". A failure is one of:
+     IO       a socket call fails with errno `err` (send/recv), or the
+              formatter cannot queue the command (out of memory). The socket
+              is left open on purpose: only the core's close frees it, so
+              a leaked connection shows in CLIENT LIST and a leaked
+              subscription in PUBSUB NUMSUB.
      PROTO    the reader's protocol error (REDIS_ERR_PROTOCOL).
      REPLY    the command is sent as an unknown command instead, so the
               real server answers with a real error reply.
      REFUSED  the connect goes to a closed port / missing socket (a real
               ECONNREFUSED / ENOENT).
      TIMEOUT  REFUSED, then reported as ETIMEDOUT (as a connect timeout).
-     NULLCTX  the connect returns NULL (hiredis out of memory).
+     NULLCTX  the connect fails for lack of memory (ENOMEM).
    After every failure: the documented code and a message naming the
    endpoint and the step, no descriptor and no server connection left
    (CLIENT LIST back to its count), no half-held lock (NUMSUB of the
@@ -38,15 +38,13 @@
 /* ---- the fault table ---- */
 
 enum fault_id {
-    W_CONNECT,    /* redisConnectWithTimeout, redisConnectUnixWithTimeout */
-    W_SETTIMEOUT, /* redisSetTimeout */
-    W_COMMAND,    /* redisCommandArgv, redisAppendCommandArgv */
-    W_APPEND,     /* redisAppendCommandArgv */
-    W_WRITE,      /* redisBufferWrite */
-    W_READ,       /* redisBufferRead */
-    W_GETREPLY,   /* redisGetReply */
-    W_READER,     /* redisGetReplyFromReader */
-    W_POLL,
+    W_CONNECT, /* pl__os_net_connect_tcp, pl__os_net_connect_unix */
+    W_COMMAND, /* redisFormatCommandArgv, matching the command */
+    W_APPEND,  /* redisFormatCommandArgv, any command */
+    W_WRITE,   /* pl__os_net_send */
+    W_READ,    /* pl__os_net_recv */
+    W_READER,  /* redisReaderGetReply */
+    W_POLL,    /* poll of the waits (two or more descriptors) */
     W_PIPE2,
     W_THREAD, /* pthread_create */
     W_COUNT
@@ -163,158 +161,126 @@ out:
     return fail;
 }
 
-/* hiredis's state after an I/O or protocol error (__redisSetError). */
-static void set_error(redisContext *c, int kind, int err)
-{
-    c->err = kind == K_PROTO ? REDIS_ERR_PROTOCOL : REDIS_ERR_IO;
-    snprintf(c->errstr, sizeof c->errstr, "%s",
-             kind == K_PROTO ? "Protocol error, got \"!\" as reply type byte"
-                             : strerror(err));
-    errno = err;
-}
-
 /* ---- the wraps ---- */
 
-redisContext *__real_redisConnectWithTimeout(const char *ip, int port, const struct timeval tv);
-redisContext *__real_redisConnectUnixWithTimeout(const char *path, const struct timeval tv);
-int __real_redisSetTimeout(redisContext *c, const struct timeval tv);
-void *__real_redisCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens);
-int __real_redisAppendCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens);
-int __real_redisBufferWrite(redisContext *c, int *done);
-int __real_redisBufferRead(redisContext *c);
-int __real_redisGetReply(redisContext *c, void **reply);
-int __real_redisGetReplyFromReader(redisContext *c, void **reply);
+int __real_pl__os_net_connect_tcp(const char *host, int port, double timeout,
+                                  int *fd, char *detail, size_t size);
+int __real_pl__os_net_connect_unix(const char *path, double timeout, int *fd);
+int __real_pl__os_net_send(int fd, const void *buf, size_t len, size_t *n);
+int __real_pl__os_net_recv(int fd, void *buf, size_t len, size_t *n);
+int __real_redisFormatCommandArgv(char **target, int argc, const char **argv,
+                                  const size_t *lens);
+int __real_redisReaderGetReply(redisReader *r, void **reply);
 int __real_poll(struct pollfd *fds, nfds_t n, int ms);
 int __real_pipe2(int fds[2], int flags);
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 
-/* A refused connect (real), reported as a timeout for K_TIMEOUT. */
-static redisContext *connect_fault(int kind, int err, redisContext *c)
+int __wrap_pl__os_net_connect_tcp(const char *host, int port, double timeout,
+                                  int *fd, char *detail, size_t size);
+int __wrap_pl__os_net_connect_tcp(const char *host, int port, double timeout,
+                                  int *fd, char *detail, size_t size)
 {
-    if (kind == K_TIMEOUT && c)
-        set_error(c, K_IO, err);
-    return c;
-}
-
-redisContext *__wrap_redisConnectWithTimeout(const char *ip, int port, const struct timeval tv);
-redisContext *__wrap_redisConnectWithTimeout(const char *ip, int port, const struct timeval tv)
-{
-    int kind, err;
+    int kind, err, rc;
     if (should_fail(W_CONNECT, NULL, 0, &kind, &err)) {
         if (kind == K_NULLCTX)
-            return NULL;
-        return connect_fault(kind, err, __real_redisConnectWithTimeout(ip, closed_port, tv));
+            return ENOMEM;
+        rc = __real_pl__os_net_connect_tcp(host, closed_port, timeout, fd,
+                                           detail, size);
+        return kind == K_TIMEOUT && rc ? err : rc;
     }
-    return __real_redisConnectWithTimeout(ip, port, tv);
+    return __real_pl__os_net_connect_tcp(host, port, timeout, fd, detail, size);
 }
 
-redisContext *__wrap_redisConnectUnixWithTimeout(const char *path, const struct timeval tv);
-redisContext *__wrap_redisConnectUnixWithTimeout(const char *path, const struct timeval tv)
+int __wrap_pl__os_net_connect_unix(const char *path, double timeout, int *fd);
+int __wrap_pl__os_net_connect_unix(const char *path, double timeout, int *fd)
 {
-    int kind, err;
+    int kind, err, rc;
     if (should_fail(W_CONNECT, NULL, 0, &kind, &err)) {
         if (kind == K_NULLCTX)
-            return NULL;
-        return connect_fault(kind, err,
-                             __real_redisConnectUnixWithTimeout("/nonexistent/pl-wrap.sock", tv));
+            return ENOMEM;
+        rc = __real_pl__os_net_connect_unix("/nonexistent/pl-wrap.sock", timeout, fd);
+        return kind == K_TIMEOUT && rc ? err : rc;
     }
-    return __real_redisConnectUnixWithTimeout(path, tv);
-}
-
-int __wrap_redisSetTimeout(redisContext *c, const struct timeval tv);
-int __wrap_redisSetTimeout(redisContext *c, const struct timeval tv)
-{
-    int kind, err;
-    if (should_fail(W_SETTIMEOUT, NULL, 0, &kind, &err)) {
-        set_error(c, kind, err);
-        return REDIS_ERR;
-    }
-    return __real_redisSetTimeout(c, tv);
+    return __real_pl__os_net_connect_unix(path, timeout, fd);
 }
 
 static const char *bogus_argv[1] = {"PLWRAP-NO-SUCH-COMMAND"};
+/* Set by a K_IO command fault: the next send of this thread fails so. */
+static _Thread_local int send_fails_with;
 
-void *__wrap_redisCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens);
-void *__wrap_redisCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens)
+int __wrap_redisFormatCommandArgv(char **target, int argc, const char **argv,
+                                  const size_t *lens);
+int __wrap_redisFormatCommandArgv(char **target, int argc, const char **argv,
+                                  const size_t *lens)
 {
     int kind, err;
     size_t n = lens ? lens[0] : strlen(argv[0]);
-    if (should_fail(W_COMMAND, argv[0], n, &kind, &err)) {
-        if (kind == K_REPLY)
-            return __real_redisCommandArgv(c, 1, bogus_argv, NULL);
-        set_error(c, kind, err);
-        return NULL;
-    }
-    return __real_redisCommandArgv(c, argc, argv, lens);
-}
-
-int __wrap_redisAppendCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens);
-int __wrap_redisAppendCommandArgv(redisContext *c, int argc, const char **argv, const size_t *lens)
-{
-    int kind, err;
-    size_t n = lens ? lens[0] : strlen(argv[0]);
-    /* The core issues every command (blocking ones too) through append:
-       W_COMMAND is "issuing this command fails", W_APPEND the same for
-       any command. */
+    /* The core formats every command here: W_COMMAND is "issuing this
+       command fails", W_APPEND the same for any command. */
     if (should_fail(W_COMMAND, argv[0], n, &kind, &err) ||
         should_fail(W_APPEND, argv[0], n, &kind, &err)) {
         if (kind == K_REPLY)
-            return __real_redisAppendCommandArgv(c, 1, bogus_argv, NULL);
-        set_error(c, kind, err);
-        return REDIS_ERR;
+            return __real_redisFormatCommandArgv(target, 1, bogus_argv, NULL);
+        if (err != ENOMEM) { /* the write carrying it breaks */
+            send_fails_with = err;
+            return __real_redisFormatCommandArgv(target, argc, argv, lens);
+        }
+        *target = NULL;
+        return -1; /* hiredis: out of memory */
     }
-    return __real_redisAppendCommandArgv(c, argc, argv, lens);
+    return __real_redisFormatCommandArgv(target, argc, argv, lens);
 }
 
-int __wrap_redisBufferWrite(redisContext *c, int *done);
-int __wrap_redisBufferWrite(redisContext *c, int *done)
+int __wrap_pl__os_net_send(int fd, const void *buf, size_t len, size_t *n);
+int __wrap_pl__os_net_send(int fd, const void *buf, size_t len, size_t *n)
 {
     int kind, err;
-    if (should_fail(W_WRITE, NULL, 0, &kind, &err)) {
-        set_error(c, kind, err);
-        return REDIS_ERR;
+    if (send_fails_with) {
+        err = send_fails_with;
+        send_fails_with = 0;
+        *n = 0;
+        return err;
     }
-    return __real_redisBufferWrite(c, done);
+    if (should_fail(W_WRITE, NULL, 0, &kind, &err)) {
+        *n = 0;
+        return err;
+    }
+    return __real_pl__os_net_send(fd, buf, len, n);
 }
 
-int __wrap_redisBufferRead(redisContext *c);
-int __wrap_redisBufferRead(redisContext *c)
+int __wrap_pl__os_net_recv(int fd, void *buf, size_t len, size_t *n);
+int __wrap_pl__os_net_recv(int fd, void *buf, size_t len, size_t *n)
 {
     int kind, err;
     if (should_fail(W_READ, NULL, 0, &kind, &err)) {
-        set_error(c, kind, err);
-        return REDIS_ERR;
+        *n = 0;
+        return err;
     }
-    return __real_redisBufferRead(c);
+    return __real_pl__os_net_recv(fd, buf, len, n);
 }
 
-int __wrap_redisGetReply(redisContext *c, void **reply);
-int __wrap_redisGetReply(redisContext *c, void **reply)
-{
-    int kind, err;
-    if (should_fail(W_GETREPLY, NULL, 0, &kind, &err)) {
-        set_error(c, kind, err);
-        return REDIS_ERR;
-    }
-    return __real_redisGetReply(c, reply);
-}
-
-int __wrap_redisGetReplyFromReader(redisContext *c, void **reply);
-int __wrap_redisGetReplyFromReader(redisContext *c, void **reply)
+int __wrap_redisReaderGetReply(redisReader *r, void **reply);
+int __wrap_redisReaderGetReply(redisReader *r, void **reply)
 {
     int kind, err;
     if (should_fail(W_READER, NULL, 0, &kind, &err)) {
-        set_error(c, kind, err);
+        r->err = REDIS_ERR_PROTOCOL;
+        snprintf(r->errstr, sizeof r->errstr, "%s",
+                 "Protocol error, got \"!\" as reply type byte");
+        *reply = NULL;
         return REDIS_ERR;
     }
-    return __real_redisGetReplyFromReader(c, reply);
+    return __real_redisReaderGetReply(r, reply);
 }
 
+/* Only the waits' polls (the lock's descriptors with the wake-up one,
+   the holder's with its stop pipe): the transport's own one-descriptor
+   waits inside a command pass through, as hiredis's blocking reads did. */
 int __wrap_poll(struct pollfd *fds, nfds_t n, int ms);
 int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
 {
     int kind, err;
-    if (should_fail(W_POLL, NULL, 0, &kind, &err)) {
+    if (n >= 2 && should_fail(W_POLL, NULL, 0, &kind, &err)) {
         errno = err;
         return -1;
     }
@@ -523,7 +489,7 @@ static void connect_failure_of_the_waiter_leaves_the_holder_alone(void **state)
     expect_free(ch, 0);
 }
 
-/* ---- the handshake (AUTH, SELECT, CLIENT SETNAME) and SetTimeout ---- */
+/* ---- the handshake (AUTH, SELECT, CLIENT SETNAME) ---- */
 
 static void handshake_failures_are_connection_errors(void **state)
 {
@@ -565,16 +531,14 @@ static void handshake_failures_are_connection_errors(void **state)
     expect_message("lost the connection");
     assert_non_null(strstr(pl_last_error_message(), strerror(ECONNRESET)));
     expect_free(ch, 0);
-    /* Setting the command timeout fails. */
-    arm(W_SETTIMEOUT, 1, K_IO, EINVAL, 1);
+    /* Sending the handshake fails (the first send: sub's SELECT and
+       SETNAME in one write; the first of them is named). */
+    arm(W_WRITE, 1, K_IO, EPIPE, 1);
     acquire_fails(l, 1, PL_ERR_CONNECTION);
-    expect_message("setting the command timeout");
+    expect_message("during SELECT");
+    assert_non_null(strstr(pl_last_error_message(), strerror(EPIPE)));
     expect_free(ch, 0);
     /* Each on the second connection (cmd) too: the sub must go. */
-    arm(W_SETTIMEOUT, 2, K_IO, EINVAL, 1);
-    acquire_fails(l, 1, PL_ERR_CONNECTION);
-    expect_message("setting the command timeout");
-    expect_free(ch, 0);
     arm_cmd(W_APPEND, 2, K_REPLY, 0, "SELECT");
     acquire_fails(l, 1, PL_ERR_CONNECTION);
     expect_message("refused SELECT");

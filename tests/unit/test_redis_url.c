@@ -132,13 +132,48 @@ static void expect_refused(pl_redis_lock *l, const char *url, int code,
                  pl_last_error_message(), needle);
 }
 
-static void tls_and_sentinel_unsupported(void **state)
+static void tls_and_sentinel_urls(void **state)
 {
     pl_redis_lock *l = new_lock();
+    const char *s = NULL;
+    int v = -1;
     (void)state;
-    expect_refused(l, "rediss://h:6380", PL_ERR_UNSUPPORTED, "TLS");
-    expect_refused(l, "redis+sentinel://h:26379/mymaster", PL_ERR_UNSUPPORTED,
-                   "Sentinel");
+    assert_int_equal(pl_redis_lock_set_url(l, "rediss://h:6380"), PL_OK);
+    assert_int_equal(pl_redis_lock_get_tls(l, &v), PL_OK);
+    assert_int_equal(v, 1);
+    expect_tcp(l, "h", 6380, 0);
+    assert_int_equal(pl_redis_lock_set_url(
+                         l, "redis+sentinel://:pw@s1:26380,[::1],s3/my%20master/4"
+                            "?socket_timeout=2"),
+                     PL_OK);
+    assert_int_equal(pl_redis_lock_get_sentinels(l, &s), PL_OK);
+    assert_string_equal(s, "s1:26380,[::1],s3");
+    assert_int_equal(pl_redis_lock_get_sentinel_service(l, &s), PL_OK);
+    assert_string_equal(s, "my master");
+    assert_int_equal(pl_redis_lock_get_tls(l, &v), PL_OK);
+    assert_int_equal(v, 0);
+    expect_auth(l, NULL, "pw");
+    assert_int_equal(pl_redis_lock_get_db(l, &v), PL_OK);
+    assert_int_equal(v, 4);
+    assert_int_equal(pl_redis_lock_set_url(l, "rediss+sentinel://s1/svc"), PL_OK);
+    assert_int_equal(pl_redis_lock_get_tls(l, &v), PL_OK);
+    assert_int_equal(v, 1);
+    expect_refused(l, "redis+sentinel://s1:26379", PL_ERR_INVALID_ARGUMENT, "service");
+    expect_refused(l, "redis+sentinel:///svc", PL_ERR_INVALID_ARGUMENT, "sentinels");
+    expect_refused(l, "redis+sentinel://s1:x/svc", PL_ERR_INVALID_ARGUMENT, "sentinels");
+    expect_refused(l, "sentinel://s1/svc", PL_ERR_INVALID_ARGUMENT, "redis+sentinel://");
+    /* the refusals left the last good URL */
+    assert_int_equal(pl_redis_lock_get_sentinel_service(l, &s), PL_OK);
+    assert_string_equal(s, "svc");
+    /* a plain URL clears Sentinel */
+    assert_int_equal(pl_redis_lock_set_url(l, "redis://h"), PL_OK);
+    assert_int_equal(pl_redis_lock_get_sentinel_service(l, &s), PL_OK);
+    assert_null(s);
+    assert_int_equal(pl_redis_lock_get_sentinels(l, &s), PL_OK);
+    assert_null(s);
+    assert_int_equal(pl_redis_lock_set_sentinels(l, "a:1,,b"), PL_OK);
+    assert_int_equal(pl_redis_lock_set_sentinels(l, "a:0"), PL_ERR_INVALID_ARGUMENT);
+    assert_int_equal(pl_redis_lock_set_sentinels(l, "[::1"), PL_ERR_INVALID_ARGUMENT);
     pl_redis_lock_free(l);
 }
 
@@ -184,7 +219,7 @@ int main(void)
         cmocka_unit_test(ipv6_in_brackets),
         cmocka_unit_test(query_options),
         cmocka_unit_test(unix_socket),
-        cmocka_unit_test(tls_and_sentinel_unsupported),
+        cmocka_unit_test(tls_and_sentinel_urls),
         cmocka_unit_test(malformed_urls_name_the_part),
     };
     return cmocka_run_group_tests_name("redis_url", tests, NULL, NULL);

@@ -2,11 +2,15 @@
 the reference's RedisLock 4.4.2, so the two exclude each other).
 
 Connection settings come from ``redis_kwargs`` (host, port, db, username,
-password, unix_socket_path, socket_connect_timeout, socket_timeout; the
-rest of redis-py's client arguments are accepted where they do not change
-what the lock means, and refused with a clear error where they would,
-e.g. ``ssl``), from a redis-py client passed as ``connection`` or from a
-``connection_pool`` (its connection class and ``connection_kwargs``).
+password, unix_socket_path, socket_connect_timeout, socket_timeout, and
+TLS: ssl, ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile,
+ssl_cert_reqs, ssl_check_hostname; the rest of redis-py's client arguments
+are accepted where they do not change what the lock means, and refused
+with a clear error where they would, e.g. ``ssl_ca_data``), from a
+redis-py client passed as ``connection`` or from a ``connection_pool``
+(its connection class, SSLConnection included, and ``connection_kwargs``),
+or from ``url=`` (redis://, rediss://...?ssl_ca_certs=..., unix://; see
+pl_redis_lock_set_url).
 redis-py itself is not needed; when it is importable the errors raised here
 are also instances of its exception classes.
 
@@ -274,18 +278,73 @@ _IGNORED = frozenset({
     'cache_config', 'event_dispatcher', 'redis_connect_func',
     'socket_read_size', 'maint_notifications_config',
 })
-#: Arguments whose effect the C core cannot give (TLS, credential
-#: providers, custom connection classes, Sentinel/cluster factories):
-#: refused when set, rather than silently connecting in plaintext or to the
-#: wrong place.
-_REFUSED_WHEN_SET = frozenset({
+#: TLS arguments the C core honours (redis-py's names and meanings).
+_TLS_HONOURED = frozenset({
     'ssl', 'ssl_keyfile', 'ssl_certfile', 'ssl_cert_reqs', 'ssl_ca_certs',
-    'ssl_ca_path', 'ssl_ca_data', 'ssl_check_hostname', 'ssl_password',
+    'ssl_ca_path', 'ssl_check_hostname',
+})
+#: Arguments whose effect the C core cannot give (TLS details it does not
+#: have, credential providers, custom connection classes): refused when set
+#: (not None, not False), rather than silently connecting without them.
+_REFUSED_WHEN_SET = frozenset({
+    'ssl_ca_data', 'ssl_password',
     'ssl_validate_ocsp', 'ssl_validate_ocsp_stapled', 'ssl_ocsp_context',
     'ssl_ocsp_expected_cert', 'ssl_min_version', 'ssl_ciphers',
     'ssl_include_verify_flags', 'ssl_exclude_verify_flags',
     'credential_provider', 'connection_class', 'unix_socket_path_ssl',
 })
+
+
+def _refuse_unsupported(settings: dict[str, typing.Any], tls: bool) -> None:
+    for key in sorted(_REFUSED_WHEN_SET):
+        value = settings.get(key)
+        if value is None or value is False:
+            continue
+        if key.startswith('ssl_') and not tls:
+            continue  # redis-py ignores these without TLS too
+        raise exceptions.Unsupported(
+            exceptions.LockException.LOCK_FAILED,
+            f'RedisLock: {key}={value!r} cannot be honoured: the C core does '
+            'TLS with a CA file or directory (or the system store), a client '
+            'certificate and key file, peer and hostname verification '
+            '(ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile, '
+            'ssl_cert_reqs, ssl_check_hostname), and has no credential '
+            'providers or custom connection classes; refusing rather than '
+            'connecting without it',
+        )
+
+
+def _cert_reqs_verify(value: typing.Any) -> bool:
+    """Whether redis-py's ssl_cert_reqs asks to verify the server."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        v = value.lower()
+        if v in ('none', 'cert_none'):
+            return False
+        if v in ('optional', 'required', 'cert_optional', 'cert_required'):
+            return True  # a client always gets a certificate: optional = required
+        raise ValueError(
+            f'RedisLock: ssl_cert_reqs={value!r} is not none, optional or required'
+        )
+    import ssl as _ssl
+    return int(value) != int(_ssl.CERT_NONE)
+
+
+def _configure_tls(h: typing.Any, s: dict[str, typing.Any]) -> None:
+    """TLS settings of redis_kwargs or a pool's connection_kwargs."""
+    if not s.get('ssl'):
+        return
+    _c.pl_redis_lock_set_tls(h, 1)
+    for key, setter in (('ssl_ca_certs', _c.pl_redis_lock_set_tls_ca_file),
+                        ('ssl_ca_path', _c.pl_redis_lock_set_tls_ca_dir),
+                        ('ssl_certfile', _c.pl_redis_lock_set_tls_cert_file),
+                        ('ssl_keyfile', _c.pl_redis_lock_set_tls_key_file)):
+        if s.get(key) is not None:
+            setter(h, os.fsdecode(s[key]))
+    _c.pl_redis_lock_set_tls_verify_peer(h, 1 if _cert_reqs_verify(s.get('ssl_cert_reqs', 'required')) else 0)
+    check = s.get('ssl_check_hostname')
+    _c.pl_redis_lock_set_tls_check_hostname(h, 0 if check is False else 1)
 
 
 def _redis_client_params() -> frozenset[str]:
@@ -300,28 +359,38 @@ def _redis_client_params() -> frozenset[str]:
 
 
 def _check_redis_kwargs(kwargs: dict[str, typing.Any]) -> None:
-    known = _redis_client_params() | _HONOURED | _IGNORED | _REFUSED_WHEN_SET
-    for key, value in kwargs.items():
-        if key == 'connection_pool':
-            continue
-        if key in _REFUSED_WHEN_SET:
-            if key == 'ssl' and not value:
-                continue
-            if key.startswith('ssl_') and not kwargs.get('ssl'):
-                continue  # redis-py ignores these without ssl=True too
-            if value is None:
-                continue
-            raise exceptions.Unsupported(
-                exceptions.LockException.LOCK_FAILED,
-                f'RedisLock: redis_kwargs[{key!r}] cannot be honoured: this '
-                'build talks to Redis over plain TCP or a unix socket only '
-                '(no TLS, no credential providers, no custom connection '
-                'classes); refusing rather than connecting without it',
-            )
-        if key not in known:
+    known = (_redis_client_params() | _HONOURED | _IGNORED | _REFUSED_WHEN_SET
+             | _TLS_HONOURED)
+    for key in kwargs:
+        if key not in known and key != 'connection_pool':
             raise TypeError(
                 f'RedisLock: redis_kwargs got an unexpected keyword argument {key!r}'
             )
+    _refuse_unsupported(kwargs, bool(kwargs.get('ssl')))
+
+
+def _sentinel_pool_settings(pool: typing.Any, kwargs: dict[str, typing.Any],
+                            tls: bool) -> dict[str, typing.Any]:
+    """A redis-py Sentinel master pool (Sentinel(...).master_for(name)):
+    its service, its sentinels and the master's credentials and db."""
+    if not getattr(pool, 'is_master', False):
+        raise exceptions.Unsupported(
+            exceptions.LockException.LOCK_FAILED,
+            'RedisLock cannot use a Sentinel replica pool (slave_for): a lock '
+            'lives on the master; use master_for',
+        )
+    hosts = []
+    for client in getattr(getattr(pool, 'sentinel_manager', None), 'sentinels', ()):
+        ck = client.connection_pool.connection_kwargs
+        host = str(ck.get('host') or '127.0.0.1')
+        hosts.append(f'[{host}]:{int(ck.get("port") or 26379)}' if ':' in host
+                     else f'{host}:{int(ck.get("port") or 26379)}')
+    settings = dict(kwargs)
+    settings['ssl'] = tls
+    settings['_sentinel_service'] = str(pool.service_name)
+    settings['_sentinels'] = ','.join(hosts)
+    _refuse_unsupported(settings, tls)
+    return settings
 
 
 def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
@@ -337,13 +406,9 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
             'connection_kwargs)',
         )
     names = {c.__module__ + '.' + c.__name__ for c in getattr(cls, '__mro__', (cls,))}
-    if 'redis.connection.SSLConnection' in names:
-        raise exceptions.Unsupported(
-            exceptions.LockException.LOCK_FAILED,
-            'RedisLock cannot use a TLS connection (SSLConnection): this build '
-            'talks to Redis over plain TCP or a unix socket only; refusing '
-            'rather than connecting without TLS',
-        )
+    tls = 'redis.connection.SSLConnection' in names
+    if 'redis.sentinel.SentinelManagedConnection' in names:
+        return _sentinel_pool_settings(pool, kwargs, tls)
     plain = {'redis.connection.Connection', 'redis.connection.UnixDomainSocketConnection'}
     # A subclass that connects its own way (fakeredis's in-process server,
     # a proxy) cannot be reproduced by the C core, which connects to
@@ -368,6 +433,10 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
             'RedisLock cannot use a credential_provider; pass username and '
             'password instead',
         )
+    # An SSLConnection pool: its TLS settings come across (redis-py's
+    # defaults for what it leaves out: verify the server and its name).
+    settings['ssl'] = tls
+    _refuse_unsupported(settings, tls)
     return settings
 
 
@@ -387,7 +456,9 @@ class RedisLock(utils.LockBase):
     (not supported: the C core makes its own connection; anything but None
     raises Unsupported), self_check_interval (seconds between end-to-end
     self-checks of a held lock, or None), fencing (every exclusive grant
-    draws a token from ``INCR fence_key``: `fence_token`).
+    draws a token from ``INCR fence_key``: `fence_token`), url (ours: a
+    redis://, rediss:// or unix:// URL deciding the whole connection; not
+    together with connection or connection_pool).
 
     "Held" means the C core confirmed the subscription with a round trip
     less than a validity window ago, a window shorter than the
@@ -417,7 +488,13 @@ class RedisLock(utils.LockBase):
         subscription_connection_factory: typing.Callable[[], typing.Any] | None = None,
         self_check_interval: float | None = None,
         fencing: bool = False,
+        *,
+        url: str | None = None,
     ) -> None:
+        if url is not None and (connection is not None or
+                                (redis_kwargs or {}).get('connection_pool') is not None):
+            raise ValueError('RedisLock: pass url or a connection/connection_pool, not both')
+        self.url = url
         self.close_connection = not connection
         self.channel = channel
         self.connection = connection
@@ -512,6 +589,12 @@ class RedisLock(utils.LockBase):
             _c.pl_redis_lock_set_connect_timeout(h, float(s['socket_connect_timeout']))
         if s.get('socket_timeout') is not None:
             _c.pl_redis_lock_set_command_timeout(h, float(s['socket_timeout']))
+        _configure_tls(h, s)
+        if s.get('_sentinel_service'):
+            _c.pl_redis_lock_set_sentinels(h, s['_sentinels'])
+            _c.pl_redis_lock_set_sentinel_service(h, s['_sentinel_service'])
+        if self.url is not None:  # the whole connection: it decides
+            _c.pl_redis_lock_set_url(h, str(self.url))
 
     # -- the guard ---------------------------------------------------------
 

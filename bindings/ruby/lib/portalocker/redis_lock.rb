@@ -84,7 +84,8 @@ module Portalocker
     def initialize(channel, host: "127.0.0.1", port: 6379, db: 0, username: nil, password: nil,
                    unix_socket_path: nil, connect_timeout: nil, socket_timeout: nil,
                    timeout: DEFAULT_TIMEOUT, check_interval: DEFAULT_CHECK_INTERVAL, fail_when_locked: false,
-                   unavailable_timeout: 1, flags: LOCK_EX, fencing: false, self_check_interval: nil)
+                   unavailable_timeout: 1, flags: LOCK_EX, fencing: false, self_check_interval: nil,
+                   url: nil)
       unless [LOCK_EX, LOCK_SH].include?(flags)
         raise InvalidArgument, "RedisLock flags must be exactly one of LOCK_EX or LOCK_SH"
       end
@@ -109,6 +110,9 @@ module Portalocker
       N.pl_redis_lock_set_password(@handle, username&.to_s, password.to_s) unless password.nil?
       N.pl_redis_lock_set_connect_timeout(@handle, Util.seconds(connect_timeout)) unless connect_timeout.nil?
       N.pl_redis_lock_set_command_timeout(@handle, Util.seconds(socket_timeout)) unless socket_timeout.nil?
+      # url (redis://, rediss:// with ssl_* options, unix://): the whole
+      # connection, applied last so that it decides.
+      N.pl_redis_lock_set_url(@handle, url.to_s) unless url.nil?
       N.pl_redis_lock_set_flags(@handle, flags)
       N.pl_redis_lock_set_fencing(@handle, fencing ? 1 : 0)
       unless self_check_interval.nil?
