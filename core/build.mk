@@ -34,5 +34,5 @@ PL_SWIG_INCLUDE_DIRS = core/include
 # The pkg-config names of the dependencies that ship a .pc file, and, word
 # for word, the Debian package that provides each (the Ruby gem's extconf.rb
 # finds them with pkg-config and names the package of a missing one).
-PL_PKGCONFIG = hiredis libcjson
-PL_PKGCONFIG_DEBIAN = libhiredis-dev libcjson-dev
+PL_PKGCONFIG = hiredis libcjson libssl libcrypto
+PL_PKGCONFIG_DEBIAN = libhiredis-dev libcjson-dev libssl-dev libssl-dev

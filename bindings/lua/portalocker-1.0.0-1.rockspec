@@ -36,6 +36,7 @@ dependencies = {
 external_dependencies = {
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
 }
 build = {
   type = "make",
@@ -49,6 +50,8 @@ build = {
     HIREDIS_LIBDIR = "$(HIREDIS_LIBDIR)",
     CJSON_INCDIR = "$(CJSON_INCDIR)",
     CJSON_LIBDIR = "$(CJSON_LIBDIR)",
+    OPENSSL_INCDIR = "$(OPENSSL_INCDIR)",
+    OPENSSL_LIBDIR = "$(OPENSSL_LIBDIR)",
   },
   install_target = "install",
   install_variables = {

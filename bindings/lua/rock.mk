@@ -7,7 +7,7 @@
 # in a checkout swig generates it into build/rock/.
 #
 # Set by the rockspec: CC, CFLAGS, LUA_CFLAGS, HIREDIS_INCDIR/LIBDIR,
-# CJSON_INCDIR/LIBDIR (luarocks' external dependencies), LUA_LIBDIR,
+# CJSON_INCDIR/LIBDIR, OPENSSL_INCDIR/LIBDIR (luarocks' external dependencies), LUA_LIBDIR,
 # LUA_SHAREDIR.
 include core/build.mk
 
@@ -20,8 +20,8 @@ CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
 CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))
 SHIPPED_WRAP := bindings/lua/portalocker_lua_wrap.c
 WRAP := $(if $(wildcard $(SHIPPED_WRAP)),$(SHIPPED_WRAP),$(OUT)/portalocker_lua_wrap.c)
-DEP_CFLAGS := $(addprefix -I,$(HIREDIS_INCDIR) $(CJSON_INCDIR))
-DEP_LDFLAGS := $(addprefix -L,$(HIREDIS_LIBDIR) $(CJSON_LIBDIR))
+DEP_CFLAGS := $(addprefix -I,$(HIREDIS_INCDIR) $(CJSON_INCDIR) $(OPENSSL_INCDIR))
+DEP_LDFLAGS := $(addprefix -L,$(HIREDIS_LIBDIR) $(CJSON_LIBDIR) $(OPENSSL_LIBDIR))
 MODULE := $(OUT)/portalocker_c.so
 
 .PHONY: all install
