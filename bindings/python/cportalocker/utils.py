@@ -480,9 +480,8 @@ class Lock(LockBase[IOT]):
         self.filename = filename  # type: ignore[assignment]
         self.mode = mode
         self.file_open_kwargs = file_open_kwargs
-        self._waiter = threading.RLock()
+        self._waiter = _Guard()
         self._handle = handle = self._new(filename)
-        _instances.add(self)
         if mechanism is not None:
             _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
         self.mechanism = mechanism
@@ -896,6 +895,9 @@ Lock.release = _FAST['release']  # type: ignore[method-assign]
 Lock.__enter__ = _FAST['__enter__']  # type: ignore[method-assign]
 Lock.__exit__ = _FAST['__exit__']  # type: ignore[method-assign]
 Lock.__abstractmethods__ = frozenset()  # they are there now
+#: Lock objects' guard: a reentrant lock that a forked child resets by
+#: itself (lock_fast_path.i), so Lock objects need no at-fork registry.
+_Guard = _FAST['Guard']
 
 
 class RLock(Lock[IOT]):
