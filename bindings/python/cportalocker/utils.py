@@ -83,7 +83,7 @@ __all__ = [
 Filename = typing.Union[str, 'os.PathLike[str]']
 
 
-_FLOCK = _pl.fcntl.flock
+_FLOCK = fcntl.flock
 
 
 def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
@@ -109,10 +109,10 @@ def _seconds(value: typing.Any) -> float:
     None -> 0, inf stays inf."""
     if value is None:
         return 0.0
-    value = float(value)
-    if math.isnan(value) or value < 0:
+    seconds = float(value)
+    if math.isnan(seconds) or seconds < 0:
         return 0.0
-    return value
+    return seconds
 
 
 #: Every live lock and semaphore object, for the fork handler.
@@ -148,10 +148,10 @@ def _with_filename(exc: BaseException, filename: typing.Any) -> None:
             exc.filename = filename
 
 
-def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
+def _set_name(fh: typing.Any, name: str) -> None:
     """Show the path as ``fh.name`` (as open(path) would), not the fd."""
     try:
-        fh.buffer.raw.name = name  # type: ignore[attr-defined]  # text
+        fh.buffer.raw.name = name  # text
     except AttributeError:
         raw = getattr(fh, 'raw', fh)  # buffered binary, or unbuffered FileIO
         with contextlib.suppress(AttributeError, TypeError):
@@ -473,8 +473,8 @@ class Lock(LockBase[IOT]):
         # encodes with os.fsencode; a NUL byte is a ValueError). An
         # absolute str that abspath would not change skips it.
         if (
-            filename.__class__ is not str or filename[:1] != '/'  # type: ignore[union-attr,index]
-            or '/.' in filename or '//' in filename or filename[-1:] == '/'  # type: ignore[operator,index]
+            not isinstance(filename, str) or filename[:1] != '/'
+            or '/.' in filename or '//' in filename or filename[-1:] == '/'
         ):
             filename = os.path.abspath(os.fspath(filename))
         self.filename = filename  # type: ignore[assignment]
@@ -529,7 +529,7 @@ class Lock(LockBase[IOT]):
         # `with` must call an overridden acquire/release (the fast
         # __enter__/__exit__ would not).
         if cls.acquire is not Lock.acquire and '__enter__' not in cls.__dict__:
-            cls.__enter__ = Lock._enter_py  # type: ignore[method-assign,assignment]
+            cls.__enter__ = Lock._enter_py  # type: ignore[method-assign]
         if cls.release is not Lock.release and '__exit__' not in cls.__dict__:
             cls.__exit__ = Lock._exit_py  # type: ignore[method-assign]
         mro = cls.__mro__
@@ -607,7 +607,7 @@ class Lock(LockBase[IOT]):
         alive: ``fh._cportalocker_handle``), named by the path."""
         try:
             fh = open(fd, self.mode, closefd=False, **self.file_open_kwargs)
-            fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
+            fh._cportalocker_handle = self._handle  # type: ignore[attr-defined]
             _set_name(fh, self.filename)
         except BaseException:
             _c.pl_lock_release(self._handle)
@@ -652,7 +652,7 @@ class Lock(LockBase[IOT]):
         mine = False
         try:
             if self.fh:
-                return self.fh  # type: ignore[return-value]
+                return self.fh
             mine = True
             fh = self.fh = self._wrap_fd(self._c_acquire(timeout, check_interval, fail_when_locked))
             return fh
@@ -981,7 +981,7 @@ class RLock(Lock[IOT]):
     def _acquire_count(self) -> int:
         if self._hooked:
             return self._hooked_count
-        return typing.cast(int, _c.pl_lock_count(self._handle))
+        return _c.pl_lock_count(self._handle)
 
     def acquire(
         self,
@@ -1018,7 +1018,7 @@ class RLock(Lock[IOT]):
     def _depth(self) -> int:
         if self._hooked:
             return self._hooked_count
-        return typing.cast(int, _c.pl_lock_count(self._handle))
+        return _c.pl_lock_count(self._handle)
 
     def release(self) -> None:
         """Count one release; the last one unlocks and closes.
@@ -1241,7 +1241,7 @@ class _SlotLock(Lock):
                 fh.close()
 
 
-class BoundedSemaphore(LockBase):
+class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
     """At most ``maximum`` holders across processes, using lock files.
 
     Without an explicit name this is deprecated (DeprecationWarning); use
