@@ -151,3 +151,22 @@ def test_relative_and_unnormalised_paths_are_made_absolute(workdir):
         assert cpl.Lock(given).filename == str(workdir / 'f.lock')
     # bytes stay bytes, as os.path.abspath (and the reference) keep them
     assert cpl.Lock(os.fsencode('f.lock')).filename == os.fsencode(workdir / 'f.lock')
+
+
+def test_the_c_constructor_sets_what_the_python_one_does(workdir):
+    class Sub(cpl.Lock):  # not exactly Lock: built by the Python code
+        pass
+
+    for args, kwargs in [((), {}), (('rb',), {'timeout': 1}),
+                         (('a+', 2.5, 0.1, True), {})]:
+        fast = cpl.Lock(str(workdir / 'f.lock'), *args, **kwargs)
+        slow = Sub(str(workdir / 'f.lock'), *args, **kwargs)
+        a, b = vars(fast), vars(slow)
+        assert sorted(a) == sorted(b)
+        for key in a:
+            if key in ('_waiter', '_handle'):
+                assert type(a[key]) is type(b[key])
+            else:
+                assert a[key] == b[key], key
+                assert type(a[key]) is type(b[key]), key
+        assert fast.flags == slow.flags and fast.raise_on_release_error == slow.raise_on_release_error

@@ -459,8 +459,14 @@ class Lock(LockBase[IOT]):
     ) -> None:
         """Configure the lock; nothing is opened or locked yet (see the
         class for the arguments)."""
-        # Written out flat (no helper calls where a test does): a new Lock
-        # per `with` is the common idiom, and this runs each time.
+        # A new Lock per `with` is the common idiom: the common call is
+        # done in C (the same steps as below; it says False otherwise).
+        if (
+            flags is LOCK_METHOD and not raise_on_release_error and mechanism is None
+            and not file_open_kwargs
+            and _fast_init(self, filename, mode, timeout, check_interval, fail_when_locked)
+        ):
+            return
         c_mode = mode
         if 'w' in mode:
             # The C core gets 'w' (truncates once locked); the Python
@@ -889,7 +895,10 @@ _LOCK_DOCS = {
         'release error as its __context__ (and a note), as in the reference.\n'
     ),
 }
-_FAST = _c.pl_py_lock_fast_setup((Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error, _LOCK_DOCS)
+_FAST = _c.pl_py_lock_fast_setup(
+    (Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error,
+    {**_LOCK_DOCS, 'DEFAULT_TIMEOUT': DEFAULT_TIMEOUT},
+)
 Lock.acquire = _FAST['acquire']  # type: ignore[method-assign]
 Lock.release = _FAST['release']  # type: ignore[method-assign]
 Lock.__enter__ = _FAST['__enter__']  # type: ignore[method-assign]
@@ -898,6 +907,7 @@ Lock.__abstractmethods__ = frozenset()  # they are there now
 #: Lock objects' guard: a reentrant lock that a forked child resets by
 #: itself (lock_fast_path.i), so Lock objects need no at-fork registry.
 _Guard = _FAST['Guard']
+_fast_init = _FAST['init']
 
 
 class RLock(Lock[IOT]):
