@@ -22,18 +22,28 @@ the lock held and the descriptor open, as the reference's file object does
 (the handle is freed, and the lock released, with the last of the two).
 
 Threads, signals and fork. Each object has one reentrant guard
-(``_waiter``, a threading.RLock) that serialises the calls into its C
-handle (the core refuses two at once on one handle). Threads waiting for
-it wait at most their timeout. It is reentrant so that a signal handler
-running inside a wait (the C wait runs the handlers) can call release()
-(a no-op: nothing is held yet) without deadlocking. Release claims the
-file object with one atomic step (a dict pop), so a second release, from
-another thread or from a signal handler that interrupted the first, finds
-nothing and returns. A forked child gets fresh guards (the parent's may be
-held by a thread that does not exist in the child). An exception that
-arrives while or just after the C core took the lock (KeyboardInterrupt)
-never leaves acquire() or ``__enter__`` with the lock held: they give it
-back first.
+(``_waiter``: a threading.RLock for the semaphores; for the Lock classes
+the Guard of lock_fast_path.i, which behaves the same) that serialises the
+calls into its C handle (the core refuses two at once on one handle).
+Threads waiting for it wait at most their timeout. It is reentrant so that
+a signal handler running inside a wait (the C wait runs the handlers) can
+call release() (a no-op: nothing is held yet) without deadlocking. Release
+claims the file object with one atomic step (a dict pop), so a second
+release, from another thread or from a signal handler that interrupted the
+first, finds nothing and returns. A forked child gets fresh guards (the
+parent's may be held by a thread that does not exist in the child): the
+semaphores through an at-fork handler, a Lock's Guard by itself at its
+first use in the child. An exception that arrives while or just after the
+C core took the lock (KeyboardInterrupt) never leaves acquire() or
+``__enter__`` with the lock held: they give it back first.
+
+Speed. A plain Lock's acquire, release, ``__enter__``, ``__exit__`` and
+common constructor call run in C (bindings/python/lock_fast_path.i: the
+same steps as the Python methods ``_acquire_py``, ``_release_py``,
+``_enter_py``, ``_exit_py`` and ``__init__``, which it hands every other
+case to). A subclass that overrides the reference's hooks (``_get_fh``,
+``_get_lock``, ``_prepare_fh``) or makes one of the attributes the fast
+path reads a class attribute takes the Python methods.
 """
 
 from __future__ import annotations
@@ -433,7 +443,7 @@ class Lock(LockBase[IOT]):
     def __init__(
         self: Lock[typing.IO[typing.Any]],
         filename: Filename | bytes,
-        mode: types.Mode | str,
+        mode: types.Mode,
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
@@ -447,7 +457,7 @@ class Lock(LockBase[IOT]):
     def __init__(
         self,
         filename: Filename | bytes,
-        mode: types.Mode | str = 'a',
+        mode: types.Mode = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
@@ -510,7 +520,7 @@ class Lock(LockBase[IOT]):
             DEFAULT_FAIL_WHEN_LOCKED if fail_when_locked is None else fail_when_locked
         )
 
-    def _init(self, filename: Filename | bytes, mode: str, *args: typing.Any, **kwargs: typing.Any) -> None:
+    def _init(self, filename: Filename | bytes, mode: types.Mode, *args: typing.Any, **kwargs: typing.Any) -> None:
         """Lock's constructor body, for subclasses (the overloaded
         __init__ cannot be called through super() in typed code)."""
         Lock.__init__(self, filename, mode, *args, **kwargs)  # type: ignore[arg-type]
@@ -914,8 +924,12 @@ class RLock(Lock[IOT]):
     """A Lock that the same object may acquire repeatedly: it counts, and
     only the release that matches the first acquire unlocks and closes.
 
-    Args: as `Lock` (fail_when_locked defaults to False, and there is no
-    raise_on_release_error or file_open_kwargs).
+    Args:
+        filename, mode, timeout, check_interval, flags, mechanism: as
+            `Lock` (timeout None: 5 s; check_interval 0.25 s; mode 'a').
+        fail_when_locked: give up after the first attempt (default False).
+        There is no raise_on_release_error or file_open_kwargs (as in the
+        reference).
 
     Raises:
         LockException: release() more often than acquire() ("Cannot
@@ -961,7 +975,7 @@ class RLock(Lock[IOT]):
     def __init__(
         self: RLock[typing.IO[typing.Any]],
         filename: Filename | bytes,
-        mode: types.Mode | str,
+        mode: types.Mode,
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
@@ -973,7 +987,7 @@ class RLock(Lock[IOT]):
     def __init__(
         self,
         filename: Filename | bytes,
-        mode: types.Mode | str = 'a',
+        mode: types.Mode = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
