@@ -192,5 +192,5 @@ def pl_py_lock_fast_setup(
     locker_module: Any,
     flock: Any,
     chain: Any,
-    docs: dict[str, str],
+    docs: dict[str, Any],
 ) -> dict[str, Any]: ...

@@ -482,7 +482,7 @@ class Lock(LockBase[IOT]):
             # The C core gets 'w' (truncates once locked); the Python
             # file object is opened with 'a' so Python never truncates.
             self.truncate = True
-            mode = mode.replace('w', 'a')
+            mode = typing.cast(types.Mode, mode.replace('w', 'a'))
         else:
             self.truncate = False
         # str, bytes or os.PathLike, as open() takes them (the C call
