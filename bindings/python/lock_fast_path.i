@@ -198,6 +198,7 @@ static PyObject *pl_py_guard_wait(pl_py_guard *g, int blocking, double timeout)
         deadline = pl_py_monotonic() + timeout;
     for (;;) {
         PY_TIMEOUT_T us = -1;
+        PyThread_type_lock lock = g->lock;
         if (timeout > 0) {
             double left = deadline - pl_py_monotonic();
             if (left <= 0)
@@ -206,30 +207,27 @@ static PyObject *pl_py_guard_wait(pl_py_guard *g, int blocking, double timeout)
                                                       : (PY_TIMEOUT_T)(left * 1e6);
         }
         Py_BEGIN_ALLOW_THREADS
-        st = PyThread_acquire_lock_timed(g->lock, us, 1);
+        st = PyThread_acquire_lock_timed(lock, us, 1);
         Py_END_ALLOW_THREADS
-        if (st == PY_LOCK_INTR) {
-            if (Py_MakePendingCalls() < 0)
-                return NULL;
-            continue;
-        }
         if (st == PY_LOCK_FAILURE)
             Py_RETURN_FALSE;
-        break;
-    }
-    if (g->generation != pl_py_fork_generation) {
-        /* forked while waiting: this thread is the child's only one */
-        PyThread_release_lock(g->lock);
-        if (pl_py_guard_check_fork(g) < 0)
+        if (st == PY_LOCK_ACQUIRED && lock == g->lock) {
+            me = PyThread_get_thread_ident();
+            g->owner = me;
+            g->count = 1;
+            Py_RETURN_TRUE;
+        }
+        if (st == PY_LOCK_ACQUIRED)
+            PyThread_release_lock(lock); /* a lock a fork replaced */
+        /* Interrupted: run the signal handlers (one that raises ends the
+           wait); one of them may even have forked. Then try again. */
+        if (st == PY_LOCK_INTR && Py_MakePendingCalls() < 0)
             return NULL;
-        if ((r = pl_py_guard_try_fast(g)) <= 0)
-            return r < 0 ? NULL : PyBool_FromLong(0);
-        Py_RETURN_TRUE;
+        if ((r = pl_py_guard_try_fast(g)) < 0)
+            return NULL;
+        if (r)
+            Py_RETURN_TRUE;
     }
-    me = PyThread_get_thread_ident();
-    g->owner = me;
-    g->count = 1;
-    Py_RETURN_TRUE;
 }
 
 static PyObject *pl_py_guard_acquire(pl_py_guard *g, PyObject *args, PyObject *kw)
