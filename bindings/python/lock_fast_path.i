@@ -46,6 +46,7 @@ static PyObject *pl_py_s_fh, *pl_py_s_waiter, *pl_py_s_handle,
 static PyObject *pl_py_chain;       /* utils._chain_release_error */
 static PyObject *pl_py_docs;        /* their docstrings (kept alive) */
 static PyObject *pl_py_default_timeout; /* utils.DEFAULT_TIMEOUT */
+static PyObject *pl_py_hooks;       /* {name: Lock's own function} */
 
 /* ---- The guard: a reentrant lock that a forked child resets ----------
    Each Lock object's `_waiter`. It does what threading.RLock does for the
@@ -504,6 +505,45 @@ fail:
     goto out;
 }
 
+/* Whether the reference's subclass hooks (_get_fh, _get_lock,
+   _prepare_fh) are still Lock's own for this object: none assigned to
+   the object itself, none overridden or assigned later on its class
+   (monkeypatching, as tests do). A class passes the lookups once per
+   version of it: CPython changes a type's version tag whenever it or a
+   base is modified. */
+static int pl_py_hooks_untouched(PyObject *self, PyObject *d)
+{
+    static PyTypeObject *clean_type;
+    static unsigned int clean_tag;
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject *name, *func;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(pl_py_hooks, &pos, &name, &func))
+        if (PyDict_GetItemWithError(d, name))
+            return 0;
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (type == clean_type && clean_tag && type->tp_version_tag == clean_tag
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+#endif
+    )
+        return 1;
+    pos = 0;
+    while (PyDict_Next(pl_py_hooks, &pos, &name, &func))
+        if (_PyType_Lookup(type, name) != func)
+            return 0;
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+        return 1;
+#endif
+    clean_type = type;
+    clean_tag = type->tp_version_tag;
+    return 1;
+}
+
 /* acquire(self, timeout=None, check_interval=None, fail_when_locked=None)
    and __enter__(self). Returns NULL with nothing held on any failure. */
 static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
@@ -534,6 +574,8 @@ static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
         Py_DECREF(d);
         return v;
     }
+    if (!pl_py_hooks_untouched(self, d))
+        goto slow;
     /* Per-call values win over the attributes (reference's coalesce). */
     v = nargs > 1 && args[1] != Py_None ? args[1] : pl_py_item(d, pl_py_s_timeout);
     if (!v || !pl_py_seconds(v, &timeout))
@@ -683,8 +725,10 @@ static int pl_py_lock_release_impl(PyObject *self)
         Py_DECREF(d);
         return 1;
     }
-    if ((!fh || fh == Py_None) && !pl_lock_is_held(lock)) {
+    if (!pl_lock_is_held(lock)) {
         Py_DECREF(d);
+        if (fh && fh != Py_None)
+            return 1; /* a file object the hook path holds */
         return 0; /* nothing held: a no-op, as in the reference */
     }
     Py_INCREF(handle);
@@ -956,6 +1000,12 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         return NULL;
     }
     Py_INCREF(pl_py_default_timeout);
+    pl_py_hooks = PyDict_GetItemString(docs, "HOOKS");
+    if (!pl_py_hooks || !PyDict_Check(pl_py_hooks)) {
+        PyErr_SetString(PyExc_TypeError, "docs: HOOKS missing");
+        return NULL;
+    }
+    Py_INCREF(pl_py_hooks);
     for (def = pl_py_fast_defs; def->ml_name; def++) {
         PyObject *doc = PyDict_GetItemString(docs, def->ml_name);
         if (doc && PyUnicode_Check(doc))
