@@ -556,6 +556,11 @@ class Lock(LockBase[IOT]):
             _FAST_TYPES.discard(cls)
 
     @property
+    def _state_lock(self) -> typing.Any:
+        """The reference's name for this object's guard (``_waiter``)."""
+        return self._waiter
+
+    @property
     def flags(self) -> constants.LockFlags:
         """The lock flags (kept by the C handle, which checks them when set)."""
         return constants.LockFlags(_c.pl_lock_get_flags(self._handle))
@@ -1090,11 +1095,17 @@ class RLock(Lock[IOT]):
             _c.pl_lock_release(self._handle)
 
 
-_exit_releases: weakref.WeakSet[Lock[typing.Any]] = weakref.WeakSet()
+#: The TemporaryFileLocks (and PidFileLocks) to release at interpreter
+#: exit, each with the PID that made it: a forked child inherits the
+#: entries and must leave its parent's locks to the parent.
+_exit_releases: weakref.WeakKeyDictionary[Lock[typing.Any], int] = weakref.WeakKeyDictionary()
 
 
 def _release_locks_at_exit() -> None:
-    for lock in list(_exit_releases):
+    pid = os.getpid()
+    for lock, owner in list(_exit_releases.items()):
+        if owner != pid:
+            continue
         with contextlib.suppress(Exception):
             lock.release()
 
@@ -1144,7 +1155,7 @@ class TemporaryFileLock(Lock[typing.IO[str]]):
             filename, 'w', timeout, check_interval, fail_when_locked, flags,
             raise_on_release_error=raise_on_release_error, mechanism=mechanism,
         )
-        _exit_releases.add(self)
+        _exit_releases[self] = os.getpid()
 
 
 class PidFileLock(TemporaryFileLock):
