@@ -895,6 +895,8 @@ static PyObject *pl_py_lock_init(PyObject *m, PyObject *const *args,
         Py_RETURN_FALSE;
     if (!PyFloat_CheckExact(check_interval) && !PyLong_CheckExact(check_interval))
         Py_RETURN_FALSE;
+    if (fwl == Py_None)
+        fwl = Py_False; /* DEFAULT_FAIL_WHEN_LOCKED */
     f = PyUnicode_AsUTF8AndSize(filename, &len);
     mo = PyUnicode_AsUTF8(mode);
     if (!f || !mo) {
