@@ -30,6 +30,7 @@
 
 static PyObject *pl_py_fast_types;  /* set: classes whose instances are plain */
 static PyObject *pl_py_locker_module; /* cportalocker.portalocker (LOCKER) */
+static PyObject *pl_py_locker_dict;   /* its __dict__ */
 static PyObject *pl_py_flock;       /* fcntl.flock: LOCKER's default */
 static PyObject *pl_py_open;        /* io.open */
 static PyObject *pl_py_fileio, *pl_py_buffered_writer, *pl_py_buffered_reader,
@@ -434,14 +435,16 @@ static PyObject *pl_py_file_object(PyObject *d, int fd, PyObject *mode,
     rawmode[1] = plus ? '+' : '\0';
     rawmode[2] = '\0';
     {
-        PyObject *rm = PyUnicode_FromString(rawmode), *argv[3];
-        if (!rm)
+        /* the six raw modes, made once: r, a, x and with '+' */
+        static PyObject *raw_modes[6];
+        int i = (rawmode[0] == 'r' ? 0 : rawmode[0] == 'a' ? 1 : 2) + (plus ? 3 : 0);
+        PyObject *argv[3];
+        if (!raw_modes[i] && !(raw_modes[i] = PyUnicode_InternFromString(rawmode)))
             goto out;
         argv[0] = fd_obj;
-        argv[1] = rm;
+        argv[1] = raw_modes[i];
         argv[2] = Py_False; /* closefd: the descriptor is the core's */
         raw = PyObject_Vectorcall(pl_py_fileio, argv, 3, NULL);
-        Py_DECREF(rm);
     }
     if (!raw || PyObject_SetAttr(raw, pl_py_s_name, filename) < 0)
         goto out;
@@ -592,12 +595,9 @@ static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
     v = pl_py_item(d, pl_py_s_mechanism);
     if (v != Py_None)
         goto slow;
-    locker = PyObject_GetAttr(pl_py_locker_module, pl_py_s_locker);
-    if (!locker)
-        goto error;
-    Py_DECREF(locker); /* identity only: the module keeps it */
+    locker = PyDict_GetItemWithError(pl_py_locker_dict, pl_py_s_locker);
     if (locker != pl_py_flock)
-        goto slow;
+        goto slow; /* also: not set (the Python method says what is wrong) */
     mode = pl_py_item(d, pl_py_s_mode);
     v = pl_py_item(d, pl_py_s_kwargs);
     handle = pl_py_item(d, pl_py_s_handle);
@@ -1052,8 +1052,13 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         return NULL;
     Py_INCREF(fast_types);
     Py_XSETREF(pl_py_fast_types, fast_types);
+    if (!PyModule_Check(locker_module)) {
+        PyErr_SetString(PyExc_TypeError, "locker_module: a module");
+        return NULL;
+    }
     Py_INCREF(locker_module);
     Py_XSETREF(pl_py_locker_module, locker_module);
+    pl_py_locker_dict = PyModule_GetDict(locker_module); /* borrowed: the module lives */
     Py_INCREF(flock);
     Py_XSETREF(pl_py_flock, flock);
     Py_INCREF(chain);
