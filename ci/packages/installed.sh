@@ -42,7 +42,7 @@ c_install() {
   # shellcheck disable=SC2046  # pkg-config prints several flags
   cc -std=gnu11 -O2 -o "$W/contend" "$W/contend.c" $(pkg-config --cflags --libs portalocker) \
     -Wl,-rpath,"$PL_C_PREFIX/lib"
-  ldd "$W/contend" | grep -q "$PL_C_PREFIX/lib/libportalocker.so.1" ||
+  ldd "$W/contend" | grep "$PL_C_PREFIX/lib/libportalocker.so.1" >/dev/null ||
     fail "the C program did not link the installed library"
   # The same program through the CMake package (the static target).
   mkdir -p "$W/cmake"

@@ -277,7 +277,7 @@ build_target() {
       readelf -d "$libfile" | grep -E 'SONAME|NEEDED'
       [ "$(readelf -d "$libfile" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = "$lib" ] ||
         { echo "step: SONAME is not $lib"; return 1; }
-      readelf -d "$out/app" | grep -q "(NEEDED).*\[$lib\]" || { echo "step: the program does not need $lib"; return 1; }
+      readelf -d "$out/app" | grep "(NEEDED).*\[$lib\]" >/dev/null || { echo "step: the program does not need $lib"; return 1; }
       nm -D --defined-only "$libfile" | awk '$2 != "A" {print $3}' >"$out/nm.txt"
       exports=$(grep -v '^pl_[A-Za-z0-9_]*@@PL_1\.[0-9]*$' "$out/nm.txt" || true)
       [ -z "$exports" ] || { echo "$exports"; echo "step: exports beyond versioned pl_*"; return 1; }
