@@ -21,6 +21,7 @@ PACKAGES=(
   # also builds the library in ci/tests.d/build.sh
   clang libclang-rt-14-dev cppcheck clang-tidy abigail-tools
   llvm                 # llvm-nm, llvm-objdump: the cross-compile check reads Mach-O
+  mingw-w64 wine wine64  # the Windows build (make windows) and its tests under wine (ci/tests.d/windows.sh)
 )
 
 missing=()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The Windows dependencies, cross-built from Debian's own source packages
+# (`apt-get source`, private apt state: the system's apt is not touched)
+# with Debian's mingw-w64 into build/win/deps/{include,lib,bin}:
+#   cJSON   (the core: the Redis lock's messages)   static archive
+#   cmocka  (the unit suites run under wine)        static archive
+# Nothing is vendored in the repository. Built once; a second run does
+# nothing (the stamp names the source versions and the compiler).
+# Exit status non-zero when a fetch or build fails (the caller decides
+# whether that is a skip or a failure).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. ci/lib/debian-sources.sh
+
+W=$PWD/build/win
+DEPS=$W/deps
+SRC=$W/src
+CROSS=x86_64-w64-mingw32
+command -v $CROSS-gcc >/dev/null || { echo "win-deps: $CROSS-gcc missing (apt-get install mingw-w64)"; exit 1; }
+
+if [ ! -f "$SRC/.fetched" ]; then
+  rm -rf "$SRC"
+  pl_debian_sources "$W" "$SRC" cjson cmocka >/dev/null || { echo "win-deps: apt-get source cjson cmocka failed"; exit 1; }
+  touch "$SRC/.fetched"
+fi
+cjson_dir=$(ls -d "$SRC"/cjson-*/ | head -n1) cmocka_dir=$(ls -d "$SRC"/cmocka-*/ | head -n1)
+cjson_dir=${cjson_dir%/} cmocka_dir=${cmocka_dir%/}
+stamp="$(basename "$cjson_dir") $(basename "$cmocka_dir") $($CROSS-gcc -dumpversion)"
+if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ]; then
+  exit 0
+fi
+rm -rf "$DEPS" "$W/deps-build"
+TC=$PWD/ci/win/mingw-toolchain.cmake
+
+# cmake_build NAME SRCDIR ARGS...: configure, build, install into $DEPS.
+cmake_build() {
+  local name=$1 src=$2 b=$W/deps-build/$1
+  shift 2
+  cmake -S "$src" -B "$b" -DCMAKE_TOOLCHAIN_FILE="$TC" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$DEPS" "$@" >"$b.log" 2>&1 &&
+    cmake --build "$b" -j2 >>"$b.log" 2>&1 &&
+    cmake --install "$b" >>"$b.log" 2>&1 ||
+    { tail -n 30 "$b.log"; echo "win-deps: building $name failed (log: $b.log)"; return 1; }
+}
+mkdir -p "$W/deps-build"
+# Static archives: the DLL and the test programs carry them, so wine needs
+# no extra DLLs next to the executables.
+cmake_build cjson "$cjson_dir" -DBUILD_SHARED_LIBS=OFF -DENABLE_CJSON_TEST=OFF \
+  -DENABLE_CJSON_UTILS=OFF -DENABLE_TARGET_EXPORT=OFF -DENABLE_CUSTOM_COMPILER_FLAGS=OFF
+cmake_build cmocka "$cmocka_dir" -DWITH_STATIC_LIB=ON -DBUILD_SHARED_LIBS=OFF \
+  -DUNIT_TESTING=OFF -DWITH_EXAMPLES=OFF -DPICKY_DEVELOPER=OFF
+# cmocka 1.1 installs its static archive as libcmocka-static.a.
+if [ ! -f "$DEPS/lib/libcmocka.a" ] && [ -f "$DEPS/lib/libcmocka-static.a" ]; then
+  cp "$DEPS/lib/libcmocka-static.a" "$DEPS/lib/libcmocka.a"
+fi
+for f in include/cjson/cJSON.h lib/libcjson.a include/cmocka.h lib/libcmocka.a; do
+  [ -f "$DEPS/$f" ] || { echo "win-deps: $DEPS/$f was not installed"; ls -R "$DEPS"; exit 1; }
+done
+echo "$stamp" >"$DEPS/.stamp"
+echo "win-deps: $(basename "$cjson_dir"), $(basename "$cmocka_dir") cross-built into build/win/deps"
