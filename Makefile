@@ -428,6 +428,35 @@ $(WIN_STATIC): $(WIN_OBJS)
 	rm -f $@
 	$(WIN_AR) rcs $@ $(WIN_OBJS)
 
+# The Windows suites (ci/tests.d/windows.sh runs them under wine):
+# tests/win/test_*.c with the Windows fixtures (tests/win/winutil.c) and
+# pl_win_helper.exe, the second process that replaces fork(2). They link
+# the DLL through its import library (the exports under test), which is
+# copied next to them; cmocka is Debian's, cross-built (ci/win/deps.sh).
+WIN_TEST_DIR := $(WIN_BUILD)/tests
+WIN_TEST_SRCS := $(sort $(wildcard tests/win/test_*.c))
+WIN_TEST_BINS := $(patsubst tests/win/%.c,$(WIN_TEST_DIR)/%.exe,$(WIN_TEST_SRCS))
+WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MINGW_ANSI_STDIO=1 \
+	-Icore/include -Itests/unit/helpers -Itests/win -I$(WIN_DEPS)/include $(EXTRA_CFLAGS)
+
+.PHONY: windows-tests
+windows-tests: windows
+	$(MAKE) $(WIN_TEST_BINS) $(WIN_TEST_DIR)/pl_win_helper.exe $(WIN_TEST_DIR)/$(notdir $(WIN_DLL))
+
+$(WIN_TEST_DIR)/$(notdir $(WIN_DLL)): $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(WIN_TEST_DIR)/%.exe: tests/win/%.c tests/win/winutil.c tests/win/winutil.h \
+		tests/unit/helpers/testutil.h core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -static-libgcc -o $@ $< tests/win/winutil.c \
+		$(WIN_IMPLIB) $(WIN_DEPS)/lib/libcmocka-static.a
+
+$(WIN_TEST_DIR)/pl_win_helper.exe: tests/win/pl_win_helper.c core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -static-libgcc -o $@ $< $(WIN_IMPLIB)
+
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua) and by the reference

@@ -25,7 +25,7 @@ static int has_dot_component(const char *path)
 int pl__win_wide_path(const char *path, wchar_t **out)
 {
     int n, abs_drive, abs_unc, prefix = 0;
-    size_t i, len;
+    size_t i, j, len;
     wchar_t *w;
     *out = NULL;
     if (!path || !*path)
@@ -58,10 +58,17 @@ int pl__win_wide_path(const char *path, wchar_t **out)
         free(w);
         return EINVAL;
     }
+    /* Separators: '/' becomes '\', and a run of them one (the \\?\
+       prefix turns off that normalisation too); the leading pair of a
+       UNC path or of the prefix stays. */
     len = wcslen(w);
-    for (i = 0; i < len; i++)
-        if (w[i] == L'/')
-            w[i] = L'\\';
+    for (i = 0, j = 0; i < len; i++) {
+        wchar_t ch = w[i] == L'/' ? L'\\' : w[i];
+        if (ch == L'\\' && j > 2 && w[j - 1] == L'\\')
+            continue;
+        w[j++] = ch;
+    }
+    w[j] = L'\0';
     *out = w;
     return 0;
 }
