@@ -49,6 +49,20 @@ static int crt_fd(HANDLE h, int flags, int *fd_out)
     return 0;
 }
 
+/* No Windows file system takes a name of more than 255 UTF-16 units, nor
+   a path of more than 32767: say so (ENAMETOOLONG) rather than let the
+   file system answer "not found" or "invalid name". */
+static int check_lengths(const wchar_t *w)
+{
+    size_t run = 0, total = 0;
+    for (; *w; w++, total++) {
+        run = *w == L'\\' ? 0 : run + 1;
+        if (run > 255)
+            return ENAMETOOLONG;
+    }
+    return total > 32767 ? ENAMETOOLONG : 0;
+}
+
 int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
 {
     DWORD access = 0, disposition, attrs = FILE_ATTRIBUTE_NORMAL;
@@ -76,6 +90,10 @@ int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
         attrs |= FILE_FLAG_OPEN_REPARSE_POINT;
     if ((err = pl__win_wide_path(path, &w)) != 0)
         return err;
+    if ((err = check_lengths(w)) != 0) {
+        free(w);
+        return err;
+    }
     /* NULL security attributes: the handle is not inherited by children
        (the close-on-exec of the POSIX side). */
     h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
