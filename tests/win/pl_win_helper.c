@@ -16,6 +16,12 @@
  *                            convention: LockFileEx, nbytes low 0, high
  *                            0xFFFF0000 (pywin32 passes -0x10000), at 0
  *   ref-*-try ...            the same without READY: 0 got it, 1 locked
+ *   holder PATH READY DONE HOLD_FOR DATA   the holder of tests/unit's
+ *                            lock suite: takes the lock (default flags),
+ *                            writes DATA ("-": nothing), creates READY,
+ *                            releases after HOLD_FOR seconds or (when
+ *                            negative) once DONE exists; exit codes 10-15
+ *                            as that suite's forked holder
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -128,11 +134,40 @@ static int ref_win32(const char *path, const char *kind, const char *ready_path)
     return hold_until(ready_path, NULL);
 }
 
+static int unit_holder(char **a)
+{
+    pl_lock *l = NULL;
+    double hold_for = atof(a[3]);
+    int fd = -1;
+    if (pl_lock_new(&l, a[0]) != PL_OK)
+        return 10;
+    if (pl_lock_acquire(l, &fd) != PL_OK)
+        return 11;
+    if (strcmp(a[4], "-") != 0 && _write(fd, a[4], (unsigned)strlen(a[4])) != (int)strlen(a[4]))
+        return 12;
+    ready(a[1]);
+    if (hold_for >= 0) {
+        Sleep((DWORD)(hold_for * 1000));
+    } else {
+        int i;
+        for (i = 0; i < 4000 && GetFileAttributesA(a[2]) == INVALID_FILE_ATTRIBUTES; i++)
+            Sleep(5);
+        if (i == 4000)
+            return 14;
+    }
+    if (pl_lock_release(l) != PL_OK)
+        return 15;
+    pl_lock_free(l);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     pl_lock *l = NULL;
     const char *cmd = argc > 1 ? argv[1] : "";
     int rc;
+    if (argc >= 7 && strcmp(cmd, "holder") == 0)
+        return unit_holder(argv + 2);
     if (argc >= 3 && strcmp(cmd, "probe") == 0)
         return probe(argv[2], 1);
     if (argc >= 4 && strcmp(cmd, "ref-msvcrt") == 0)

@@ -1,20 +1,21 @@
 /* Force-included (-include) into the shared cmocka suites of tests/unit
    when they are cross-built for Windows: the few POSIX spellings they use
-   that the CRT spells otherwise. Only spellings; tests that need fork,
-   signals, symlinks or /proc are compiled out in the suites themselves,
-   each with its reason. */
+   that the CRT spells otherwise, and fcntl's two queries. Only that:
+   tests that need fork, signals, symlinks or /proc are compiled out in
+   the suites themselves, each with its reason. */
 #ifndef PL_POSIX_SHIM_H
 #define PL_POSIX_SHIM_H
 
 #include <direct.h>
+#include <fcntl.h>
 #include <io.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* mkdir(path, mode): the CRT's takes no mode (ACLs, not mode bits). */
 #define mkdir(path, mode) _mkdir(path)
 
-#include <limits.h>
 #ifndef NAME_MAX
 #define NAME_MAX 255
 #endif
@@ -22,5 +23,23 @@
    adds), not MAX_PATH (260): what "a path too long" means there. */
 #undef PATH_MAX
 #define PATH_MAX 32767
+
+/* fcntl(2)'s two queries the suites make of the library's descriptors:
+   F_GETFD (FD_CLOEXEC: the handle is not inheritable) and F_GETFL (the
+   access mode, from the handle's granted access, and nothing else);
+   tests/win/winutil.c. */
+#define F_GETFD 1
+#define F_GETFL 3
+#define FD_CLOEXEC 1
+#ifndef O_ACCMODE
+#define O_ACCMODE (_O_RDONLY | _O_WRONLY | _O_RDWR)
+#endif
+int tw_fcntl(int fd, int cmd);
+#define fcntl(fd, cmd) tw_fcntl(fd, cmd)
+
+/* pread/pwrite: ReadFile/WriteFile at an offset, the descriptor's
+   position kept. */
+ssize_t pread(int fd, void *buf, size_t n, off_t offset);
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset);
 
 #endif

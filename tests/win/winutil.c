@@ -1,11 +1,13 @@
 /* Windows implementations of the shared fixtures (testutil.h) the
    Windows suites use, and the process helpers of winutil.h. */
 #include "winutil.h"
+#include "posix_shim.h"
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
 #include <direct.h>
+#include <fcntl.h>
 #include <io.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +147,67 @@ int tu_probe_locked(const char *path, int mechanism)
     return rc >= 0 && rc <= 2 ? rc : -1;
 }
 
+/* ---- fcntl queries (posix_shim.h) ---- */
+
+/* NtQueryInformationFile's FileAccessInformation: the granted access. */
+typedef LONG(NTAPI *query_file_fn)(HANDLE, void *, void *, ULONG, int);
+
+int tw_fcntl(int fd, int cmd)
+{
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    if (cmd == 1) { /* F_GETFD */
+        DWORD info;
+        if (!GetHandleInformation(h, &info))
+            return -1;
+        return (info & HANDLE_FLAG_INHERIT) ? 0 : 1;
+    }
+    if (cmd == 3) { /* F_GETFL */
+        struct { ULONG_PTR status; ULONG_PTR info; } iosb;
+        ULONG access = 0;
+        query_file_fn q = (query_file_fn)(void (*)(void))GetProcAddress(
+            GetModuleHandleA("ntdll.dll"), "NtQueryInformationFile");
+        int r, w;
+        if (!q || q(h, &iosb, &access, sizeof access, 8 /* FileAccessInformation */) != 0)
+            return -1;
+        r = (access & FILE_READ_DATA) != 0;
+        w = (access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) != 0;
+        return r && w ? _O_RDWR : w ? _O_WRONLY : _O_RDONLY;
+    }
+    return -1;
+}
+
+static ssize_t at_offset(int fd, void *buf, size_t n, off_t offset, int write)
+{
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    LARGE_INTEGER zero, pos;
+    OVERLAPPED ov;
+    DWORD done = 0;
+    BOOL ok;
+    zero.QuadPart = 0;
+    if (h == INVALID_HANDLE_VALUE || !SetFilePointerEx(h, zero, &pos, FILE_CURRENT))
+        return -1;
+    memset(&ov, 0, sizeof ov);
+    ov.Offset = (DWORD)((unsigned long long)offset & 0xFFFFFFFFu);
+    ov.OffsetHigh = (DWORD)((unsigned long long)offset >> 32);
+    ok = write ? WriteFile(h, buf, (DWORD)n, &done, &ov) : ReadFile(h, buf, (DWORD)n, &done, &ov);
+    SetFilePointerEx(h, pos, NULL, FILE_BEGIN);
+    if (!ok && GetLastError() != ERROR_HANDLE_EOF)
+        return -1;
+    return (ssize_t)done;
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t offset)
+{
+    return at_offset(fd, buf, n, offset, 0);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+{
+    return at_offset(fd, (void *)buf, n, offset, 1);
+}
+
 /* ---- processes ---- */
 
 /* Quote one argument the way CommandLineToArgvW reads it back. */
@@ -253,4 +316,83 @@ int tw_run(const char *const *args, double seconds)
     if (rc == -1)
         tw_kill(p);
     return rc;
+}
+
+/* ---- PIDs and pipes for the shared suites ---- */
+
+static struct {
+    pid_t pid;
+    tw_proc proc;
+} children[64];
+
+pid_t tw_spawn_pid(const char *const *args)
+{
+    tw_proc p = tw_spawn(args);
+    size_t i;
+    if (!p)
+        return -1;
+    for (i = 0; i < sizeof children / sizeof children[0]; i++) {
+        if (!children[i].proc) {
+            children[i].proc = p;
+            children[i].pid = (pid_t)GetProcessId((HANDLE)p);
+            return children[i].pid;
+        }
+    }
+    tw_kill(p);
+    return -1;
+}
+
+int tu_wait(pid_t pid)
+{
+    size_t i;
+    for (i = 0; i < sizeof children / sizeof children[0]; i++) {
+        if (children[i].proc && children[i].pid == pid) {
+            int rc = tw_wait(children[i].proc, 120);
+            if (rc == -1) {
+                tw_kill(children[i].proc);
+                rc = -2;
+            }
+            children[i].proc = 0;
+            return rc;
+        }
+    }
+    return -1;
+}
+
+/* A CRT pipe within the process (children are separate programs here,
+   so they never get one). */
+void tu_pipe_open(tu_pipe *p)
+{
+    if (_pipe(p->fds, 64, _O_BINARY | _O_NOINHERIT) != 0)
+        p->fds[0] = p->fds[1] = -1;
+}
+
+void tu_pipe_signal(tu_pipe *p)
+{
+    char c = 1;
+    if (p->fds[1] >= 0)
+        (void)_write(p->fds[1], &c, 1);
+}
+
+int tu_pipe_wait(tu_pipe *p, double seconds)
+{
+    double end = tu_now() + seconds;
+    HANDLE h = (HANDLE)_get_osfhandle(p->fds[0]);
+    do {
+        DWORD avail = 0;
+        char c;
+        if (PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL) && avail > 0)
+            return _read(p->fds[0], &c, 1) == 1 ? 0 : -1;
+        Sleep(2);
+    } while (tu_now() < end);
+    return -1;
+}
+
+void tu_pipe_close(tu_pipe *p)
+{
+    int i;
+    for (i = 0; i < 2; i++)
+        if (p->fds[i] >= 0)
+            _close(p->fds[i]);
+    p->fds[0] = p->fds[1] = -1;
 }

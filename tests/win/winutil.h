@@ -24,4 +24,9 @@ tw_proc tw_spawn_ready(const char *const *args, const char *ready, double second
 /* Run the helper to completion: its exit code (-1 on timeout). */
 int tw_run(const char *const *args, double seconds);
 
+/* tw_spawn for the shared suites, which speak of PIDs: the child's PID,
+   whose handle is kept until tu_wait(pid) reaps it (so the PID is not
+   reused meanwhile); -1 on failure. */
+pid_t tw_spawn_pid(const char *const *args);
+
 #endif
