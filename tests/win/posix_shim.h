@@ -37,6 +37,16 @@
 int tw_fcntl(int fd, int cmd);
 #define fcntl(fd, cmd) tw_fcntl(fd, cmd)
 
+/* fstat/lstat with the file's identity, which the CRT leaves out
+   (st_ino 0): st_dev the volume serial number, st_ino the file index
+   folded to the CRT's 16 bits (enough for "is this the same file" in a
+   test's directory of a few files); lstat does not follow a reparse
+   point. Other fields are the CRT's. */
+int tw_fstat(int fd, struct stat *st);
+int tw_lstat(const char *path, struct stat *st);
+#define fstat(fd, st) tw_fstat(fd, st)
+#define lstat(path, st) tw_lstat(path, st)
+
 /* pread/pwrite: ReadFile/WriteFile at an offset, the descriptor's
    position kept. */
 ssize_t pread(int fd, void *buf, size_t n, off_t offset);

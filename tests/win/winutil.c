@@ -178,6 +178,43 @@ int tw_fcntl(int fd, int cmd)
     return -1;
 }
 
+static int identity(HANDLE h, struct stat *st)
+{
+    BY_HANDLE_FILE_INFORMATION info;
+    unsigned long long idx;
+    if (!GetFileInformationByHandle(h, &info))
+        return -1;
+    idx = ((unsigned long long)info.nFileIndexHigh << 32) | info.nFileIndexLow;
+    st->st_dev = (_dev_t)info.dwVolumeSerialNumber;
+    st->st_ino = (_ino_t)(idx ^ (idx >> 16) ^ (idx >> 32) ^ (idx >> 48));
+    return 0;
+}
+
+#undef fstat
+#undef lstat
+int tw_fstat(int fd, struct stat *st)
+{
+    if (fstat(fd, st) != 0)
+        return -1;
+    return identity((HANDLE)_get_osfhandle(fd), st);
+}
+
+int tw_lstat(const char *path, struct stat *st)
+{
+    HANDLE h;
+    int rc;
+    if (stat(path, st) != 0)
+        return -1;
+    h = CreateFileA(path, FILE_READ_ATTRIBUTES,
+                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                    FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    rc = identity(h, st);
+    CloseHandle(h);
+    return rc;
+}
+
 static ssize_t at_offset(int fd, void *buf, size_t n, off_t offset, int write)
 {
     HANDLE h = (HANDLE)_get_osfhandle(fd);
