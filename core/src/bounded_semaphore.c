@@ -179,7 +179,10 @@ static int format_slot_path(const char *dir, const char *pattern,
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
     if (*dir)
-        snprintf(path, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+        snprintf(path, n, "%s%s%s", dir,
+                 strchr("/" PL__OS_DIR_SEPARATOR, dir[strlen(dir) - 1])
+                     ? ""
+                     : PL__OS_DIR_SEPARATOR,
                  file);
     else
         snprintf(path, n, "%s", file);

@@ -47,6 +47,11 @@ int tw_lstat(const char *path, struct stat *st);
 #define fstat(fd, st) tw_fstat(fd, st)
 #define lstat(path, st) tw_lstat(path, st)
 
+/* setenv/unsetenv: the CRT's _putenv_s (an empty value removes). */
+#include <stdlib.h>
+#define setenv(name, value, overwrite) _putenv_s(name, value)
+#define unsetenv(name) _putenv_s(name, "")
+
 /* pread/pwrite: ReadFile/WriteFile at an offset, the descriptor's
    position kept. */
 ssize_t pread(int fd, void *buf, size_t n, off_t offset);
