@@ -476,6 +476,27 @@ $(WIN_TEST_DIR)/pl_win_helper.exe: tests/win/pl_win_helper.c core/include/portal
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_TEST_CFLAGS) -static-libgcc -o $@ $< $(WIN_IMPLIB)
 
+# The Lua binding for Windows: build/win/lua/portalocker_c.dll (SWIG's
+# wrapper, generated here, compiled with mingw-w64 against the static
+# library and Lua 5.4's lua54.dll, cross-built by ci/win/deps.sh) and
+# portalocker.lua, next to lua.exe and lua54.dll so that wine runs
+# `lua.exe` there with `require "portalocker"` working.
+WIN_LUA_DIR := $(WIN_BUILD)/lua
+.PHONY: windows-lua
+windows-lua: windows
+	$(MAKE) $(WIN_LUA_DIR)/.built
+
+$(WIN_LUA_DIR)/.built: $(BINDING_DEPS) $(LUA_SRCS) $(WIN_STATIC)
+	@mkdir -p $(WIN_BUILD)/swig $(WIN_LUA_DIR)
+	$(SWIG) $(PL_SWIG_lua) $(SWIG_INCLUDES) \
+		-o $(WIN_BUILD)/swig/portalocker_lua_wrap.c bindings/portalocker.i
+	$(WIN_CC) -std=gnu11 $(OPT) -shared -static-libgcc -Wall -Wno-unused-parameter \
+		-DPL_STATIC $(SWIG_INCLUDES) -I$(WIN_DEPS)/lua/include \
+		-o $(WIN_LUA_DIR)/portalocker_c.dll $(WIN_BUILD)/swig/portalocker_lua_wrap.c \
+		$(WIN_STATIC) $(WIN_LIBS) $(WIN_DEPS)/lua/liblua54.dll.a
+	cp $(LUA_SRCS) $(WIN_DEPS)/lua/lua.exe $(WIN_DEPS)/lua/lua54.dll $(WIN_LUA_DIR)/
+	touch $@
+
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua) and by the reference

@@ -3,10 +3,12 @@
 # Debian's mingw-w64 (`make windows`: libportalocker-1.dll, import and
 # static libraries; cJSON and cmocka cross-built from Debian's source
 # packages by ci/win/deps.sh), its exports checked against the header,
-# then the cmocka suites (tests/win/test_*.c) run under wine in a fresh
-# WINEPREFIX under build/win (headless: no display, no Mono/Gecko), and a
-# lock holder killed from Linux (kill -9 of its wine process) shown to
-# release. What wine cannot show is listed in the README (Windows).
+# then the cmocka suites (tests/win/test_*.c and the shared suites of
+# tests/unit that apply) run under wine in a fresh WINEPREFIX under
+# build/win (headless: no display, no Mono/Gecko), the Lua binding's
+# Windows tests (tests/lua/test_windows.lua) with Lua 5.4 cross-built from
+# Debian's source, and a lock holder killed from Linux (kill -9 of its wine
+# process) shown to release. What wine cannot show is listed in the README (Windows).
 # Outside CI a missing mingw-w64 or wine is a skip; with CI=true it fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +29,7 @@ fi
 if ! bash ci/win/deps.sh; then
   echo "windows: FAIL: the dependencies did not cross-build"; exit 1
 fi
-"${MAKE:-make}" -s windows-tests >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
+"${MAKE:-make}" -s windows-tests windows-lua >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
 
 W=$PWD/build/win
 failed=()
@@ -75,6 +77,15 @@ for t in "$W"/tests/test_*.exe; do
   echo "== $name (wine)"
   if (cd "$W/tests" && win "./$(basename "$t")"); then :; else failed+=("$name"); fi
 done
+
+# ---- the Lua binding (lua.exe and lua54.dll from Debian's source) --------------
+echo "== Lua binding (wine)"
+lua_test="Z:$(echo "$PWD/tests/lua/test_windows.lua" | tr / '\\')"
+if (cd "$W/lua" && LUA_PATH='.\?.lua' LUA_CPATH='.\?.dll' PL_HELPER_REPORT=1 \
+    PL_WIN_HELPER="Z:$(echo "$W/tests/pl_win_helper.exe" | tr / '\\')" \
+    win ./lua.exe "$lua_test"); then :; else
+  failed+=("lua")
+fi
 
 # ---- a holder killed from Linux releases -----------------------------------------
 lock="$WIN_TMP\\killed.lock" ready="$WIN_TMP\\killed.ready"

@@ -4,6 +4,7 @@
 # with Debian's mingw-w64 into build/win/deps/{include,lib,bin}:
 #   cJSON   (the core: the Redis lock's messages)   static archive
 #   cmocka  (the unit suites run under wine)        static archive
+#   Lua 5.4 (the Lua binding's tests under wine)    lua54.dll, lua.exe
 # Nothing is vendored in the repository. Built once; a second run does
 # nothing (the stamp names the source versions and the compiler).
 # Exit status non-zero when a fetch or build fails (the caller decides
@@ -18,14 +19,17 @@ SRC=$W/src
 CROSS=x86_64-w64-mingw32
 command -v $CROSS-gcc >/dev/null || { echo "win-deps: $CROSS-gcc missing (apt-get install mingw-w64)"; exit 1; }
 
-if [ ! -f "$SRC/.fetched" ]; then
+PACKAGES="cjson cmocka lua5.4"
+if [ "$(cat "$SRC/.fetched" 2>/dev/null)" != "$PACKAGES" ]; then
   rm -rf "$SRC"
-  pl_debian_sources "$W" "$SRC" cjson cmocka >/dev/null || { echo "win-deps: apt-get source cjson cmocka failed"; exit 1; }
-  touch "$SRC/.fetched"
+  # shellcheck disable=SC2086  # a list of names
+  pl_debian_sources "$W" "$SRC" $PACKAGES >/dev/null || { echo "win-deps: apt-get source $PACKAGES failed"; exit 1; }
+  echo "$PACKAGES" >"$SRC/.fetched"
 fi
 cjson_dir=$(ls -d "$SRC"/cjson-*/ | head -n1) cmocka_dir=$(ls -d "$SRC"/cmocka-*/ | head -n1)
-cjson_dir=${cjson_dir%/} cmocka_dir=${cmocka_dir%/}
-stamp="$(basename "$cjson_dir") $(basename "$cmocka_dir") $($CROSS-gcc -dumpversion)"
+lua_dir=$(ls -d "$SRC"/lua5.4-*/ | head -n1)
+cjson_dir=${cjson_dir%/} cmocka_dir=${cmocka_dir%/} lua_dir=${lua_dir%/}
+stamp="$(basename "$cjson_dir") $(basename "$cmocka_dir") $(basename "$lua_dir") $($CROSS-gcc -dumpversion)"
 if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -53,8 +57,25 @@ cmake_build cmocka "$cmocka_dir" -DWITH_STATIC_LIB=ON -DBUILD_SHARED_LIBS=OFF \
 if [ ! -f "$DEPS/lib/libcmocka.a" ] && [ -f "$DEPS/lib/libcmocka-static.a" ]; then
   cp "$DEPS/lib/libcmocka-static.a" "$DEPS/lib/libcmocka.a"
 fi
-for f in include/cjson/cJSON.h lib/libcjson.a include/cmocka.h lib/libcmocka.a; do
+# Lua 5.4: the interpreter as Windows builds it (lua54.dll, lua.exe),
+# compiled straight from the sources' file list (Debian's patches give
+# the Makefile a libtool build for Linux): LUA_BUILD_AS_DLL exports the
+# C API, lua.c links against the DLL.
+lua_core=$(ls "$lua_dir"/src/*.c | grep -vE '/(lua|luac)\.c$')
+mkdir -p "$DEPS/lua/include" "$W/deps-build/lua"
+# shellcheck disable=SC2086  # a list of files
+$CROSS-gcc -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -DLUA_COMPAT_5_3 -shared -static-libgcc \
+  -o "$DEPS/lua/lua54.dll" -Wl,--out-implib,"$DEPS/lua/liblua54.dll.a" $lua_core \
+  >"$W/deps-build/lua.log" 2>&1 &&
+  $CROSS-gcc -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -static-libgcc -o "$DEPS/lua/lua.exe" \
+    "$lua_dir/src/lua.c" "$DEPS/lua/liblua54.dll.a" >>"$W/deps-build/lua.log" 2>&1 ||
+  { tail -n 30 "$W/deps-build/lua.log"; echo "win-deps: building Lua failed"; exit 1; }
+cp "$lua_dir"/src/lua.h "$lua_dir"/src/luaconf.h "$lua_dir"/src/lualib.h \
+  "$lua_dir"/src/lauxlib.h "$lua_dir"/src/lua.hpp "$DEPS/lua/include/"
+
+for f in include/cjson/cJSON.h lib/libcjson.a include/cmocka.h lib/libcmocka.a \
+    lua/lua54.dll lua/lua.exe lua/include/lua.h; do
   [ -f "$DEPS/$f" ] || { echo "win-deps: $DEPS/$f was not installed"; ls -R "$DEPS"; exit 1; }
 done
 echo "$stamp" >"$DEPS/.stamp"
-echo "win-deps: $(basename "$cjson_dir"), $(basename "$cmocka_dir") cross-built into build/win/deps"
+echo "win-deps: $(basename "$cjson_dir"), $(basename "$cmocka_dir"), $(basename "$lua_dir") cross-built into build/win/deps"

@@ -16,6 +16,8 @@
  *                            convention: LockFileEx, nbytes low 0, high
  *                            0xFFFF0000 (pywin32 passes -0x10000), at 0
  *   ref-*-try ...            the same without READY: 0 got it, 1 locked
+ *   wait-file PATH SECONDS   0 once PATH exists, 1 after SECONDS (the
+ *                            Lua suite's wait for a holder to be ready)
  *   holder PATH READY DONE HOLD_FOR DATA   the holder of tests/unit's
  *                            lock suite: takes the lock (default flags),
  *                            writes DATA ("-": nothing), creates READY,
@@ -161,11 +163,20 @@ static int unit_holder(char **a)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     pl_lock *l = NULL;
     const char *cmd = argc > 1 ? argv[1] : "";
     int rc;
+    if (argc >= 4 && strcmp(cmd, "wait-file") == 0) {
+        DWORD end = GetTickCount() + (DWORD)(atof(argv[3]) * 1000);
+        while (GetFileAttributesA(argv[2]) == INVALID_FILE_ATTRIBUTES)
+            if ((LONG)(GetTickCount() - end) > 0)
+                return 1;
+            else
+                Sleep(5);
+        return 0;
+    }
     if (argc >= 7 && strcmp(cmd, "holder") == 0)
         return unit_holder(argv + 2);
     if (argc >= 3 && strcmp(cmd, "probe") == 0)
@@ -195,4 +206,17 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "pl_win_helper: bad arguments (see the top of pl_win_helper.c)\n");
     return 64;
+}
+
+/* With PL_HELPER_REPORT=1 the exit code is also printed ("exit N"): Lua's
+   os.execute and io.popen report a stale errno instead of it on Windows. */
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+    const char *report = getenv("PL_HELPER_REPORT");
+    if (report && strcmp(report, "1") == 0) {
+        printf("exit %d\n", rc);
+        fflush(stdout);
+    }
+    return rc;
 }
