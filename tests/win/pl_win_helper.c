@@ -16,6 +16,8 @@
  *                            convention: LockFileEx, nbytes low 0, high
  *                            0xFFFF0000 (pywin32 passes -0x10000), at 0
  *   ref-*-try ...            the same without READY: 0 got it, 1 locked
+ *   temp-exit PATH, pidfile-exit PATH   take that lock and exit without
+ *                            releasing it (the exit handler's cleanup)
  *   wait-file PATH SECONDS   0 once PATH exists, 1 after SECONDS (the
  *                            Lua suite's wait for a holder to be ready)
  *   holder PATH READY DONE HOLD_FOR DATA   the holder of tests/unit's
@@ -196,6 +198,13 @@ static int run(int argc, char **argv)
         if (rc != 0 || strcmp(cmd, "try") == 0)
             return rc;
         return argc > 4 ? hold_until(argv[4], argc > 5 ? argv[5] : NULL) : 3;
+    }
+    if (argc >= 3 && (strcmp(cmd, "temp-exit") == 0 || strcmp(cmd, "pidfile-exit") == 0)) {
+        rc = strcmp(cmd, "temp-exit") == 0 ? pl_temporary_lock_new(&l, argv[2])
+                                           : pl_pidfile_lock_new(&l, argv[2]);
+        if (rc != PL_OK || (rc = lib_lock(l, NULL, 0)) != 0)
+            return rc ? rc : 3;
+        return 0; /* still held: the library's exit handler cleans up */
     }
     if (argc >= 4 && (strcmp(cmd, "temp") == 0 || strcmp(cmd, "pidfile") == 0)) {
         rc = strcmp(cmd, "temp") == 0 ? pl_temporary_lock_new(&l, argv[2])

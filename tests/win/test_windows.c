@@ -338,6 +338,19 @@ static void pidfile_names_holder(void **state)
     pl_lock_free(l);
 }
 
+/* A process that exits holding a temporary or PID-file lock leaves no
+   file behind: the library's exit handler (atexit in the DLL) removes it. */
+static void files_removed_when_a_holder_exits(void **state)
+{
+    const char *t = tu_path(state, "exit.lock"), *p = tu_path(state, "exit.pid");
+    const char *temp[] = {"temp-exit", t, NULL}, *pid[] = {"pidfile-exit", p, NULL};
+    assert_int_equal(tw_run(temp, 30), 0);
+    assert_false(tu_exists(t));
+    assert_int_equal(tw_run(pid, 30), 0);
+    assert_false(tu_exists(p));
+    assert_false(tu_exists(tu_path(state, "exit.pid.lock")));
+}
+
 static void open_atomic_never_replaces(void **state)
 {
     const char *p = tu_path(state, "atomic.txt");
@@ -418,6 +431,7 @@ int main(void)
         T(cancel_from_another_thread),
         T(temporary_lock_removed_and_exclusive),
         T(pidfile_names_holder),
+        T(files_removed_when_a_holder_exits),
         T(open_atomic_never_replaces),
         T(posix_mechanisms_unsupported),
         T(redis_lock_unsupported),
