@@ -16,6 +16,9 @@
 /* mkdir(path, mode): the CRT's takes no mode (ACLs, not mode bits). */
 #define mkdir(path, mode) _mkdir(path)
 
+/* O_CLOEXEC: a descriptor children do not inherit. */
+#define O_CLOEXEC _O_NOINHERIT
+
 #ifndef NAME_MAX
 #define NAME_MAX 255
 #endif

@@ -46,13 +46,20 @@ static int lock_once(HANDLE h, int exclusive)
                                                   : pl__win_errno(GetLastError());
 }
 
+/* Nothing locked on this handle is not an error (flock(LOCK_UN) on an
+   unlocked descriptor succeeds): Windows says ERROR_NOT_LOCKED, wine
+   ERROR_LOCK_VIOLATION. */
 static int unlock_once(HANDLE h)
 {
     OVERLAPPED ov;
+    DWORD e;
     memset(&ov, 0, sizeof ov);
     if (UnlockFileEx(h, 0, MAXDWORD, MAXDWORD, &ov))
         return 0;
-    return pl__win_errno(GetLastError());
+    e = GetLastError();
+    if (e == ERROR_NOT_LOCKED || e == ERROR_LOCK_VIOLATION)
+        return 0;
+    return pl__win_errno(e);
 }
 
 static int lock_blocking(int fd, HANDLE h, int exclusive)
@@ -87,7 +94,7 @@ int pl__os_lock(int fd, int mechanism, int exclusive, int blocking)
         return ENOSYS;
     if ((h = pl__win_handle(fd)) == INVALID_HANDLE_VALUE)
         return EBADF;
-    /* Drop what this handle holds (ERROR_NOT_LOCKED when nothing). */
+    /* Drop what this handle holds (nothing: fine). */
     (void)unlock_once(h);
     return blocking ? lock_blocking(fd, h, exclusive) : lock_once(h, exclusive);
 }
@@ -95,14 +102,11 @@ int pl__os_lock(int fd, int mechanism, int exclusive, int blocking)
 int pl__os_unlock(int fd, int mechanism)
 {
     HANDLE h;
-    int err;
     if (!pl__os_mechanism_supported(mechanism))
         return ENOSYS;
     if ((h = pl__win_handle(fd)) == INVALID_HANDLE_VALUE)
         return EBADF;
-    err = unlock_once(h);
-    /* Like flock(LOCK_UN) on an unlocked descriptor: nothing to do. */
-    return err == EIO && GetLastError() == ERROR_NOT_LOCKED ? 0 : err;
+    return unlock_once(h);
 }
 
 int pl__os_mechanism_supported(int mechanism)
