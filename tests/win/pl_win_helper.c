@@ -8,8 +8,10 @@
  *   hold PATH ex|sh READY [SECONDS]   the library's pl_lock
  *   try PATH ex|sh           the library, fail_when_locked: 0 got it,
  *                            1 PL_ERR_ALREADY_LOCKED, 3 other
- *   temp PATH READY          a temporary lock (pl_temporary_lock_new)
- *   pidfile PATH READY       a PID-file lock (pl_pidfile_lock_new)
+ *   temp PATH READY [SECONDS]     a temporary lock (pl_temporary_lock_new)
+ *   pidfile PATH READY [SECONDS]  a PID-file lock (pl_pidfile_lock_new);
+ *                            both release (removing their files) after
+ *                            SECONDS, else hold until killed
  *   ref-msvcrt PATH READY    the reference's MsvcrtLocker convention:
  *                            _locking(_LK_NBLCK) of 0x10000 bytes at 0
  *   ref-win32 PATH ex|sh READY   the reference's Win32Locker
@@ -18,6 +20,8 @@
  *   ref-*-try ...            the same without READY: 0 got it, 1 locked
  *   temp-exit PATH, pidfile-exit PATH   take that lock and exit without
  *                            releasing it (the exit handler's cleanup)
+ *   sem NAME DIR READY SECONDS   slot 0 of a one-slot semaphore, released
+ *                            after SECONDS (the release touches the slot)
  *   wait-file PATH SECONDS   0 once PATH exists, 1 after SECONDS (the
  *                            Lua suite's wait for a holder to be ready)
  *   holder PATH READY DONE HOLD_FOR DATA   the holder of tests/unit's
@@ -170,6 +174,15 @@ static int run(int argc, char **argv)
     pl_lock *l = NULL;
     const char *cmd = argc > 1 ? argv[1] : "";
     int rc;
+    if (argc >= 6 && strcmp(cmd, "sem") == 0) {
+        pl_semaphore *sem = NULL;
+        if (pl_semaphore_new(&sem, 1, argv[2]) != PL_OK ||
+            pl_semaphore_set_directory(sem, argv[3]) != PL_OK ||
+            pl_semaphore_acquire(sem, NULL) != PL_OK)
+            return 3;
+        hold_until(argv[4], argv[5]);
+        return pl_semaphore_release(sem) == PL_OK ? 0 : 15;
+    }
     if (argc >= 4 && strcmp(cmd, "wait-file") == 0) {
         DWORD end = GetTickCount() + (DWORD)(atof(argv[3]) * 1000);
         while (GetFileAttributesA(argv[2]) == INVALID_FILE_ATTRIBUTES)
@@ -211,7 +224,8 @@ static int run(int argc, char **argv)
                                       : pl_pidfile_lock_new(&l, argv[2]);
         if (rc != PL_OK || (rc = lib_lock(l, NULL, 0)) != 0)
             return rc ? rc : 3;
-        return hold_until(argv[3], NULL);
+        hold_until(argv[3], argc > 4 ? argv[4] : NULL);
+        return pl_lock_release(l) == PL_OK ? 0 : 15; /* removes the file */
     }
     fprintf(stderr, "pl_win_helper: bad arguments (see the top of pl_win_helper.c)\n");
     return 64;

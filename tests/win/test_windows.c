@@ -112,6 +112,35 @@ static void waiter_sees_release(void **state)
     pl_lock_free(l);
 }
 
+/* A releasing semaphore holder touches its slot file, which raises a
+   change notification in the directory: the waiter wakes at once, not at
+   its next backoff. With a long check_interval the backoff alone tries at
+   1, 3, 7, ... 4095, 8191 ms: a release at 4.3 s would be seen at 8.2 s;
+   the notification sees it at 4.3 s. Bounded loosely (busy machine).
+   (Not a temporary lock: under wine a removed file's name stays while the
+   waiter has it open, see the README.) */
+static void notification_wakes_a_waiter_before_its_backoff(void **state)
+{
+    const char *dir = ((tu_dir *)*state)->path, *ready = tu_path(state, "n.ready");
+    const char *hold[] = {"sem", "nsem", dir, ready, "4.3", NULL};
+    pl_semaphore *s = NULL;
+    double t0, waited;
+    tw_proc h = tw_spawn_ready(hold, ready, 30);
+    assert_true(h != 0);
+    t0 = tu_now();
+    tu_ok(pl_semaphore_new(&s, 1, "nsem"));
+    tu_ok(pl_semaphore_set_directory(s, dir));
+    tu_ok(pl_semaphore_acquire_with(s, 60, 30, NULL));
+    waited = tu_now() - t0;
+    assert_int_equal(tw_wait(h, 30), 0);
+    if (getenv("PL_TEST_VERBOSE"))
+        print_message("acquired after %.2f s\n", waited);
+    if (waited < 3.5 || waited > 6.8)
+        fail_msg("acquired %.2f s after the holder got ready (it held 4.3 s; "
+                 "the backoff alone would see it at 8.2 s)", waited);
+    pl_semaphore_free(s);
+}
+
 /* The reference's default MsvcrtLocker: msvcrt.locking, 64 KiB at 0. */
 static void reference_msvcrt_convention(void **state)
 {
@@ -421,6 +450,7 @@ int main(void)
         T(second_handle_in_process_excluded),
         T(killed_holder_releases),
         T(waiter_sees_release),
+        T(notification_wakes_a_waiter_before_its_backoff),
         T(reference_msvcrt_convention),
         T(reference_win32_convention),
         T(utf8_and_long_paths),
