@@ -27,7 +27,13 @@ if [ ${#missing[@]} -ne 0 ]; then
 fi
 
 if ! bash ci/win/deps.sh; then
-  echo "windows: FAIL: the dependencies did not cross-build"; exit 1
+  # Offline (apt-get source cannot fetch) is a skip outside CI, as in
+  # cross.sh; with CI=true a failure.
+  if [ "${CI:-}" = true ]; then
+    echo "windows: FAIL: the dependencies did not fetch or cross-build"; exit 1
+  fi
+  echo "windows: SKIPPED: the dependencies did not fetch or cross-build (offline? CI=true makes this a failure)"
+  exit 0
 fi
 "${MAKE:-make}" -s windows-tests windows-lua >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
 

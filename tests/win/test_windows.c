@@ -12,6 +12,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
+#include <fcntl.h>
 #include <io.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,32 @@ static void waiter_sees_release(void **state)
     assert_true(waited > 0.3);
     assert_true(waited < 15);
     pl_lock_free(l);
+}
+
+/* pl_lock_fd without NON_BLOCKING (and no wait hook) waits until the
+   holder releases: on Windows by retrying LOCKFILE_FAIL_IMMEDIATELY, as a
+   blocking LockFileEx cannot be cut short (and never completes under
+   wine when contended). */
+static void blocking_fd_lock_waits_for_the_holder(void **state)
+{
+    const char *p = tu_path(state, "b.lock"), *ready = tu_path(state, "b.ready");
+    const char *hold[] = {"hold", p, "ex", ready, "1.0", NULL};
+    double t0, waited;
+    int fd;
+    tw_proc h = tw_spawn_ready(hold, ready, 30);
+    assert_true(h != 0);
+    fd = _open(p, _O_RDWR | _O_BINARY);
+    assert_true(fd >= 0);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_fd(fd, PL_LOCK_EX | PL_LOCK_NB));
+    t0 = tu_now();
+    tu_ok(pl_lock_fd(fd, PL_LOCK_EX));
+    waited = tu_now() - t0;
+    assert_true(waited > 0.3 && waited < 15);
+    assert_int_equal(tw_wait(h, 30), 0);
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 1);
+    tu_ok(pl_unlock_fd(fd));
+    assert_int_equal(tu_probe_locked(p, PL_MECH_FLOCK), 0);
+    _close(fd);
 }
 
 /* A releasing semaphore holder touches its slot file, which raises a
@@ -451,6 +478,7 @@ int main(void)
         T(killed_holder_releases),
         T(waiter_sees_release),
         T(notification_wakes_a_waiter_before_its_backoff),
+        T(blocking_fd_lock_waits_for_the_holder),
         T(reference_msvcrt_convention),
         T(reference_win32_convention),
         T(utf8_and_long_paths),
