@@ -46,7 +46,8 @@ LIBS := $(addprefix -l,$(PL_LIBS))
 
 CORE_DIRS := $(PL_SRC_DIRS_$(PL_PLATFORM))
 $(if $(CORE_DIRS),,$(error core/build.mk has no PL_SRC_DIRS_$(PL_PLATFORM)))
-CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
+CORE_SRCS := $(filter-out $(wildcard $(PL_SRC_EXCLUDE_$(PL_PLATFORM))),\
+	$(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))))
 CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))
 
