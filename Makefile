@@ -446,7 +446,7 @@ WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MIN
 # Not here: test_faults (-Wl,--wrap cannot replace DLL imports),
 # test_redis_url (the Redis lock is not in the Windows build yet), and
 # the suites that are all processes and signals (tests/win covers those).
-WIN_UNIT_SUITES := smoke rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel
+WIN_UNIT_SUITES := smoke errors rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel
 WIN_UNIT_BINS := $(patsubst %,$(WIN_TEST_DIR)/test_%.exe,$(WIN_UNIT_SUITES))
 
 .PHONY: windows-tests
