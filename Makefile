@@ -498,6 +498,37 @@ $(WIN_LUA_DIR)/.built: $(BINDING_DEPS) $(LUA_SRCS) $(WIN_STATIC)
 	cp $(LUA_SRCS) $(WIN_DEPS)/lua/lua.exe $(WIN_DEPS)/lua/lua54.dll $(WIN_LUA_DIR)/
 	touch $@
 
+# The Python binding for Windows: build/win/python-pkg/cportalocker/ (the
+# pure-Python layer and _portalocker_c.pyd) for python.org's CPython 3.13
+# for Windows (ci/win/python.sh fetches it from Maven Central). That
+# Python is on the UCRT, so the extension and the core compiled into it
+# are too (ucrt.specs from ci/win/deps.sh): descriptors must be the CRT's
+# that Python uses.
+WIN_PY_HOME ?= $(WIN_BUILD)/python/org/bytedeco/cpython/windows-x86_64
+WIN_UCRT := -specs=$(WIN_DEPS)/ucrt.specs
+WIN_UCRT_OBJS := $(patsubst core/src/%.c,$(WIN_BUILD)/ucrt/obj/%.o,$(WIN_SRCS))
+WIN_PY_PKG := $(WIN_BUILD)/python-pkg/cportalocker
+.PHONY: windows-python
+windows-python: win-deps
+	$(MAKE) $(WIN_PY_PKG)/.built
+
+$(WIN_BUILD)/ucrt/obj/%.o: core/src/%.c $(WIN_HDRS) core/build.mk
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_UCRT) $(WIN_CFLAGS) -c $< -o $@
+
+$(WIN_PY_PKG)/.built: $(BINDING_DEPS) $(PY_SRCS) $(WIN_UCRT_OBJS)
+	@test -f "$(WIN_PY_HOME)/include/Python.h" || { echo "no Windows Python in $(WIN_PY_HOME) (bash ci/win/python.sh)"; exit 1; }
+	@mkdir -p $(WIN_BUILD)/swig $(WIN_PY_PKG)
+	$(SWIG) $(PL_SWIG_python) $(SWIG_INCLUDES) -outdir $(WIN_PY_PKG) \
+		-o $(WIN_BUILD)/swig/portalocker_python_wrap.c bindings/portalocker.i
+	$(WIN_CC) $(WIN_UCRT) -std=gnu11 $(OPT) -shared -static-libgcc -Wall -Wno-unused-parameter \
+		-DPL_STATIC $(SWIG_INCLUDES) -I$(WIN_PY_HOME)/include \
+		-o $(WIN_PY_PKG)/_portalocker_c.pyd $(WIN_BUILD)/swig/portalocker_python_wrap.c \
+		$(WIN_UCRT_OBJS) -L$(WIN_DEPS)/ucrt $(addprefix -l,$(PL_LIBS_win)) \
+		$(WIN_PY_HOME)/python313.dll
+	cp $(PY_SRCS) $(WIN_PY_PKG)/
+	touch $@
+
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua) and by the reference

@@ -22,6 +22,7 @@ PACKAGES=(
   clang libclang-rt-14-dev cppcheck clang-tidy abigail-tools
   llvm                 # llvm-nm, llvm-objdump: the cross-compile check reads Mach-O
   mingw-w64 wine wine64  # the Windows build (make windows) and its tests under wine (ci/tests.d/windows.sh)
+  maven unzip          # CPython for Windows from Maven Central (ci/win/python.sh)
 )
 
 missing=()

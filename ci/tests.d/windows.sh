@@ -7,8 +7,11 @@
 # tests/unit that apply) run under wine in a fresh WINEPREFIX under
 # build/win (headless: no display, no Mono/Gecko), the Lua binding's
 # Windows tests (tests/lua/test_windows.lua) with Lua 5.4 cross-built from
-# Debian's source, and a lock holder killed from Linux (kill -9 of its wine
-# process) shown to release. What wine cannot show is listed in the README (Windows).
+# Debian's source, the Python binding's Windows tests
+# (tests/python/test_windows.py, with the reference portalocker in child
+# processes) on python.org's CPython 3.13 for Windows from Maven Central,
+# and a lock holder killed from Linux (kill -9 of its wine process) shown
+# to release. What wine cannot show is listed in the README (Windows).
 # Outside CI a missing mingw-w64 or wine is a skip; with CI=true it fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +39,19 @@ if ! bash ci/win/deps.sh; then
   exit 0
 fi
 "${MAKE:-make}" -s windows-tests windows-lua >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
+# CPython for Windows (Maven Central) and the reference portalocker (the
+# CI venv's, pure Python) for the Python binding's run.
+if ! PY_HOME=$(bash ci/win/python.sh); then
+  echo "windows: FAIL: no CPython for Windows (ci/win/python.sh)"; exit 1
+fi
+if ! VENV_PY=$(bash ci/venv.sh); then
+  echo "windows: FAIL: the reference venv could not be created (ci/venv.sh)"; exit 1
+fi
+REF_SRC=$("$VENV_PY" -c 'import os, portalocker; print(os.path.dirname(portalocker.__file__))')
+rm -rf build/win/refpkg && mkdir -p build/win/refpkg && cp -r "$REF_SRC" build/win/refpkg/
+rm -rf build/win/refpkg/portalocker/__pycache__
+"${MAKE:-make}" -s windows-python WIN_PY_HOME="$PY_HOME" >&2 ||
+  { echo "windows: FAIL: the Python extension did not cross-build"; exit 1; }
 
 W=$PWD/build/win
 failed=()
@@ -91,6 +107,18 @@ if (cd "$W/lua" && LUA_PATH='.\?.lua' LUA_CPATH='.\?.dll' PL_HELPER_REPORT=1 \
     PL_WIN_HELPER="Z:$(echo "$W/tests/pl_win_helper.exe" | tr / '\\')" \
     win ./lua.exe "$lua_test"); then :; else
   failed+=("lua")
+fi
+
+# ---- the Python binding (python.org's CPython 3.13 for Windows) ------------------
+echo "== Python binding (wine)"
+# Through a pipe: under wine, Python cannot set up its standard streams on
+# a redirected regular file (WinError 6); pipefail keeps its exit status.
+zpath() { echo "Z:$(echo "$1" | tr / '\\')"; }
+py_test=$(zpath "$PWD/tests/python/test_windows.py")
+if (cd "$W" && PYTHONPATH="$(zpath "$W/python-pkg")" PL_REF_PATH="$(zpath "$W/refpkg")" \
+    PL_WIN_HELPER="$(zpath "$W/tests/pl_win_helper.exe")" \
+    win "$PY_HOME/python.exe" "$py_test" </dev/null 2>&1 | cat); then :; else
+  failed+=("python")
 fi
 
 # ---- a holder killed from Linux releases -----------------------------------------

@@ -5,6 +5,7 @@
 #   cJSON   (the core: the Redis lock's messages)   static archive
 #   cmocka  (the unit suites run under wine)        static archive
 #   Lua 5.4 (the Lua binding's tests under wine)    lua54.dll, lua.exe
+#   cJSON again for the UCRT (Python extensions)     ucrt/libcjson.a
 # Nothing is vendored in the repository. Built once; a second run does
 # nothing (the stamp names the source versions and the compiler).
 # Exit status non-zero when a fetch or build fails (the caller decides
@@ -29,7 +30,7 @@ fi
 cjson_dir=$(ls -d "$SRC"/cjson-*/ | head -n1) cmocka_dir=$(ls -d "$SRC"/cmocka-*/ | head -n1)
 lua_dir=$(ls -d "$SRC"/lua5.4-*/ | head -n1)
 cjson_dir=${cjson_dir%/} cmocka_dir=${cmocka_dir%/} lua_dir=${lua_dir%/}
-stamp="$(basename "$cjson_dir") $(basename "$cmocka_dir") $(basename "$lua_dir") $($CROSS-gcc -dumpversion)"
+stamp="$(basename "$cjson_dir") $(basename "$cmocka_dir") $(basename "$lua_dir") ucrt $($CROSS-gcc -dumpversion)"
 if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -73,7 +74,19 @@ $CROSS-gcc -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -DLUA_COMPAT_5_3 -shared -static-li
 cp "$lua_dir"/src/lua.h "$lua_dir"/src/luaconf.h "$lua_dir"/src/lualib.h \
   "$lua_dir"/src/lauxlib.h "$lua_dir"/src/lua.hpp "$DEPS/lua/include/"
 
+# The UCRT flavour for Python extensions (python.org's CPython uses the
+# UCRT; an extension on msvcrt could not use Python's descriptors): a GCC
+# specs file that links the UCRT instead of msvcrt, and cJSON built with
+# it.
+$CROSS-gcc -dumpspecs | sed -e 's/-lmsvcrt/-lucrt/g' \
+  -e '/^\*cpp:$/{n;s/^/-D_UCRT -D__MSVCRT_VERSION__=0xE00 /}' >"$DEPS/ucrt.specs"
+mkdir -p "$DEPS/ucrt"
+$CROSS-gcc -specs="$DEPS/ucrt.specs" -O2 -c "$cjson_dir/cJSON.c" -o "$W/deps-build/cJSON-ucrt.o" &&
+  $CROSS-ar rcs "$DEPS/ucrt/libcjson.a" "$W/deps-build/cJSON-ucrt.o" ||
+  { echo "win-deps: building cJSON for the UCRT failed"; exit 1; }
+
 for f in include/cjson/cJSON.h lib/libcjson.a include/cmocka.h lib/libcmocka.a \
+    ucrt.specs ucrt/libcjson.a \
     lua/lua54.dll lua/lua.exe lua/include/lua.h; do
   [ -f "$DEPS/$f" ] || { echo "win-deps: $DEPS/$f was not installed"; ls -R "$DEPS"; exit 1; }
 done
