@@ -8,7 +8,7 @@
 # build/win (headless: no display, no Mono/Gecko), the Lua binding's
 # Windows tests (tests/lua/test_windows.lua) with Lua 5.4 cross-built from
 # Debian's source, the Python binding's Windows tests
-# (tests/python/test_windows.py, with the reference portalocker in child
+# (tests/win/binding_python.py, with the reference portalocker in child
 # processes) on python.org's CPython 3.13 for Windows from Maven Central,
 # and a lock holder killed from Linux (kill -9 of its wine process) shown
 # to release. What wine cannot show is listed in the README (Windows).
@@ -114,7 +114,7 @@ echo "== Python binding (wine)"
 # Through a pipe: under wine, Python cannot set up its standard streams on
 # a redirected regular file (WinError 6); pipefail keeps its exit status.
 zpath() { echo "Z:$(echo "$1" | tr / '\\')"; }
-py_test=$(zpath "$PWD/tests/python/test_windows.py")
+py_test=$(zpath "$PWD/tests/win/binding_python.py")
 if (cd "$W" && PYTHONPATH="$(zpath "$W/python-pkg")" PL_REF_PATH="$(zpath "$W/refpkg")" \
     PL_WIN_HELPER="$(zpath "$W/tests/pl_win_helper.exe")" \
     win "$PY_HOME/python.exe" "$py_test" </dev/null 2>&1 | cat); then :; else

@@ -1,8 +1,9 @@
 """The Python binding on Windows, run under wine by ci/tests.d/windows.sh
 with python.org's CPython 3.13 for Windows (ci/win/python.sh) and the
 UCRT build of the extension (make windows-python). Plain Python, no pytest
-(the Linux suites in this directory need fork, signals and a redis-server;
-their Windows run is still to come). The reference portalocker (4.4.2,
+(tests/python's suites need fork, signals and a redis-server; their
+Windows run is still to come). Not named test_*.py: pytest on Linux must
+not collect it. The reference portalocker (4.4.2,
 pure Python, its default MsvcrtLocker: msvcrt.locking) runs in child
 processes of the same interpreter; pywin32 is not installed, so its
 Win32Locker is covered by tests/win (the same LockFileEx call in C).
