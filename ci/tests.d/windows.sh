@@ -91,6 +91,11 @@ fi
 # TMPDIR stays unset for wine: the wineserver reads it as a Linux path.
 WIN_TMP="Z:$(echo "$W/tmp" | tr / '\\')"
 win() { env -u TMPDIR PL_TEST_TMPDIR="$WIN_TMP" timeout 600 wine "$@"; }
+# One wineserver for the whole run (-p: it stays until stop_wine): a
+# server that exits between two programs, as it does when idle, races
+# with the next program connecting ("wine client error ... recvmsg").
+stop_wine
+wineserver -p
 echo "windows: wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
 
 # ---- the cmocka suites -----------------------------------------------------------
