@@ -46,7 +46,8 @@ LIBS := $(addprefix -l,$(PL_LIBS))
 
 CORE_DIRS := $(PL_SRC_DIRS_$(PL_PLATFORM))
 $(if $(CORE_DIRS),,$(error core/build.mk has no PL_SRC_DIRS_$(PL_PLATFORM)))
-CORE_SRCS := $(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c)))
+CORE_SRCS := $(filter-out $(wildcard $(PL_SRC_EXCLUDE_$(PL_PLATFORM))),\
+	$(sort $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))))
 CORE_OBJS := $(patsubst core/src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CORE_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(CORE_DIRS),$(wildcard $(d)/*.h)))
 
@@ -419,6 +420,153 @@ abi-update: $(SHARED)
 	bash ci/hardening/abi.sh update
 check-hardening:
 	bash ci/tests.d/hardening.sh
+
+# ---- Windows ----------------------------------------------------------------
+# `make windows`: the core cross-built with Debian's mingw-w64 into
+# build/win/: libportalocker-1.dll, its import library libportalocker.dll.a
+# and the static libportalocker.a (programs linking it define PL_STATIC).
+# Sources, flags and libraries come from core/build.mk (PL_SRC_DIRS_win,
+# PL_SRC_EXCLUDE_win, PL_LIBS_win); cJSON (and cmocka for the tests) are
+# cross-built from Debian's source packages by ci/win/deps.sh into
+# build/win/deps. ci/tests.d/windows.sh runs the suites under wine.
+WIN_CC ?= x86_64-w64-mingw32-gcc
+WIN_AR ?= x86_64-w64-mingw32-ar
+WIN_BUILD := $(BUILD)/win
+WIN_DEPS := $(WIN_BUILD)/deps
+WIN_SRCS := $(filter-out $(wildcard $(PL_SRC_EXCLUDE_win)),\
+	$(sort $(foreach d,$(PL_SRC_DIRS_win),$(wildcard $(d)/*.c))))
+WIN_OBJS := $(patsubst core/src/%.c,$(WIN_BUILD)/obj/%.o,$(WIN_SRCS))
+WIN_HDRS := $(sort $(foreach d,$(PL_INCLUDE_DIRS) $(PL_SRC_DIRS_win),$(wildcard $(d)/*.h)))
+# Windows 7 is the oldest API level the calls need (GetTickCount64,
+# InitOnceExecuteOnce, slim reader/writer locks); mingw's own stdio: C99
+# printf formats (%zu, %lld) on every CRT.
+WIN_CFLAGS := $(filter-out -fvisibility=hidden,$(PL_CORE_CFLAGS)) -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1 \
+	$(OPT) $(WARN) $(INCLUDES) -I$(WIN_DEPS)/include $(EXTRA_CFLAGS)
+WIN_LIBS := -L$(WIN_DEPS)/lib $(addprefix -l,$(PL_LIBS_win))
+WIN_DLL := $(WIN_BUILD)/libportalocker-$(SOVERSION).dll
+WIN_IMPLIB := $(WIN_BUILD)/libportalocker.dll.a
+WIN_STATIC := $(WIN_BUILD)/libportalocker.a
+
+.PHONY: windows win-deps
+windows: win-deps
+	$(MAKE) $(WIN_DLL) $(WIN_STATIC)
+
+win-deps:
+	bash ci/win/deps.sh
+
+$(WIN_BUILD)/obj/%.o: core/src/%.c $(WIN_HDRS) core/build.mk
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
+
+# Only what PL_EXPORT marks is exported (dllexport); libgcc is linked in,
+# so the DLL needs nothing beyond the system's DLLs and the CRT.
+$(WIN_DLL): $(WIN_OBJS)
+	$(WIN_CC) -shared -static-libgcc -o $@ -Wl,--out-implib,$(WIN_IMPLIB) \
+		$(WIN_OBJS) $(WIN_LIBS)
+
+$(WIN_STATIC): $(WIN_OBJS)
+	rm -f $@
+	$(WIN_AR) rcs $@ $(WIN_OBJS)
+
+# The Windows suites (ci/tests.d/windows.sh runs them under wine):
+# tests/win/test_*.c with the Windows fixtures (tests/win/winutil.c) and
+# pl_win_helper.exe, the second process that replaces fork(2). They link
+# the DLL through its import library (the exports under test), which is
+# copied next to them; cmocka is Debian's, cross-built (ci/win/deps.sh).
+WIN_TEST_DIR := $(WIN_BUILD)/tests
+WIN_TEST_SRCS := $(sort $(wildcard tests/win/test_*.c))
+WIN_TEST_BINS := $(patsubst tests/win/%.c,$(WIN_TEST_DIR)/%.exe,$(WIN_TEST_SRCS))
+WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MINGW_ANSI_STDIO=1 \
+	-Icore/include -Itests/unit/helpers -Itests/win -I$(WIN_DEPS)/include $(EXTRA_CFLAGS)
+
+# The shared suites of tests/unit that also run on Windows (their fork,
+# signal, symlink and /proc tests compiled out there, each with its
+# reason), built with tests/win/posix_shim.h and the Windows fixtures.
+# Not here: test_faults (-Wl,--wrap cannot replace DLL imports),
+# test_redis_url (the Redis lock is not in the Windows build yet), and
+# the suites that are all processes and signals (tests/win covers those).
+WIN_UNIT_SUITES := smoke errors rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel
+WIN_UNIT_BINS := $(patsubst %,$(WIN_TEST_DIR)/test_%.exe,$(WIN_UNIT_SUITES))
+
+.PHONY: windows-tests
+windows-tests: windows
+	$(MAKE) $(WIN_TEST_BINS) $(WIN_UNIT_BINS) $(WIN_TEST_DIR)/pl_win_helper.exe \
+		$(WIN_TEST_DIR)/$(notdir $(WIN_DLL))
+
+# winpthreads linked in statically (test_threads uses POSIX threads).
+$(WIN_UNIT_BINS): $(WIN_TEST_DIR)/test_%.exe: tests/unit/test_%.c tests/win/winutil.c \
+		tests/win/winutil.h tests/win/posix_shim.h tests/unit/helpers/testutil.h \
+		core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -include tests/win/posix_shim.h -Itests/unit -static-libgcc \
+		-o $@ $< tests/win/winutil.c $(WIN_IMPLIB) $(WIN_DEPS)/lib/libcmocka-static.a \
+		-Wl,-Bstatic -lpthread -Wl,-Bdynamic
+
+$(WIN_TEST_DIR)/$(notdir $(WIN_DLL)): $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(WIN_TEST_DIR)/%.exe: tests/win/%.c tests/win/winutil.c tests/win/winutil.h \
+		tests/unit/helpers/testutil.h core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -static-libgcc -o $@ $< tests/win/winutil.c \
+		$(WIN_IMPLIB) $(WIN_DEPS)/lib/libcmocka-static.a
+
+$(WIN_TEST_DIR)/pl_win_helper.exe: tests/win/pl_win_helper.c core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -static-libgcc -o $@ $< $(WIN_IMPLIB)
+
+# The Lua binding for Windows: build/win/lua/portalocker_c.dll (SWIG's
+# wrapper, generated here, compiled with mingw-w64 against the static
+# library and Lua 5.4's lua54.dll, cross-built by ci/win/deps.sh) and
+# portalocker.lua, next to lua.exe and lua54.dll so that wine runs
+# `lua.exe` there with `require "portalocker"` working.
+WIN_LUA_DIR := $(WIN_BUILD)/lua
+.PHONY: windows-lua
+windows-lua: windows
+	$(MAKE) $(WIN_LUA_DIR)/.built
+
+$(WIN_LUA_DIR)/.built: $(BINDING_DEPS) $(LUA_SRCS) $(WIN_STATIC)
+	@mkdir -p $(WIN_BUILD)/swig $(WIN_LUA_DIR)
+	$(SWIG) $(PL_SWIG_lua) $(SWIG_INCLUDES) \
+		-o $(WIN_BUILD)/swig/portalocker_lua_wrap.c bindings/portalocker.i
+	$(WIN_CC) -std=gnu11 $(OPT) -shared -static-libgcc -Wall -Wno-unused-parameter \
+		-DPL_STATIC $(SWIG_INCLUDES) -I$(WIN_DEPS)/lua/include \
+		-o $(WIN_LUA_DIR)/portalocker_c.dll $(WIN_BUILD)/swig/portalocker_lua_wrap.c \
+		$(WIN_STATIC) $(WIN_LIBS) $(WIN_DEPS)/lua/liblua54.dll.a
+	cp $(LUA_SRCS) $(WIN_DEPS)/lua/lua.exe $(WIN_DEPS)/lua/lua54.dll $(WIN_LUA_DIR)/
+	touch $@
+
+# The Python binding for Windows: build/win/python-pkg/cportalocker/ (the
+# pure-Python layer and _portalocker_c.pyd) for python.org's CPython 3.13
+# for Windows (ci/win/python.sh fetches it from Maven Central). That
+# Python is on the UCRT, so the extension and the core compiled into it
+# are too (ucrt.specs from ci/win/deps.sh): descriptors must be the CRT's
+# that Python uses.
+WIN_PY_HOME ?= $(WIN_BUILD)/python/org/bytedeco/cpython/windows-x86_64
+WIN_UCRT := -specs=$(WIN_DEPS)/ucrt.specs
+WIN_UCRT_OBJS := $(patsubst core/src/%.c,$(WIN_BUILD)/ucrt/obj/%.o,$(WIN_SRCS))
+WIN_PY_PKG := $(WIN_BUILD)/python-pkg/cportalocker
+.PHONY: windows-python
+windows-python: win-deps
+	$(MAKE) $(WIN_PY_PKG)/.built
+
+$(WIN_BUILD)/ucrt/obj/%.o: core/src/%.c $(WIN_HDRS) core/build.mk
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_UCRT) $(WIN_CFLAGS) -c $< -o $@
+
+$(WIN_PY_PKG)/.built: $(BINDING_DEPS) $(PY_SRCS) $(WIN_UCRT_OBJS)
+	@test -f "$(WIN_PY_HOME)/include/Python.h" || { echo "no Windows Python in $(WIN_PY_HOME) (bash ci/win/python.sh)"; exit 1; }
+	@mkdir -p $(WIN_BUILD)/swig $(WIN_PY_PKG)
+	$(SWIG) $(PL_SWIG_python) $(SWIG_INCLUDES) -outdir $(WIN_PY_PKG) \
+		-o $(WIN_BUILD)/swig/portalocker_python_wrap.c bindings/portalocker.i
+	$(WIN_CC) $(WIN_UCRT) -std=gnu11 $(OPT) -shared -static-libgcc -Wall -Wno-unused-parameter \
+		-DPL_STATIC $(SWIG_INCLUDES) -I$(WIN_PY_HOME)/include \
+		-o $(WIN_PY_PKG)/_portalocker_c.pyd $(WIN_BUILD)/swig/portalocker_python_wrap.c \
+		$(WIN_UCRT_OBJS) -L$(WIN_DEPS)/ucrt $(addprefix -l,$(PL_LIBS_win)) \
+		$(WIN_PY_HOME)/python313.dll
+	cp $(PY_SRCS) $(WIN_PY_PKG)/
+	touch $@
 
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played

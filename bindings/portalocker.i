@@ -527,6 +527,9 @@ pl_status pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
 #include <stdio.h>
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <io.h>
+#endif
 
 #define PL_LUA_ERROR_MT "portalocker.Error"
 
@@ -588,6 +591,7 @@ typedef struct pl_lua_fstream {
     int fd;
 } pl_lua_fstream;
 
+#ifndef _WIN32 /* the fopencookie stream's functions */
 static ssize_t pl_lua_ck_read(void *cookie, char *buf, size_t size)
 {
     ssize_t n;
@@ -620,6 +624,7 @@ static int pl_lua_ck_seek(void *cookie, off64_t *pos, int whence)
     *pos = r;
     return 0;
 }
+#endif
 
 /* closef of our handles: flush and free the FILE, keep the descriptor. */
 static int pl_lua_stream_close(lua_State *L)
@@ -630,6 +635,40 @@ static int pl_lua_stream_close(lua_State *L)
     return luaL_fileresult(L, ok, NULL);
 }
 
+#ifdef _WIN32
+/* Windows has no fopencookie: the stream is the CRT's over a duplicate of
+   the descriptor. That keeps no lock alive (the core's release unlocks
+   the handle explicitly before closing it; a Windows lock belongs to the
+   file object, which the duplicate shares), and fclose closes only the
+   duplicate. The DLL and the interpreter share the CRT (msvcrt). */
+static int pl_lua_stream(lua_State *L)
+{
+    int fd = (int)luaL_checkinteger(L, 1), dup;
+    const char *mode = luaL_checkstring(L, 2);
+    pl_lua_fstream *p;
+    luaL_checkany(L, 3);
+    if (fd < 0)
+        return luaL_argerror(L, 1, "not a descriptor");
+    p = (pl_lua_fstream *)lua_newuserdatauv(L, sizeof *p, 1);
+    p->s.f = NULL;
+    p->s.closef = NULL;
+    p->fd = fd;
+    if (luaL_getmetatable(L, LUA_FILEHANDLE) != LUA_TTABLE)
+        return luaL_error(L, "portalocker: the io library is not loaded");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, -2, 1);
+    if ((dup = _dup(fd)) < 0)
+        return luaL_fileresult(L, 0, NULL);
+    p->s.f = _fdopen(dup, mode);
+    if (p->s.f == NULL) {
+        _close(dup);
+        return luaL_fileresult(L, 0, NULL);
+    }
+    p->s.closef = pl_lua_stream_close;
+    return 1;
+}
+#else
 static int pl_lua_stream(lua_State *L)
 {
     static const cookie_io_functions_t io = {
@@ -656,6 +695,7 @@ static int pl_lua_stream(lua_State *L)
     p->s.closef = pl_lua_stream_close;
     return 1;
 }
+#endif
 
 static int pl_lua_fileno(lua_State *L)
 {

@@ -28,6 +28,8 @@ PACKAGES=(
   # the FFI conformance agents (tests/conformance/agents/java): JNA on JDK 17,
   # its jars fetched by Maven; Node, Go and Rust are checked below
   openjdk-17-jdk-headless maven
+  mingw-w64 wine wine64  # the Windows build (make windows) and its tests under wine (ci/tests.d/windows.sh)
+  unzip                # CPython for Windows from Maven Central (ci/win/python.sh; Maven above)
 )
 
 missing=()

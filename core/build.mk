@@ -13,6 +13,10 @@
 # in them share a basename (the Ruby extension compiles them by basename).
 PL_SRC_DIRS_unix = core/src core/src/unix
 PL_SRC_DIRS_win = core/src core/src/win
+# Files of those directories a platform leaves out (shell globs). Windows:
+# the Redis lock's sources, which need hiredis (no Windows build in
+# Debian); core/src/win/redis_unsupported.c answers PL_ERR_UNSUPPORTED.
+PL_SRC_EXCLUDE_win = core/src/redis_*.c
 
 # Include directories: the public header and the core's private headers.
 PL_INCLUDE_DIRS = core/include core/src
@@ -23,6 +27,9 @@ PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUIL
 
 # Libraries the core links against (-l names).
 PL_LIBS = hiredis cjson ssl crypto pthread m
+# The same for the Windows DLL (cJSON cross-built by ci/win/deps.sh;
+# bcrypt: BCryptGenRandom).
+PL_LIBS_win = cjson bcrypt
 
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.

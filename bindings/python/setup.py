@@ -58,10 +58,18 @@ if not os.path.exists(SETTINGS):
                      'a checkout')
 S = read_settings(SETTINGS)
 INCLUDE_DIRS = in_root(S['PL_INCLUDE_DIRS'])
+# Files a platform leaves out (shell globs; Windows: the Redis lock's).
+EXCLUDED = {
+    os.path.normpath(path)
+    for pattern in in_root(S.get('PL_SRC_EXCLUDE_' + PLATFORM, []))
+    for path in glob.glob(pattern)
+}
 SOURCES = sorted(
     path for d in in_root(S['PL_SRC_DIRS_' + PLATFORM])
     for path in glob.glob(os.path.join(d, '*.c'))
+    if os.path.normpath(path) not in EXCLUDED
 )
+LIBS = S.get('PL_LIBS_' + PLATFORM, S['PL_LIBS'])
 
 
 class SwigBuildExt(build_ext):
@@ -113,7 +121,7 @@ setup(
             # The wrapper is SWIG's code: no unused-parameter noise. Never
             # -Werror here (a user's compiler may warn about more).
             extra_compile_args=S['PL_CORE_CFLAGS'] + ['-Wno-unused-parameter'],
-            libraries=S['PL_LIBS'],
+            libraries=LIBS,
         )
     ],
     cmdclass={'build_ext': SwigBuildExt, 'sdist': StagedSdist},

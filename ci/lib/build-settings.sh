@@ -23,10 +23,20 @@ pl_core_libs() {
   echo "${libs# }"
 }
 
-# The core's source files for a platform (default unix).
+# The core's source files for a platform (default unix), without the ones
+# its PL_SRC_EXCLUDE_<platform> globs name.
 pl_core_sources() {
-  local d
-  for d in $(pl_setting "PL_SRC_DIRS_${1:-unix}"); do ls "$d"/*.c; done
+  local d f g skip
+  for d in $(pl_setting "PL_SRC_DIRS_${1:-unix}"); do
+    for f in "$d"/*.c; do
+      skip=
+      for g in $(pl_setting "PL_SRC_EXCLUDE_${1:-unix}"); do
+        # shellcheck disable=SC2254  # the setting is a glob on purpose
+        case $f in $g) skip=1 ;; esac
+      done
+      [ -n "$skip" ] || echo "$f"
+    done
+  done
 }
 
 # Copies what compiles the core into $1/core: its sources (with the

@@ -119,7 +119,7 @@ static int format_pattern(const char *pattern, const char *name, int number,
             PUT(num, (size_t)k);
             p += used + 1;
             has_number = 1;
-        } else if (*p == '{' || *p == '}' || *p == '/') {
+        } else if (*p == '{' || *p == '}' || strchr(PL__OS_NAME_SEPARATORS, *p)) {
             goto invalid;
         } else {
             PUT(p, 1);
@@ -144,7 +144,7 @@ invalid:
     free(buf);
     return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                     "invalid filename pattern '%s' (placeholders: {name}, "
-                    "{number} or {number:02d}; no '/')",
+                    "{number} or {number:02d}; no " PL__OS_NAME_SEPARATORS_TEXT ")",
                     pattern);
 }
 
@@ -153,9 +153,10 @@ static int check_name(const char *name)
     if (!*name)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "semaphore name must not be empty");
-    if (strchr(name, '/') || strstr(name, ".."))
+    if (strpbrk(name, PL__OS_NAME_SEPARATORS) || strstr(name, ".."))
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "semaphore name '%s' must not contain '/' or '..'",
+                        "semaphore name '%s' must not contain "
+                        PL__OS_NAME_SEPARATORS_TEXT " or '..'",
                         name);
     return PL_OK;
 }
@@ -178,7 +179,10 @@ static int format_slot_path(const char *dir, const char *pattern,
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     }
     if (*dir)
-        snprintf(path, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+        snprintf(path, n, "%s%s%s", dir,
+                 strchr("/" PL__OS_DIR_SEPARATOR, dir[strlen(dir) - 1])
+                     ? ""
+                     : PL__OS_DIR_SEPARATOR,
                  file);
     else
         snprintf(path, n, "%s", file);

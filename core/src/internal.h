@@ -6,7 +6,11 @@
 
 #include <stddef.h>
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+/* The Windows build formats with mingw's C99 stdio
+   (__USE_MINGW_ANSI_STDIO), not the CRT's: GNU format checking. */
+#define PL_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
 #define PL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PL_PRINTF(f, a)

@@ -38,6 +38,21 @@ enum {
     PL_O_REGULAR = 1 << 7
 };
 
+/* Characters a file name must not contain where the core builds one from
+   a caller's text (a semaphore's name and filename pattern): directory
+   separators, and on Windows ':' too (drive and stream syntax). */
+/* PL__OS_DIR_SEPARATOR joins a directory and a name the core builds
+   (semaphore slots), as the reference's os.path.join does. */
+#if defined(_WIN32)
+#define PL__OS_DIR_SEPARATOR "\\"
+#define PL__OS_NAME_SEPARATORS "/\\:"
+#define PL__OS_NAME_SEPARATORS_TEXT "'/', '\\', ':'"
+#else
+#define PL__OS_DIR_SEPARATOR "/"
+#define PL__OS_NAME_SEPARATORS "/"
+#define PL__OS_NAME_SEPARATORS_TEXT "'/'"
+#endif
+
 /* Identity of a file: device and inode. */
 typedef struct pl__os_file_id {
     unsigned long long dev;

@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#ifndef _WIN32 /* flock(2), checked below */
 #include <sys/file.h>
+#endif
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -175,6 +177,7 @@ static void pending_cancel_is_consumed_by_the_next_acquire_once(void **state)
 
 /* ---- cancel from a signal handler ---- */
 
+#ifndef _WIN32 /* signals: Windows has no SIGALRM, sigaction or setitimer */
 static pl_lock *signal_target;
 
 static void cancel_on_signal(int sig)
@@ -228,6 +231,7 @@ static void cancel_from_a_signal_handler_ends_the_wait(void **state)
     pl_lock_free(l);
     pl_lock_free(holder);
 }
+#endif
 
 /* ---- the wait hook ---- */
 
@@ -236,6 +240,7 @@ static atomic_int hook_calls;
 static double hook_first_call_after_signal;
 static double t_signal;
 
+#ifndef _WIN32 /* signals: Windows has no SIGALRM, sigaction or setitimer */
 static void flag_signal(int sig)
 {
     (void)sig;
@@ -254,6 +259,7 @@ static int stop_on_signal(void *ud)
         hook_first_call_after_signal = tu_now();
     return got_signal && *stop_wanted;
 }
+#endif
 
 static void reset_hook_state(void)
 {
@@ -359,7 +365,11 @@ static void hook_runs_every_interval_and_can_stop_each_wait_kind(void **state)
         e = tu_now() - t0;
         assert_true(e >= 0.2 && e < 1.5);
         assert_int_equal(tu_count_fds(), before);
+#ifdef _WIN32 /* no flock(2): the library's own non-blocking attempt */
+        tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_fd(other, PL_LOCK_EX | PL_LOCK_NB));
+#else
         assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1); /* not ours */
+#endif
         close(other);
     }
     tu_ok(pl_set_wait_hook(NULL, NULL, 0));
@@ -369,6 +379,7 @@ static void hook_runs_every_interval_and_can_stop_each_wait_kind(void **state)
     pl_lock_free(holder);
 }
 
+#ifndef _WIN32 /* signals: Windows has no SIGALRM, sigaction or setitimer */
 /* A signal (no SA_RESTART) runs the hook at once, not at the next
    interval (10 s here), and the hook's answer decides. */
 static void signal_runs_the_hook_at_once_and_it_can_stop_each_wait_kind(
@@ -435,7 +446,9 @@ static void signal_runs_the_hook_at_once_and_it_can_stop_each_wait_kind(
     pl_lock_free(l);
     pl_lock_free(holder);
 }
+#endif
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 /* A signal during a wait that then succeeds: the hook says "go on", the
    wait resumes (deadline unchanged) and takes the lock exactly once. The
    holder is another process, releasing 0.4 s in; signals come at 0.1 s
@@ -501,7 +514,9 @@ static void signals_during_a_wait_that_succeeds_leave_it_held_once(
     restore(SIGALRM);
     restore(SIGINT);
 }
+#endif
 
+#ifndef _WIN32 /* signals: Windows has no SIGALRM, sigaction or setitimer */
 /* Without a hook a blocking pl_lock_fd keeps the kernel's blocking call
    (immediate handoff) and a signal only resumes it. */
 static void blocking_fd_lock_without_hook_survives_signals(void **state)
@@ -533,6 +548,7 @@ static void blocking_fd_lock_without_hook_survives_signals(void **state)
     assert_int_equal(tu_wait(pid), 0);
     tu_pipe_close(&a.ready);
 }
+#endif
 
 /* ---- two threads on one handle ---- */
 
@@ -604,6 +620,7 @@ static void two_threads_on_one_handle_never_corrupt_it(void **state)
 
 /* ---- fork while another thread waits on the handle ---- */
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 typedef struct fork_arg {
     pl_lock *lock;
     pl_semaphore *sem;
@@ -671,6 +688,7 @@ static void fork_while_a_thread_waits_leaves_the_handles_usable(void **state)
     pl_semaphore_free(sh);
     pl_lock_free(holder);
 }
+#endif
 
 int main(void)
 {
@@ -680,14 +698,24 @@ int main(void)
         T(cancel_ends_a_blocking_flags_wait),
         T(cancel_ends_a_semaphore_wait),
         T(pending_cancel_is_consumed_by_the_next_acquire_once),
+#ifndef _WIN32
         T(cancel_from_a_signal_handler_ends_the_wait),
+#endif
         T(hook_setter_validates_and_is_per_thread),
         T(hook_runs_every_interval_and_can_stop_each_wait_kind),
+#ifndef _WIN32
         T(signal_runs_the_hook_at_once_and_it_can_stop_each_wait_kind),
+#endif
+#ifndef _WIN32
         T(signals_during_a_wait_that_succeeds_leave_it_held_once),
+#endif
+#ifndef _WIN32
         T(blocking_fd_lock_without_hook_survives_signals),
+#endif
         T(two_threads_on_one_handle_never_corrupt_it),
+#ifndef _WIN32
         T(fork_while_a_thread_waits_leaves_the_handles_usable),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#ifndef _WIN32 /* flock(2)'s LOCK_* constants, compared below */
 #include <sys/file.h>
+#endif
 #include <unistd.h>
 
 static int open_rw(const char *path)
@@ -19,6 +21,7 @@ static int open_rw(const char *path)
     return fd;
 }
 
+#ifndef _WIN32 /* flock(2)'s LOCK_* constants: Windows has no <sys/file.h> */
 static void flag_values_are_the_flock_values(void **state)
 {
     (void)state;
@@ -40,6 +43,7 @@ static void flag_values_are_the_flock_values(void **state)
     assert_int_equal(pl_inherit(), PL_INHERIT);
     assert_int_equal(PL_INHERIT, -1);
 }
+#endif
 
 /* flock locks belong to the open file description: two opens of one path
    in one process exclude each other. */
@@ -62,6 +66,7 @@ static void exclusive_contends_across_open_file_descriptions(void **state)
     close(fd2);
 }
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 static int hold_until_signalled(const char *path, int flags, int mechanism,
                                 tu_pipe *ready, tu_pipe *done)
 {
@@ -153,6 +158,7 @@ static void shared_locks_coexist_and_exclude_exclusive(void **state)
     close(fd1);
     close(fd2);
 }
+#endif
 
 static void unblock_flag_unlocks(void **state)
 {
@@ -171,6 +177,7 @@ static void unblock_flag_unlocks(void **state)
     close(fd);
 }
 
+#ifndef _WIN32 /* PL_MECH_POSIX and PL_MECH_OFD: no record locks on Windows (tests/win checks the refusal) */
 static void non_blocking_alone_is_invalid_and_locks_nothing(void **state)
 {
     const char *p = tu_path(state, "a.lock");
@@ -183,6 +190,7 @@ static void non_blocking_alone_is_invalid_and_locks_nothing(void **state)
     assert_int_equal(tu_probe_locked(p, PL_MECH_POSIX), 0);
     close(fd);
 }
+#endif
 
 static void shared_with_exclusive_is_invalid(void **state)
 {
@@ -248,6 +256,7 @@ static void invalid_mechanisms_are_rejected(void **state)
     close(fd);
 }
 
+#ifndef _WIN32 /* PL_MECH_POSIX and PL_MECH_OFD: no record locks on Windows (tests/win checks the refusal) */
 static void flock_and_posix_are_supported(void **state)
 {
     (void)state;
@@ -258,7 +267,9 @@ static void flock_and_posix_are_supported(void **state)
     tu_ok(pl_mechanism_supported(PL_MECH_OFD));
 #endif
 }
+#endif
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 /* Without NON_BLOCKING the call waits in the kernel for the release. */
 static void blocking_lock_waits_for_the_holder(void **state)
 {
@@ -286,7 +297,9 @@ static void blocking_lock_waits_for_the_holder(void **state)
     tu_pipe_close(&a.done);
     close(fd);
 }
+#endif
 
+#ifndef _WIN32 /* PL_MECH_POSIX and PL_MECH_OFD: no record locks on Windows (tests/win checks the refusal) */
 /* POSIX record locks are per process: a second descriptor in the same
    process does not contend, and closing ANY descriptor drops the lock. */
 static void posix_locks_are_per_process_and_dropped_by_any_close(void **state)
@@ -384,8 +397,10 @@ static void posix_deadlock_is_lock_failed(void **state)
     close(fd1);
     close(fd2);
 }
+#endif
 
 #ifdef F_OFD_SETLK
+#ifndef _WIN32 /* PL_MECH_POSIX and PL_MECH_OFD: no record locks on Windows (tests/win checks the refusal) */
 /* OFD locks: owned by the open file description like flock, but they are
    fcntl record locks, so they conflict with POSIX locks. */
 static void ofd_locks_exclude_per_open_file_description(void **state)
@@ -417,29 +432,52 @@ static void ofd_locks_exclude_per_open_file_description(void **state)
     close(fd2);
 }
 #endif
+#endif
 
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
     const struct CMUnitTest tests[] = {
+#ifndef _WIN32
         cmocka_unit_test(flag_values_are_the_flock_values),
+#endif
         T(exclusive_contends_across_open_file_descriptions),
+#ifndef _WIN32
         T(contention_with_another_process_is_already_locked),
+#endif
+#ifndef _WIN32
         T(shared_locks_coexist_and_exclude_exclusive),
+#endif
         T(unblock_flag_unlocks),
+#ifndef _WIN32
         T(non_blocking_alone_is_invalid_and_locks_nothing),
+#endif
         T(shared_with_exclusive_is_invalid),
         T(unknown_and_empty_flags_are_invalid),
         cmocka_unit_test(invalid_descriptors_are_rejected),
         T(invalid_mechanisms_are_rejected),
+#ifndef _WIN32
         cmocka_unit_test(flock_and_posix_are_supported),
+#endif
+#ifndef _WIN32
         T(blocking_lock_waits_for_the_holder),
+#endif
+#ifndef _WIN32
         T(posix_locks_are_per_process_and_dropped_by_any_close),
+#endif
+#ifndef _WIN32
         T(posix_contention_with_another_process),
+#endif
+#ifndef _WIN32
         T(non_contention_failure_is_lock_failed),
+#endif
+#ifndef _WIN32
         T(posix_deadlock_is_lock_failed),
+#endif
 #ifdef F_OFD_SETLK
+#ifndef _WIN32
         T(ofd_locks_exclude_per_open_file_description),
+#endif
 #endif
     };
 #undef T

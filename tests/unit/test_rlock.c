@@ -133,6 +133,7 @@ static void free_releases_whatever_the_depth(void **state)
     assert_int_equal(tu_count_fds(), n);
 }
 
+#ifndef _WIN32 /* fork(2); tests/win has the Windows process tests */
 typedef struct child_arg {
     const char *path;
     tu_pipe ready, done;
@@ -188,6 +189,7 @@ static void another_process_waits_for_the_count_to_reach_zero(void **state)
     tu_pipe_close(&a.done);
     pl_lock_free(l);
 }
+#endif
 
 int main(void)
 {
@@ -199,7 +201,9 @@ int main(void)
         T(over_release_is_not_held_with_the_references_message),
         T(second_rlock_on_the_same_path_contends),
         T(free_releases_whatever_the_depth),
+#ifndef _WIN32
         T(another_process_waits_for_the_count_to_reach_zero),
+#endif
     };
 #undef T
     return cmocka_run_group_tests_name("rlock", tests, NULL, NULL);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32 /* setrlimit: the far-slot test, POSIX only */
 #include <sys/resource.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +32,11 @@ static pl_semaphore *sem_in(void **state, int maximum, const char *name)
 static const char *basename_of(const char *p)
 {
     const char *slash = strrchr(p, '/');
+#ifdef _WIN32
+    const char *back = strrchr(p, '\\');
+    if (back && (!slash || back > slash))
+        slash = back;
+#endif
     return slash ? slash + 1 : p;
 }
 
@@ -73,6 +80,13 @@ static void two_digit_spec_grows_past_99(void **state)
     pl_semaphore_free(s);
 }
 
+/* The separator the library joins the directory and the slot name with. */
+#ifdef _WIN32
+#define SEP "\\"
+#else
+#define SEP "/"
+#endif
+
 static void default_directory_is_tmpdir_or_tmp(void **state)
 {
     const char *old = getenv("TMPDIR");
@@ -83,7 +97,7 @@ static void default_directory_is_tmpdir_or_tmp(void **state)
     setenv("TMPDIR", dir_of(state), 1);
     tu_ok(pl_semaphore_new(&s, 1, "deflt"));
     tu_ok(pl_semaphore_slot_path(s, 0, buf, sizeof buf));
-    snprintf(want, sizeof want, "%s/deflt.00.lock", dir_of(state));
+    snprintf(want, sizeof want, "%s" SEP "deflt.00.lock", dir_of(state));
     assert_string_equal(buf, want);
     pl_semaphore_free(s);
 
@@ -96,6 +110,7 @@ static void default_directory_is_tmpdir_or_tmp(void **state)
     assert_string_equal(buf, want);
     pl_semaphore_free(s);
 
+#ifndef _WIN32 /* Windows's default is GetTempPathW's directory, not /tmp */
     unsetenv("TMPDIR");
     tu_ok(pl_semaphore_new(&s, 1, "deflt"));
     tu_ok(pl_semaphore_slot_path(s, 0, buf, sizeof buf));
@@ -107,6 +122,7 @@ static void default_directory_is_tmpdir_or_tmp(void **state)
     tu_ok(pl_semaphore_slot_path(s, 0, buf, sizeof buf));
     assert_string_equal(buf, "/tmp/deflt.00.lock");
     pl_semaphore_free(s);
+#endif
 
     if (saved) {
         setenv("TMPDIR", saved, 1);
@@ -220,6 +236,7 @@ static void acquiring_while_holding_is_invalid_state(void **state)
 
 /* ---- across processes ---- */
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 typedef struct hold_arg {
     const char *dir;
     tu_pipe ready;
@@ -297,6 +314,7 @@ static void two_slots_three_processes_third_times_out_then_gets_freed_slot(void 
     tu_pipe_close(&b.ready);
     tu_pipe_close(&b.go);
 }
+#endif
 
 /* ---- errors ---- */
 
@@ -491,6 +509,7 @@ static void fail_when_locked_defaults_to_one_and_can_be_set(void **state)
 
 /* ---- fork safety ---- */
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 typedef struct fork_arg {
     pl_semaphore *inherited;
     const char *dir;
@@ -563,6 +582,7 @@ static void child_acquiring_inherited_handle_takes_a_free_slot(void **state)
     pl_semaphore_free(s);
     pl_semaphore_free(other);
 }
+#endif
 
 /* ---- leaks ---- */
 
@@ -635,6 +655,7 @@ static void free_releases_the_held_slot(void **state)
     pl_semaphore_free(other);
 }
 
+#ifndef _WIN32 /* PL_MECH_POSIX: no record locks on Windows (tests/win checks the refusal) */
 static void slots_exclude_with_posix_mechanism_across_processes(void **state)
 {
     /* Same semantics with fcntl record locks: a second process sees the
@@ -657,9 +678,11 @@ static void slots_exclude_with_posix_mechanism_across_processes(void **state)
     assert_int_equal(tu_wait(pid), 0);
     pl_semaphore_free(s);
 }
+#endif
 
 /* ---- a waiter's cost is O(1) in maximum ---- */
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 /* A waiter under RLIMIT_NOFILE 64 with 150 busy slots (held by the
    parent) reaches the free slot 150: it holds one slot
    descriptor at a time, not one per busy slot. */
@@ -715,6 +738,7 @@ static void waiter_under_low_fd_limit_reaches_a_far_free_slot(void **state)
         skip();
     assert_int_equal(st, 0);
 }
+#endif
 
 /* maximum = 2**31-1: creating is instant (no paths built up front), the
    first slot is taken at once, and a waiter's memory and descriptors do
@@ -744,6 +768,7 @@ static void huge_maximum_costs_nothing_until_used(void **state)
     pl_semaphore_free(s);
 }
 
+#ifndef _WIN32 /* fork(2): Windows has none; tests/win covers locks across processes */
 /* A release wakes a waiter at once (the holder touches its slot file),
    not at the next backoff step: with check_interval 2 s the waiter's
    sleeps grow past 0.5 s by the time the holder releases. */
@@ -783,6 +808,7 @@ static void release_wakes_a_slot_waiter_at_once(void **state)
     pl_semaphore_free(a0);
     pl_semaphore_free(a1);
 }
+#endif
 
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown_dir)
 
@@ -796,7 +822,9 @@ int main(void)
         T(first_free_slot_is_taken_in_order),
         T(slot_files_stay_on_disk_after_release),
         T(acquiring_while_holding_is_invalid_state),
+#ifndef _WIN32
         T(two_slots_three_processes_third_times_out_then_gets_freed_slot),
+#endif
         T(missing_directory_names_the_path_and_handle_stays_usable),
         T(names_with_slash_or_dotdot_are_invalid),
         T(maximum_zero_or_negative_is_invalid),
@@ -808,14 +836,24 @@ int main(void)
         T(unknown_placeholder_or_bad_pattern_is_invalid),
         T(slot_path_rejects_too_small_buffer),
         T(fail_when_locked_defaults_to_one_and_can_be_set),
+#ifndef _WIN32
         T(child_releasing_inherited_slot_keeps_parents_slot),
+#endif
+#ifndef _WIN32
         T(child_acquiring_inherited_handle_takes_a_free_slot),
+#endif
         T(no_descriptor_leak_over_many_cycles_and_errors),
         T(free_releases_the_held_slot),
+#ifndef _WIN32
         T(slots_exclude_with_posix_mechanism_across_processes),
+#endif
+#ifndef _WIN32
         T(waiter_under_low_fd_limit_reaches_a_far_free_slot),
+#endif
         T(huge_maximum_costs_nothing_until_used),
+#ifndef _WIN32
         T(release_wakes_a_slot_waiter_at_once),
+#endif
     };
     return cmocka_run_group_tests_name("semaphore", tests, NULL, NULL);
 }

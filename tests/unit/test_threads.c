@@ -212,7 +212,7 @@ static void threads_with_own_handles_on_shared_paths(void **state)
 static void *release_elsewhere(void *p)
 {
     pl_lock *l = p;
-    return (void *)(long)pl_lock_release(l);
+    return (void *)(intptr_t)pl_lock_release(l);
 }
 
 static void handle_handed_to_another_thread(void **state)
@@ -226,7 +226,7 @@ static void handle_handed_to_another_thread(void **state)
     tu_ok(pl_lock_acquire(l, NULL));
     assert_int_equal(pthread_create(&t, NULL, release_elsewhere, l), 0);
     assert_int_equal(pthread_join(t, &ret), 0);
-    assert_int_equal((long)ret, PL_OK);
+    assert_int_equal((intptr_t)ret, PL_OK);
     tu_ok(pl_lock_acquire_with(other, 0, 0.01, 1, NULL));
     pl_lock_free(l);
     pl_lock_free(other);

@@ -29,13 +29,17 @@ of `lock`, `unlock` and every lock class) wins over ``LOCKER``.
 from __future__ import annotations
 
 import errno
-import fcntl
 import typing
 from collections.abc import Callable
 
 from . import _portalocker_c as _c
 from . import exceptions
 from .constants import LockFlags
+
+try:
+    import fcntl
+except ImportError:  # Windows: no fcntl module (see flock_lock below)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     'LOCKER',
@@ -147,12 +151,40 @@ def ofd_lock(fd: typing.Any, operation: int) -> None:
         _c_lock(fd, operation, MECHANISMS['ofd'], fd)
 
 
+def flock_lock(fd: typing.Any, operation: int) -> None:
+    """An ``fcntl.flock``-style callable for the C core's 'flock'
+    mechanism, which on Windows (no ``fcntl`` module) is ``fcntl.flock``'s
+    stand-in: LockFileEx over the whole file, which excludes the
+    reference's Windows lockers. Raises the cportalocker exceptions."""
+    fd = _get_fd(fd)
+    if operation & LockFlags.UNBLOCK:
+        _c_unlock(fd, MECHANISMS['flock'], fd)
+    else:
+        _c_lock(fd, operation, MECHANISMS['flock'], fd)
+
+
+def _record_lock(fd: typing.Any, operation: int) -> None:
+    """``fcntl.lockf``'s stand-in where there is no fcntl module: the C
+    core's 'posix' mechanism, which raises Unsupported there."""
+    fd = _get_fd(fd)
+    if operation & LockFlags.UNBLOCK:
+        _c_unlock(fd, MECHANISMS['posix'], fd)
+    else:
+        _c_lock(fd, operation, MECHANISMS['posix'], fd)
+
+
+#: The default locker: ``fcntl.flock``, or `flock_lock` where there is no
+#: fcntl module (Windows).
+_DEFAULT_FLOCK: typing.Any = fcntl.flock if fcntl is not None else flock_lock
+
 # The fcntl-style callables the C core implements.
 _CALLABLE_MECHANISMS: dict[typing.Any, str] = {
-    fcntl.flock: 'flock',
-    fcntl.lockf: 'posix',
+    _DEFAULT_FLOCK: 'flock',
+    flock_lock: 'flock',
     ofd_lock: 'ofd',
 }
+_CALLABLE_MECHANISMS[fcntl.lockf if fcntl is not None else _record_lock] = 'posix'
+
 
 
 class BaseLocker:
@@ -237,13 +269,14 @@ class PosixLocker(BaseLocker):
 class FlockLocker(PosixLocker):
     """flock(2) (``fcntl.flock``), whatever `LOCKER` says."""
 
-    _locker = fcntl.flock
+    _locker = staticmethod(_DEFAULT_FLOCK) if fcntl is None else fcntl.flock
 
 
 class LockfLocker(PosixLocker):
-    """POSIX record locks (``fcntl.lockf``), whatever `LOCKER` says."""
+    """POSIX record locks (``fcntl.lockf``), whatever `LOCKER` says (none
+    on Windows: its locks raise Unsupported there)."""
 
-    _locker = fcntl.lockf
+    _locker = fcntl.lockf if fcntl is not None else staticmethod(_record_lock)
 
 
 class OfdLocker(PosixLocker):
@@ -263,7 +296,7 @@ LockerType = typing.Union[
 
 #: The locker `lock` / `unlock` and the lock classes use (see the module
 #: docstring); the reference's default.
-LOCKER: LockerType = fcntl.flock
+LOCKER: LockerType = _DEFAULT_FLOCK
 
 _locker_instances: dict[type[BaseLocker], BaseLocker] = {}
 _posix_locker_instance = PosixLocker()
@@ -298,7 +331,7 @@ def _resolve_locker_pair(
 
 def _locker_mechanism(locker: object) -> str | None:
     """The C core mechanism `locker` stands for, or None (custom)."""
-    if locker is fcntl.flock:  # the default, first
+    if locker is _DEFAULT_FLOCK:  # the default, first
         return 'flock'
     instance = _locker_instance(locker)
     if instance is not None:

@@ -93,7 +93,7 @@ __all__ = [
 Filename = typing.Union[str, 'os.PathLike[str]']
 
 
-_FLOCK = fcntl.flock
+_FLOCK = _pl._DEFAULT_FLOCK
 
 
 def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
@@ -134,7 +134,8 @@ def _reset_guards_in_child() -> None:
         obj._waiter = threading.RLock()
 
 
-os.register_at_fork(after_in_child=_reset_guards_in_child)
+if hasattr(os, 'register_at_fork'):  # not on Windows (no fork)
+    os.register_at_fork(after_in_child=_reset_guards_in_child)
 
 
 def _take_guard(guard: typing.Any, timeout: typing.Any) -> None:

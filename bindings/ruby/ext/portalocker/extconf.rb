@@ -34,6 +34,8 @@ end.to_h
 in_root = ->(dirs) { dirs.map { |d| File.join(root, d) } }
 platform = RbConfig::CONFIG["host_os"].match?(/mswin|mingw|cygwin/) ? "win" : "unix"
 src_dirs = in_root.call(settings.fetch("PL_SRC_DIRS_#{platform}"))
+# Files a platform leaves out (globs; Windows: the Redis lock's sources).
+excluded = in_root.call(settings.fetch("PL_SRC_EXCLUDE_#{platform}", [])).flat_map { |g| Dir[g] }
 
 # The dependencies with a .pc file come through pkg-config (their include
 # and library directories, wherever they are installed); then every
@@ -49,11 +51,11 @@ packages.each_with_index do |pkg, i|
   abort "portalocker: pkg-config cannot find #{pkg} (Debian: install #{debian[i]}; " \
         "elsewhere add the directory of #{pkg}.pc to PKG_CONFIG_PATH)"
 end
-settings.fetch("PL_LIBS").each do |lib|
+settings.fetch("PL_LIBS_#{platform}", settings.fetch("PL_LIBS")).each do |lib|
   abort "portalocker: cannot link -l#{lib} (see mkmf.log)" unless have_library(lib)
 end
 
-core = src_dirs.flat_map { |d| Dir[File.join(d, "*.c")] }.sort
+core = (src_dirs.flat_map { |d| Dir[File.join(d, "*.c")] } - excluded).sort
 wrap = File.join(vendor, "portalocker_ruby_wrap.c")
 unless File.exist?(wrap)
   interface = File.join(root, "bindings", "portalocker.i")

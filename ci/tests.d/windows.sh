@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The Windows port, run for real under wine: the core cross-built with
+# Debian's mingw-w64 (`make windows`: libportalocker-1.dll, import and
+# static libraries; cJSON and cmocka cross-built from Debian's source
+# packages by ci/win/deps.sh), its exports checked against the header,
+# then the cmocka suites (tests/win/test_*.c and the shared suites of
+# tests/unit that apply) run under wine in a fresh WINEPREFIX under
+# build/win (headless: no display, no Mono/Gecko), the Lua binding's
+# Windows tests (tests/lua/test_windows.lua) with Lua 5.4 cross-built from
+# Debian's source, the Python binding's Windows tests
+# (tests/win/binding_python.py, with the reference portalocker in child
+# processes) on python.org's CPython 3.13 for Windows from Maven Central,
+# and a lock holder killed from Linux (kill -9 of its wine process) shown
+# to release. What wine cannot show is listed in the README (Windows).
+# Outside CI a missing mingw-w64 or wine is a skip; with CI=true it fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+start=$SECONDS
+
+missing=()
+for tool in x86_64-w64-mingw32-gcc wine wineserver cmake dpkg-source; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -ne 0 ]; then
+  if [ "${CI:-}" = true ]; then
+    echo "windows: FAIL: ${missing[*]} not installed (run ci/setup.sh)"; exit 1
+  fi
+  echo "windows: SKIPPED: ${missing[*]} not installed (ci/setup.sh; CI=true makes this a failure)"
+  exit 0
+fi
+
+if ! bash ci/win/deps.sh; then
+  # Offline (apt-get source cannot fetch) is a skip outside CI, as in
+  # cross.sh; with CI=true a failure.
+  if [ "${CI:-}" = true ]; then
+    echo "windows: FAIL: the dependencies did not fetch or cross-build"; exit 1
+  fi
+  echo "windows: SKIPPED: the dependencies did not fetch or cross-build (offline? CI=true makes this a failure)"
+  exit 0
+fi
+"${MAKE:-make}" -s windows-tests windows-lua >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
+# CPython for Windows (Maven Central) and the reference portalocker (the
+# CI venv's, pure Python) for the Python binding's run.
+if ! PY_HOME=$(bash ci/win/python.sh); then
+  echo "windows: FAIL: no CPython for Windows (ci/win/python.sh)"; exit 1
+fi
+if ! VENV_PY=$(bash ci/venv.sh); then
+  echo "windows: FAIL: the reference venv could not be created (ci/venv.sh)"; exit 1
+fi
+REF_SRC=$("$VENV_PY" -c 'import os, portalocker; print(os.path.dirname(portalocker.__file__))')
+rm -rf build/win/refpkg && mkdir -p build/win/refpkg && cp -r "$REF_SRC" build/win/refpkg/
+rm -rf build/win/refpkg/portalocker/__pycache__
+"${MAKE:-make}" -s windows-python WIN_PY_HOME="$PY_HOME" >&2 ||
+  { echo "windows: FAIL: the Python extension did not cross-build"; exit 1; }
+
+W=$PWD/build/win
+failed=()
+
+# ---- the DLL exports exactly the header's API --------------------------------
+tr '\n' ' ' <core/include/portalocker.h | grep -oE 'PL_EXPORT[^;{(]*\(' |
+  grep -oE 'pl_[A-Za-z0-9_]+ *\($' | tr -d ' (' | sort -u >"$W/api.txt"
+x86_64-w64-mingw32-objdump -p "$W/libportalocker-1.dll" |
+  sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' | grep -oE '[A-Za-z_][A-Za-z_0-9]*$' |
+  grep -v '^Table$' | sort >"$W/exports.txt"
+if diff -u "$W/api.txt" "$W/exports.txt" >"$W/exports.diff"; then
+  echo "windows: libportalocker-1.dll exports the $(wc -l <"$W/api.txt") functions of the header, nothing else"
+else
+  cat "$W/exports.diff"; failed+=("exports")
+fi
+# Only system DLLs (the CRT, kernel32, bcrypt) are needed next to it.
+deps=$(x86_64-w64-mingw32-objdump -p "$W/libportalocker-1.dll" | sed -n 's/.*DLL Name: //p' | tr '\n' ' ')
+case " $(echo "$deps" | tr 'A-Z' 'a-z')" in
+  *" kernel32.dll "*) echo "windows: the DLL imports $deps" ;;
+  *) echo "windows: unexpected imports: $deps"; failed+=("imports") ;;
+esac
+
+# ---- wine: a fresh prefix, headless -------------------------------------------
+export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree=;mshtml="
+unset DISPLAY WAYLAND_DISPLAY
+# The wineserver of this prefix only (started below), on every exit path.
+stop_wine() { wineserver -k >/dev/null 2>&1 || true; }
+trap stop_wine EXIT
+trap 'exit 130' INT TERM
+stop_wine
+rm -rf "$WINEPREFIX" "$W/tmp"
+mkdir -p "$W/tmp"
+if ! wineboot -i >"$W/wineboot.log" 2>&1 || [ ! -d "$WINEPREFIX/drive_c/windows" ]; then
+  cat "$W/wineboot.log"; echo "windows: FAIL: wineboot could not create $WINEPREFIX"; exit 1
+fi
+# Temporary files of the suites: build/win/tmp (Z: is wine's view of /).
+# TMPDIR stays unset for wine: the wineserver reads it as a Linux path.
+WIN_TMP="Z:$(echo "$W/tmp" | tr / '\\')"
+win() { env -u TMPDIR PL_TEST_TMPDIR="$WIN_TMP" timeout 600 wine "$@"; }
+# One wineserver for the whole run (-p: it stays until stop_wine): a
+# server that exits between two programs, as it does when idle, races
+# with the next program connecting ("wine client error ... recvmsg").
+stop_wine
+wineserver -p
+echo "windows: wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
+
+# ---- the cmocka suites -----------------------------------------------------------
+for t in "$W"/tests/test_*.exe; do
+  name=$(basename "$t" .exe)
+  echo "== $name (wine)"
+  if (cd "$W/tests" && win "./$(basename "$t")"); then :; else failed+=("$name"); fi
+done
+
+# ---- the Lua binding (lua.exe and lua54.dll from Debian's source) --------------
+echo "== Lua binding (wine)"
+lua_test="Z:$(echo "$PWD/tests/lua/test_windows.lua" | tr / '\\')"
+if (cd "$W/lua" && LUA_PATH='.\?.lua' LUA_CPATH='.\?.dll' PL_HELPER_REPORT=1 \
+    PL_WIN_HELPER="Z:$(echo "$W/tests/pl_win_helper.exe" | tr / '\\')" \
+    win ./lua.exe "$lua_test"); then :; else
+  failed+=("lua")
+fi
+
+# ---- the Python binding (python.org's CPython 3.13 for Windows) ------------------
+echo "== Python binding (wine)"
+# Through a pipe: under wine, Python cannot set up its standard streams on
+# a redirected regular file (WinError 6); pipefail keeps its exit status.
+zpath() { echo "Z:$(echo "$1" | tr / '\\')"; }
+py_test=$(zpath "$PWD/tests/win/binding_python.py")
+if (cd "$W" && PYTHONPATH="$(zpath "$W/python-pkg")" PL_REF_PATH="$(zpath "$W/refpkg")" \
+    PL_WIN_HELPER="$(zpath "$W/tests/pl_win_helper.exe")" \
+    win "$PY_HOME/python.exe" "$py_test" </dev/null 2>&1 | cat); then :; else
+  failed+=("python")
+fi
+
+# ---- a holder killed from Linux releases -----------------------------------------
+lock="$WIN_TMP\\killed.lock" ready="$WIN_TMP\\killed.ready"
+# exec all the way: $! is the process wine runs the helper in.
+(cd "$W/tests" && unset TMPDIR && exec wine ./pl_win_helper.exe hold "$lock" ex "$ready") &
+holder=$!
+for _ in $(seq 1 600); do [ -e "$W/tmp/killed.ready" ] && break; sleep 0.05; done
+probe() { (cd "$W/tests" && win ./pl_win_helper.exe probe "$lock"); }
+if [ ! -e "$W/tmp/killed.ready" ]; then
+  echo "windows: the holder never became ready"; failed+=("kill -9")
+else
+  probe; held=$?
+  kill -KILL "$holder" 2>/dev/null
+  wait "$holder" 2>/dev/null
+  free=1
+  for _ in $(seq 1 50); do probe && { free=0; break; }; sleep 0.1; done
+  if [ "$held" = 1 ] && [ "$free" = 0 ]; then
+    echo "windows: a holder killed with SIGKILL from Linux released its lock"
+  else
+    echo "windows: kill -9: held=$held (want 1), released=$free (want 0)"; failed+=("kill -9")
+  fi
+fi
+
+echo "windows: $((SECONDS - start)) s"
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "windows: FAILED: ${failed[*]}"; exit 1
+fi
+echo "windows: ok"
