@@ -16,7 +16,7 @@ PL_SRC_DIRS_win = core/src core/src/win
 # Files of those directories a platform leaves out (shell globs). Windows:
 # the Redis lock's sources, which need hiredis (no Windows build in
 # Debian); core/src/win/redis_unsupported.c answers PL_ERR_UNSUPPORTED.
-PL_SRC_EXCLUDE_win = core/src/redis_*.c
+PL_SRC_EXCLUDE_win = core/src/redis_*.c core/src/tls_openssl.c
 
 # Include directories: the public header and the core's private headers.
 PL_INCLUDE_DIRS = core/include core/src
