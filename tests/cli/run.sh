@@ -38,10 +38,20 @@ hold() {
   wait_for "$W/ready" || bad "holder $* never got its lock"
 }
 # flock(1) does not forward signals: its command (which inherited the
-# locked descriptor) is ended first, then the holder.
+# locked descriptor) is ended first, then the holder. The command is not
+# our child, so `wait` cannot see it end: wait until it is gone or a
+# zombie (its descriptors closed), or the next case may find it holding.
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 release() {
-  pkill -TERM -P "$HOLD_PID" 2>/dev/null; kill "$HOLD_PID" 2>/dev/null
+  local kids k i
+  kids=$(pgrep -P "$HOLD_PID" 2>/dev/null)
+  # shellcheck disable=SC2086  # a list of pids
+  [ -n "$kids" ] && kill -TERM $kids 2>/dev/null
+  kill "$HOLD_PID" 2>/dev/null
   wait "$HOLD_PID" 2>/dev/null
+  for k in $kids; do
+    for i in $(seq 1 250); do alive "$k" || break; sleep 0.02; done
+  done
 }
 
 # ---- 1. the same cases, flock(1) and portalock --------------------------
