@@ -106,6 +106,19 @@ typedef struct pl_redis_conf {
        above are then the master last found. NULL: no Sentinel. */
     char *sentinel_service;
     char *sentinels;
+    /* Cluster (redis_cluster.c): on, the seed nodes ("host:port,...";
+       NULL: host and port above), and the node found serving the slot of
+       cluster_key (the lock channel, not owned), NULL until asked.
+       cluster_gen counts the times that node changed; every connection
+       remembers the generation it was opened in. */
+    int cluster;
+    char *cluster_nodes;
+    char *cluster_host;
+    int cluster_port;
+    int cluster_slot;
+    const char *cluster_key;
+    size_t cluster_key_len;
+    unsigned cluster_gen;
 } pl_redis_conf;
 
 /* One connection: a socket (or TLS over it), hiredis's reply reader,
@@ -120,6 +133,7 @@ typedef struct pl_redis_conn {
     double command_timeout;
     int err;    /* 0, or PL_CONN_*: the connection is broken */
     int errnum; /* with PL_CONN_IO: the errno value (ETIMEDOUT: timeout) */
+    unsigned gen; /* cf->cluster_gen when it was opened */
     char errstr[300];
 } pl_redis_conn;
 
@@ -144,6 +158,29 @@ int pl__redis_tls_ready(pl_redis_conf *cf, char *err, size_t size);
    default 26379), *p moved past it: 1, 0 at the end, -1 malformed. */
 int pl__redis_sentinel_next(const char **p, char *host, size_t host_size,
                             int *port);
+
+/* ---- Redis Cluster (redis_cluster.c) ---- */
+
+/* The pub/sub commands of the mode: SUBSCRIBE, UNSUBSCRIBE, PUBLISH and
+   NUMSUB, or their sharded forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH,
+   SHARDNUMSUB) in cluster mode. Their pushes are matched by
+   pl__redis_push, which takes "message" for "smessage" and so on. */
+const char *pl__redis_cmd_subscribe(const pl_redis_conf *cf);
+const char *pl__redis_cmd_unsubscribe(const pl_redis_conf *cf);
+const char *pl__redis_cmd_publish(const pl_redis_conf *cf);
+const char *pl__redis_cmd_numsub(const pl_redis_conf *cf);
+/* Connect to the node serving the slot of cf->cluster_key: the one found
+   last, else (or when it does not answer) the one the seed nodes name. */
+int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
+                              pl_redis_conn **out);
+/* An error reply in cluster mode: MOVED re-routes cf (its generation
+   moves on) and breaks c; ASK, TRYAGAIN and CLUSTERDOWN say the slot is
+   between nodes. 1 when it was one of those (then the error costs the
+   attempt only), 0 for any other error. */
+int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
+                               const redisReply *r);
+/* Whether c was opened on the node cf routes to now. */
+int pl__redis_cluster_current(const pl_redis_conf *cf, const pl_redis_conn *c);
 
 /* Replies are bounded: an array of more elements or a reply of more
    bytes than these breaks the connection (a broken or hostile server
