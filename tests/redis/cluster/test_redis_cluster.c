@@ -1,0 +1,308 @@
+/* RedisLock in cluster mode against a real cluster started by
+   ci/lib/redis-cluster.sh (three masters): locks whose names hash to
+   different shards, each held as a sharded subscription on exactly the
+   node serving its slot; contention and a SIGKILLed holder between
+   processes; fencing on the owning node; a slot moved by CLUSTER SETSLOT
+   (a held lock is lost, a new acquisition follows MOVED); a node killed
+   while held (lost; the slot's node named as down, the other shards go
+   on). Run by ci/tests.d/redis-cluster.sh. The node kill runs last. */
+#define _GNU_SOURCE
+#include "redis_testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int ports[3];
+
+static void load_ports(void)
+{
+    const char *v = getenv("PL_TEST_CLUSTER_PORTS");
+    if (!v || sscanf(v, "%d %d %d", &ports[0], &ports[1], &ports[2]) != 3) {
+        fprintf(stderr, "PL_TEST_CLUSTER_PORTS is not set: run through "
+                        "ci/tests.d/redis-cluster.sh\n");
+        exit(1);
+    }
+}
+
+static redisReply *at(int port, const char *fmt, const char *arg)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *r;
+    if (!c || c->err)
+        fail_msg("cannot connect to 127.0.0.1:%d", port);
+    r = arg ? redisCommand(c, fmt, arg) : redisCommand(c, fmt);
+    redisFree(c);
+    if (!r)
+        fail_msg("no reply from 127.0.0.1:%d", port);
+    return r;
+}
+
+/* PUBSUB SHARDNUMSUB (or NUMSUB) of a channel on one node. */
+static long long count_at(int port, const char *sub, const char *ch)
+{
+    char fmt[64];
+    redisReply *r;
+    long long n = -1;
+    snprintf(fmt, sizeof fmt, "PUBSUB %s %%s", sub);
+    r = at(port, fmt, ch);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+        n = r->element[1]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/* The index of the node holding the sharded subscription "{ch}", -1 if
+   none holds it or more than one does. */
+static int holder_node(const char *ch)
+{
+    char tagged[256];
+    int i, found = -1;
+    snprintf(tagged, sizeof tagged, "{%s}", ch);
+    for (i = 0; i < 3; i++) {
+        long long n = count_at(ports[i], "SHARDNUMSUB", tagged);
+        if (n == 1 && found < 0)
+            found = i;
+        else if (n != 0)
+            return -1;
+        /* the standalone namespace never sees it */
+        assert_int_equal(count_at(ports[i], "NUMSUB", ch), 0);
+        assert_int_equal(count_at(ports[i], "NUMSUB", tagged), 0);
+    }
+    return found;
+}
+
+static pl_redis_lock *cluster_lock(const char *ch)
+{
+    pl_redis_lock *l = rt_lock(ch, PL_LOCK_EX);
+    char url[256];
+    int on = 0;
+    snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
+             ports[0], ports[1], ports[2]);
+    tu_ok(pl_redis_lock_set_url(l, url));
+    tu_ok(pl_redis_lock_get_cluster(l, &on));
+    assert_int_equal(on, 1);
+    tu_ok(pl_redis_lock_set_connect_timeout(l, 1));
+    return l;
+}
+
+static void locks_live_on_the_shard_of_their_name(void **state)
+{
+    pl_redis_lock *l[12];
+    const char *names[12];
+    int seen[3] = {0, 0, 0}, i;
+    (void)state;
+    for (i = 0; i < 12; i++) {
+        int node;
+        names[i] = strdup(rt_channel("shard"));
+        l[i] = cluster_lock(names[i]);
+        tu_ok(pl_redis_lock_acquire_with(l[i], 3, PL_INHERIT, 0));
+        node = holder_node(names[i]);
+        if (node < 0)
+            fail_msg("lock %s is not one sharded subscription on one node", names[i]);
+        seen[node]++;
+    }
+    /* twelve names over three shards: every shard served some */
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+    for (i = 0; i < 12; i++) {
+        tu_ok(pl_redis_lock_release(l[i]));
+        assert_int_equal(holder_node(names[i]), -1);
+        pl_redis_lock_free(l[i]);
+        free((void *)names[i]);
+    }
+}
+
+static void contention_crash_and_fencing_between_processes(void **state)
+{
+    const char *ch = rt_channel("procs");
+    pl_redis_lock *w = cluster_lock(ch);
+    long long t1 = 0, t2 = 0;
+    int fds[2];
+    pid_t child;
+    char b;
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pl_redis_lock *h = cluster_lock(ch);
+        if (pl_redis_lock_acquire_with(h, 3, PL_INHERIT, 0) != PL_OK)
+            _exit(2);
+        (void)!write(fds[1], "h", 1);
+        pause(); /* held until killed */
+        _exit(0);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &b, 1), 1);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_redis_lock_acquire_with(w, 0.5, PL_INHERIT, 0));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(fds[0]);
+    tu_ok(pl_redis_lock_set_fencing(w, 1));
+    tu_ok(pl_redis_lock_acquire_with(w, 5, PL_INHERIT, 0));
+    tu_ok(pl_redis_lock_get_fence_token(w, &t1));
+    tu_ok(pl_redis_lock_release(w));
+    tu_ok(pl_redis_lock_acquire_with(w, 3, PL_INHERIT, 0));
+    tu_ok(pl_redis_lock_get_fence_token(w, &t2));
+    assert_true(t2 > t1);
+    tu_ok(pl_redis_lock_release(w));
+    pl_redis_lock_free(w);
+}
+
+static int node_of_slot(long long slot);
+
+/* Move the (keyless) slot of "{ch}" from its node to the next one. */
+static int move_slot(const char *ch, int *to)
+{
+    char tagged[256], cmd[256], id[3][64];
+    redisReply *r;
+    long long slot;
+    int i, from;
+    snprintf(tagged, sizeof tagged, "{%s}", ch);
+    r = at(ports[0], "CLUSTER KEYSLOT %s", tagged);
+    slot = r->integer;
+    freeReplyObject(r);
+    for (i = 0; i < 3; i++) {
+        r = at(ports[i], "CLUSTER MYID", NULL);
+        snprintf(id[i], sizeof id[i], "%s", r->str);
+        freeReplyObject(r);
+    }
+    from = node_of_slot(slot);
+    *to = (from + 1) % 3;
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld IMPORTING %s", slot, id[from]);
+    freeReplyObject(at(ports[*to], cmd, NULL));
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld MIGRATING %s", slot, id[*to]);
+    freeReplyObject(at(ports[from], cmd, NULL));
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld NODE %s", slot, id[*to]);
+    for (i = 0; i < 3; i++) {
+        r = at(ports[i == 0 ? *to : i == 1 ? from : 3 - *to - from], cmd, NULL);
+        if (r->type == REDIS_REPLY_ERROR)
+            fail_msg("%s: %s", cmd, r->str);
+        freeReplyObject(r);
+    }
+    return from;
+}
+
+static int node_of_slot(long long slot)
+{
+    redisReply *r = at(ports[0], "CLUSTER SLOTS", NULL);
+    size_t i;
+    int k, node = -1;
+    for (i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (slot >= e->element[0]->integer && slot <= e->element[1]->integer)
+            for (k = 0; k < 3; k++)
+                if (e->element[2]->element[1]->integer == ports[k])
+                    node = k;
+    }
+    freeReplyObject(r);
+    assert_true(node >= 0);
+    return node;
+}
+
+static void a_moved_slot_loses_the_holder_and_is_followed(void **state)
+{
+    const char *ch = rt_channel("moved");
+    pl_redis_lock *h = cluster_lock(ch), *w = cluster_lock(ch);
+    double end;
+    int to, from;
+    (void)state;
+    /* the waiter has found the old owner and keeps connections there */
+    tu_ok(pl_redis_lock_acquire_with(w, 3, PL_INHERIT, 0));
+    tu_ok(pl_redis_lock_release(w));
+    tu_ok(pl_redis_lock_acquire_with(h, 3, PL_INHERIT, 0));
+    from = move_slot(ch, &to);
+    end = tu_now() + 10;
+    while (pl_redis_lock_check(h) == PL_OK && tu_now() < end)
+        usleep(10000);
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_check(h));
+    /* a new acquisition is redirected (MOVED) to the slot's new node */
+    tu_ok(pl_redis_lock_acquire_with(w, 5, PL_INHERIT, 0));
+    assert_int_equal(holder_node(ch), to);
+    assert_true(from != to);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_redis_lock_acquire_with(h, 0.3, PL_INHERIT, 0));
+    tu_ok(pl_redis_lock_release(w));
+    pl_redis_lock_free(h);
+    pl_redis_lock_free(w);
+}
+
+static void bad_settings_are_named(void **state)
+{
+    pl_redis_lock *l = rt_lock(rt_channel("bad"), PL_LOCK_EX);
+    const char *nodes;
+    (void)state;
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_set_url(l, "redis+cluster://127.0.0.1:7000/3"));
+    tu_expect(PL_ERR_INVALID_ARGUMENT,
+              pl_redis_lock_set_url(l, "redis+cluster:///0"));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_set_cluster_nodes(l, "a:1,[::1"));
+    tu_ok(pl_redis_lock_set_cluster_nodes(l, "127.0.0.1:1,127.0.0.1"));
+    tu_ok(pl_redis_lock_get_cluster_nodes(l, &nodes));
+    assert_string_equal(nodes, "127.0.0.1:1,127.0.0.1");
+    pl_redis_lock_free(l);
+    tu_ok(pl_redis_lock_new(&l, "}x", 2));
+    tu_expect(PL_ERR_INVALID_ARGUMENT, pl_redis_lock_set_cluster(l, 1));
+    pl_redis_lock_free(l);
+}
+
+static void a_node_killed_while_held_is_lost(void **state)
+{
+    pl_redis_lock *l[12], *victim = NULL, *other = NULL;
+    const char *names[12];
+    char port_s[16], *kill_cmd;
+    int i, node, vnode = -1;
+    double end;
+    (void)state;
+    for (i = 0; i < 12; i++) {
+        names[i] = strdup(rt_channel("kill"));
+        l[i] = cluster_lock(names[i]);
+        tu_ok(pl_redis_lock_acquire_with(l[i], 3, PL_INHERIT, 0));
+        node = holder_node(names[i]);
+        if (!victim) {
+            victim = l[i];
+            vnode = node;
+        } else if (node != vnode && !other)
+            other = l[i];
+    }
+    assert_non_null(other);
+    snprintf(port_s, sizeof port_s, "%d", ports[vnode]);
+    kill_cmd = getenv("PL_TEST_CLUSTER_KILL"); /* a script taking the port */
+    assert_non_null(kill_cmd);
+    {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s %s", kill_cmd, port_s);
+        assert_int_equal(system(cmd), 0);
+    }
+    end = tu_now() + 10;
+    while (pl_redis_lock_check(victim) == PL_OK && tu_now() < end)
+        usleep(10000);
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_check(victim));
+    tu_ok(pl_redis_lock_check(other)); /* another shard: still held */
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_release(victim));
+    /* the slot's node is down: named, within the connect timeout */
+    tu_expect(PL_ERR_CONNECTION, pl_redis_lock_acquire_with(victim, 2, PL_INHERIT, 0));
+    if (!strstr(pl_last_error_message(), port_s))
+        fail_msg("message '%s' does not name the node", pl_last_error_message());
+    for (i = 0; i < 12; i++) {
+        if (l[i] != victim)
+            (void)pl_redis_lock_release(l[i]);
+        pl_redis_lock_free(l[i]);
+        free((void *)names[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(locks_live_on_the_shard_of_their_name),
+        cmocka_unit_test(contention_crash_and_fencing_between_processes),
+        cmocka_unit_test(a_moved_slot_loses_the_holder_and_is_followed),
+        cmocka_unit_test(bad_settings_are_named),
+        cmocka_unit_test(a_node_killed_while_held_is_lost),
+    };
+    load_ports();
+    return cmocka_run_group_tests_name("redis cluster", tests, NULL, NULL);
+}
