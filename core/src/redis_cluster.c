@@ -121,17 +121,34 @@ static void forget_route(pl_redis_conf *cf)
     cf->cluster_gen++;
 }
 
+int pl__redis_cluster_check(const pl_redis_lock *l, int on, const char *list)
+{
+    char host[256];
+    const char *p = list ? list : "";
+    int port, k, n = 0;
+    /* the channel as the user named it (wrapped in cluster mode) */
+    if (on && !l->conf.cluster && l->channel[0] == '}')
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "Redis lock '%s': in cluster mode a name must not "
+                        "start with '}' (its hash tag would be empty)",
+                        l->display);
+    while ((k = next_node(&p, host, sizeof host, &port)) == 1)
+        n++;
+    if (k < 0 || (list && *list && n == 0))
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "Redis Cluster nodes \"%s\": expected host[:port] "
+                        "separated by commas (IPv6 in brackets)", list);
+    return PL_OK;
+}
+
 PL_EXPORT pl_status pl_redis_lock_set_cluster(pl_redis_lock *l, int on)
 {
     int rc = pl__redis_setting_begin(l, "cluster mode");
     if (rc != PL_OK)
         return rc;
     on = on != 0;
-    if (on && l->channel[0] == '}')
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis lock '%s': in cluster mode a name must not "
-                        "start with '}' (its hash tag would be empty)",
-                        l->display);
+    if ((rc = pl__redis_cluster_check(l, on, NULL)) != PL_OK)
+        return rc;
     if (on != l->conf.cluster) {
         if ((rc = rename_wire(l, on)) != PL_OK)
             return rc;
@@ -156,16 +173,9 @@ PL_EXPORT pl_status pl_redis_lock_get_cluster(const pl_redis_lock *l, int *out)
 PL_EXPORT pl_status pl_redis_lock_set_cluster_nodes(pl_redis_lock *l,
                                                     const char *list)
 {
-    char host[256], *copy = NULL;
-    const char *p = list ? list : "";
-    int port, k, n = 0, rc;
-    while ((k = next_node(&p, host, sizeof host, &port)) == 1)
-        n++;
-    if (k < 0 || (list && *list && n == 0))
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis Cluster nodes \"%s\": expected host[:port] "
-                        "separated by commas (IPv6 in brackets)", list);
-    if ((rc = pl__redis_setting_begin(l, "cluster nodes")) != PL_OK)
+    char *copy = NULL;
+    int rc = pl__redis_setting_begin(l, "cluster nodes");
+    if (rc != PL_OK || (rc = pl__redis_cluster_check(l, 0, list)) != PL_OK)
         return rc;
     if (list && *list && !(copy = pl__strdup(list)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");

@@ -254,6 +254,10 @@ void pl__redis_setting_changed(pl_redis_lock *l);
 
 /* ---- cluster mode (redis_cluster.c) ---- */
 
+/* PL_OK when cluster mode may be turned on (on) for this lock's name and
+   `list` is a well-formed node list (NULL: none), else
+   PL_ERR_INVALID_ARGUMENT naming what is wrong; changes nothing. */
+int pl__redis_cluster_check(const pl_redis_lock *l, int on, const char *list);
 /* Free the cluster settings of a configuration. */
 void pl__redis_cluster_free(pl_redis_conf *cf);
 

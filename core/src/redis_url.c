@@ -4,6 +4,7 @@
    as it was. */
 #include "portalocker.h"
 #include "internal.h"
+#include "redis_lock_handle.h" /* pl__redis_cluster_check */
 
 #include <errno.h>
 #include <limits.h>
@@ -483,8 +484,10 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
                       "redis URL: username \"%s\" without a password", p.username);
     /* The URL says everything about the connection: what it leaves out
        is the default, not whatever the handle had before. */
-    /* First: the one setting that can refuse a well-formed URL (a name
-       with no hash tag), before anything changed. */
+    /* What the cluster settings would refuse (a node list, a name with
+       no hash tag), before anything changed. */
+    if (rc == PL_OK)
+        rc = pl__redis_cluster_check(lock, p.cluster_nodes != NULL, p.cluster_nodes);
     if (rc == PL_OK)
         rc = pl_redis_lock_set_cluster(lock, p.cluster_nodes != NULL);
     if (rc == PL_OK)
