@@ -74,6 +74,21 @@ echo "== Lua binding through redis+cluster://"
 "${MAKE:-make}" -s lua-binding >&2 || { echo "redis-cluster: lua binding build failed"; exit 1; }
 LUA_PATH="$PWD/build/lua/?.lua;;" LUA_CPATH="$PWD/build/lua/?.so;;" \
   lua5.4 tests/redis/cluster/cluster_lua.lua || failed=1
+echo "== portalock through redis+cluster://"
+"${MAKE:-make}" -s tool || { echo "redis-cluster: portalock build failed"; exit 1; }
+# the command runs holding the lock (as a sharded subscription on one
+# node), and a second portalock meanwhile finds it locked (the conflict exit code, 42 here)
+out=$(build/portalock --redis "redis+cluster://$PL_TEST_CLUSTER_NODES" pl-cli-cluster -- sh -c '
+  n=0; for p in $PL_TEST_CLUSTER_PORTS; do
+    n=$((n + $(redis-cli -p "$p" pubsub shardnumsub "{pl-cli-cluster}" | tail -1))); done
+  echo "holders=$n"
+  build/portalock -w 0 -E 42 --redis "redis+cluster://$PL_TEST_CLUSTER_NODES" pl-cli-cluster -- true
+  echo "second=$?"' 2>&1)
+if [ "$out" = "$(printf 'holders=1\nsecond=42')" ]; then
+  echo "portalock through redis+cluster://: ok"
+else
+  echo "portalock through redis+cluster:// FAILED: $out"; failed=1
+fi
 echo "== build/tests/redis/cluster/test_redis_cluster"
 PL_TEST_CLUSTER_KILL=ci/lib/redis-cluster-kill.sh build/tests/redis/cluster/test_redis_cluster || failed=1
 exit $failed
