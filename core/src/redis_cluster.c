@@ -121,6 +121,11 @@ static void forget_route(pl_redis_conf *cf)
     cf->cluster_gen++;
 }
 
+void pl__redis_cluster_reroute(pl_redis_conf *cf)
+{
+    forget_route(cf);
+}
+
 int pl__redis_cluster_check(const pl_redis_lock *l, int on, const char *list)
 {
     char host[256];
@@ -328,6 +333,10 @@ int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
     /* The node found last; once it fails, whoever the seeds name now. */
     for (tries = 0; tries < 2; tries++) {
         pl_redis_conf s;
+        if (!cf->cluster_host && cf->cluster_frozen)
+            return pl__fail(PL_ERR_CONNECTION, 0,
+                            "Redis Cluster: the node of the lock's slot is "
+                            "not known while the lock is held");
         if (!cf->cluster_host && (rc = resolve(cf)) != PL_OK)
             return rc;
         s = aimed(cf, cf->cluster_host, cf->cluster_port);
@@ -337,7 +346,7 @@ int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
             (*out)->gen = cf->cluster_gen;
             return PL_OK;
         }
-        if (rc == PL_ERR_NO_MEMORY || tries)
+        if (rc == PL_ERR_NO_MEMORY || tries || cf->cluster_frozen)
             return rc;
         forget_route(cf);
     }
@@ -360,6 +369,11 @@ int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
 {
     if (r->type != REDIS_REPLY_ERROR || !r->str)
         return 0;
+    if (starts(r, "MOVED") && cf->cluster_frozen) {
+        c->err = PL_CONN_PROTOCOL; /* the route stays (see cluster_frozen) */
+        snprintf(c->errstr, sizeof c->errstr, "%.*s", (int)r->len, r->str);
+        return 1;
+    }
     if (starts(r, "MOVED")) {
         /* "MOVED <slot> <host>:<port>" (an empty host: the same one) */
         const char *addr = strchr(r->str + 6, ' '), *colon;

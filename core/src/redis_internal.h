@@ -119,6 +119,9 @@ typedef struct pl_redis_conf {
     const char *cluster_key;
     size_t cluster_key_len;
     unsigned cluster_gen;
+    /* Set while a holder thread runs: nobody changes the route then (a
+       MOVED only breaks its connection: the held lock is lost anyway). */
+    int cluster_frozen;
 } pl_redis_conf;
 
 /* One connection: a socket (or TLS over it), hiredis's reply reader,
@@ -179,6 +182,9 @@ int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
    attempt only), 0 for any other error. */
 int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
                                const redisReply *r);
+/* Forget the node found: the next connection asks the seeds again (the
+   open connections are then not current). */
+void pl__redis_cluster_reroute(pl_redis_conf *cf);
 /* Whether c was opened on the node cf routes to now. */
 int pl__redis_cluster_current(const pl_redis_conf *cf, const pl_redis_conn *c);
 

@@ -153,6 +153,7 @@ static void drop_inherited(pl_redis_lock *l)
         l->stop_pipe[0] = l->stop_pipe[1] = -1;
     }
     l->thread_running = 0; /* the thread does not exist in this process */
+    l->conf.cluster_frozen = 0;
     l->held = 0;
     l->conn_pid = 0;
 }

@@ -192,6 +192,10 @@ static int run_probe(pl_redis_lock *l, double timeout, pl_redis_holders *h)
     if ((rc = pl__check_seconds("probe timeout", timeout, 0)) != PL_OK)
         return rc;
     end = pl__os_now() + timeout;
+    /* Cluster: SHARDNUMSUB is never redirected, so a node the slot has
+       left would count nobody: ask the seeds who serves it now. */
+    if (l->conf.cluster && !l->conf.cluster_frozen)
+        pl__redis_cluster_reroute(&l->conf);
     if ((rc = pl__redis_connect(&l->conf, NULL, &p.c)) != PL_OK ||
         (rc = pl__redis_connect(&l->conf, NULL, &p.w)) != PL_OK)
         goto out;

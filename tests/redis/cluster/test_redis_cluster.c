@@ -2,7 +2,8 @@
    ci/lib/redis-cluster.sh (three masters): locks whose names hash to
    different shards, each held as a sharded subscription on exactly the
    node serving its slot; contention and a SIGKILLed holder between
-   processes; fencing on the owning node; a slot moved by CLUSTER SETSLOT
+   processes; a frozen holder reaped on its node; fencing on the owning
+   node; a slot moved by CLUSTER SETSLOT
    (a held lock is lost, a new acquisition follows MOVED); a node killed
    while held (lost; the slot's node named as down, the other shards go
    on). Run by ci/tests.d/redis-cluster.sh. The node kill runs last. */
@@ -152,6 +153,39 @@ static void contention_crash_and_fencing_between_processes(void **state)
     pl_redis_lock_free(w);
 }
 
+/* A frozen holder stops answering: a contended prober reaps it with
+   CLIENT LIST and CLIENT KILL, which only the slot's node can do. */
+static void a_frozen_holder_is_reaped_on_its_node(void **state)
+{
+    const char *ch = rt_channel("frozen");
+    pl_redis_lock *w = cluster_lock(ch);
+    int fds[2], status = 0;
+    pid_t child;
+    char b;
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pl_redis_lock *h = cluster_lock(ch);
+        if (pl_redis_lock_acquire_with(h, 3, PL_INHERIT, 0) != PL_OK)
+            _exit(2);
+        (void)!write(fds[1], "h", 1);
+        pause();
+        _exit(0);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &b, 1), 1);
+    close(fds[0]);
+    kill(child, SIGSTOP);
+    tu_ok(pl_redis_lock_acquire_with(w, 10, PL_INHERIT, 0));
+    assert_true(holder_node(ch) >= 0); /* only us left, on one node */
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    tu_ok(pl_redis_lock_release(w));
+    pl_redis_lock_free(w);
+}
+
 static int node_of_slot(long long slot);
 
 /* Move the (keyless) slot of "{ch}" from its node to the next one. */
@@ -224,6 +258,13 @@ static void a_moved_slot_loses_the_holder_and_is_followed(void **state)
     assert_int_equal(holder_node(ch), to);
     assert_true(from != to);
     tu_expect(PL_ERR_ALREADY_LOCKED, pl_redis_lock_acquire_with(h, 0.3, PL_INHERIT, 0));
+    {
+        /* probe() asks who serves the slot now: it sees the new holder */
+        pl_redis_holders *hs = NULL;
+        tu_ok(pl_redis_lock_probe(h, 3, &hs));
+        assert_int_equal(pl_redis_holders_count(hs), 1);
+        pl_redis_holders_free(hs);
+    }
     tu_ok(pl_redis_lock_release(w));
     pl_redis_lock_free(h);
     pl_redis_lock_free(w);
@@ -299,6 +340,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(locks_live_on_the_shard_of_their_name),
         cmocka_unit_test(contention_crash_and_fencing_between_processes),
+        cmocka_unit_test(a_frozen_holder_is_reaped_on_its_node),
         cmocka_unit_test(a_moved_slot_loses_the_holder_and_is_followed),
         cmocka_unit_test(bad_settings_are_named),
         cmocka_unit_test(a_node_killed_while_held_is_lost),
