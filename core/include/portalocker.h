@@ -668,14 +668,14 @@ PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock,
    starts with it, so the hash tag keeps them in one slot; the lock speaks
    SSUBSCRIBE, SPUBLISH and PUBSUB SHARDNUMSUB there, on the node serving
    that slot (asked of the seed nodes with CLUSTER KEYSLOT and CLUSTER
-   SLOTS, followed on MOVED). Cluster locks and standalone locks of the
-   same name never see each other (other channels, other namespace of
-   pub/sub): every peer of a name must use the same mode. A slot migration
-   or the node's failure while held is a lost lock (never a silent
-   re-subscription). Only database 0; not with Sentinel. The name must not
-   start with '}'. Seed nodes: "host[:port],..." (port 6379 by default,
-   IPv6 in brackets), asked in order; NULL or "" means host and port.
-   Not while held. */
+   SLOTS, followed on MOVED; the fence key's INCR follows ASK). Cluster
+   locks and standalone locks of the same name never see each other
+   (other channels, another pub/sub namespace): every peer of a name must
+   use the same mode. A slot migration or the node's failure while held is
+   a lost lock (never a silent re-subscription). Only database 0; not with
+   Sentinel. The name must not start with '}'. Seed nodes:
+   "host[:port],..." (port 6379 by default, IPv6 in brackets), asked in
+   order; NULL or "" means host and port. Not while held. */
 PL_EXPORT pl_status pl_redis_lock_set_cluster(pl_redis_lock *lock, int on);
 PL_EXPORT pl_status pl_redis_lock_get_cluster(const pl_redis_lock *lock,
                                               int *out);

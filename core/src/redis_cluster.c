@@ -10,10 +10,11 @@
  *
  * Routing: the seed nodes are asked CLUSTER KEYSLOT and CLUSTER SLOTS
  * once; the node found is kept until it stops answering or says MOVED.
- * MOVED re-routes (new acquisitions go to the new owner); ASK, TRYAGAIN
- * and CLUSTERDOWN cost the attempt only: a lock must never have its
- * subscribers on two nodes at once, as it would during a migration if
- * ASK were followed. A held lock whose slot moves gets SUNSUBSCRIBEd by
+ * MOVED re-routes (new acquisitions go to the new owner). During a
+ * migration the old node serves the slot's pub/sub until the slot moves
+ * (no ASK for those: a lock never has holders on two nodes); only the
+ * fence key may be on the new node already, and its INCR follows ASK.
+ * TRYAGAIN and CLUSTERDOWN cost the attempt only. A held lock whose slot moves gets SUNSUBSCRIBEd by
  * its node, and one whose node dies loses its connection: both are a
  * lost lock, never a re-subscription.
  */
@@ -48,7 +49,8 @@ void pl__redis_cluster_free(pl_redis_conf *cf)
 {
     free(cf->cluster_nodes);
     free(cf->cluster_host);
-    cf->cluster_nodes = cf->cluster_host = NULL;
+    free(cf->cluster_ask_host);
+    cf->cluster_nodes = cf->cluster_host = cf->cluster_ask_host = NULL;
 }
 
 /* The next "host[:port]" of a node list (port 6379 when left out). */
@@ -284,16 +286,20 @@ static int resolve(pl_redis_conf *cf)
 {
     char seeds[300], shost[256], host[256], why[1200];
     const char *p;
-    int sport, port = 0, k, used = 0;
+    int sport, port = 0, used = 0;
     if (cf->cluster_nodes)
         p = cf->cluster_nodes;
+    else if (!cf->host)
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
+                        "Redis Cluster: no seed nodes (a unix socket cannot "
+                        "be one: set cluster nodes or a host)");
     else {
         snprintf(seeds, sizeof seeds, strchr(cf->host, ':') ? "[%s]:%d" : "%s:%d",
                  cf->host, cf->port);
         p = seeds;
     }
     why[0] = '\0';
-    while ((k = next_node(&p, shost, sizeof shost, &sport)) == 1) {
+    while (next_node(&p, shost, sizeof shost, &sport) == 1) {
         char one[400];
         size_t len = strlen(why);
         if (ask_seed(cf, shost, sport, host, sizeof host, &port, one, sizeof one)) {
@@ -369,7 +375,7 @@ int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
 {
     if (r->type != REDIS_REPLY_ERROR || !r->str)
         return 0;
-    if (starts(r, "MOVED") && cf->cluster_frozen) {
+    if ((starts(r, "MOVED") || starts(r, "ASK")) && cf->cluster_frozen) {
         c->err = PL_CONN_PROTOCOL; /* the route stays (see cluster_frozen) */
         snprintf(c->errstr, sizeof c->errstr, "%.*s", (int)r->len, r->str);
         return 1;
@@ -396,5 +402,50 @@ int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
         snprintf(c->errstr, sizeof c->errstr, "%.*s", (int)r->len, r->str);
         return 1;
     }
-    return starts(r, "ASK") || starts(r, "TRYAGAIN") || starts(r, "CLUSTERDOWN");
+    if (starts(r, "ASK")) {
+        /* "ASK <slot> <host>:<port>": kept for pl__redis_cluster_ask */
+        const char *addr = strchr(r->str + 4, ' '), *colon;
+        long port;
+        free(cf->cluster_ask_host);
+        cf->cluster_ask_host = NULL;
+        if (addr && (colon = strrchr(addr + 1, ':')) &&
+            (port = strtol(colon + 1, NULL, 10)) >= 1 && port <= 65535) {
+            cf->cluster_ask_host =
+                colon > addr + 1
+                    ? pl__concat(addr + 1, (size_t)(colon - addr - 1), "", 0)
+                    : pl__strdup(cf->cluster_host ? cf->cluster_host : cf->host);
+            cf->cluster_ask_port = (int)port;
+        }
+        return 1;
+    }
+    return starts(r, "TRYAGAIN") || starts(r, "CLUSTERDOWN");
+}
+
+void pl__redis_cluster_forget_ask(pl_redis_conf *cf)
+{
+    free(cf->cluster_ask_host);
+    cf->cluster_ask_host = NULL;
+}
+
+int pl__redis_cluster_ask(pl_redis_conf *cf, const char *what, int argc,
+                          const char **argv, const size_t *lens,
+                          redisReply **out)
+{
+    static const char *asking[1] = {"ASKING"};
+    pl_redis_conf s;
+    pl_redis_conn *c = NULL;
+    char *host = cf->cluster_ask_host;
+    int rc;
+    *out = NULL;
+    if (!host)
+        return pl__fail(PL_ERR_CONNECTION, 0, "Redis Cluster: no ASK to follow");
+    cf->cluster_ask_host = NULL;
+    s = aimed(cf, host, cf->cluster_ask_port);
+    s.cluster = 0; /* one node, one command: no redirect of the copy */
+    if ((rc = pl__redis_connect_direct(&s, NULL, &c)) == PL_OK &&
+        (rc = pl__redis_call(&s, c, "ASKING", 1, asking, NULL, NULL)) == PL_OK)
+        rc = pl__redis_call(&s, c, what, argc, argv, lens, out);
+    pl__redis_close(&c);
+    free(host);
+    return rc;
 }

@@ -122,6 +122,9 @@ typedef struct pl_redis_conf {
     /* Set while a holder thread runs: nobody changes the route then (a
        MOVED only breaks its connection: the held lock is lost anyway). */
     int cluster_frozen;
+    /* The node the last ASK named (NULL: none since). */
+    char *cluster_ask_host;
+    int cluster_ask_port;
 } pl_redis_conf;
 
 /* One connection: a socket (or TLS over it), hiredis's reply reader,
@@ -182,6 +185,15 @@ int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
    attempt only), 0 for any other error. */
 int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
                                const redisReply *r);
+/* A key command (the fence key's INCR) that got ASK: ASKING and the
+   command again on the node the ASK named, on a connection of its own.
+   During a migration the lock's pub/sub stays on the old node until the
+   slot moves (never ASK); only the key may be on the new one already. */
+int pl__redis_cluster_ask(pl_redis_conf *cf, const char *what, int argc,
+                          const char **argv, const size_t *lens,
+                          redisReply **out);
+/* Forget an ASK seen before (call before the command that may get one). */
+void pl__redis_cluster_forget_ask(pl_redis_conf *cf);
 /* Forget the node found: the next connection asks the seeds again (the
    open connections are then not current). */
 void pl__redis_cluster_reroute(pl_redis_conf *cf);

@@ -42,6 +42,19 @@ static redisReply *at(int port, const char *fmt, const char *arg)
     return r;
 }
 
+/* CLUSTER KEYSLOT of "{ch}". */
+static long long slot_of(const char *ch)
+{
+    char tagged[256];
+    redisReply *r;
+    long long slot;
+    snprintf(tagged, sizeof tagged, "{%s}", ch);
+    r = at(ports[0], "CLUSTER KEYSLOT %s", tagged);
+    slot = r->integer;
+    freeReplyObject(r);
+    return slot;
+}
+
 /* PUBSUB SHARDNUMSUB (or NUMSUB) of a channel on one node. */
 static long long count_at(int port, const char *sub, const char *ch)
 {
@@ -90,29 +103,44 @@ static pl_redis_lock *cluster_lock(const char *ch)
     return l;
 }
 
+static long long slot_of(const char *ch);
+static int node_of_slot(long long slot);
+
+/* A fresh channel name whose slot the given node serves (similar names
+   can hash close together, so names are drawn until one fits). */
+static char *name_on_node(const char *tag, int node)
+{
+    int i;
+    for (i = 0; i < 1000; i++) {
+        const char *ch = rt_channel(tag);
+        if (node_of_slot(slot_of(ch)) == node)
+            return strdup(ch);
+    }
+    fail_msg("no name on node %d in 1000 tries", node);
+    return NULL;
+}
+
 static void locks_live_on_the_shard_of_their_name(void **state)
 {
-    pl_redis_lock *l[12];
-    const char *names[12];
-    int seen[3] = {0, 0, 0}, i;
+    pl_redis_lock *l[6];
+    char *names[6];
+    int i;
     (void)state;
-    for (i = 0; i < 12; i++) {
-        int node;
-        names[i] = strdup(rt_channel("shard"));
+    /* two locks on each of the three shards, held at once */
+    for (i = 0; i < 6; i++) {
+        names[i] = name_on_node("shard", i % 3);
         l[i] = cluster_lock(names[i]);
         tu_ok(pl_redis_lock_acquire_with(l[i], 3, PL_INHERIT, 0));
-        node = holder_node(names[i]);
-        if (node < 0)
-            fail_msg("lock %s is not one sharded subscription on one node", names[i]);
-        seen[node]++;
     }
-    /* twelve names over three shards: every shard served some */
-    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
-    for (i = 0; i < 12; i++) {
+    for (i = 0; i < 6; i++)
+        if (holder_node(names[i]) != i % 3)
+            fail_msg("lock %s is not one sharded subscription on node %d",
+                     names[i], i % 3);
+    for (i = 0; i < 6; i++) {
         tu_ok(pl_redis_lock_release(l[i]));
         assert_int_equal(holder_node(names[i]), -1);
         pl_redis_lock_free(l[i]);
-        free((void *)names[i]);
+        free(names[i]);
     }
 }
 
@@ -186,37 +214,59 @@ static void a_frozen_holder_is_reaped_on_its_node(void **state)
     pl_redis_lock_free(w);
 }
 
-static int node_of_slot(long long slot);
 
-/* Move the (keyless) slot of "{ch}" from its node to the next one. */
-static int move_slot(const char *ch, int *to)
+
+static char ids[3][64];
+
+/* Start moving the slot of "{ch}" from its node to the next one
+   (IMPORTING, MIGRATING: what redis-cli --cluster reshard does first). */
+static long long begin_move(const char *ch, int *from, int *to)
 {
-    char tagged[256], cmd[256], id[3][64];
+    char tagged[256], cmd[256];
     redisReply *r;
     long long slot;
-    int i, from;
+    int i;
     snprintf(tagged, sizeof tagged, "{%s}", ch);
     r = at(ports[0], "CLUSTER KEYSLOT %s", tagged);
     slot = r->integer;
     freeReplyObject(r);
     for (i = 0; i < 3; i++) {
         r = at(ports[i], "CLUSTER MYID", NULL);
-        snprintf(id[i], sizeof id[i], "%s", r->str);
+        snprintf(ids[i], sizeof ids[i], "%s", r->str);
         freeReplyObject(r);
     }
-    from = node_of_slot(slot);
-    *to = (from + 1) % 3;
-    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld IMPORTING %s", slot, id[from]);
+    *from = node_of_slot(slot);
+    *to = (*from + 1) % 3;
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[*from]);
     freeReplyObject(at(ports[*to], cmd, NULL));
-    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld MIGRATING %s", slot, id[*to]);
-    freeReplyObject(at(ports[from], cmd, NULL));
-    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld NODE %s", slot, id[*to]);
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[*to]);
+    freeReplyObject(at(ports[*from], cmd, NULL));
+    return slot;
+}
+
+/* Finish it: the slot belongs to the new node (told to all three). */
+static void finish_move(long long slot, int from, int to)
+{
+    char cmd[256];
+    int i, order[3];
+    order[0] = to;
+    order[1] = from;
+    order[2] = 3 - to - from;
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %lld NODE %s", slot, ids[to]);
     for (i = 0; i < 3; i++) {
-        r = at(ports[i == 0 ? *to : i == 1 ? from : 3 - *to - from], cmd, NULL);
+        redisReply *r = at(ports[order[i]], cmd, NULL);
         if (r->type == REDIS_REPLY_ERROR)
             fail_msg("%s: %s", cmd, r->str);
         freeReplyObject(r);
     }
+}
+
+/* Move the (keyless) slot of "{ch}" from its node to the next one. */
+static int move_slot(const char *ch, int *to)
+{
+    int from;
+    long long slot = begin_move(ch, &from, to);
+    finish_move(slot, from, *to);
     return from;
 }
 
@@ -270,6 +320,49 @@ static void a_moved_slot_loses_the_holder_and_is_followed(void **state)
     pl_redis_lock_free(w);
 }
 
+/* A resharding as redis-cli does it, the fence key moved first: the
+   fence INCR gets ASK and follows it, tokens keep increasing; once the
+   slot is moved the holder is lost and the next grant is on the new node. */
+static void a_resharding_keeps_fencing_tokens_in_order(void **state)
+{
+    const char *ch = rt_channel("reshard");
+    pl_redis_lock *l = cluster_lock(ch);
+    char tagged[256], cmd[512];
+    long long slot, t1 = 0, t2 = 0, t3 = 0;
+    int from, to;
+    double end;
+    redisReply *r;
+    (void)state;
+    tu_ok(pl_redis_lock_set_fencing(l, 1));
+    tu_ok(pl_redis_lock_acquire_with(l, 3, PL_INHERIT, 0));
+    tu_ok(pl_redis_lock_get_fence_token(l, &t1));
+    tu_ok(pl_redis_lock_release(l));
+    slot = begin_move(ch, &from, &to);
+    snprintf(tagged, sizeof tagged, "{%s}-fence", ch);
+    snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %d %s 0 5000", ports[to], tagged);
+    r = at(ports[from], cmd, NULL);
+    if (r->type == REDIS_REPLY_ERROR)
+        fail_msg("%s: %s", cmd, r->str);
+    freeReplyObject(r);
+    /* the lock still lives on the old node; its key is on the new one */
+    tu_ok(pl_redis_lock_acquire_with(l, 3, PL_INHERIT, 0));
+    assert_int_equal(holder_node(ch), from);
+    tu_ok(pl_redis_lock_get_fence_token(l, &t2));
+    assert_true(t2 > t1);
+    finish_move(slot, from, to);
+    end = tu_now() + 10;
+    while (pl_redis_lock_check(l) == PL_OK && tu_now() < end)
+        usleep(10000);
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_check(l));
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_release(l));
+    tu_ok(pl_redis_lock_acquire_with(l, 5, PL_INHERIT, 0));
+    assert_int_equal(holder_node(ch), to);
+    tu_ok(pl_redis_lock_get_fence_token(l, &t3));
+    assert_true(t3 > t2);
+    tu_ok(pl_redis_lock_release(l));
+    pl_redis_lock_free(l);
+}
+
 static void bad_settings_are_named(void **state)
 {
     pl_redis_lock *l = rt_lock(rt_channel("bad"), PL_LOCK_EX);
@@ -291,47 +384,39 @@ static void bad_settings_are_named(void **state)
 
 static void a_node_killed_while_held_is_lost(void **state)
 {
-    pl_redis_lock *l[12], *victim = NULL, *other = NULL;
-    const char *names[12];
-    char port_s[16], *kill_cmd;
-    int i, node, vnode = -1;
+    pl_redis_lock *l[3];
+    char *names[3], port_s[16], cmd[512];
+    const char *kill_cmd = getenv("PL_TEST_CLUSTER_KILL"); /* takes the port */
+    int i;
     double end;
     (void)state;
-    for (i = 0; i < 12; i++) {
-        names[i] = strdup(rt_channel("kill"));
+    assert_non_null(kill_cmd);
+    for (i = 0; i < 3; i++) {
+        names[i] = name_on_node("kill", i);
         l[i] = cluster_lock(names[i]);
         tu_ok(pl_redis_lock_acquire_with(l[i], 3, PL_INHERIT, 0));
-        node = holder_node(names[i]);
-        if (!victim) {
-            victim = l[i];
-            vnode = node;
-        } else if (node != vnode && !other)
-            other = l[i];
+        assert_int_equal(holder_node(names[i]), i);
     }
-    assert_non_null(other);
-    snprintf(port_s, sizeof port_s, "%d", ports[vnode]);
-    kill_cmd = getenv("PL_TEST_CLUSTER_KILL"); /* a script taking the port */
-    assert_non_null(kill_cmd);
-    {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "%s %s", kill_cmd, port_s);
-        assert_int_equal(system(cmd), 0);
-    }
+    snprintf(port_s, sizeof port_s, "%d", ports[0]);
+    snprintf(cmd, sizeof cmd, "%s %s", kill_cmd, port_s);
+    assert_int_equal(system(cmd), 0);
     end = tu_now() + 10;
-    while (pl_redis_lock_check(victim) == PL_OK && tu_now() < end)
+    while (pl_redis_lock_check(l[0]) == PL_OK && tu_now() < end)
         usleep(10000);
-    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_check(victim));
-    tu_ok(pl_redis_lock_check(other)); /* another shard: still held */
-    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_release(victim));
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_check(l[0]));
+    /* the other shards: still held */
+    tu_ok(pl_redis_lock_check(l[1]));
+    tu_ok(pl_redis_lock_check(l[2]));
+    tu_expect(PL_ERR_LOCK_LOST, pl_redis_lock_release(l[0]));
     /* the slot's node is down: named, within the connect timeout */
-    tu_expect(PL_ERR_CONNECTION, pl_redis_lock_acquire_with(victim, 2, PL_INHERIT, 0));
+    tu_expect(PL_ERR_CONNECTION, pl_redis_lock_acquire_with(l[0], 2, PL_INHERIT, 0));
     if (!strstr(pl_last_error_message(), port_s))
         fail_msg("message '%s' does not name the node", pl_last_error_message());
-    for (i = 0; i < 12; i++) {
-        if (l[i] != victim)
-            (void)pl_redis_lock_release(l[i]);
+    for (i = 0; i < 3; i++) {
+        if (i)
+            tu_ok(pl_redis_lock_release(l[i]));
         pl_redis_lock_free(l[i]);
-        free((void *)names[i]);
+        free(names[i]);
     }
 }
 
@@ -342,6 +427,7 @@ int main(void)
         cmocka_unit_test(contention_crash_and_fencing_between_processes),
         cmocka_unit_test(a_frozen_holder_is_reaped_on_its_node),
         cmocka_unit_test(a_moved_slot_loses_the_holder_and_is_followed),
+        cmocka_unit_test(a_resharding_keeps_fencing_tokens_in_order),
         cmocka_unit_test(bad_settings_are_named),
         cmocka_unit_test(a_node_killed_while_held_is_lost),
     };
