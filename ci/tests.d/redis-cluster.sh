@@ -65,7 +65,20 @@ child.kill(); child.wait()
 c = cpl.RedisLock('py-cluster', url=url, timeout=5, interrupt_on_lost=False)
 with c:
     pass
-print('python through redis+cluster:// (contention, another process, its crash): ok')
+# a redis-py RedisCluster client comes across (cluster mode on its nodes)
+import redis.cluster
+rc = redis.cluster.RedisCluster(host='127.0.0.1', port=int(ports[0]))
+d = cpl.RedisLock('py-cluster', connection=rc, timeout=0.3, interrupt_on_lost=False)
+with c:
+    try:
+        d.acquire()
+        sys.exit('a RedisCluster client acquired while a URL lock held')
+    except cpl.exceptions.AlreadyLocked:
+        pass
+with d:
+    pass
+rc.close()
+print('python through redis+cluster:// and a RedisCluster client (contention, another process, its crash): ok')
 PYEOF
 echo "== Ruby binding through redis+cluster://"
 "${MAKE:-make}" -s ruby-binding >&2 || { echo "redis-cluster: ruby binding build failed"; exit 1; }
