@@ -336,10 +336,12 @@ test-redis-bins: lib $(REDIS_TEST_BINS) $(BUILD)/tests/redis/pl_redis_cli $(BUIL
 
 # The TLS suite (ci/tests.d/redis-tls.sh: its own server with --tls-port)
 # and the Sentinel suite (ci/tests.d/redis-sentinel.sh: its own topology).
-.PHONY: test-redis-sentinel-bins
+.PHONY: test-redis-sentinel-bins test-redis-cluster-bins
 test-redis-tls-bins: lib $(BUILD)/tests/redis/tls/test_redis_tls
 test-redis-sentinel-bins: lib $(BUILD)/tests/redis/sentinel/test_redis_sentinel
-$(BUILD)/tests/redis/tls/test_redis_tls $(BUILD)/tests/redis/sentinel/test_redis_sentinel: \
+test-redis-cluster-bins: lib $(BUILD)/tests/redis/cluster/test_redis_cluster
+$(BUILD)/tests/redis/tls/test_redis_tls $(BUILD)/tests/redis/sentinel/test_redis_sentinel \
+		$(BUILD)/tests/redis/cluster/test_redis_cluster: \
 		$(BUILD)/tests/redis/%: tests/redis/%.c $(REDIS_TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/redis -o $@ $< tests/redis/redis_testutil.c \

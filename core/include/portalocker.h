@@ -662,6 +662,28 @@ PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *lock,
 PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock,
                                                 const char **out);
 
+/* Redis Cluster (Redis 7+: sharded pub/sub). Off by default. In cluster
+   mode the lock lives on one shard: its channel is "{<name>}" and every
+   name derived from it (response channels, fence key, connection name)
+   starts with it, so the hash tag keeps them in one slot; the lock speaks
+   SSUBSCRIBE, SPUBLISH and PUBSUB SHARDNUMSUB there, on the node serving
+   that slot (asked of the seed nodes with CLUSTER KEYSLOT and CLUSTER
+   SLOTS, followed on MOVED; the fence key's INCR follows ASK). Cluster
+   locks and standalone locks of the same name never see each other
+   (other channels, another pub/sub namespace): every peer of a name must
+   use the same mode. A slot migration or the node's failure while held is
+   a lost lock (never a silent re-subscription). Only database 0; not with
+   Sentinel. The name must not start with '}'. Seed nodes:
+   "host[:port],..." (port 6379 by default, IPv6 in brackets), asked in
+   order; NULL or "" means host and port. Not while held. */
+PL_EXPORT pl_status pl_redis_lock_set_cluster(pl_redis_lock *lock, int on);
+PL_EXPORT pl_status pl_redis_lock_get_cluster(const pl_redis_lock *lock,
+                                              int *out);
+PL_EXPORT pl_status pl_redis_lock_set_cluster_nodes(pl_redis_lock *lock,
+                                                    const char *list);
+PL_EXPORT pl_status pl_redis_lock_get_cluster_nodes(const pl_redis_lock *lock,
+                                                    const char **out);
+
 /* The connection from a URL, as redis-py's from_url writes it:
    redis://[[user]:password@]host[:port][/db][?options] (an IPv6 host in
    brackets; user, password and path %-decoded), rediss://... the same
@@ -676,7 +698,9 @@ PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock,
    system's store when no ssl_ca_* is given.
    What the URL leaves out gets the default (127.0.0.1, 6379, db 0, no
    password, TLS off or its defaults); the timeouts stay as set when not
-   given. redis+sentinel:// is PL_ERR_UNSUPPORTED; an unknown option, an
+   given. redis+sentinel://[[user]:password@]host[:port],.../service[/db]
+   is Sentinel and redis+cluster://[[user]:password@]host[:port],...[/0]
+   cluster mode (rediss+... with TLS; see the setters above); an unknown option, an
    ssl_* option without rediss:// or a malformed URL is
    PL_ERR_INVALID_ARGUMENT naming the part, and leaves the handle
    unchanged. Not while held. There is no get_url: the getters of the

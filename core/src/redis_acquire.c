@@ -67,6 +67,10 @@ static int drain_cmd(pl_redis_lock *l)
 static int ensure_cmd(pl_redis_lock *l)
 {
     int rc;
+    if (l->cmd && !pl__redis_cluster_current(&l->conf, l->cmd)) {
+        pl__redis_close(&l->cmd); /* on a node the slot has left */
+        l->cmd_pending = 0;
+    }
     if (l->cmd)
         return drain_cmd(l);
     if ((rc = pl__redis_connect(&l->conf, NULL, &l->cmd)) != PL_OK)
@@ -94,8 +98,8 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
 
 int pl__redis_numsub(pl_redis_lock *l, long long *count)
 {
-    const char *argv[3] = {"PUBSUB", "NUMSUB", l->channel};
-    size_t lens[3] = {6, 6, l->channel_len};
+    const char *argv[3] = {"PUBSUB", pl__redis_cmd_numsub(&l->conf), l->channel};
+    size_t lens[3] = {6, strlen(argv[1]), l->channel_len};
     redisReply *r = NULL;
     int rc = pl__redis_cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
     if (rc != PL_OK)
@@ -126,10 +130,10 @@ static int answer_ping(pl_redis_lock *l, const char *resp, size_t resp_len,
     int tries, rc = PL_ERR_NO_MEMORY;
     if (!answer)
         return rc; /* out of memory: we look unavailable for one probe */
-    argv[0] = "PUBLISH";
+    argv[0] = pl__redis_cmd_publish(&l->conf);
     argv[1] = resp;
     argv[2] = answer;
-    lens[0] = 7;
+    lens[0] = strlen(argv[0]);
     lens[1] = resp_len;
     lens[2] = strlen(answer);
     for (tries = 0; tries < 2; tries++)
@@ -176,8 +180,8 @@ static int resubscribe(pl_redis_lock *l)
 {
     const char *argv[3] = {"CLIENT", "SETNAME", l->client_name};
     size_t lens[3] = {6, 7, l->client_name ? strlen(l->client_name) : 0};
-    const char *sargv[2] = {"SUBSCRIBE", l->channel};
-    size_t slens[2] = {9, l->channel_len};
+    const char *sargv[2] = {pl__redis_cmd_subscribe(&l->conf), l->channel};
+    size_t slens[2] = {strlen(sargv[0]), l->channel_len};
     int i, n = l->client_name ? 3 : 2, ok = 1;
     l->sub = l->idle_sub;
     l->idle_sub = NULL;
@@ -207,13 +211,15 @@ static int resubscribe(pl_redis_lock *l)
 
 int pl__redis_subscribe(pl_redis_lock *l)
 {
-    const char *argv[2] = {"SUBSCRIBE", l->channel};
-    size_t lens[2] = {9, l->channel_len};
+    const char *argv[2] = {pl__redis_cmd_subscribe(&l->conf), l->channel};
+    size_t lens[2] = {strlen(argv[0]), l->channel_len};
     redisReply *r = NULL;
-    int rc;
-    if (l->idle_sub && l->conn_pid == pl__self_pid() && resubscribe(l) == PL_OK)
+    int rc, redirects = 0;
+    if (l->idle_sub && l->conn_pid == pl__self_pid() &&
+        pl__redis_cluster_current(&l->conf, l->idle_sub) && resubscribe(l) == PL_OK)
         goto subscribed;
     pl__redis_close(&l->idle_sub);
+again:
     /* Sentinel: the subscription and the commands (the count) must be on
        the master found now, not on one a failover demoted since. */
     if (l->conf.sentinel_service) {
@@ -234,10 +240,22 @@ int pl__redis_subscribe(pl_redis_lock *l)
     if (r)
         freeReplyObject(r);
     if (rc != PL_OK) {
+        /* Cluster: MOVED named the slot's new node (follow it a few
+           times; a slot moving on and on is an attempt lost). */
+        int moved = l->conf.cluster && l->sub &&
+                    !pl__redis_cluster_current(&l->conf, l->sub);
         pl__redis_close(&l->sub);
+        if (moved && ++redirects <= 3)
+            goto again;
         return rc;
     }
 subscribed:
+    /* Cluster: the count and the answers must come from the node that
+       holds our subscription. */
+    if (l->cmd && !pl__redis_cluster_current(&l->conf, l->cmd)) {
+        pl__redis_close(&l->cmd);
+        l->cmd_pending = 0;
+    }
     l->sub_dead = 0;
     l->mode = l->flags & PL_LOCK_SH ? PL_RMODE_SHARED : PL_RMODE_PENDING;
     return PL_OK;
@@ -249,8 +267,8 @@ subscribed:
    cleared, for the next acquire. */
 void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
 {
-    const char *argv[2] = {"UNSUBSCRIBE", l->channel};
-    size_t lens[2] = {11, l->channel_len};
+    const char *argv[2] = {pl__redis_cmd_unsubscribe(&l->conf), l->channel};
+    size_t lens[2] = {strlen(argv[0]), l->channel_len};
     static const char *unname[3] = {"CLIENT", "SETNAME", ""};
     static const size_t unname_lens[3] = {6, 7, 0};
     double deadline;
@@ -298,9 +316,11 @@ void pl__redis_unsubscribe(pl_redis_lock *l, int confirm)
 
 int pl__redis_ensure_w(pl_redis_lock *l)
 {
-    const char *argv[2] = {"SUBSCRIBE", l->notice};
-    size_t lens[2] = {9, l->notice_len};
+    const char *argv[2] = {pl__redis_cmd_subscribe(&l->conf), l->notice};
+    size_t lens[2] = {strlen(argv[0]), l->notice_len};
     int rc;
+    if (l->w && !pl__redis_cluster_current(&l->conf, l->w))
+        pl__redis_close(&l->w);
     if (l->w)
         return PL_OK;
     if ((rc = pl__redis_connect(&l->conf, NULL, &l->w)) != PL_OK)

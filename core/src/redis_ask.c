@@ -87,8 +87,8 @@ static int new_probe_channel(pl_redis_lock *l)
 void pl__redis_end_probe(pl_redis_lock *l)
 {
     if (l->probe_chan && l->w) {
-        const char *argv[2] = {"UNSUBSCRIBE", l->probe_chan};
-        size_t lens[2] = {11, l->probe_len};
+        const char *argv[2] = {pl__redis_cmd_unsubscribe(&l->conf), l->probe_chan};
+        size_t lens[2] = {strlen(argv[0]), l->probe_len};
         if (pl__redis_send(&l->conf, l->w, "UNSUBSCRIBE", 2, argv, lens) !=
             PL_OK)
             pl__redis_close(&l->w);
@@ -105,10 +105,10 @@ static int publish_ping(pl_redis_lock *l)
     int rc;
     if (!ping)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    argv[0] = "PUBLISH";
+    argv[0] = pl__redis_cmd_publish(&l->conf);
     argv[1] = l->channel;
     argv[2] = ping;
-    lens[0] = 7;
+    lens[0] = strlen(argv[0]);
     lens[1] = l->channel_len;
     lens[2] = strlen(ping);
     rc = pl__redis_cmd_call(l, "PUBLISH (ping)", 3, argv, lens, NULL);
@@ -163,9 +163,9 @@ static int ask(pl_redis_lock *l, long long expected, double confirm_by,
     *asked = 0;
     if ((rc = new_probe_channel(l)) != PL_OK)
         return rc;
-    argv[0] = "SUBSCRIBE";
+    argv[0] = pl__redis_cmd_subscribe(&l->conf);
     argv[1] = l->probe_chan;
-    lens[0] = 9;
+    lens[0] = strlen(argv[0]);
     lens[1] = l->probe_len;
     if ((rc = pl__redis_send(&l->conf, l->w, "SUBSCRIBE", 2, argv, lens)) !=
         PL_OK) {

@@ -20,7 +20,11 @@
 
 void pl__redis_endpoint(const pl_redis_conf *cf, char *buf, size_t size)
 {
-    if (cf->sentinel_service)
+    if (cf->cluster && cf->cluster_host)
+        snprintf(buf, size, "%s:%d%s (Redis Cluster node serving slot %d)",
+                 cf->cluster_host, cf->cluster_port, cf->tls ? " (TLS)" : "",
+                 cf->cluster_slot);
+    else if (cf->sentinel_service)
         snprintf(buf, size, "%s:%d%s (master of sentinel service '%s')",
                  cf->host, cf->port, cf->tls ? " (TLS)" : "", cf->sentinel_service);
     else if (cf->unix_path)
@@ -347,6 +351,12 @@ int pl__redis_call(const pl_redis_conf *cf, pl_redis_conn *c, const char *what,
     }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         int rc = reply_error(cf, c, what, r);
+        /* The configuration belongs to the caller's handle: the cast only
+           lets a redirect re-route it (after the message named the node
+           that refused). */
+        if (r && cf->cluster &&
+            pl__redis_cluster_redirect((pl_redis_conf *)cf, c, r))
+            last_broke = 1; /* the attempt is repeated on the right node */
         if (r)
             freeReplyObject(r);
         return rc;
@@ -400,14 +410,19 @@ int pl__redis_fill(pl_redis_conn *c)
     return k < 0 ? -1 : 0;
 }
 
+/* "message" also matches "smessage", "subscribe" "ssubscribe" and so on:
+   the sharded pushes of cluster mode (a connection gets those only if it
+   SSUBSCRIBEd). */
 int pl__redis_push(const redisReply *r, const char *kind,
                    const redisReply **channel, const redisReply **payload)
 {
-    size_t klen = strlen(kind);
+    size_t klen = strlen(kind), off;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[0]->len != klen ||
-        memcmp(r->element[0]->str, kind, klen) != 0)
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    off = r->element[0]->len == klen + 1 && r->element[0]->str[0] == 's';
+    if (r->element[0]->len != klen + off ||
+        memcmp(r->element[0]->str + off, kind, klen) != 0)
         return 0;
     if (channel)
         *channel = r->element[1];

@@ -212,7 +212,13 @@ static int draw_fence(pl_redis_lock *l)
     const char *argv[2] = {"INCR", l->fence_key};
     size_t lens[2] = {4, l->fence_key_len};
     redisReply *r = NULL;
-    int rc = pl__redis_cmd_call(l, "INCR (fencing token)", 2, argv, lens, &r);
+    int rc;
+    pl__redis_cluster_forget_ask(&l->conf);
+    rc = pl__redis_cmd_call(l, "INCR (fencing token)", 2, argv, lens, &r);
+    /* Cluster, the slot migrating: the key may be on the new node (ASK). */
+    if (rc != PL_OK && l->conf.cluster && l->conf.cluster_ask_host)
+        rc = pl__redis_cluster_ask(&l->conf, "INCR (fencing token)", 2, argv,
+                                   lens, &r);
     if (rc != PL_OK)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {

@@ -211,8 +211,12 @@ int pl__redis_start_holder(pl_redis_lock *l)
     atomic_store(&l->lost, 0);
     atomic_store(&l->lost_claim, 0);
     l->lost_reason[0] = '\0';
+    /* Cluster: the route stays as it is while the thread runs (probe()
+       may connect from another thread meanwhile). */
+    l->conf.cluster_frozen = 1;
     err = pl__os_thread_create(&l->thread, holder_main, l);
     if (err) {
+        l->conf.cluster_frozen = 0;
         char buf[128];
         return pl__fail(PL_ERR_IO, err,
                         "cannot start the thread that keeps Redis lock '%s': "
@@ -232,5 +236,6 @@ void pl__redis_stop_holder(pl_redis_lock *l)
     (void)pl__os_write_all(l->stop_pipe[1], &b, 1);
     pl__os_thread_join(l->thread);
     l->thread_running = 0;
+    l->conf.cluster_frozen = 0;
     (void)pl__os_read(l->stop_pipe[0], drain, sizeof drain, &got);
 }

@@ -106,6 +106,25 @@ typedef struct pl_redis_conf {
        above are then the master last found. NULL: no Sentinel. */
     char *sentinel_service;
     char *sentinels;
+    /* Cluster (redis_cluster.c): on, the seed nodes ("host:port,...";
+       NULL: host and port above), and the node found serving the slot of
+       cluster_key (the lock channel, not owned), NULL until asked.
+       cluster_gen counts the times that node changed; every connection
+       remembers the generation it was opened in. */
+    int cluster;
+    char *cluster_nodes;
+    char *cluster_host;
+    int cluster_port;
+    int cluster_slot;
+    const char *cluster_key;
+    size_t cluster_key_len;
+    unsigned cluster_gen;
+    /* Set while a holder thread runs: nobody changes the route then (a
+       MOVED only breaks its connection: the held lock is lost anyway). */
+    int cluster_frozen;
+    /* The node the last ASK named (NULL: none since). */
+    char *cluster_ask_host;
+    int cluster_ask_port;
 } pl_redis_conf;
 
 /* One connection: a socket (or TLS over it), hiredis's reply reader,
@@ -120,6 +139,7 @@ typedef struct pl_redis_conn {
     double command_timeout;
     int err;    /* 0, or PL_CONN_*: the connection is broken */
     int errnum; /* with PL_CONN_IO: the errno value (ETIMEDOUT: timeout) */
+    unsigned gen; /* cf->cluster_gen when it was opened */
     char errstr[300];
 } pl_redis_conn;
 
@@ -144,6 +164,41 @@ int pl__redis_tls_ready(pl_redis_conf *cf, char *err, size_t size);
    default 26379), *p moved past it: 1, 0 at the end, -1 malformed. */
 int pl__redis_sentinel_next(const char **p, char *host, size_t host_size,
                             int *port);
+
+/* ---- Redis Cluster (redis_cluster.c) ---- */
+
+/* The pub/sub commands of the mode: SUBSCRIBE, UNSUBSCRIBE, PUBLISH and
+   NUMSUB, or their sharded forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH,
+   SHARDNUMSUB) in cluster mode. Their pushes are matched by
+   pl__redis_push, which takes "message" for "smessage" and so on. */
+const char *pl__redis_cmd_subscribe(const pl_redis_conf *cf);
+const char *pl__redis_cmd_unsubscribe(const pl_redis_conf *cf);
+const char *pl__redis_cmd_publish(const pl_redis_conf *cf);
+const char *pl__redis_cmd_numsub(const pl_redis_conf *cf);
+/* Connect to the node serving the slot of cf->cluster_key: the one found
+   last, else (or when it does not answer) the one the seed nodes name. */
+int pl__redis_cluster_connect(pl_redis_conf *cf, const char *name,
+                              pl_redis_conn **out);
+/* An error reply in cluster mode: MOVED re-routes cf (its generation
+   moves on) and breaks c; ASK, TRYAGAIN and CLUSTERDOWN say the slot is
+   between nodes. 1 when it was one of those (then the error costs the
+   attempt only), 0 for any other error. */
+int pl__redis_cluster_redirect(pl_redis_conf *cf, pl_redis_conn *c,
+                               const redisReply *r);
+/* A key command (the fence key's INCR) that got ASK: ASKING and the
+   command again on the node the ASK named, on a connection of its own.
+   During a migration the lock's pub/sub stays on the old node until the
+   slot moves (never ASK); only the key may be on the new one already. */
+int pl__redis_cluster_ask(pl_redis_conf *cf, const char *what, int argc,
+                          const char **argv, const size_t *lens,
+                          redisReply **out);
+/* Forget an ASK seen before (call before the command that may get one). */
+void pl__redis_cluster_forget_ask(pl_redis_conf *cf);
+/* Forget the node found: the next connection asks the seeds again (the
+   open connections are then not current). */
+void pl__redis_cluster_reroute(pl_redis_conf *cf);
+/* Whether c was opened on the node cf routes to now. */
+int pl__redis_cluster_current(const pl_redis_conf *cf, const pl_redis_conn *c);
 
 /* Replies are bounded: an array of more elements or a reply of more
    bytes than these breaks the connection (a broken or hostile server

@@ -14,7 +14,6 @@
 #define PL_REDIS_DEFAULT_CONNECT_TIMEOUT 1.0
 #define PL_REDIS_DEFAULT_COMMAND_TIMEOUT 2.0
 #define PL_REDIS_DEFAULT_UNAVAILABLE 1.0
-#define PL_REDIS_NOTICE_SUFFIX "-pl-released"
 
 /* ------------------------------------------------------------------ */
 /* argument checks, identity, fork                                    */
@@ -154,6 +153,7 @@ static void drop_inherited(pl_redis_lock *l)
         l->stop_pipe[0] = l->stop_pipe[1] = -1;
     }
     l->thread_running = 0; /* the thread does not exist in this process */
+    l->conf.cluster_frozen = 0;
     l->held = 0;
     l->conn_pid = 0;
 }
@@ -278,6 +278,7 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     free(l->conf.tls_server_name);
     free(l->conf.sentinel_service);
     free(l->conf.sentinels);
+    pl__redis_cluster_free(&l->conf);
     free(l);
 }
 
@@ -651,8 +652,8 @@ PL_EXPORT pl_status pl_redis_lock_cancel(pl_redis_lock *l)
 static void publish_notice(pl_redis_lock *l)
 {
     char payload[9 + PL_REDIS_ID_LEN + 1];
-    const char *argv[3] = {"PUBLISH", l->notice, payload};
-    size_t lens[3] = {7, l->notice_len, 9 + PL_REDIS_ID_LEN};
+    const char *argv[3] = {pl__redis_cmd_publish(&l->conf), l->notice, payload};
+    size_t lens[3] = {strlen(argv[0]), l->notice_len, 9 + PL_REDIS_ID_LEN};
     snprintf(payload, sizeof payload, "released:%s", l->id);
     if (!l->cmd)
         return; /* waiters still see the count drop */

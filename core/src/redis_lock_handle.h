@@ -54,6 +54,9 @@
 
 #include <stdatomic.h>
 
+/* The channel our holders publish on as they release: "<C>-pl-released". */
+#define PL_REDIS_NOTICE_SUFFIX "-pl-released"
+
 struct pl_redis_lock {
     char *channel; /* channel_len bytes + NUL */
     size_t channel_len;
@@ -248,6 +251,15 @@ int pl__redis_setting_begin(pl_redis_lock *l, const char *what);
 /* After it changed: the open connections and the loaded TLS settings are
    dropped, the next connection uses the new value. */
 void pl__redis_setting_changed(pl_redis_lock *l);
+
+/* ---- cluster mode (redis_cluster.c) ---- */
+
+/* PL_OK when cluster mode may be turned on (on) for this lock's name and
+   `list` is a well-formed node list (NULL: none), else
+   PL_ERR_INVALID_ARGUMENT naming what is wrong; changes nothing. */
+int pl__redis_cluster_check(const pl_redis_lock *l, int on, const char *list);
+/* Free the cluster settings of a configuration. */
+void pl__redis_cluster_free(pl_redis_conf *cf);
 
 /* ---- holding (redis_holder.c) ---- */
 

@@ -45,8 +45,8 @@ static int add(pl_redis_holders *h, const char *payload, size_t len)
 
 static int numsub(probe_ctx *p, long long *n)
 {
-    const char *argv[3] = {"PUBSUB", "NUMSUB", p->l->channel};
-    size_t lens[3] = {6, 6, p->l->channel_len};
+    const char *argv[3] = {"PUBSUB", pl__redis_cmd_numsub(&p->l->conf), p->l->channel};
+    size_t lens[3] = {6, strlen(argv[1]), p->l->channel_len};
     redisReply *r = NULL;
     int rc = pl__redis_call(&p->l->conf, p->c, "PUBSUB NUMSUB", 3, argv, lens,
                             &r);
@@ -142,9 +142,9 @@ static int one_probe(probe_ctx *p, long long n, double deadline)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     p->resp_len = strlen(p->resp);
     p->confirmed = 0;
-    argv[0] = "SUBSCRIBE";
+    argv[0] = pl__redis_cmd_subscribe(&p->l->conf);
     argv[1] = p->resp;
-    lens[0] = 9;
+    lens[0] = strlen(argv[0]);
     lens[1] = p->resp_len;
     if ((rc = pl__redis_send(&p->l->conf, p->w, "SUBSCRIBE", 2, argv,
                              lens)) != PL_OK)
@@ -156,10 +156,10 @@ static int one_probe(probe_ctx *p, long long n, double deadline)
         return rc;
     if (!(ping = pl__redis_build_ping(p->resp)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
-    argv[0] = "PUBLISH";
+    argv[0] = pl__redis_cmd_publish(&p->l->conf);
     argv[1] = p->l->channel;
     argv[2] = ping;
-    lens[0] = 7;
+    lens[0] = strlen(argv[0]);
     lens[1] = p->l->channel_len;
     lens[2] = strlen(ping);
     rc = pl__redis_call(&p->l->conf, p->c, "PUBLISH (ping)", 3, argv, lens,
@@ -172,9 +172,9 @@ static int one_probe(probe_ctx *p, long long n, double deadline)
             return rc;
     if ((rc = numsub(p, &now_n)) != PL_OK)
         return rc;
-    argv[0] = "UNSUBSCRIBE"; /* late answers are ignored */
+    argv[0] = pl__redis_cmd_unsubscribe(&p->l->conf); /* late answers are ignored */
     argv[1] = p->resp;
-    lens[0] = 11;
+    lens[0] = strlen(argv[0]);
     (void)pl__redis_send(&p->l->conf, p->w, "UNSUBSCRIBE", 2, argv, lens);
     return now_n == n && (long long)p->h->n == n;
 }
@@ -192,6 +192,10 @@ static int run_probe(pl_redis_lock *l, double timeout, pl_redis_holders *h)
     if ((rc = pl__check_seconds("probe timeout", timeout, 0)) != PL_OK)
         return rc;
     end = pl__os_now() + timeout;
+    /* Cluster: SHARDNUMSUB is never redirected, so a node the slot has
+       left would count nobody: ask the seeds who serves it now. */
+    if (l->conf.cluster && !l->conf.cluster_frozen)
+        pl__redis_cluster_reroute(&l->conf);
     if ((rc = pl__redis_connect(&l->conf, NULL, &p.c)) != PL_OK ||
         (rc = pl__redis_connect(&l->conf, NULL, &p.w)) != PL_OK)
         goto out;

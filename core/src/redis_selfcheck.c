@@ -34,9 +34,9 @@ int pl__redis_selfcheck_start(pl_redis_lock *l, pl_redis_selfcheck *sc)
     if (!sc->resp)
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     sc->resp_len = strlen(sc->resp);
-    argv[0] = "SUBSCRIBE";
+    argv[0] = pl__redis_cmd_subscribe(&l->conf);
     argv[1] = sc->resp;
-    lens[0] = 9;
+    lens[0] = strlen(argv[0]);
     lens[1] = sc->resp_len;
     sc->next = pl__os_now_boot() + l->self_check_interval;
     return pl__redis_send(&l->conf, l->sub, "SUBSCRIBE (self-check)", 2, argv,
@@ -64,10 +64,10 @@ int pl__redis_selfcheck_tick(pl_redis_lock *l, pl_redis_selfcheck *sc,
         return PL_OK;
     if (!(ping = pl__redis_build_ping(sc->resp)))
         return PL_OK; /* out of memory: try next time */
-    argv[0] = "PUBLISH";
+    argv[0] = pl__redis_cmd_publish(&l->conf);
     argv[1] = l->channel;
     argv[2] = ping;
-    lens[0] = 7;
+    lens[0] = strlen(argv[0]);
     lens[1] = l->channel_len;
     lens[2] = strlen(ping);
     rc = pl__redis_cmd_call(l, "PUBLISH (self-check ping)", 3, argv, lens,

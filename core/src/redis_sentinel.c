@@ -164,6 +164,8 @@ int pl__redis_connect(pl_redis_conf *cf, const char *name, pl_redis_conn **out)
     double deadline;
     char why[1200], detail[300];
     int rc;
+    if (cf->cluster)
+        return pl__redis_cluster_connect(cf, name, out);
     if (!cf->sentinel_service)
         return pl__redis_connect_direct(cf, name, out);
     *out = NULL;

@@ -4,6 +4,7 @@
    as it was. */
 #include "portalocker.h"
 #include "internal.h"
+#include "redis_lock_handle.h" /* pl__redis_cluster_check */
 
 #include <errno.h>
 #include <limits.h>
@@ -32,6 +33,7 @@ typedef struct url_parts {
     int check_hostname;     /* -1: not given */
     char *sentinels;        /* redis+sentinel://: the host list */
     char *service;          /* ... and the service name */
+    char *cluster_nodes;    /* redis+cluster://: the seed nodes */
 } url_parts;
 
 static void parts_free(url_parts *p)
@@ -47,6 +49,7 @@ static void parts_free(url_parts *p)
     free(p->server_name);
     free(p->sentinels);
     free(p->service);
+    free(p->cluster_nodes);
 }
 
 static int hexval(char c)
@@ -322,6 +325,36 @@ static int parse_sentinel(const char *rest, url_parts *p)
     return q ? parse_query(q + 1, p) : PL_OK;
 }
 
+/* redis+cluster://[[user]:password@]host[:port][,host[:port]...][/0][?options]
+   (rest: after the scheme): the seed nodes, in the redis+sentinel://
+   form; a cluster has database 0 only. */
+static int parse_cluster(const char *rest, url_parts *p)
+{
+    size_t alen = strcspn(rest, "/?");
+    const char *at, *hosts, *q;
+    int rc;
+    if ((rc = parse_userinfo(rest, alen, p, &at)) != PL_OK)
+        return rc;
+    hosts = at ? at + 1 : rest;
+    if (hosts == rest + alen)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
+                        "redis URL: no cluster nodes (redis+cluster://host:7000,"
+                        "host2:7001)");
+    if ((rc = decode(hosts, (size_t)(rest + alen - hosts), "cluster nodes",
+                     &p->cluster_nodes)) != PL_OK)
+        return rc;
+    rest += alen;
+    q = strchr(rest, '?');
+    if (*rest == '/') {
+        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
+        if (plen > 0 &&
+            (rc = parse_int(rest + 1, plen, 0, 0, "db (a cluster has db 0 only)",
+                            &p->db)) != PL_OK)
+            return rc;
+    }
+    return q ? parse_query(q + 1, p) : PL_OK;
+}
+
 /* [[user]:password@]host[:port] */
 static int parse_authority(const char *a, size_t len, url_parts *p)
 {
@@ -373,6 +406,12 @@ static int parse_url(const char *url, url_parts *p)
         p->tls = 1;
         return parse_sentinel(url + 18, p);
     }
+    if (strncmp(url, "redis+cluster://", 16) == 0)
+        return parse_cluster(url + 16, p);
+    if (strncmp(url, "rediss+cluster://", 17) == 0) {
+        p->tls = 1;
+        return parse_cluster(url + 17, p);
+    }
     if (strncmp(url, "redis-sentinel://", 17) == 0 ||
         strncmp(url, "sentinel://", 11) == 0)
         return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
@@ -401,7 +440,7 @@ static int parse_url(const char *url, url_parts *p)
         if (sep)
             return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                             "redis URL \"%s\": unknown scheme \"%.*s://\" "
-                            "(redis://, rediss://, redis+sentinel:// or unix://)", url, (int)(sep - url), url);
+                            "(redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)", url, (int)(sep - url), url);
         return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL \"%s\": no scheme (redis://host:port/db or "
                         "unix:///path)", url);
@@ -445,10 +484,18 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
                       "redis URL: username \"%s\" without a password", p.username);
     /* The URL says everything about the connection: what it leaves out
        is the default, not whatever the handle had before. */
+    /* What the cluster settings would refuse (a node list, a name with
+       no hash tag), before anything changed. */
+    if (rc == PL_OK)
+        rc = pl__redis_cluster_check(lock, p.cluster_nodes != NULL, p.cluster_nodes);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_cluster(lock, p.cluster_nodes != NULL);
     if (rc == PL_OK)
         rc = pl_redis_lock_set_sentinels(lock, p.sentinels);
     if (rc == PL_OK)
         rc = pl_redis_lock_set_sentinel_service(lock, p.service);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_cluster_nodes(lock, p.cluster_nodes);
     if (rc == PL_OK) {
         if (p.socket)
             rc = pl_redis_lock_set_unix_socket(lock, p.socket);

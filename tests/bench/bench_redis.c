@@ -42,11 +42,15 @@ static int cmp(const void *a, const void *b)
    ca.crt, client.crt and client.key (ci/lib/redis-tls.sh); the records
    get a _tls suffix. */
 static const char *tls_dir;
+/* PL_BENCH_CLUSTER=1: the port is a seed node of a Redis Cluster and the
+   lock is in cluster mode; the records get a _cluster suffix. */
+static int cluster;
 
 static void report(const char *name, double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp);
-    printf("%s%s %d %.1f %.1f\n", name, tls_dir ? "_tls" : "", n, v[n / 2] * 1e6,
+    printf("%s%s%s %d %.1f %.1f\n", name, tls_dir ? "_tls" : "",
+           cluster ? "_cluster" : "", n, v[n / 2] * 1e6,
            v[(int)((n - 1) * 0.99)] * 1e6);
     fflush(stdout);
 }
@@ -64,6 +68,8 @@ static pl_redis_lock *new_lock(const char *ch)
     if (pl_redis_lock_new(&l, ch, strlen(ch)) != PL_OK ||
         pl_redis_lock_set_host(l, "127.0.0.1", port) != PL_OK)
         die("new");
+    if (cluster && pl_redis_lock_set_cluster(l, 1) != PL_OK)
+        die("cluster mode");
     if (tls_dir) {
         char ca[512], cert[512], key[512];
         snprintf(ca, sizeof ca, "%s/ca.crt", tls_dir);
@@ -252,6 +258,7 @@ int main(int argc, char **argv)
     tls_dir = getenv("PL_BENCH_TLS_DIR");
     if (tls_dir && !*tls_dir)
         tls_dir = NULL;
+    cluster = getenv("PL_BENCH_CLUSTER") && !strcmp(getenv("PL_BENCH_CLUSTER"), "1");
     if (n < 1)
         n = 1;
     if (!strcmp(argv[2], "cycle"))

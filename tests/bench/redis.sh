@@ -44,6 +44,18 @@ if redis_tls_start bench >/dev/null; then
 else
   echo "redis bench: the TLS server did not start"; status=1
 fi
+# The same cycle and handoff in cluster mode on a three-master cluster of
+# its own (ci/lib/redis-cluster.sh), beside the standalone numbers above.
+# shellcheck source=../../ci/lib/redis-cluster.sh
+. ci/lib/redis-cluster.sh
+trap 'redis_server_stop; redis_tls_stop; redis_cluster_stop' EXIT
+if redis_cluster_start bench >/dev/null; then
+  PL_BENCH_CLUSTER=1 build/bench/bench_redis "${PL_TEST_CLUSTER_PORTS%% *}" cycle 2000 >> "$REC" || status=1
+  PL_BENCH_CLUSTER=1 build/bench/bench_redis "${PL_TEST_CLUSTER_PORTS%% *}" handoff 300 >> "$REC" || status=1
+  redis_cluster_stop
+else
+  echo "redis bench: the cluster did not start"; status=1
+fi
 if PY=$(bash ci/venv.sh 2> "$OUT/venv.log"); then
   "$PY" tests/bench/bench_redis_py.py "$PORT" redispy 2000 >> "$REC" || status=1
   "$PY" tests/bench/bench_redis_py.py "$PORT" reference 10 >> "$REC" || status=1
@@ -109,6 +121,8 @@ rows = [
     ('ours over TCP (the TLS server\'s plain port)', 'ours_cycle_tlsserver_tcp'),
     ('ours over TLS: acquire+release, uncontended', 'ours_cycle_tls'),
     ('ours over TLS: contended handoff', 'ours_handoff_tls'),
+    ('ours on Redis Cluster: acquire+release', 'ours_cycle_cluster'),
+    ('ours on Redis Cluster: contended handoff', 'ours_handoff_cluster'),
 ]
 print(f"   {'measurement':46} {'median us':>11} {'p99 us':>11} {'n':>6}")
 for label, key in rows:
@@ -132,6 +146,12 @@ if 'ours_handoff' in rec:
 if 'ours_cycle_tls' in rec and 'ours_cycle_tlsserver_tcp' in rec:
     r = rec['ours_cycle_tls'][1] / rec['ours_cycle_tlsserver_tcp'][1]
     checks.append((f'uncontended cycle TLS / TCP = {r:.2f}x', 'target <= 2x', r <= 2))
+if 'ours_cycle_cluster' in rec and 'ours_cycle' in rec:
+    r = rec['ours_cycle_cluster'][1] / rec['ours_cycle'][1]
+    checks.append((f'uncontended cycle cluster / standalone = {r:.2f}x', 'target <= 1.5x', r <= 1.5))
+if 'ours_handoff_cluster' in rec and 'ours_handoff' in rec:
+    r = rec['ours_handoff_cluster'][1] / rec['ours_handoff'][1]
+    checks.append((f'contended handoff cluster / standalone = {r:.2f}x', 'target <= 1.5x', r <= 1.5))
 if 'ours_killed' in rec:
     m = rec['ours_killed'][1] / 1000
     checks.append((f'SIGKILLed holder -> waiter median = {m:.1f} ms', 'target < 50 ms', m < 50))

@@ -312,3 +312,18 @@ def test_a_sentinel_master_pool_comes_across():
     h = cpl.RedisLock('api-sentinel',
                       url='redis+sentinel://s1:26379,s2/mymaster/1')._handle
     assert _c.pl_redis_lock_get_sentinels(h) == 's1:26379,s2'
+
+
+def test_a_cluster_url_sets_cluster_mode():
+    h = cpl.RedisLock('api-cluster',
+                      url='redis+cluster://:pw@n1:7000,[::1]:7001,n3')._handle
+    assert _c.pl_redis_lock_get_cluster(h) == 1
+    assert _c.pl_redis_lock_get_cluster_nodes(h) == 'n1:7000,[::1]:7001,n3'
+    assert _c.pl_redis_lock_get_password(h) == (None, 'pw')
+    # the URL says everything: a plain one leaves cluster mode
+    h2 = cpl.RedisLock('api-cluster', url='redis://127.0.0.1:6379')._handle
+    assert _c.pl_redis_lock_get_cluster(h2) == 0
+    with pytest.raises(cpl.exceptions.InvalidArgument, match='db'):
+        cpl.RedisLock('api-cluster', url='redis+cluster://n1:7000/1')
+    with pytest.raises(cpl.exceptions.InvalidArgument, match='hash tag'):
+        cpl.RedisLock('}api', url='redis+cluster://n1:7000')

@@ -177,6 +177,46 @@ static void tls_and_sentinel_urls(void **state)
     pl_redis_lock_free(l);
 }
 
+static void cluster_urls(void **state)
+{
+    pl_redis_lock *l = new_lock();
+    const char *s = NULL;
+    int v = -1;
+    (void)state;
+    assert_int_equal(pl_redis_lock_set_url(l, "redis+cluster://u:pw@n1:7000,[::1]:7001,n3/0"
+                                              "?socket_timeout=2"),
+                     PL_OK);
+    assert_int_equal(pl_redis_lock_get_cluster(l, &v), PL_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(pl_redis_lock_get_cluster_nodes(l, &s), PL_OK);
+    assert_string_equal(s, "n1:7000,[::1]:7001,n3");
+    expect_auth(l, "u", "pw");
+    assert_int_equal(pl_redis_lock_set_url(l, "rediss+cluster://n1"), PL_OK);
+    assert_int_equal(pl_redis_lock_get_tls(l, &v), PL_OK);
+    assert_int_equal(v, 1);
+    expect_refused(l, "redis+cluster://n1:7000/2", PL_ERR_INVALID_ARGUMENT, "db");
+    expect_refused(l, "redis+cluster:///0", PL_ERR_INVALID_ARGUMENT, "cluster nodes");
+    expect_refused(l, "redis+cluster://n1:x", PL_ERR_INVALID_ARGUMENT, "n1:x");
+    /* the refusals left the last good URL */
+    assert_int_equal(pl_redis_lock_get_cluster_nodes(l, &s), PL_OK);
+    assert_string_equal(s, "n1");
+    /* a plain URL leaves cluster mode */
+    assert_int_equal(pl_redis_lock_set_url(l, "redis://h"), PL_OK);
+    assert_int_equal(pl_redis_lock_get_cluster(l, &v), PL_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(pl_redis_lock_get_cluster_nodes(l, &s), PL_OK);
+    assert_null(s);
+    pl_redis_lock_free(l);
+    /* a name with no hash tag is refused, the handle unchanged */
+    assert_int_equal(pl_redis_lock_new(&l, "}x", 2), PL_OK);
+    expect_refused(l, "redis+cluster://n1", PL_ERR_INVALID_ARGUMENT, "hash tag");
+    assert_int_equal(pl_redis_lock_get_cluster_nodes(l, &s), PL_OK);
+    assert_null(s);
+    assert_int_equal(pl_redis_lock_get_cluster(l, &v), PL_OK);
+    assert_int_equal(v, 0);
+    pl_redis_lock_free(l);
+}
+
 static void malformed_urls_name_the_part(void **state)
 {
     pl_redis_lock *l = new_lock();
@@ -220,6 +260,7 @@ int main(void)
         cmocka_unit_test(query_options),
         cmocka_unit_test(unix_socket),
         cmocka_unit_test(tls_and_sentinel_urls),
+        cmocka_unit_test(cluster_urls),
         cmocka_unit_test(malformed_urls_name_the_part),
     };
     return cmocka_run_group_tests_name("redis_url", tests, NULL, NULL);

@@ -90,7 +90,7 @@ void print_usage(void)
         " -F, --no-fork            execute command without forking\n"
         "     --fcntl              use open file description locks (F_OFD_SETLK)\n"
         "     --verbose            increase verbosity\n"
-        "     --redis <url> <channel>  a Redis lock (a redis://, rediss://, redis+sentinel:// or unix:// URL)\n"
+        "     --redis <url> <channel>  a Redis lock (a redis://, rediss://, redis+sentinel://, redis+cluster:// or unix:// URL)\n"
         "     --fencing            draw a fencing token (PORTALOCK_FENCE)\n"
         "     --on-lost <signal>   signal for the command if the Redis lock is lost (TERM)\n"
         "     --semaphore <n>      take one of n slots (PORTALOCK_SLOT)\n"

@@ -369,6 +369,31 @@ def _check_redis_kwargs(kwargs: dict[str, typing.Any]) -> None:
     _refuse_unsupported(kwargs, bool(kwargs.get('ssl')))
 
 
+def _cluster_client_settings(client: typing.Any) -> dict[str, typing.Any]:
+    """A redis-py RedisCluster client: cluster mode on its startup nodes,
+    with their credentials and TLS settings (as redis_kwargs)."""
+    nm = client.nodes_manager
+    kwargs = dict(getattr(nm, 'connection_kwargs', None) or {})
+    hosts = []
+    for node in list(getattr(nm, 'startup_nodes', {}).values()):
+        host, port = str(node.host), int(node.port)
+        hosts.append(f'[{host}]:{port}' if ':' in host else f'{host}:{port}')
+    known = {'username', 'password', 'socket_timeout', 'socket_connect_timeout',
+             'ssl'} | {k for k in kwargs if k.startswith('ssl_')}
+    settings = {k: v for k, v in kwargs.items() if k in known}
+    tls = bool(kwargs.get('ssl'))
+    settings['ssl'] = tls
+    settings['_cluster_nodes'] = ','.join(hosts)
+    _refuse_unsupported(settings, tls)
+    if kwargs.get('credential_provider') is not None:
+        raise exceptions.Unsupported(
+            exceptions.LockException.LOCK_FAILED,
+            'RedisLock cannot use a credential_provider; pass username and '
+            'password instead',
+        )
+    return settings
+
+
 def _sentinel_pool_settings(pool: typing.Any, kwargs: dict[str, typing.Any],
                             tls: bool) -> dict[str, typing.Any]:
     """A redis-py Sentinel master pool (Sentinel(...).master_for(name)):
@@ -559,6 +584,10 @@ class RedisLock(utils.LockBase):
 
     def _connection_settings(self) -> dict[str, typing.Any]:
         if self.connection is not None:
+            mro = type(self.connection).__mro__
+            if any(c.__module__ + '.' + c.__name__ == 'redis.cluster.RedisCluster'
+                   for c in mro):
+                return _cluster_client_settings(self.connection)
             pool = getattr(self.connection, 'connection_pool', None)
             if pool is None:
                 raise exceptions.Unsupported(
@@ -593,6 +622,9 @@ class RedisLock(utils.LockBase):
         if s.get('_sentinel_service'):
             _c.pl_redis_lock_set_sentinels(h, s['_sentinels'])
             _c.pl_redis_lock_set_sentinel_service(h, s['_sentinel_service'])
+        if s.get('_cluster_nodes'):
+            _c.pl_redis_lock_set_cluster_nodes(h, s['_cluster_nodes'])
+            _c.pl_redis_lock_set_cluster(h, 1)
         if self.url is not None:  # the whole connection: it decides
             _c.pl_redis_lock_set_url(h, str(self.url))
 
