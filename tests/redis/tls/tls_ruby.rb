@@ -95,6 +95,7 @@ class TestRedisTLS < Minitest::Test
     waiter = rlock(ch, fail_when_locked: true)
     assert_raises(Portalocker::AlreadyLocked) { waiter.acquire }
     h.kill
+    assert_equal 9, $?.termsig, "the holder was not killed: #{$?.inspect}"
     t0 = monotonic
     waiter.acquire(timeout: 8, fail_when_locked: false)
     assert_operator monotonic - t0, :<, 7 # unavailable_timeout is 1 s; loose for a busy machine
