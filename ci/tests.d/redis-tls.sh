@@ -5,8 +5,11 @@
 # certificate, which the server requires), started once for the suite.
 # Runs the C suite (also under valgrind: nothing leaked on the failure
 # paths), the Python binding against redis-py and the reference
-# portalocker on the same TLS server, and the Ruby and Lua bindings' TLS
-# URL. A missing tool is a FAILURE, never a skip.
+# portalocker on the same TLS server, and the Ruby and Lua bindings over
+# rediss:// urls (contention with and a SIGKILLed holder in a second
+# process, a connection killed by the server as a lost lock, a wrong CA,
+# a wrong host name and a missing client certificate as connection
+# errors). A missing tool is a FAILURE, never a skip.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 

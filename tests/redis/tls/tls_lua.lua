@@ -81,8 +81,10 @@ local function try_in_child(ch)
 end
 
 -- A child lua5.4 that takes `ch` over TLS and holds it until its stdin (a
--- FIFO we hold open) ends: h:finish() ends it (the child releases),
--- h:kill() sends SIGKILL. timeout(1) bounds a stuck child.
+-- FIFO we hold open) ends: h.finish() ends it (the child releases),
+-- h.kill() sends SIGKILL; both return the child's output. timeout(1)
+-- bounds a stuck child; the runner kills what a failed test left behind.
+local live = {}
 local function holder(ch)
   local dir = os.tmpname()
   os.remove(dir)
@@ -103,6 +105,7 @@ local function holder(ch)
   local w = assert(io.open(fifo, "w")) -- meets the child's end of the FIFO
   local h = {}
   local function cleanup()
+    live[h] = nil
     if w then w:close(); w = nil end
     local rest = p:read("a")
     p:close()
@@ -114,10 +117,13 @@ local function holder(ch)
   local line = p:read("l") or ""
   h.pid = line:match("^held (%d+)$")
   if not h.pid then fail("holder did not hold: " .. line .. cleanup()) end
+  live[h] = true
   function h.finish() return cleanup() end
   function h.kill()
-    ok(os.execute("kill -KILL " .. h.pid), "kill")
-    return cleanup()
+    local sent = os.execute("kill -KILL " .. h.pid .. " 2>/dev/null")
+    local rest = cleanup()
+    ok(sent, "kill -KILL " .. h.pid .. " failed: " .. rest)
+    return rest
   end
   return h
 end
@@ -243,6 +249,7 @@ end)
 local passed, failed = 0, 0
 for _, t in ipairs(tests) do
   local good, err = xpcall(t.fn, function(e) return debug.traceback(tostring(e), 2) end)
+  for h in pairs(live) do pcall(h.kill) end
   collectgarbage()
   if good then
     passed = passed + 1
