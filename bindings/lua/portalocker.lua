@@ -703,8 +703,8 @@ end
 
 --- Publish the written file under its path: flush, fsync, link into place
 --- (never replacing an existing file). true, or nil + err (FileExists:
---- the path appeared meanwhile; the other file is untouched). The
---- temporary file is removed in every case.
+--- the path appeared meanwhile; the other file is untouched). A failed
+--- publication keeps the finished temporary file (err names it).
 function AtomicFile:commit()
   if self._done then
     raise(INVALID_STATE, "open_atomic: already committed or abandoned")

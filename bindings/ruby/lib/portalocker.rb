@@ -94,8 +94,9 @@ module Portalocker
     # when the block returns (also on break/throw). Never replaces an
     # existing file: FileExists (an Errno::EEXIST) when +path+ exists on
     # entry or appears before the end of the block. If the block raises,
-    # nothing is published. The temporary file is always removed. Returns
-    # the block's value.
+    # nothing is published and the temporary file is removed; when the
+    # publication fails, the finished temporary file is kept and the
+    # error names it. Returns the block's value.
     def open_atomic(path, binary: true)
       raise ArgumentError, "open_atomic needs a block" unless block_given?
 
