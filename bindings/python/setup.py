@@ -13,6 +13,7 @@ Makefile and the Ruby gem.
 
 import glob
 import os
+import shutil
 import subprocess
 
 from setuptools import Extension, setup
@@ -64,6 +65,11 @@ class SwigBuildExt(build_ext):
                '-outdir', proxy_dir, '-o', wrap, INTERFACE]
         subprocess.check_call(cmd)
         ext.sources = [wrap] + SOURCES
+        # README.md and LICENSE ship inside the package: `python -m
+        # cportalocker combine` embeds them in the file it writes.
+        for name, src in (('README.md', os.path.join(HERE, 'README.md')),
+                          ('LICENSE', os.path.join(ROOT, 'LICENSE'))):
+            shutil.copyfile(src, os.path.join(proxy_dir, name))
         super().build_extension(ext)
 
 

@@ -219,6 +219,10 @@ class PosixLocker(BaseLocker):
             raise exceptions.LockException(
                 exc_value, str(exc_value), fh=file_obj
             ) from exc_value
+        except EOFError as exc_value:  # fcntl.lockf on some NFS setups
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
 
     def unlock(self, file_obj: typing.Any) -> None:
         fd = self._get_fd(file_obj)
@@ -229,6 +233,10 @@ class PosixLocker(BaseLocker):
         try:
             self.locker(fd, LockFlags.UNBLOCK)
         except OSError as exc_value:
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
+        except EOFError as exc_value:
             raise exceptions.LockException(
                 exc_value, str(exc_value), fh=file_obj
             ) from exc_value

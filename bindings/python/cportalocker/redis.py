@@ -681,6 +681,37 @@ class RedisLock(utils.LockBase):
             ))
         return result
 
+    def check_or_kill_lock(self, connection: typing.Any, timeout: float) -> bool | None:
+        """Deprecated (as in the reference 4.2+): use `probe`.
+
+        Answers "is anybody holding this channel?": True when a holder
+        answered within ``timeout`` seconds, None otherwise (False is never
+        returned, as in the reference). Unlike the reference it never
+        reaps: a crashed holder is reaped inside `acquire`, under the
+        protocol's timeout rules. ``connection`` is accepted for the
+        reference's signature; the probe uses this lock's own settings.
+
+        Warns:
+            DeprecationWarning: always, naming `probe`.
+
+        Example::
+
+            >>> lock.check_or_kill_lock(connection, timeout=1)  # doctest: +SKIP
+            True
+        """
+        warnings.warn(
+            'check_or_kill_lock is deprecated and will be removed in '
+            'portalocker 5.0.0; use probe() for a read-only view of the '
+            'channel. Crashed holders are reaped inside acquire().',
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        try:
+            holders = self.probe(timeout)
+        except exceptions.LockException:
+            return None
+        return True if holders else None
+
     # -- loss --------------------------------------------------------------
 
     def _handle_loss(self) -> None:
@@ -738,3 +769,21 @@ class RedisLock(utils.LockBase):
             if self.__dict__.get('_held'):
                 self._held = False
                 _c.pl_redis_lock_release(self._handle)
+
+
+def __getattr__(name: str) -> typing.Any:
+    """``PubSubWorkerThread``: redis-py's pub/sub worker class, the name the
+    reference module exports (its worker subclasses it), for code that
+    names it in annotations. cportalocker's RedisLock runs no such thread:
+    the C core's holder thread answers the pings. Resolved on first use so
+    that redis-py stays optional (AttributeError without it)."""
+    if name == 'PubSubWorkerThread':
+        try:
+            from redis.client import PubSubWorkerThread
+        except ImportError:
+            raise AttributeError(
+                f'module {__name__!r} has no attribute {name!r} '
+                '(it is redis-py\'s class: install redis)'
+            ) from None
+        return PubSubWorkerThread
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -369,6 +369,11 @@ class Lock(LockBase):
         except OSError as exc:
             _with_filename(exc, self.filename)
             raise
+        except exceptions.BaseLockException as exc:
+            # Name the contended file, as the reference's exception does.
+            if exc.fh_name is None:
+                exc.fh_name = self.filename
+            raise
         return fd
 
     def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
@@ -667,10 +672,18 @@ class PidFileLock(TemporaryFileLock):
         except exceptions.AlreadyLocked as exc:
             holder_pid = self.read_pid()
             if holder_pid is None:
+                # Chain from the read error when the file could not be
+                # read at all (as the reference), else from the contention.
+                cause: BaseException = exc
+                try:
+                    with open(self.filename, 'rb'):
+                        pass
+                except OSError as read_error:
+                    cause = read_error
                 raise exceptions.AlreadyLocked(
                     'the lock is held but the holder PID could not be read, '
                     'refusing to report this process as the holder',
-                ) from exc
+                ) from cause
             return holder_pid
         return None
 
@@ -857,6 +870,62 @@ class BoundedSemaphore(LockBase):
         finally:
             guard.release()
 
+    def try_lock(self, filenames: typing.Sequence[Filename]) -> bool:
+        """Try each candidate file once; keep the first that locks.
+
+        One sweep without waiting (each file is locked with
+        ``fail_when_locked=True``), as the reference's ``try_lock``: a busy
+        file is skipped at once. `acquire` does not call it (the C core
+        picks the slot there), so overriding it does not change
+        `acquire`; `release` gives back a lock taken here.
+
+        Args:
+            filenames: the candidate files, tried in this order (e.g.
+                ``self.get_random_filenames()``).
+
+        Returns:
+            True when a file was locked (``self.lock`` is its `Lock`),
+            False when every candidate was taken (``self.lock`` unchanged).
+
+        Raises:
+            LockException: this object already holds a slot.
+            OSError: a candidate could not be opened (a missing
+                directory: FileNotFoundError); ``self.lock`` is unchanged.
+
+        Example::
+
+            >>> import tempfile
+            >>> sem = NamedBoundedSemaphore(2, directory=tempfile.mkdtemp())
+            >>> sem.try_lock(sem.get_filenames())
+            True
+            >>> sem.release()
+        """
+        if self.lock is not None or _c.pl_semaphore_slot(self._handle) >= 0:
+            raise exceptions.LockException('Already locked')
+        for filename in filenames:
+            lock = Lock(
+                filename, timeout=0, fail_when_locked=True,
+                mechanism=self.mechanism,
+            )
+            try:
+                lock.acquire()
+            except exceptions.AlreadyLocked:
+                continue
+            try:
+                with self._waiter:
+                    if self.lock is None:
+                        self.lock = lock
+                        return True
+            except BaseException:
+                if self.lock is lock:
+                    self.__dict__.pop('lock', None)
+                lock.release()
+                raise
+            # Another thread published a slot meanwhile.
+            lock.release()
+            raise exceptions.LockException('Already locked')
+        return False
+
     def _depth(self) -> int:
         return 1 if _c.pl_semaphore_slot(self._handle) >= 0 else 0
 
@@ -870,6 +939,9 @@ class BoundedSemaphore(LockBase):
         """Give the slot back; a no-op when none is held (also for a
         second release racing the first, or one from a signal handler)."""
         lock = self.__dict__.pop('lock', None)
+        if lock is not None and not isinstance(lock, _SlotLock):
+            lock.release()  # taken by try_lock: a plain Lock
+            lock = None
         if lock is None and _c.pl_semaphore_slot(self._handle) < 0:
             return
         with self._waiter:
@@ -908,14 +980,50 @@ class NamedBoundedSemaphore(BoundedSemaphore):
 def open_atomic(
     filename: Filename, binary: bool = True
 ) -> typing.Iterator[typing.IO[typing.Any]]:
-    """Write to a temporary file; publish it under ``filename`` on success.
+    """Write a new file atomically, never replacing an existing one.
 
-    Never replaces an existing file: FileExistsError when ``filename``
-    exists on entry or appears before the end of the block. The temporary
-    file is always removed.
+    A context manager yielding a temporary file in the destination's
+    directory (``.portalocker.<16 hex>.tmp``, created with mode 0666 less
+    the umask, as a plain ``open`` would; the directory is created if
+    missing). When the block ends normally the data is flushed, fsynced
+    and published under ``filename`` with a hard link (a check-then-rename
+    on filesystems without hard links), so readers see all of it or
+    nothing. The body may close the file itself.
+
+    Args:
+        filename: the destination (str or os.PathLike); a relative one is
+            anchored at entry.
+        binary: True (default): the file is opened ``'wb'``; False:
+            ``'w'`` (text, the locale's encoding).
+
+    Raises:
+        FileExistsError: ``filename`` exists on entry (the block does not
+            run), or appeared before the end of the block (the other file
+            is left untouched). ``filename`` is its ``filename``.
+        OSError: the temporary file could not be created, synced or
+            published.
+
+    Cleanup: if the block raises, nothing is published and the temporary
+    file is removed. If publication fails (for any reason) the finished
+    temporary file is kept and the error names it ("payload preserved at
+    ..."), as the reference does, so written data is never destroyed.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'data.bin')
+        >>> with open_atomic(path) as fh:
+        ...     written = fh.write(b'all or nothing')
+        >>> open(path, 'rb').read()
+        b'all or nothing'
     """
     path = pathlib.Path(filename).absolute()
-    handle = _c.pl_atomic_open(str(path))
+    name = str(path)
+    try:
+        handle = _c.pl_atomic_open(name)
+    except OSError as exc:
+        _with_filename(exc, name)
+        raise
     fh = open(_c.pl_atomic_fd(handle), 'wb' if binary else 'w', closefd=False)
     _set_name(fh, _c.pl_atomic_temp_path(handle))
     try:
@@ -924,4 +1032,8 @@ def open_atomic(
     except BaseException:
         del handle  # abandons: the temporary file is removed
         raise
-    _c.pl_atomic_commit(handle)
+    try:
+        _c.pl_atomic_commit(handle)
+    except OSError as exc:
+        _with_filename(exc, name)
+        raise
