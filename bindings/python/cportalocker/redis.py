@@ -395,6 +395,25 @@ class RedisLock(utils.LockBase):
     (so give every participant on a channel the same unavailable_timeout).
     A holder paused between a check and a write can still write after
     losing the lock: hand `fence_token` to the resource for that.
+
+    Defaults: timeout 5 s (`utils.DEFAULT_TIMEOUT`), check_interval 0.25 s,
+    fail_when_locked False, unavailable_timeout 1 s
+    (`DEFAULT_UNAVAILABLE_TIMEOUT`), flags EXCLUSIVE, redis_kwargs
+    `DEFAULT_REDIS_KWARGS`, on_lost None, interrupt_on_lost None,
+    self_check_interval None, fencing False.
+
+    Raises (constructor): TypeError for an unknown keyword;
+    ValueError for flags that are not exactly one of EXCLUSIVE/SHARED;
+    Unsupported for connection settings the C core cannot honour.
+
+    Example::
+
+        import redis
+        from cportalocker import RedisLock
+
+        with RedisLock('jobs', connection=redis.Redis()) as lock:
+            lock.ensure_held()   # LockLostError if revoked meanwhile
+            ...
     """
 
     DEFAULT_REDIS_KWARGS: typing.ClassVar[dict[str, typing.Any]] = dict(
@@ -609,10 +628,22 @@ class RedisLock(utils.LockBase):
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
     ) -> RedisLock:
-        """Acquire the lock; returns self. AlreadyLocked on contention or
-        timeout; LockException if this object already holds it;
-        InvalidState while another thread is inside acquire, release or
-        probe of this object."""
+        """Acquire the lock; returns self.
+
+        Args:
+            timeout, check_interval, fail_when_locked: override the
+                instance's values for this call (None: use them).
+
+        Raises:
+            AlreadyLocked: contention (fail_when_locked) or the timeout ran
+                out.
+            LockException: this object already holds the lock.
+            InvalidState: another thread is inside acquire, release or
+                probe of this object.
+            ConnectionError: the server cannot be reached (also redis-py's
+                ConnectionError).
+            Interrupted: a cancel ended the wait.
+        """
         with self._exclusive('acquire') as h:
             if self._held and not self._lost_event.is_set():
                 try:
@@ -644,10 +675,14 @@ class RedisLock(utils.LockBase):
         return self
 
     def release(self) -> None:
-        """Give up the lock. A loss is not an error here (``lost`` stays
-        True until the next acquire); a no-op when nothing is held.
-        InvalidState while another thread is inside acquire, release or
-        probe of this object."""
+        """Give up the lock (unsubscribe). A loss is not an error here
+        (``lost`` stays True until the next acquire); a no-op when nothing
+        is held.
+
+        Raises:
+            InvalidState: another thread is inside acquire, release or
+                probe of this object.
+        """
         with self._exclusive('release') as h:
             if not self._held:
                 return

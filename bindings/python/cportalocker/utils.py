@@ -614,9 +614,30 @@ class TemporaryFileLock(Lock):
 class PidFileLock(TemporaryFileLock):
     """Lock ``<filename>.lock`` and write this process's PID to ``filename``.
 
+    Args:
+        filename: the PID file (default ``'.pid'``); the lock is held on
+            the sidecar ``<filename>.lock``. Both exist only while held.
+        timeout: seconds to wait (default 5, `DEFAULT_TIMEOUT`).
+        check_interval: seconds between attempts (default 0.25).
+        fail_when_locked: default True: contention fails at once.
+        flags: lock flags (default EXCLUSIVE | NON_BLOCKING).
+        raise_on_release_error: keyword, default False: release() logs
+            unlink/unlock failures; True raises them.
+        mechanism: keyword: 'flock', 'posix', 'ofd', or None (LOCKER).
+
     As a context manager, entering never raises on contention: it gives
     None when this process took the lock and the holder's PID when it did
-    not. ``fail_closed()`` gives the strict context.
+    not; if the holder's PID cannot be read it raises AlreadyLocked rather
+    than report this process as the holder. ``fail_closed()`` gives the
+    strict context. ``acquire()`` raises AlreadyLocked with ``holder_pid``.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'app.pid')
+        >>> with PidFileLock(path) as holder:
+        ...     holder is None and PidFileLock(path).read_pid() == os.getpid()
+        True
     """
 
     _new = staticmethod(_c.pl_pidfile_lock_new)
@@ -658,12 +679,25 @@ class PidFileLock(TemporaryFileLock):
             raise
 
     def read_pid(self) -> int | None:
-        """The PID in the PID file, None if missing, empty or not a number."""
+        """The PID in the PID file, or None when it is missing, unreadable
+        or not a plain positive decimal number: ASCII digits between
+        optional whitespace only, so '+7', '-1', '0x10' or '1_000' are
+        None (as the reference: the result is fit for os.kill). It only
+        says who wrote the file; that process may have died since."""
         pid = _c.pl_lock_read_pid(self._handle)
         return pid if pid > 0 else None
 
     def fail_closed(self) -> contextlib.AbstractContextManager[None]:
-        """A context that raises AlreadyLocked (with holder_pid) on contention."""
+        """A context that enters only holding the lock: AlreadyLocked
+        (with ``holder_pid`` read from the file) on contention.
+
+        Example::
+
+            >>> import os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), 'app.pid')
+            >>> with PidFileLock(path).fail_closed():
+            ...     pass
+        """
         return _PidFileLockFailClosedContext(self)
 
     def __enter__(self) -> int | None:  # type: ignore[override]
@@ -759,9 +793,29 @@ class _SlotLock(Lock):
 class BoundedSemaphore(LockBase):
     """At most ``maximum`` holders across processes, using lock files.
 
-    Without an explicit name this is deprecated (DeprecationWarning); use
-    NamedBoundedSemaphore. ``mechanism`` ('flock', 'posix', 'ofd'; None:
-    ``cportalocker.portalocker.LOCKER`` at acquire time) locks the slots.
+    Slot ``n`` is the file ``directory / filename_pattern.format(name=name,
+    number=n)``; a holder keeps one of them locked.
+
+    Args:
+        maximum: the number of slots (holders at once).
+        name: the semaphore's name (default ``'bounded_semaphore'``:
+            deprecated, DeprecationWarning; use NamedBoundedSemaphore).
+        filename_pattern: default ``'{name}.{number:02d}.lock'``.
+        directory: default ``tempfile.gettempdir()``.
+        timeout: seconds `acquire` waits for a free slot (default 5).
+        check_interval: seconds between sweeps (default 0.25).
+        fail_when_locked: default True: `acquire` raises AlreadyLocked
+            when no slot frees up in time (False: returns None).
+        mechanism: keyword: 'flock', 'posix', 'ofd', or None
+            (``cportalocker.portalocker.LOCKER`` at acquire time).
+
+    Example::
+
+        >>> import tempfile
+        >>> sem = NamedBoundedSemaphore(2, directory=tempfile.mkdtemp())
+        >>> with sem:
+        ...     sem.lock is not None
+        True
     """
 
     # A class default: release() claims the instance's in one atomic step.
@@ -805,14 +859,17 @@ class BoundedSemaphore(LockBase):
             )
 
     def get_filenames(self) -> typing.Sequence[pathlib.Path]:
+        """Every slot's file, in slot order."""
         return [self.get_filename(n) for n in range(self.maximum)]
 
     def get_random_filenames(self) -> typing.Sequence[pathlib.Path]:
+        """Every slot's file, shuffled (for `try_lock`)."""
         filenames = list(self.get_filenames())
         random.shuffle(filenames)
         return filenames
 
     def get_filename(self, number: int) -> pathlib.Path:
+        """Slot ``number``'s file: ``directory / filename_pattern``."""
         return pathlib.Path(self.directory) / self.filename_pattern.format(
             name=self.name, number=number
         )
@@ -823,7 +880,21 @@ class BoundedSemaphore(LockBase):
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
     ) -> Lock | None:
-        """Take a free slot: its Lock, or None (timeout, fail_when_locked off)."""
+        """Take a free slot and return its `Lock` (also ``self.lock``).
+
+        Args:
+            timeout, check_interval, fail_when_locked: override the
+                instance's values for this call (None: use them).
+
+        Returns:
+            The slot's Lock, or None when no slot freed up in time and
+            fail_when_locked is False.
+
+        Raises:
+            AlreadyLocked: no free slot in time (fail_when_locked True).
+            LockException: this object already holds a slot.
+            Interrupted: `cancel` ended the wait.
+        """
         if self.lock is not None:
             raise exceptions.LockException('Already locked')
         fwl = coalesce(fail_when_locked, self.fail_when_locked)
@@ -954,7 +1025,18 @@ class BoundedSemaphore(LockBase):
 
 
 class NamedBoundedSemaphore(BoundedSemaphore):
-    """A BoundedSemaphore with a (random, when not given) name."""
+    """A BoundedSemaphore whose name is ``name`` or, when None (the
+    default), ``'bounded_semaphore.<random number>'``: processes that
+    should share the semaphore pass the same name. Arguments otherwise as
+    `BoundedSemaphore`.
+
+    Example::
+
+        >>> import tempfile
+        >>> sem = NamedBoundedSemaphore(1, 'jobs', directory=tempfile.mkdtemp())
+        >>> slot = sem.acquire()
+        >>> sem.release()
+    """
 
     def __init__(
         self,
