@@ -354,3 +354,22 @@ def test_build_tree_ships_readme_and_license():
 
 def test_utils_open_atomic_is_the_package_one():
     assert utils.open_atomic is cpl.open_atomic
+
+
+@pytest.mark.parametrize('interrupt', [KeyboardInterrupt, SystemExit])
+def test_try_lock_interrupted_after_the_slot_lock_gives_it_back(workdir, monkeypatch, interrupt):
+    sem = cpl.NamedBoundedSemaphore(1, name='i', directory=str(workdir), timeout=0)
+    real_acquire = utils.Lock.acquire
+
+    def interrupted(self, *args, **kwargs):
+        real_acquire(self, *args, **kwargs)
+        raise interrupt('a signal right after the slot lock')
+
+    monkeypatch.setattr(utils.Lock, 'acquire', interrupted)
+    with pytest.raises(interrupt) as info:
+        sem.try_lock(sem.get_filenames())
+    monkeypatch.undo()
+    assert info.traceback is not None and sem.lock is None  # frame still pinned
+    other = cpl.NamedBoundedSemaphore(1, name='i', directory=str(workdir), timeout=0)
+    assert other.acquire() is not None
+    other.release()

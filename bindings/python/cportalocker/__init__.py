@@ -104,7 +104,6 @@ __all__ = [
     'RedisLock',
     'TemporaryFileLock',
     'lock',
-    'install_as_portalocker',
     'open_atomic',
     'unlock',
 ]

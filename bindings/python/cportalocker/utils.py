@@ -978,20 +978,25 @@ class BoundedSemaphore(LockBase):
                 filename, timeout=0, fail_when_locked=True,
                 mechanism=self.mechanism,
             )
+            published = False
             try:
-                lock.acquire()
-            except exceptions.AlreadyLocked:
-                continue
-            try:
+                try:
+                    lock.acquire()
+                except exceptions.AlreadyLocked:
+                    continue
                 with self._waiter:
                     if self.lock is None:
                         self.lock = lock
-                        return True
+                        published = True
             except BaseException:
-                if self.lock is lock:
+                # Also an interrupt right after the slot was locked: give
+                # it back rather than strand it on this frame's local.
+                if self.__dict__.get('lock') is lock:
                     self.__dict__.pop('lock', None)
                 lock.release()
                 raise
+            if published:
+                return True
             # Another thread published a slot meanwhile.
             lock.release()
             raise exceptions.LockException('Already locked')
