@@ -147,10 +147,10 @@ PL_EXPORT pl_status pl_atomic_commit(pl_atomic_file *f)
         if (err == EEXIST)
             return pl__fail(PL_ERR_EXISTS, err,
                             "'%s' appeared while it was being written; it was "
-                            "left untouched (payload kept at '%s')",
+                            "left untouched (payload preserved at %s)",
                             f->path, f->temp_path);
         return pl__fail(pl__code_for_errno(err, PL_ERR_IO), err,
-                        "cannot publish '%s': %s (payload kept at '%s')",
+                        "cannot publish '%s': %s (payload preserved at %s)",
                         f->path, pl__os_strerror(err, buf, sizeof buf),
                         f->temp_path);
     }

@@ -373,3 +373,35 @@ def test_try_lock_interrupted_after_the_slot_lock_gives_it_back(workdir, monkeyp
     other = cpl.NamedBoundedSemaphore(1, name='i', directory=str(workdir), timeout=0)
     assert other.acquire() is not None
     other.release()
+
+
+@pytest.mark.parametrize('obj', [
+    cpl.open_atomic, cpl.lock, cpl.PidFileLock, cpl.PidFileLock.fail_closed,
+    cpl.BoundedSemaphore, cpl.BoundedSemaphore.try_lock, cpl.NamedBoundedSemaphore,
+    exceptions.BaseLockException,
+], ids=lambda o: o.__qualname__)
+def test_docstring_examples_run(obj, workdir):
+    import doctest
+
+    doc = obj.__doc__ or ''
+    for needed in ('Example',):
+        assert needed in doc, f'{obj.__qualname__}: no {needed}'
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(obj, obj.__qualname__, globs=vars(utils) | vars(cpl.portalocker))
+    assert tests and tests[0].examples, f'{obj.__qualname__}: no runnable example'
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0
+
+
+@pytest.mark.parametrize('obj', [
+    cpl.lock, cpl.unlock, cpl.open_atomic, cpl.PidFileLock, cpl.BoundedSemaphore,
+    cpl.BoundedSemaphore.acquire, cpl.BoundedSemaphore.try_lock, cpl.RedisLock,
+    cpl.RedisLock.acquire, cpl.install_as_portalocker,
+], ids=lambda o: o.__qualname__)
+def test_public_docstrings_document_arguments_and_errors(obj):
+    doc = obj.__doc__ or ''
+    assert 'Raises' in doc or 'raises nothing' in doc, obj.__qualname__
+    assert 'Example' in doc or obj in (cpl.unlock, cpl.BoundedSemaphore.acquire,
+                                       cpl.RedisLock.acquire), obj.__qualname__

@@ -629,7 +629,12 @@ class PidFileLock(TemporaryFileLock):
     None when this process took the lock and the holder's PID when it did
     not; if the holder's PID cannot be read it raises AlreadyLocked rather
     than report this process as the holder. ``fail_closed()`` gives the
-    strict context. ``acquire()`` raises AlreadyLocked with ``holder_pid``.
+    strict context.
+
+    Raises:
+        AlreadyLocked: from ``acquire()`` on contention, with
+            ``holder_pid`` (the PID in the file) when it can be read.
+        OSError: the files cannot be created (a missing directory).
 
     Example::
 
@@ -808,6 +813,10 @@ class BoundedSemaphore(LockBase):
             when no slot frees up in time (False: returns None).
         mechanism: keyword: 'flock', 'posix', 'ofd', or None
             (``cportalocker.portalocker.LOCKER`` at acquire time).
+
+    Raises:
+        InvalidArgument: a bad ``maximum``, pattern or ``mechanism``
+            (also a ValueError). `acquire` documents its own errors.
 
     Example::
 
