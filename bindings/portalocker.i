@@ -495,6 +495,8 @@ pl_status pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
                                            (void *)(intptr_t)token);
 }
 %}
+/* The C fast path of cportalocker.utils.Lock (acquire, release, with). */
+%include "python/lock_fast_path.i"
 #endif /* SWIGPYTHON */
 
 /* ------------------------------------------------------------------ */

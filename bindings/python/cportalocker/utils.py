@@ -41,21 +41,25 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import errno
+import fcntl
 import io
 import logging
 import math
 import os
 import pathlib
 import random
+import stat
 import sys
 import tempfile
 import threading
+import time
 import typing
 import warnings
 import weakref
 
 from . import _portalocker_c as _c
-from . import constants, exceptions
+from . import constants, exceptions, types
 from . import portalocker as _pl
 
 logger = logging.getLogger(__name__)
@@ -154,8 +158,63 @@ def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
             raw.name = name
 
 
-class LockBase(abc.ABC):  # noqa: B024
-    """timeout / check_interval / fail_when_locked and the context protocol."""
+#: What a Lock's acquire returns (its file object), by mode: IO[str] for
+#: text modes, IO[bytes] for binary ones (see the overloads of
+#: Lock.__init__). A bare ``Lock`` annotation is ``Lock[IO[str]]``.
+AcquireReturnT = typing.TypeVar('AcquireReturnT')
+if typing.TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    IOT = _TypeVarWithDefault('IOT', bound=typing.IO[typing.Any], default=typing.IO[str])
+else:
+    IOT = typing.TypeVar('IOT', bound=typing.IO[typing.Any])
+
+
+def _chain_release_error(exc_value: BaseException, release_error: BaseException) -> None:
+    """``with lock:`` whose block raised and whose release failed too: the
+    block's exception propagates, with the release error as its
+    ``__context__`` and a note saying so (as the reference does).
+
+    The release error was raised while ``exc_value`` was being handled,
+    so its own context chain may already lead back to ``exc_value``; those
+    links are cut first, or the chain would be a cycle."""
+    release_error.__context__ = exc_value.__context__
+    link: BaseException | None = release_error
+    for _ in range(10):  # a deeper chain is not worth walking
+        if link is None:
+            break
+        if link.__context__ is exc_value:
+            link.__context__ = None
+        link = link.__cause__ or link.__context__
+    exc_value.__context__ = release_error
+    add_note = getattr(exc_value, 'add_note', None)  # Python 3.11+
+    if add_note is not None:
+        with contextlib.suppress(Exception):
+            add_note('portalocker release failed; see exception context')
+
+
+class LockBase(abc.ABC, typing.Generic[AcquireReturnT]):  # noqa: B024
+    """The base of every lock: the retry policy and the context protocol.
+
+    Subclasses implement `acquire` and `release`; ``with lock:`` then
+    acquires on entry (binding what `acquire` returns) and releases on
+    exit. Generic over what `acquire` returns: ``LockBase[int]``,
+    ``Lock[typing.IO[bytes]]``.
+
+    Args:
+        timeout: seconds `acquire` keeps retrying a lock held elsewhere
+            (None: `DEFAULT_TIMEOUT`, 5). The first attempt is always made,
+            so 0 means "try once"; ``math.inf`` waits until it is free.
+        check_interval: seconds between attempts while waiting (None:
+            `DEFAULT_CHECK_INTERVAL`, 0.25). The C core also wakes as soon
+            as the holder closes the file.
+        fail_when_locked: give up after the first attempt (None:
+            `DEFAULT_FAIL_WHEN_LOCKED`, False).
+
+    A bool for ``timeout`` or ``check_interval`` means 1 or 0 and warns
+    (DeprecationWarning), as the reference does. Each of the three is also
+    a per-call argument of `acquire`, which wins when it is not None.
+    """
 
     timeout: float
     check_interval: float
@@ -185,17 +244,27 @@ class LockBase(abc.ABC):  # noqa: B024
         timeout: float | None = None,
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
-    ) -> typing.Any: ...
+    ) -> AcquireReturnT:
+        """Take the lock (see the subclasses); the arguments override the
+        attributes of the same names for this call.
+
+        Raises:
+            AlreadyLocked: held elsewhere for the whole timeout, or at the
+                first attempt with fail_when_locked.
+            LockException: the lock call failed for another reason.
+        """
 
     @abc.abstractmethod
-    def release(self) -> None: ...
+    def release(self) -> None:
+        """Give the lock back; a no-op when nothing is held."""
 
     def _depth(self) -> int:
         """How many times this object holds its lock (for the rollback
         of an acquire that an exception interrupted)."""
         return 0
 
-    def __enter__(self) -> typing.Any:
+    def __enter__(self) -> AcquireReturnT:
+        """``with lock as x:``: ``x`` is what `acquire` returns."""
         depth = self._depth()
         try:
             return self.acquire()
@@ -207,43 +276,178 @@ class LockBase(abc.ABC):  # noqa: B024
                 self.release()
             raise
 
-    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> None:
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> bool | None:
+        """Release; the block's exception (if any) propagates."""
         self.release()
+        return None
 
     def __delete__(self, instance: object) -> None:
+        """``del owner.lock`` of a lock stored as a class attribute releases it."""
         self.release()
 
 
-class Lock(LockBase):
-    """Open ``filename`` and hold a lock on it (the reference's Lock).
+#: Subclass hooks of the reference's Lock (see Lock): overriding one makes
+#: the subclass take the Python path that calls them.
+_HOOKS = ('_get_fh', '_get_lock', '_prepare_fh')
+#: Instance attributes the C fast path reads straight from the instance
+#: dict: a subclass that makes one a class attribute (a property, ...)
+#: takes the Python path, which reads them as attributes.
+_FAST_ATTRS = (
+    'fh', '_waiter', '_handle', 'mechanism', 'timeout', 'check_interval',
+    'fail_when_locked', 'mode', 'file_open_kwargs', 'filename',
+)
+#: The plain subclasses of Lock (the C fast path's own check).
+_FAST_TYPES: set[type] = set()
 
-    ``mechanism``: 'flock', 'posix' (fcntl record locks: per process,
-    dropped when this process closes any descriptor of the file) or 'ofd'
-    (Linux open-file-description locks); None follows
-    ``cportalocker.portalocker.LOCKER`` at each acquire. It is a keyword of
-    this binding: unlike the reference, ``mechanism`` is not passed to
-    open() with the other ``**file_open_kwargs``.
+
+def _regular_file_opener(path: str, flags: int) -> int:
+    """open()'s opener for the subclass-hook path: like the C core, never
+    block opening a FIFO and refuse anything but a regular file."""
+    def refuse() -> exceptions.LockException:
+        return exceptions.LockException(
+            exceptions.LockException.LOCK_FAILED,
+            f"cannot lock '{path}': not a regular file",
+        )
+
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO without a reader
+            raise refuse() from exc
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refuse()
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class Lock(LockBase[IOT]):
+    """Open ``filename`` and lock it; the reference's ``portalocker.Lock``.
+
+    ``acquire()`` (or ``with``) opens the file, locks it, retrying until
+    ``timeout``, and returns the open file object; ``release()`` (or the
+    end of the ``with`` block) flushes and closes it and unlocks. The file
+    stays behind. Locks are per open file: two Lock objects on one path
+    exclude each other, also in one process. Generic over the file object:
+    ``Lock(p)`` is ``Lock[IO[str]]``, ``Lock(p, 'rb')`` ``Lock[IO[bytes]]``.
+
+    Args:
+        filename: the file to lock (str, bytes or os.PathLike), made
+            absolute once here. A NUL byte is a ValueError; a FIFO or
+            other non-regular file is refused when acquiring.
+        mode: open() mode (default ``'a'``). A mode with ``'w'`` truncates
+            only once the lock is held (the object's ``mode`` shows it
+            with ``'a'``), then writes at the seek position as ``'w'`` does.
+        timeout: see `LockBase` (None: 5 s).
+        check_interval: see `LockBase` (0.25 s).
+        fail_when_locked: see `LockBase` (False).
+        flags: `LockFlags` (default ``EXCLUSIVE | NON_BLOCKING``;
+            ``SHARED`` for a read lock; without ``NON_BLOCKING`` acquire
+            waits until free and a timeout warns that it has no effect).
+        raise_on_release_error: release() raises unlock/close failures
+            instead of logging them (default False).
+        mechanism: ``'flock'``, ``'posix'`` (fcntl record locks) or
+            ``'ofd'`` (Linux open file description locks); None (default)
+            follows ``cportalocker.portalocker.LOCKER`` at each acquire.
+            A keyword of this binding, never passed to open().
+        **file_open_kwargs: passed to open() (``encoding``, ``newline``,
+            ``buffering``, ...).
+
+    Raises:
+        ValueError: a NUL byte in ``filename``, or a mode the C core
+            refuses (`exceptions.InvalidArgument`).
+
+    Example:
+        >>> import cportalocker as portalocker
+        >>> with portalocker.Lock('somefile', 'w', timeout=1) as fh:
+        ...     _ = fh.write('only one process writes this at a time')
+
+    Subclass hooks, as in the reference: ``_get_fh()`` (open the file
+    object), ``_get_lock(fh)`` (lock it) and ``_prepare_fh(fh)`` (truncate
+    for ``'w'``). A subclass that overrides one of them gets a Lock that
+    calls them (locking with ``portalocker.lock`` and waiting in Python);
+    plain Lock objects open and lock in the C core, which calls none of
+    them. TemporaryFileLock and PidFileLock cannot honour them (the C core
+    creates, checks and removes their files): overriding one there is a
+    TypeError when the class is defined.
+
+    Threads: one object may be shared (its calls are serialised; a thread
+    that finds it busy waits at most its timeout), but the lock is held by
+    the object, not by a thread. The file object keeps the lock alive: a
+    Lock object that is garbage collected while ``fh`` lives leaves the
+    file locked (and ``fh`` usable) until ``fh`` goes too.
     """
 
     _new = staticmethod(_c.pl_lock_new)
     _mode_settable = True
-    # what open() chose on the first acquire (see _learn_open)
-    _fast_mode: str | None = None
-    _fast_buffering = -1
-    _fast_encoding: str | None = None
-
+    #: Whether this class calls the subclass hooks (set per subclass).
+    _hooked = False
+    #: RLock's count on the hook path.
+    _hooked_count = 0
+    _timeout_warned = False
     # A class default, so that release() can claim the instance's file
-    # object in one atomic step (vars(self).pop) and leave None behind.
-    fh: typing.IO[typing.Any] | None = None
+    # object in one atomic step (a dict pop) and leave None behind.
+    fh: IOT | None = None
     filename: str
     mode: str
     truncate: bool
     file_open_kwargs: dict[str, typing.Any]
+    mechanism: str | None
+
+    @typing.overload
+    def __init__(
+        self: Lock[typing.IO[str]],
+        filename: Filename | bytes,
+        mode: types.TextMode = 'a',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+        mechanism: str | None = None,
+        **file_open_kwargs: typing.Any,
+    ) -> None: ...
+
+    @typing.overload
+    def __init__(
+        self: Lock[typing.IO[bytes]],
+        filename: Filename | bytes,
+        mode: types.BinaryMode,
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+        mechanism: str | None = None,
+        **file_open_kwargs: typing.Any,
+    ) -> None: ...
+
+    # A mode that is not a literal where the Lock is made: IO[Any].
+    @typing.overload
+    def __init__(
+        self: Lock[typing.IO[typing.Any]],
+        filename: Filename | bytes,
+        mode: types.Mode | str,
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        raise_on_release_error: bool = False,
+        mechanism: str | None = None,
+        **file_open_kwargs: typing.Any,
+    ) -> None: ...
 
     def __init__(
         self,
-        filename: Filename,
-        mode: str = 'a',
+        filename: Filename | bytes,
+        mode: types.Mode | str = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
@@ -253,57 +457,91 @@ class Lock(LockBase):
         mechanism: str | None = None,
         **file_open_kwargs: typing.Any,
     ) -> None:
-        self._init(
-            filename, mode, timeout, check_interval, fail_when_locked, flags,
-            raise_on_release_error=raise_on_release_error, mechanism=mechanism,
-            **file_open_kwargs,
-        )
-
-    def _init(
-        self,
-        filename: Filename,
-        mode: str,
-        timeout: float | None,
-        check_interval: float,
-        fail_when_locked: bool,
-        flags: constants.LockFlags,
-        *,
-        raise_on_release_error: bool,
-        mechanism: str | None = None,
-        **file_open_kwargs: typing.Any,
-    ) -> None:
-        # The C core gets the real mode ('w' truncates once locked); the
-        # Python object is opened with 'a' so Python never truncates.
+        """Configure the lock; nothing is opened or locked yet (see the
+        class for the arguments)."""
+        # Written out flat (no helper calls where a test does): a new Lock
+        # per `with` is the common idiom, and this runs each time.
         c_mode = mode
-        self.truncate = 'w' in mode
-        if self.truncate:
+        if 'w' in mode:
+            # The C core gets 'w' (truncates once locked); the Python
+            # file object is opened with 'a' so Python never truncates.
+            self.truncate = True
             mode = mode.replace('w', 'a')
+        else:
+            self.truncate = False
         # str, bytes or os.PathLike, as open() takes them (the C call
-        # encodes with os.fsencode; a NUL byte is a ValueError).
-        self.filename = os.path.abspath(os.fspath(filename))
+        # encodes with os.fsencode; a NUL byte is a ValueError). An
+        # absolute str that abspath would not change skips it.
+        if (
+            filename.__class__ is not str or filename[:1] != '/'  # type: ignore[union-attr,index]
+            or '/.' in filename or '//' in filename or filename[-1:] == '/'  # type: ignore[operator,index]
+        ):
+            filename = os.path.abspath(os.fspath(filename))
+        self.filename = filename  # type: ignore[assignment]
         self.mode = mode
         self.file_open_kwargs = file_open_kwargs
-        self._timeout_warned = False
-        self._waiter = threading.RLock()
-        self._handle = self._new(self.filename)
-        _instances.add(self)
+        self._waiter = _Guard()
+        self._handle = handle = self._new(filename)
         if mechanism is not None:
             _pl.mechanism_value(mechanism)  # InvalidArgument now, not at acquire
         self.mechanism = mechanism
-        if self._mode_settable:
-            _c.pl_lock_set_mode(self._handle, c_mode)
-        self.flags = flags
+        if c_mode != 'a' and self._mode_settable:
+            _c.pl_lock_set_mode(handle, c_mode)
+        if flags is not LOCK_METHOD:
+            self.flags = flags
         if raise_on_release_error:
             self.raise_on_release_error = raise_on_release_error
         if timeout is None:
             timeout = DEFAULT_TIMEOUT
-        else:
+        elif flags is not LOCK_METHOD:
             self._warn_blocking_timeout(timeout)
-        super().__init__(timeout, check_interval, fail_when_locked)
+        if timeout.__class__ is bool or check_interval.__class__ is bool:
+            LockBase.__init__(self, timeout, check_interval, fail_when_locked)
+            return
+        self.timeout = timeout
+        self.check_interval = DEFAULT_CHECK_INTERVAL if check_interval is None else check_interval
+        self.fail_when_locked = (
+            DEFAULT_FAIL_WHEN_LOCKED if fail_when_locked is None else fail_when_locked
+        )
+
+    def _init(self, filename: Filename | bytes, mode: str, *args: typing.Any, **kwargs: typing.Any) -> None:
+        """Lock's constructor body, for subclasses (the overloaded
+        __init__ cannot be called through super() in typed code)."""
+        Lock.__init__(self, filename, mode, *args, **kwargs)  # type: ignore[arg-type]
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks = [n for n in _HOOKS if getattr(cls, n) is not getattr(Lock, n)]
+        if hooks:
+            kind = next(
+                (k for k in ('PidFileLock', 'TemporaryFileLock')
+                 if any(b.__name__ == k and b.__module__ == __name__ for b in cls.__mro__)),
+                None,
+            )
+            if kind is not None:
+                raise TypeError(
+                    f'{cls.__qualname__} overrides {", ".join(hooks)}: a {kind} '
+                    'cannot honour these hooks (the C core creates, checks and '
+                    'removes its file, and never calls them); subclass '
+                    'cportalocker.Lock or RLock for hooks'
+                )
+            cls._hooked = True
+        # `with` must call an overridden acquire/release (the fast
+        # __enter__/__exit__ would not).
+        if cls.acquire is not Lock.acquire and '__enter__' not in cls.__dict__:
+            cls.__enter__ = Lock._enter_py  # type: ignore[method-assign,assignment]
+        if cls.release is not Lock.release and '__exit__' not in cls.__dict__:
+            cls.__exit__ = Lock._exit_py  # type: ignore[method-assign]
+        mro = cls.__mro__
+        own = mro[: mro.index(Lock)]
+        if not cls._hooked and not any(n in c.__dict__ for c in own for n in _FAST_ATTRS):
+            _FAST_TYPES.add(cls)
+        else:
+            _FAST_TYPES.discard(cls)
 
     @property
     def flags(self) -> constants.LockFlags:
-        """The lock flags (kept by the C handle)."""
+        """The lock flags (kept by the C handle, which checks them when set)."""
         return constants.LockFlags(_c.pl_lock_get_flags(self._handle))
 
     @flags.setter
@@ -358,14 +596,7 @@ class Lock(LockBase):
         ci = self.check_interval if check_interval is None else check_interval
         fwl = self.fail_when_locked if fail_when_locked is None else fail_when_locked
         try:
-            fd: int = _c.pl_lock_acquire_with(
-                self._handle,
-                t if (t.__class__ is float or t.__class__ is int) and t >= 0
-                else _seconds(t),
-                ci if (ci.__class__ is float or ci.__class__ is int) and ci >= 0
-                else _seconds(ci),
-                1 if fwl else 0,
-            )
+            fd: int = _c.pl_lock_acquire_with(self._handle, _seconds(t), _seconds(ci), 1 if fwl else 0)
         except OSError as exc:
             _with_filename(exc, self.filename)
             raise
@@ -376,71 +607,59 @@ class Lock(LockBase):
             raise
         return fd
 
-    def _wrap_fd(self, fd: int) -> typing.IO[typing.Any]:
-        kwargs = self.file_open_kwargs
+    def _wrap_fd(self, fd: int) -> IOT:
+        """The file object over the C handle's descriptor (which it keeps
+        alive: ``fh._cportalocker_handle``), named by the path."""
         try:
-            if self._fast_mode is self.mode and not kwargs:
-                # open() with what it chose the first time, positionally
-                # (the cheapest call): see _learn_open.
-                fh = open(fd, self.mode, self._fast_buffering,
-                          self._fast_encoding, None, None, False)
-                fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
-                if fh.__class__ is io.TextIOWrapper:  # the common case, inline
-                    fh.buffer.raw.name = self.filename
-                    return fh
-            else:
-                fh = open(fd, self.mode, closefd=False, **kwargs)
-                # The descriptor belongs to the C handle: the file object
-                # keeps it (and the lock) alive while it lives.
-                fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
-                if not kwargs:
-                    self._learn_open(fh)
+            fh = open(fd, self.mode, closefd=False, **self.file_open_kwargs)
+            fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
+            _set_name(fh, self.filename)
         except BaseException:
             _c.pl_lock_release(self._handle)
             raise
-        _set_name(fh, self.filename)
-        return fh
+        return typing.cast(IOT, fh)
 
-    def _learn_open(self, fh: typing.Any) -> None:
-        """Remember what open() chose for this file (buffer size, text
-        encoding), so later acquisitions in the same mode pass them and
-        open() skips its isatty() probe (a system call) and the locale
-        lookup: about 0.8 us of a ~11 us cycle. Not for a tty (line
-        buffered)."""
-        if getattr(fh, 'line_buffering', False):
-            return
-        raw = getattr(getattr(fh, 'buffer', fh), 'raw', None)
-        size = getattr(raw, '_blksize', 0)
-        if not isinstance(size, int) or size <= 1:
-            return
-        self._fast_buffering = size
-        self._fast_encoding = fh.encoding if isinstance(fh, io.TextIOWrapper) else None
-        self._fast_mode = self.mode
+    if typing.TYPE_CHECKING:
+        def acquire(
+            self,
+            timeout: float | None = None,
+            check_interval: float | None = None,
+            fail_when_locked: bool | None = None,
+        ) -> IOT: ...
 
-    def acquire(
+        def release(self) -> None: ...
+
+        def __enter__(self) -> IOT: ...
+
+        def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> bool | None: ...
+
+    # acquire, release, __enter__ and __exit__ are the C fast path's
+    # (lock_fast_path.i, set after the class); it calls these for the
+    # cases it does not take, and they are what it does.
+
+    def _acquire_py(
         self,
         timeout: float | None = None,
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
-    ) -> typing.IO[typing.Any]:
-        """Lock and return the file object (the same one while held)."""
+    ) -> IOT:
+        """acquire() in Python: every case the C fast path leaves."""
+        if self._hooked:
+            return self._acquire_hooked(timeout, check_interval, fail_when_locked)
         if timeout is not None:
             self._warn_blocking_timeout(timeout)
         fh = self.fh
         if fh:
             return fh
         guard = self._waiter
-        # not `with`: this runs on every cycle
         if not guard.acquire(False):
             _take_guard(guard, self.timeout if timeout is None else timeout)
         mine = False
         try:
             if self.fh:
-                return self.fh
+                return self.fh  # type: ignore[return-value]
             mine = True
-            fh = self.fh = self._wrap_fd(
-                self._c_acquire(timeout, check_interval, fail_when_locked)
-            )
+            fh = self.fh = self._wrap_fd(self._c_acquire(timeout, check_interval, fail_when_locked))
             return fh
         except BaseException:
             # Also an exception that arrived once the lock was taken (a
@@ -451,11 +670,169 @@ class Lock(LockBase):
         finally:
             guard.release()
 
+    def _enter_py(self) -> IOT:
+        return LockBase.__enter__(self)
+
+    def _release_py(self) -> None:
+        """release() in Python: every case the C fast path leaves."""
+        if self._hooked:
+            self._release_hooked()
+            return
+        if self.fh is None and not _c.pl_lock_is_held(self._handle):
+            return
+        guard = self._waiter
+        guard.acquire()
+        try:
+            # One atomic step: of two releases only one gets the file.
+            fh = self.__dict__.pop('fh', None)
+            try:
+                if fh is not None:
+                    try:
+                        fh.close()  # flushes; the fd itself belongs to the C core
+                    except Exception as error:
+                        self._close_failed(error)
+            finally:
+                if fh is not None or _c.pl_lock_is_held(self._handle):
+                    _c.pl_lock_release(self._handle)
+        finally:
+            guard.release()
+
+    def _exit_py(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> bool | None:
+        """__exit__: release; when the block raised, a release error does
+        not replace its exception but is chained under it (its
+        ``__context__``, with a note), as in the reference."""
+        try:
+            self.release()
+        except Exception as release_error:
+            if exc_value is None:
+                raise
+            _chain_release_error(exc_value, release_error)
+        return None
+
+    def _close_failed(self, error: BaseException) -> None:
+        """Closing the file object (its flush) failed: raise it (after
+        releasing) when raise_on_release_error, else log it."""
+        if self.raise_on_release_error:
+            try:
+                _c.pl_lock_release(self._handle)
+            except Exception as unlock_error:
+                raise error from unlock_error
+            raise error
+        logger.warning('suppressed error while releasing lock on %r: %r', self.filename, error)
+
+    # ---- the subclass-hook path (a subclass overrides _get_fh & co.) ----
+
+    def _get_fh(self) -> IOT:
+        """Open the file, unlocked (a hook: see the class).
+
+        Opens ``filename`` with ``mode`` and ``file_open_kwargs``, refusing
+        a FIFO or other non-regular file without blocking."""
+        kwargs = dict(self.file_open_kwargs)
+        kwargs.setdefault('opener', _regular_file_opener)
+        return typing.cast(IOT, open(self.filename, self.mode, **kwargs))  # noqa: SIM115
+
+    def _get_lock(self, fh: IOT) -> IOT:
+        """Lock ``fh`` with ``flags`` (a hook: see the class); raises
+        AlreadyLocked on contention, LockException on other failures."""
+        _pl.lock(fh, self.flags, mechanism=self.mechanism)
+        return fh
+
+    def _prepare_fh(self, fh: IOT) -> IOT:
+        """Make the locked file object ready (a hook: see the class): for
+        a ``'w'`` mode, truncate it and turn off O_APPEND."""
+        if self.truncate:
+            fh.seek(0)
+            fh.truncate(0)
+            fd = fh.fileno()
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+        return fh
+
+    def _attempts(self, timeout: float | None, check_interval: float | None) -> typing.Iterator[int]:
+        """The hook path's retry schedule: one attempt at once, then one
+        every check_interval (counted from the start, never past the
+        deadline, at least 1 ms apart) until the timeout has passed."""
+        wait = _seconds(coalesce(timeout, self.timeout, 0.0))
+        step = _seconds(coalesce(check_interval, self.check_interval, 0.0))
+        yield 0
+        start = time.monotonic()
+        deadline = start + wait
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            yield n
+            now = time.monotonic()
+            time.sleep(max(0.001, min(n * step - (now - start), deadline - now)))
+
+    def _acquire_hooked(
+        self,
+        timeout: float | None,
+        check_interval: float | None,
+        fail_when_locked: bool | None,
+    ) -> IOT:
+        fwl = coalesce(fail_when_locked, self.fail_when_locked)
+        self._warn_blocking_timeout(timeout)
+        fh = self.fh
+        if fh:
+            return fh
+        fh = self._get_fh()
+        try:
+            contention: exceptions.AlreadyLocked | None = None
+            for _ in self._attempts(timeout, check_interval):
+                contention = None
+                try:
+                    fh = self._get_lock(fh)
+                    break
+                except exceptions.AlreadyLocked as exc:
+                    contention = exc
+                    if fwl:
+                        raise exceptions.AlreadyLocked(
+                            *exc.args, fh=exc.fh, holder_pid=getattr(exc, 'holder_pid', None),
+                        ) from exc
+                except exceptions.LockException:
+                    raise  # not contention: retrying cannot help
+                except Exception as exc:
+                    raise exceptions.LockException(exc) from exc
+            if contention is not None:
+                raise contention
+            fh = self._prepare_fh(fh)
+        except BaseException:
+            # Nothing half-held: unlock (a no-op if never locked) and close.
+            with contextlib.suppress(Exception):
+                _pl.unlock(fh, mechanism=self.mechanism)
+            with contextlib.suppress(Exception):
+                fh.close()
+            raise
+        with self._waiter:
+            self.fh = fh
+        return fh
+
+    def _release_hooked(self) -> None:
+        with self._waiter:
+            fh = self.__dict__.pop('fh', None)
+        if fh is None:
+            return
+        errors: list[Exception] = []
+        try:
+            try:
+                _pl.unlock(fh, mechanism=self.mechanism)
+            except Exception as exc:
+                errors.append(exc)
+        finally:
+            try:
+                fh.close()
+            except Exception as exc:
+                errors.append(exc)
+        if not errors:
+            return
+        if self.raise_on_release_error:
+            if len(errors) > 1:
+                raise errors[0] from errors[1]
+            raise errors[0]
+        for error in errors:
+            logger.warning('suppressed error while releasing lock on %r: %r', self.filename, error)
+
     def _depth(self) -> int:
         return 1 if self.fh is not None or _c.pl_lock_is_held(self._handle) else 0
-
-    def __enter__(self) -> typing.IO[typing.Any]:
-        return LockBase.__enter__(self)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
         """End this lock's wait in progress (in another thread) with
@@ -464,60 +841,134 @@ class Lock(LockBase):
         and from a signal handler. An extension of cportalocker."""
         _c.pl_lock_cancel(self._handle)
 
-    def _close_fh(self, fh: typing.IO[typing.Any]) -> None:
-        try:
-            fh.close()  # flushes; the fd itself belongs to the C core
-        except Exception as error:
-            if self.raise_on_release_error:
-                _c.pl_lock_release(self._handle)
-                raise
-            logger.warning(
-                'suppressed error while releasing lock on %r: %r', self.filename, error
-            )
-
-    def release(self) -> None:
-        """Unlock and close; a no-op when nothing is held (also when
-        another release, in another thread or in the code a signal
-        handler interrupted, is doing it)."""
-        if self.fh is None and not _c.pl_lock_is_held(self._handle):
-            return
-        guard = self._waiter
-        guard.acquire()
-        try:
-            # One atomic step: of two releases only one gets the file.
-            fh = self.__dict__.pop('fh', None)
-            if fh is not None:
-                try:
-                    fh.close()  # flushes; the fd itself belongs to the C core
-                except Exception:
-                    self._close_failed()
-            if fh is not None or _c.pl_lock_is_held(self._handle):
-                _c.pl_lock_release(self._handle)
-        finally:
-            guard.release()
-
-    def _close_failed(self) -> None:
-        error = sys.exc_info()[1]
-        if self.raise_on_release_error:
-            _c.pl_lock_release(self._handle)
-            raise
-        logger.warning(
-            'suppressed error while releasing lock on %r: %r', self.filename, error
-        )
-
     def __repr__(self) -> str:
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.filename!r}>'
 
 
-class RLock(Lock):
-    """A Lock that the same instance may acquire repeatedly (counted)."""
+_LOCK_DOCS = {
+    'acquire': (
+        'acquire(self, timeout=None, check_interval=None, fail_when_locked=None)\n--\n\n'
+        'Lock the file and return the open file object (the same one while\n'
+        'held: acquiring a held Lock returns it at once).\n\n'
+        'Args:\n'
+        '    timeout: seconds to keep retrying while the file is locked\n'
+        '        elsewhere (None: the timeout attribute); inf waits until free.\n'
+        '    check_interval: seconds between attempts (None: the attribute).\n'
+        '    fail_when_locked: give up after the first attempt (None: the\n'
+        '        attribute).\n\n'
+        'Raises:\n'
+        '    AlreadyLocked: locked elsewhere for the whole timeout, or at the\n'
+        '        first attempt with fail_when_locked.\n'
+        '    LockException: the lock call failed otherwise (also a FIFO or\n'
+        '        other non-regular file at the path).\n'
+        '    OSError: opening failed (missing directory, permissions), with\n'
+        '        the path as its filename.\n'
+        '    Interrupted: cancel() ended the wait. A signal handler that\n'
+        '        raises (Ctrl-C) ends it with its exception; nothing is held.\n\n'
+        'Example:\n'
+        "    >>> lock = cportalocker.Lock('somefile', timeout=1)\n"
+        '    >>> fh = lock.acquire()\n'
+        '    >>> fh is lock.acquire()\n'
+        '    True\n'
+        '    >>> lock.release()\n'
+    ),
+    'release': (
+        'release(self)\n--\n\n'
+        'Flush and close the file object, then unlock; a no-op when nothing\n'
+        'is held (also for a second release racing the first).\n\n'
+        'Raises:\n'
+        '    OSError, LockException: only with raise_on_release_error=True\n'
+        '        (the flush, unlock or close failed); otherwise such failures\n'
+        '        are logged (logger cportalocker.utils) and the lock is released.\n'
+    ),
+    '__enter__': (
+        '__enter__(self)\n--\n\n'
+        '`with lock as fh:` acquires with the attributes and binds the file\n'
+        'object. An exception that arrives just after the lock was taken\n'
+        '(Ctrl-C) releases it before leaving.\n'
+    ),
+    '__exit__': (
+        '__exit__(self, exc_type, exc_value, traceback)\n--\n\n'
+        'Release at the end of the with block. When the block raised and the\n'
+        'release fails too, the block\'s exception propagates with the\n'
+        'release error as its __context__ (and a note), as in the reference.\n'
+    ),
+}
+_FAST = _c.pl_py_lock_fast_setup((Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error, _LOCK_DOCS)
+Lock.acquire = _FAST['acquire']  # type: ignore[method-assign]
+Lock.release = _FAST['release']  # type: ignore[method-assign]
+Lock.__enter__ = _FAST['__enter__']  # type: ignore[method-assign]
+Lock.__exit__ = _FAST['__exit__']  # type: ignore[method-assign]
+Lock.__abstractmethods__ = frozenset()  # they are there now
+#: Lock objects' guard: a reentrant lock that a forked child resets by
+#: itself (lock_fast_path.i), so Lock objects need no at-fork registry.
+_Guard = _FAST['Guard']
+
+
+class RLock(Lock[IOT]):
+    """A Lock that the same object may acquire repeatedly: it counts, and
+    only the release that matches the first acquire unlocks and closes.
+
+    Args: as `Lock` (fail_when_locked defaults to False, and there is no
+    raise_on_release_error or file_open_kwargs).
+
+    Raises:
+        LockException: release() more often than acquire() ("Cannot
+            release more times than acquired").
+
+    Example:
+        >>> import cportalocker as portalocker
+        >>> lock = portalocker.RLock('somefile')
+        >>> with lock as fh, lock as again:
+        ...     fh is again
+        True
+    """
 
     _new = staticmethod(_c.pl_rlock_new)
 
+    @typing.overload
+    def __init__(
+        self: RLock[typing.IO[str]],
+        filename: Filename | bytes,
+        mode: types.TextMode = 'a',
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = False,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        mechanism: str | None = None,
+    ) -> None: ...
+
+    @typing.overload
+    def __init__(
+        self: RLock[typing.IO[bytes]],
+        filename: Filename | bytes,
+        mode: types.BinaryMode,
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = False,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        mechanism: str | None = None,
+    ) -> None: ...
+
+    @typing.overload
+    def __init__(
+        self: RLock[typing.IO[typing.Any]],
+        filename: Filename | bytes,
+        mode: types.Mode | str,
+        timeout: float | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        fail_when_locked: bool = False,
+        flags: constants.LockFlags = LOCK_METHOD,
+        *,
+        mechanism: str | None = None,
+    ) -> None: ...
+
     def __init__(
         self,
-        filename: Filename,
-        mode: str = 'a',
+        filename: Filename | bytes,
+        mode: types.Mode | str = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
@@ -525,6 +976,7 @@ class RLock(Lock):
         *,
         mechanism: str | None = None,
     ) -> None:
+        """Configure the lock; nothing is opened or locked yet."""
         self._init(
             filename, mode, timeout, check_interval, fail_when_locked, flags,
             raise_on_release_error=False, mechanism=mechanism,
@@ -532,6 +984,8 @@ class RLock(Lock):
 
     @property
     def _acquire_count(self) -> int:
+        if self._hooked:
+            return self._hooked_count
         return typing.cast(int, _c.pl_lock_count(self._handle))
 
     def acquire(
@@ -539,12 +993,20 @@ class RLock(Lock):
         timeout: float | None = None,
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
-    ) -> typing.IO[typing.Any]:
+    ) -> IOT:
+        """Lock (the first time) or count (later times); returns the file
+        object. Arguments and exceptions as `Lock.acquire`."""
         self._warn_blocking_timeout(timeout)
         guard = self._waiter
         _take_guard(guard, self.timeout if timeout is None else timeout)
         depth = self._depth()
         try:
+            if self._hooked:
+                fh = self.fh
+                if self._hooked_count == 0:
+                    fh = self._acquire_hooked(timeout, check_interval, fail_when_locked)
+                self._hooked_count += 1
+                return typing.cast(IOT, fh)
             fd = self._c_acquire(timeout, check_interval, fail_when_locked)
             if self.fh is None:
                 self.fh = self._wrap_fd(fd)
@@ -559,21 +1021,38 @@ class RLock(Lock):
             guard.release()
 
     def _depth(self) -> int:
+        if self._hooked:
+            return self._hooked_count
         return typing.cast(int, _c.pl_lock_count(self._handle))
 
     def release(self) -> None:
+        """Count one release; the last one unlocks and closes.
+
+        Raises:
+            LockException: more releases than acquires.
+        """
         with self._waiter:
+            if self._hooked:
+                if self._hooked_count == 0:
+                    raise exceptions.LockException('Cannot release more times than acquired')
+                if self._hooked_count == 1:
+                    self._release_hooked()
+                self._hooked_count -= 1
+                return
             if _c.pl_lock_count(self._handle) == 1:
                 fh = self.__dict__.pop('fh', None)
                 if fh is not None:
-                    self._close_fh(fh)
+                    try:
+                        fh.close()
+                    except Exception as error:
+                        self._close_failed(error)
             # The C core counts; releasing more than acquired raises
             # NotHeld (a LockException): "Cannot release more times than
             # acquired".
             _c.pl_lock_release(self._handle)
 
 
-_exit_releases: weakref.WeakSet[Lock] = weakref.WeakSet()
+_exit_releases: weakref.WeakSet[Lock[typing.Any]] = weakref.WeakSet()
 
 
 def _release_locks_at_exit() -> None:
@@ -585,15 +1064,35 @@ def _release_locks_at_exit() -> None:
 atexit.register(_release_locks_at_exit)
 
 
-class TemporaryFileLock(Lock):
-    """A lock file that exists only while the lock is held."""
+class TemporaryFileLock(Lock[typing.IO[str]]):
+    """A Lock whose file exists only while it is held: acquire creates
+    (or opens) it, release unlocks and removes it, also at interpreter exit.
+
+    Args:
+        filename: the lock file (default ``'.lock'``, made absolute).
+        timeout, check_interval, flags, raise_on_release_error,
+        mechanism: as `Lock`.
+        fail_when_locked: default True (give up at the first attempt).
+
+    Raises:
+        AlreadyLocked: (acquire) held elsewhere.
+        LockException: (acquire) the file was replaced or removed under a
+            holder, or the path is not a regular file.
+
+    Example:
+        >>> import cportalocker as portalocker
+        >>> with portalocker.TemporaryFileLock('/tmp/job.lock'):
+        ...     pass  # /tmp/job.lock exists only inside the block
+
+    The subclass hooks of `Lock` cannot be overridden here (TypeError).
+    """
 
     _new = staticmethod(_c.pl_temporary_lock_new)
     _mode_settable = False
 
     def __init__(
         self,
-        filename: Filename = '.lock',
+        filename: Filename | bytes = '.lock',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = True,
@@ -602,11 +1101,10 @@ class TemporaryFileLock(Lock):
         raise_on_release_error: bool = False,
         mechanism: str | None = None,
     ) -> None:
-        super().__init__(
-            filename=filename, mode='w', timeout=timeout,
-            check_interval=check_interval, fail_when_locked=fail_when_locked,
-            flags=flags, raise_on_release_error=raise_on_release_error,
-            mechanism=mechanism,
+        """Configure the lock; nothing is created or locked yet."""
+        self._init(
+            filename, 'w', timeout, check_interval, fail_when_locked, flags,
+            raise_on_release_error=raise_on_release_error, mechanism=mechanism,
         )
         _exit_releases.add(self)
 

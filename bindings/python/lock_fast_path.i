@@ -1,0 +1,949 @@
+/*
+ * bindings/python/lock_fast_path.i -- the hot path of cportalocker's Lock
+ * (acquire, release, __enter__, __exit__) in C, %included by the Python
+ * section of bindings/portalocker.i.
+ *
+ * Why C: measured, a reused Lock's acquire+release cycle spends most of
+ * its time in the file object open() builds and in the core's system
+ * calls; what the Python methods added around them (attribute reads,
+ * the guard, argument checks, frames) was 1-2 us of a ~5 us cycle, more
+ * than the target allows. These functions do the same steps without the
+ * interpreter. They live in the SWIG module because waits must run the
+ * same thread-local wait hook as every other blocking call
+ * (pl_py_wait_hook above): a second extension would install a hook of
+ * its own and break signal handling for the other's waits.
+ *
+ * They only take the plain case and hand everything else, unchanged, to
+ * the Python methods (`_acquire_py`, `_release_py`, `_enter_py`,
+ * `_exit_py` of cportalocker.utils.Lock): a class that is not registered
+ * as plain (subclass hooks, shadowed attributes), keyword arguments, a
+ * busy guard (another thread, a signal handler inside a release), a
+ * mechanism other than LOCKER's default flock, file_open_kwargs,
+ * unusual timeout values, the blocking-flags warning. What "the same
+ * steps" are is documented on the Python methods, which stay the
+ * reference.
+ *
+ * Each function is exposed as an instance method (PyInstanceMethod): the
+ * class attribute binds like a Python function, so args[0] is self.
+ */
+%{
+
+static PyObject *pl_py_fast_types;  /* set: classes whose instances are plain */
+static PyObject *pl_py_locker_module; /* cportalocker.portalocker (LOCKER) */
+static PyObject *pl_py_flock;       /* fcntl.flock: LOCKER's default */
+static PyObject *pl_py_open;        /* io.open */
+static PyObject *pl_py_fileio, *pl_py_buffered_writer, *pl_py_buffered_reader,
+    *pl_py_buffered_random, *pl_py_textio; /* the io classes open() uses */
+
+static PyObject *pl_py_s_fh, *pl_py_s_waiter, *pl_py_s_handle,
+    *pl_py_s_mechanism, *pl_py_s_timeout, *pl_py_s_check_interval,
+    *pl_py_s_fail_when_locked, *pl_py_s_mode, *pl_py_s_kwargs,
+    *pl_py_s_filename, *pl_py_s_locker, *pl_py_s_acquire, *pl_py_s_release,
+    *pl_py_s_buffer, *pl_py_s_raw, *pl_py_s_name, *pl_py_s_keep,
+    *pl_py_s_close, *pl_py_s_close_failed, *pl_py_s_acquire_py,
+    *pl_py_s_release_py, *pl_py_s_enter_py, *pl_py_s_exit_py, *pl_py_s_blksize;
+static PyObject *pl_py_chain;       /* utils._chain_release_error */
+static PyObject *pl_py_docs;        /* their docstrings (kept alive) */
+
+/* ---- The guard: a reentrant lock that a forked child resets ----------
+   Each Lock object's `_waiter`. It does what threading.RLock does for the
+   Python methods (acquire(blocking=True, timeout=-1), release(), with,
+   _is_owned()), and two things it cannot: the fast path takes and gives
+   it without a method call, and it needs no registry of live objects
+   for fork. A child forked while some thread held a guard would inherit
+   it held by a thread that does not exist there; instead of resetting
+   every guard from an at-fork handler (which needs a weak set of every
+   Lock object, ~0.35 us per object), each guard remembers the fork
+   generation it was made in, and the first use in a newer one gives it
+   a fresh lock. The forking thread goes on in the child, so a guard it
+   held stays held by it; any other holder is gone. */
+#include <pthread.h>
+#include <time.h>
+
+static double pl_py_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static volatile unsigned long pl_py_fork_generation;
+
+static void pl_py_after_fork_child(void)
+{
+    pl_py_fork_generation++;
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock;
+    unsigned long owner; /* thread ident of the holder (valid if count) */
+    unsigned long count;
+    unsigned long generation;
+} pl_py_guard;
+
+static PyTypeObject *pl_py_guard_type;
+
+/* A fresh lock after fork; the old one may be held by a thread that
+   does not exist here, so it is left alone (as CPython's own
+   _at_fork_reinit does). */
+static int pl_py_guard_check_fork(pl_py_guard *g)
+{
+    PyThread_type_lock fresh;
+    if (g->generation == pl_py_fork_generation)
+        return 0;
+    fresh = PyThread_allocate_lock();
+    if (!fresh) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    g->generation = pl_py_fork_generation;
+    g->lock = fresh;
+    if (g->count && g->owner == PyThread_get_thread_ident())
+        (void)PyThread_acquire_lock(fresh, NOWAIT_LOCK);
+    else
+        g->count = 0;
+    return 0;
+}
+
+/* 1 taken, 0 busy, -1 error. Never waits. */
+static int pl_py_guard_try_fast(pl_py_guard *g)
+{
+    unsigned long me;
+    if (pl_py_guard_check_fork(g) < 0)
+        return -1;
+    me = PyThread_get_thread_ident();
+    if (g->count && g->owner == me) {
+        g->count++;
+        return 1;
+    }
+    if (!PyThread_acquire_lock(g->lock, NOWAIT_LOCK))
+        return 0;
+    g->owner = me;
+    g->count = 1;
+    return 1;
+}
+
+static int pl_py_guard_release_fast(pl_py_guard *g)
+{
+    if (pl_py_guard_check_fork(g) < 0)
+        return -1;
+    if (!g->count || g->owner != PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
+        return -1;
+    }
+    if (--g->count == 0)
+        PyThread_release_lock(g->lock);
+    return 0;
+}
+
+static PyObject *pl_py_guard_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    pl_py_guard *g;
+    if ((args && PyTuple_GET_SIZE(args)) || (kw && PyDict_GET_SIZE(kw))) {
+        PyErr_SetString(PyExc_TypeError, "guard() takes no arguments");
+        return NULL;
+    }
+    g = (pl_py_guard *)type->tp_alloc(type, 0);
+    if (!g)
+        return NULL;
+    g->lock = PyThread_allocate_lock();
+    if (!g->lock) {
+        Py_DECREF(g);
+        return PyErr_NoMemory();
+    }
+    g->generation = pl_py_fork_generation;
+    return (PyObject *)g;
+}
+
+static void pl_py_guard_dealloc(pl_py_guard *g)
+{
+    PyTypeObject *type = Py_TYPE(g);
+    if (g->lock) {
+        if (g->count && g->generation == pl_py_fork_generation)
+            PyThread_release_lock(g->lock);
+        if (g->generation == pl_py_fork_generation)
+            PyThread_free_lock(g->lock);
+    }
+    type->tp_free((PyObject *)g);
+    Py_DECREF(type);
+}
+
+/* acquire(blocking=True, timeout=-1): as threading.RLock.acquire; the
+   wait gives up the GIL and runs signal handlers (one that raises ends
+   it with its exception). */
+static PyObject *pl_py_guard_wait(pl_py_guard *g, int blocking, double timeout)
+{
+    int r;
+    double deadline = 0;
+    PyLockStatus st;
+    unsigned long me;
+    if (!blocking && timeout != -1) {
+        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
+        return NULL;
+    }
+    if (timeout < 0 && timeout != -1) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return NULL;
+    }
+    if ((r = pl_py_guard_try_fast(g)) < 0)
+        return NULL;
+    if (r)
+        Py_RETURN_TRUE;
+    if (!blocking || timeout == 0)
+        Py_RETURN_FALSE;
+    if (timeout > 0)
+        deadline = pl_py_monotonic() + timeout;
+    for (;;) {
+        PY_TIMEOUT_T us = -1;
+        if (timeout > 0) {
+            double left = deadline - pl_py_monotonic();
+            if (left <= 0)
+                Py_RETURN_FALSE;
+            us = left * 1e6 >= (double)PY_TIMEOUT_MAX ? PY_TIMEOUT_MAX
+                                                      : (PY_TIMEOUT_T)(left * 1e6);
+        }
+        Py_BEGIN_ALLOW_THREADS
+        st = PyThread_acquire_lock_timed(g->lock, us, 1);
+        Py_END_ALLOW_THREADS
+        if (st == PY_LOCK_INTR) {
+            if (Py_MakePendingCalls() < 0)
+                return NULL;
+            continue;
+        }
+        if (st == PY_LOCK_FAILURE)
+            Py_RETURN_FALSE;
+        break;
+    }
+    if (g->generation != pl_py_fork_generation) {
+        /* forked while waiting: this thread is the child's only one */
+        PyThread_release_lock(g->lock);
+        if (pl_py_guard_check_fork(g) < 0)
+            return NULL;
+        if ((r = pl_py_guard_try_fast(g)) <= 0)
+            return r < 0 ? NULL : PyBool_FromLong(0);
+        Py_RETURN_TRUE;
+    }
+    me = PyThread_get_thread_ident();
+    g->owner = me;
+    g->count = 1;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *pl_py_guard_acquire(pl_py_guard *g, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"blocking", "timeout", NULL};
+    int blocking = 1;
+    double timeout = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pd:acquire", names, &blocking, &timeout))
+        return NULL;
+    return pl_py_guard_wait(g, blocking, timeout);
+}
+
+static PyObject *pl_py_guard_release_m(pl_py_guard *g, PyObject *unused)
+{
+    if (pl_py_guard_release_fast(g) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *pl_py_guard_enter(pl_py_guard *g, PyObject *unused)
+{
+    return pl_py_guard_wait(g, 1, -1);
+}
+
+static PyObject *pl_py_guard_exit(pl_py_guard *g, PyObject *args)
+{
+    return pl_py_guard_release_m(g, NULL);
+}
+
+static PyObject *pl_py_guard_is_owned(pl_py_guard *g, PyObject *unused)
+{
+    if (pl_py_guard_check_fork(g) < 0)
+        return NULL;
+    return PyBool_FromLong(g->count && g->owner == PyThread_get_thread_ident());
+}
+
+static PyMethodDef pl_py_guard_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))pl_py_guard_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool, as threading.RLock.acquire"},
+    {"release", (PyCFunction)pl_py_guard_release_m, METH_NOARGS, "release()"},
+    {"__enter__", (PyCFunction)pl_py_guard_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)pl_py_guard_exit, METH_VARARGS, NULL},
+    {"_is_owned", (PyCFunction)pl_py_guard_is_owned, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyType_Slot pl_py_guard_slots[] = {
+    {Py_tp_new, (void *)pl_py_guard_new},
+    {Py_tp_dealloc, (void *)pl_py_guard_dealloc},
+    {Py_tp_methods, (void *)pl_py_guard_methods},
+    {Py_tp_doc, (void *)"A Lock object's reentrant guard (see lock_fast_path.i)."},
+    {0, NULL}};
+
+static PyType_Spec pl_py_guard_spec = {
+    "cportalocker._portalocker_c.Guard", sizeof(pl_py_guard), 0,
+    Py_TPFLAGS_DEFAULT, pl_py_guard_slots};
+
+/* Take / give a Lock object's guard: directly for a Guard, through its
+   methods for anything else. 1 taken, 0 busy, -1 error. */
+static int pl_py_guard_try(PyObject *guard)
+{
+    PyObject *r;
+    int taken;
+    if (Py_TYPE(guard) == pl_py_guard_type)
+        return pl_py_guard_try_fast((pl_py_guard *)guard);
+    r = PyObject_CallMethodOneArg(guard, pl_py_s_acquire, Py_False);
+    if (!r)
+        return -1;
+    taken = r == Py_True;
+    Py_DECREF(r);
+    return taken;
+}
+
+static void pl_py_guard_release(PyObject *guard)
+{
+    PyObject *et, *ev, *tb, *r = NULL;
+    PyErr_Fetch(&et, &ev, &tb); /* keep an exception being raised */
+    if (Py_TYPE(guard) == pl_py_guard_type) {
+        if (pl_py_guard_release_fast((pl_py_guard *)guard) == 0)
+            r = Py_None, Py_INCREF(r);
+    } else
+        r = PyObject_CallMethodNoArgs(guard, pl_py_s_release);
+    if (r)
+        Py_DECREF(r);
+    else if (et)
+        PyErr_Clear();
+    if (et)
+        PyErr_Restore(et, ev, tb);
+}
+
+/* Whether self's class is Lock or one of its plain subclasses (no
+   hooks, no shadowed attributes: cportalocker.utils keeps the set). */
+static int pl_py_is_plain(PyObject *self)
+{
+    PyObject *type = (PyObject *)Py_TYPE(self);
+    int r;
+    if (type == PyTuple_GET_ITEM(pl_py_fast_types, 0))
+        return 1;
+    r = PySet_Contains(PyTuple_GET_ITEM(pl_py_fast_types, 1), type);
+    if (r < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+/* A borrowed value from the instance dict, NULL when absent. */
+static PyObject *pl_py_item(PyObject *d, PyObject *name)
+{
+    return PyDict_GetItemWithError(d, name);
+}
+
+/* A wait for the core as the Python layer computes it (utils._seconds)
+   for the values the fast path takes: an exact float or int >= 0 (inf
+   included). Anything else (None after defaults, NaN, negative, bool,
+   other types): 0, and the Python method decides. */
+static int pl_py_seconds(PyObject *v, double *out)
+{
+    double d;
+    if (PyFloat_CheckExact(v))
+        d = PyFloat_AS_DOUBLE(v);
+    else if (PyLong_CheckExact(v)) {
+        d = PyLong_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+    } else
+        return 0;
+    if (!(d >= 0)) /* NaN too */
+        return 0;
+    *out = d;
+    return 1;
+}
+
+/* Hand the call to the Python method `name` with the same arguments. */
+static PyObject *pl_py_slow(PyObject *name, PyObject *const *args,
+                            Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *meth = PyObject_GetAttr(args[0], name), *r;
+    if (!meth)
+        return NULL;
+    r = PyObject_Vectorcall(meth, args + 1, nargs - 1, kwnames);
+    Py_DECREF(meth);
+    return r;
+}
+
+/* An OSError names the file, as open() would (utils._with_filename). */
+static void pl_py_name_error(PyObject *filename)
+{
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_NormalizeException(&et, &ev, &tb);
+    if (ev && PyObject_TypeCheck(ev, (PyTypeObject *)PyExc_OSError)) {
+        PyObject *old = PyObject_GetAttrString(ev, "filename");
+        if (old == Py_None && PyObject_SetAttrString(ev, "filename", filename) < 0)
+            PyErr_Clear();
+        if (!old)
+            PyErr_Clear();
+        Py_XDECREF(old);
+    }
+    PyErr_Restore(et, ev, tb);
+}
+
+/* The file object over the core's descriptor, as
+   open(fd, mode, closefd=False) builds it (the same layers: FileIO,
+   Buffered{Writer,Reader,Random}, TextIOWrapper with the default
+   encoding and a `mode` attribute), built here without open()'s argument
+   handling; the path as its name, and the lock handle kept alive by it.
+   The buffer size is the one open() chooses, the FileIO's _blksize (the
+   core opens regular files only, never a tty, so never line buffering),
+   remembered per Lock object in its `_blksize` (same path, same file
+   system). An unusual mode goes through open() itself. */
+static PyObject *pl_py_file_object(PyObject *d, int fd, PyObject *mode,
+                                   PyObject *filename, PyObject *handle)
+{
+    PyObject *size = pl_py_item(d, pl_py_s_blksize), *fd_obj, *raw = NULL,
+             *buffer = NULL, *fh = NULL, *cls;
+    const char *m = PyUnicode_AsUTF8(mode), *p;
+    int reading = 0, writing = 0, plus = 0, binary = 0, text = 0;
+    char rawmode[3];
+
+    if (!m)
+        return NULL;
+    if (size)
+        Py_INCREF(size);
+    fd_obj = PyLong_FromLong(fd);
+    if (!fd_obj)
+        goto out;
+    for (p = m; *p; p++) {
+        switch (*p) {
+        case 'r': reading++; break;
+        case 'a': case 'x': writing++; rawmode[0] = *p; break;
+        case '+': plus++; break;
+        case 'b': binary++; break;
+        case 't': text++; break;
+        default: goto generic;
+        }
+    }
+    if (reading + writing != 1 || plus > 1 || binary + text > 1)
+        goto generic;
+    if (reading)
+        rawmode[0] = 'r';
+    rawmode[1] = plus ? '+' : '\0';
+    rawmode[2] = '\0';
+    {
+        PyObject *rm = PyUnicode_FromString(rawmode), *argv[3];
+        if (!rm)
+            goto out;
+        argv[0] = fd_obj;
+        argv[1] = rm;
+        argv[2] = Py_False; /* closefd: the descriptor is the core's */
+        raw = PyObject_Vectorcall(pl_py_fileio, argv, 3, NULL);
+        Py_DECREF(rm);
+    }
+    if (!raw || PyObject_SetAttr(raw, pl_py_s_name, filename) < 0)
+        goto out;
+    if (!size) {
+        /* What open() does: the FileIO's fstat found the block size. */
+        size = PyObject_GetAttr(raw, pl_py_s_blksize);
+        if (!size || PyDict_SetItem(d, pl_py_s_blksize, size) < 0)
+            goto out;
+    }
+    cls = plus ? pl_py_buffered_random : writing ? pl_py_buffered_writer
+                                                 : pl_py_buffered_reader;
+    {
+        PyObject *argv[2] = {raw, size};
+        buffer = PyObject_Vectorcall(cls, argv, 2, NULL);
+    }
+    if (!buffer)
+        goto out;
+    if (binary) {
+        Py_INCREF(buffer);
+        fh = buffer;
+    } else {
+        PyObject *argv[5] = {buffer, Py_None, Py_None, Py_None, Py_False};
+        fh = PyObject_Vectorcall(pl_py_textio, argv, 5, NULL);
+        if (fh && PyObject_SetAttr(fh, pl_py_s_mode, mode) < 0)
+            Py_CLEAR(fh);
+    }
+    goto keep;
+generic:
+    if (!size && !(size = PyLong_FromLong(-1)))
+        goto out;
+    {
+        PyObject *argv[7] = {fd_obj, mode, size, Py_None, Py_None, Py_None,
+                             Py_False};
+        fh = PyObject_Vectorcall(pl_py_open, argv, 7, NULL);
+    }
+    if (fh) {
+        /* text: fh.buffer.raw; buffered binary: fh.raw */
+        buffer = PyObject_GetAttr(fh, pl_py_s_buffer);
+        if (!buffer) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                goto fail;
+            PyErr_Clear();
+            Py_INCREF(fh);
+            buffer = fh;
+        }
+        raw = PyObject_GetAttr(buffer, pl_py_s_raw);
+        if (!raw || PyObject_SetAttr(raw, pl_py_s_name, filename) < 0)
+            goto fail;
+    }
+keep:
+    if (fh && PyObject_SetAttr(fh, pl_py_s_keep, handle) < 0)
+        goto fail;
+out:
+    Py_XDECREF(raw);
+    Py_XDECREF(buffer);
+    Py_XDECREF(fd_obj);
+    Py_XDECREF(size);
+    return fh;
+fail:
+    Py_CLEAR(fh);
+    goto out;
+}
+
+/* acquire(self, timeout=None, check_interval=None, fail_when_locked=None)
+   and __enter__(self). Returns NULL with nothing held on any failure. */
+static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
+                                         Py_ssize_t nargs, PyObject *kwnames,
+                                         PyObject *slow_name)
+{
+    PyObject *self, *d, *v, *guard = NULL, *handle = NULL, *mode = NULL,
+                            *filename = NULL, *fh = NULL, *locker;
+    pl_lock *lock = NULL;
+    double timeout, check_interval;
+    int fail_when_locked, flags = 0, mechanism = -1, fd = -1, rc, taken;
+
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "acquire() needs the lock object");
+        return NULL;
+    }
+    self = args[0];
+    if (kwnames || nargs > 4 || !pl_py_is_plain(self))
+        return pl_py_slow(slow_name, args, nargs, kwnames);
+    d = PyObject_GenericGetDict(self, NULL);
+    if (!d)
+        return NULL;
+
+    /* Held: the same file object (reference: `if fh: return fh`). */
+    v = pl_py_item(d, pl_py_s_fh);
+    if (v && v != Py_None) {
+        Py_INCREF(v);
+        Py_DECREF(d);
+        return v;
+    }
+    /* Per-call values win over the attributes (reference's coalesce). */
+    v = nargs > 1 && args[1] != Py_None ? args[1] : pl_py_item(d, pl_py_s_timeout);
+    if (!v || !pl_py_seconds(v, &timeout))
+        goto slow;
+    v = nargs > 2 && args[2] != Py_None ? args[2]
+                                        : pl_py_item(d, pl_py_s_check_interval);
+    if (!v || !pl_py_seconds(v, &check_interval))
+        goto slow;
+    v = nargs > 3 && args[3] != Py_None ? args[3]
+                                        : pl_py_item(d, pl_py_s_fail_when_locked);
+    if (!v || (fail_when_locked = PyObject_IsTrue(v)) < 0)
+        goto slow;
+    /* The mechanism LOCKER names: only its default, flock, here. */
+    v = pl_py_item(d, pl_py_s_mechanism);
+    if (v != Py_None)
+        goto slow;
+    locker = PyObject_GetAttr(pl_py_locker_module, pl_py_s_locker);
+    if (!locker)
+        goto error;
+    Py_DECREF(locker); /* identity only: the module keeps it */
+    if (locker != pl_py_flock)
+        goto slow;
+    mode = pl_py_item(d, pl_py_s_mode);
+    v = pl_py_item(d, pl_py_s_kwargs);
+    handle = pl_py_item(d, pl_py_s_handle);
+    filename = pl_py_item(d, pl_py_s_filename);
+    guard = pl_py_item(d, pl_py_s_waiter);
+    if (!mode || !PyUnicode_CheckExact(mode) || !v || !PyDict_CheckExact(v) ||
+        PyDict_GET_SIZE(v) != 0 || !handle || !filename || !guard ||
+        SWIG_ConvertPtr(handle, (void **)&lock, SWIGTYPE_p_pl_lock, 0) < 0 ||
+        !lock)
+        goto slow;
+    if (pl_lock_get_mechanism(lock, &mechanism) != PL_OK ||
+        mechanism != PL_MECH_FLOCK || pl_lock_get_flags(lock, &flags) != PL_OK)
+        goto slow;
+    /* A timeout with blocking flags warns (the Python method does it). */
+    if (nargs > 1 && args[1] != Py_None && !(flags & PL_LOCK_NB))
+        goto slow;
+    /* Strong references: other threads run while the core waits. */
+    Py_INCREF(mode);
+    Py_INCREF(handle);
+    Py_INCREF(filename);
+    Py_INCREF(guard);
+    if ((taken = pl_py_guard_try(guard)) <= 0) {
+        Py_DECREF(mode);
+        Py_DECREF(handle);
+        Py_DECREF(filename);
+        Py_DECREF(guard);
+        if (taken < 0)
+            goto error;
+        goto slow; /* busy: another thread, or a handler inside a call */
+    }
+    /* Another call may have taken it meanwhile (under the guard now). */
+    v = pl_py_item(d, pl_py_s_fh);
+    if (v && v != Py_None) {
+        Py_INCREF(v);
+        fh = v;
+        goto done;
+    }
+    {
+        pl_py_wait w = {NULL, NULL, NULL, NULL, pl_py_current};
+        pl_binding_hook_thread(pl_py_wait_hook);
+        pl_py_current = &w;
+        w.save = PyEval_SaveThread();
+        rc = pl_lock_acquire_with(lock, timeout, check_interval,
+                                  fail_when_locked, &fd);
+        PyEval_RestoreThread(w.save);
+        pl_py_current = w.outer;
+        if (w.type) {
+            /* A signal handler raised: its exception, nothing held. */
+            if (rc == PL_OK)
+                (void)pl_lock_release(lock);
+            PyErr_Restore(w.type, w.value, w.traceback);
+            goto done;
+        }
+    }
+    if (rc < 0) {
+        pl_swig_raise(rc);
+        pl_py_name_error(filename);
+        goto done;
+    }
+    fh = pl_py_file_object(d, fd, mode, filename, handle);
+    if (fh && PyDict_SetItem(d, pl_py_s_fh, fh) < 0)
+        Py_CLEAR(fh);
+    /* A signal that arrived since the core took the lock: its handler
+       runs now (as it would at the Python method's next call) and, if
+       it raises, nothing may stay held: the caller never gets the lock
+       to release it. */
+    if (fh && PyErr_CheckSignals() < 0) {
+        PyObject *et, *ev, *tb, *r;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (PyDict_DelItem(d, pl_py_s_fh) < 0)
+            PyErr_Clear();
+        r = PyObject_CallMethodNoArgs(fh, pl_py_s_close);
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_Clear();
+        Py_CLEAR(fh);
+        PyErr_Restore(et, ev, tb);
+    }
+    if (!fh) {
+        /* Also an exception a signal handler raised inside open(). */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        (void)pl_lock_release(lock);
+        PyErr_Restore(et, ev, tb);
+    }
+done:
+    pl_py_guard_release(guard);
+    Py_DECREF(mode);
+    Py_DECREF(handle);
+    Py_DECREF(filename);
+    Py_DECREF(guard);
+    Py_DECREF(d);
+    return fh;
+slow:
+    Py_DECREF(d);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return pl_py_slow(slow_name, args, nargs, kwnames);
+error:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* release(self): 0 done, -1 error raised, 1 not plain (use the slow
+   path). */
+static int pl_py_lock_release_impl(PyObject *self)
+{
+    PyObject *d, *fh, *handle, *guard;
+    pl_lock *lock = NULL;
+    int rc = 0, taken;
+
+    if (!pl_py_is_plain(self))
+        return 1;
+    d = PyObject_GenericGetDict(self, NULL);
+    if (!d)
+        return -1;
+    fh = pl_py_item(d, pl_py_s_fh);
+    handle = pl_py_item(d, pl_py_s_handle);
+    guard = pl_py_item(d, pl_py_s_waiter);
+    if (!handle || !guard ||
+        SWIG_ConvertPtr(handle, (void **)&lock, SWIGTYPE_p_pl_lock, 0) < 0 ||
+        !lock) {
+        PyErr_Clear();
+        Py_DECREF(d);
+        return 1;
+    }
+    if ((!fh || fh == Py_None) && !pl_lock_is_held(lock)) {
+        Py_DECREF(d);
+        return 0; /* nothing held: a no-op, as in the reference */
+    }
+    Py_INCREF(handle);
+    Py_INCREF(guard);
+    if ((taken = pl_py_guard_try(guard)) <= 0) {
+        Py_DECREF(handle);
+        Py_DECREF(guard);
+        Py_DECREF(d);
+        if (taken < 0)
+            return -1;
+        return 1;
+    }
+    /* Claim the file object in one step: of two releases one gets it. */
+    fh = pl_py_item(d, pl_py_s_fh);
+    if (fh && fh != Py_None) {
+        PyObject *r;
+        Py_INCREF(fh);
+        if (PyDict_DelItem(d, pl_py_s_fh) < 0) {
+            Py_DECREF(fh);
+            rc = -1;
+            goto out;
+        }
+        r = PyObject_CallMethodNoArgs(fh, pl_py_s_close); /* flushes */
+        if (r)
+            Py_DECREF(r);
+        else {
+            /* The Python method's policy: raise (after releasing) or log. */
+            PyObject *et, *ev, *tb, *res;
+            PyErr_Fetch(&et, &ev, &tb);
+            PyErr_NormalizeException(&et, &ev, &tb);
+            if (tb)
+                PyException_SetTraceback(ev, tb);
+            if (!PyErr_GivenExceptionMatches(et, PyExc_Exception)) {
+                (void)pl_lock_release(lock);
+                PyErr_Restore(et, ev, tb);
+                Py_DECREF(fh);
+                rc = -1;
+                goto out;
+            }
+            res = PyObject_CallMethodOneArg(self, pl_py_s_close_failed, ev);
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(tb);
+            if (!res) {
+                Py_DECREF(fh);
+                rc = -1;
+                goto out;
+            }
+            Py_DECREF(res);
+        }
+        Py_DECREF(fh);
+        fh = Py_True; /* had one */
+    } else
+        fh = NULL;
+    if (fh || pl_lock_is_held(lock)) {
+        int st = pl_lock_release(lock);
+        if (st < 0) {
+            pl_swig_raise(st);
+            rc = -1;
+        }
+    }
+out:
+    pl_py_guard_release(guard);
+    Py_DECREF(handle);
+    Py_DECREF(guard);
+    Py_DECREF(d);
+    return rc;
+}
+
+static PyObject *pl_py_lock_acquire(PyObject *m, PyObject *const *args,
+                                    Py_ssize_t nargs, PyObject *kwnames)
+{
+    return pl_py_lock_acquire_impl(args, nargs, kwnames, pl_py_s_acquire_py);
+}
+
+static PyObject *pl_py_lock_enter(PyObject *m, PyObject *const *args,
+                                  Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 1 || kwnames)
+        return pl_py_slow(pl_py_s_enter_py, args, nargs, kwnames);
+    return pl_py_lock_acquire_impl(args, nargs, NULL, pl_py_s_enter_py);
+}
+
+static PyObject *pl_py_lock_release(PyObject *m, PyObject *const *args,
+                                    Py_ssize_t nargs, PyObject *kwnames)
+{
+    int rc;
+    if (nargs != 1 || kwnames)
+        return nargs < 1 ? (PyErr_SetString(PyExc_TypeError,
+                                            "release() needs the lock object"),
+                            NULL)
+                         : pl_py_slow(pl_py_s_release_py, args, nargs, kwnames);
+    rc = pl_py_lock_release_impl(args[0]);
+    if (rc == 1)
+        return pl_py_slow(pl_py_s_release_py, args, nargs, kwnames);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* __exit__(self, exc_type, exc_value, traceback): release; a release
+   error (an Exception) while the block raised is chained under the
+   block's exception (utils._chain_release_error), which propagates. */
+static PyObject *pl_py_lock_exit(PyObject *m, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    int rc;
+    if (nargs != 4 || kwnames)
+        return pl_py_slow(pl_py_s_exit_py, args, nargs, kwnames);
+    rc = pl_py_lock_release_impl(args[0]);
+    if (rc == 1)
+        return pl_py_slow(pl_py_s_exit_py, args, nargs, kwnames);
+    if (rc < 0) {
+        PyObject *et, *ev, *tb, *r;
+        if (args[2] == Py_None || !PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyErr_Fetch(&et, &ev, &tb);
+        PyErr_NormalizeException(&et, &ev, &tb);
+        if (tb)
+            PyException_SetTraceback(ev, tb);
+        r = PyObject_CallFunctionObjArgs(pl_py_chain, args[2], ev, NULL);
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+}
+
+/* pl_py_lock_fast_setup((Lock, plain_subclasses), portalocker_module,
+   flock, chain, docs): called once by cportalocker.utils. The set of
+   plain subclasses is the one utils keeps filling. */
+static PyMethodDef pl_py_fast_defs[] = {
+    {"acquire", (PyCFunction)(void (*)(void))pl_py_lock_acquire,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"__enter__", (PyCFunction)(void (*)(void))pl_py_lock_enter,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"release", (PyCFunction)(void (*)(void))pl_py_lock_release,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))pl_py_lock_exit,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static int pl_py_intern(PyObject **slot, const char *s)
+{
+    *slot = PyUnicode_InternFromString(s);
+    return *slot ? 0 : -1;
+}
+
+static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
+                                            PyObject *locker_module,
+                                            PyObject *flock, PyObject *chain,
+                                            PyObject *docs)
+{
+    PyObject *io, *methods;
+    PyMethodDef *def;
+    if (!PyTuple_Check(fast_types) || PyTuple_GET_SIZE(fast_types) != 2 ||
+        !PyAnySet_Check(PyTuple_GET_ITEM(fast_types, 1)) || !PyDict_Check(docs)) {
+        PyErr_SetString(PyExc_TypeError, "expected (Lock, set), module, flock, chain, docs");
+        return NULL;
+    }
+    if (pl_py_fast_types) {
+        PyErr_SetString(PyExc_RuntimeError, "pl_py_lock_fast_setup: called twice");
+        return NULL;
+    }
+    Py_INCREF(docs);
+    pl_py_docs = docs;
+    for (def = pl_py_fast_defs; def->ml_name; def++) {
+        PyObject *doc = PyDict_GetItemString(docs, def->ml_name);
+        if (doc && PyUnicode_Check(doc))
+            def->ml_doc = PyUnicode_AsUTF8(doc);
+    }
+    io = PyImport_ImportModule("io");
+    if (!io)
+        return NULL;
+    pl_py_open = PyObject_GetAttrString(io, "open");
+    pl_py_fileio = PyObject_GetAttrString(io, "FileIO");
+    pl_py_buffered_writer = PyObject_GetAttrString(io, "BufferedWriter");
+    pl_py_buffered_reader = PyObject_GetAttrString(io, "BufferedReader");
+    pl_py_buffered_random = PyObject_GetAttrString(io, "BufferedRandom");
+    pl_py_textio = PyObject_GetAttrString(io, "TextIOWrapper");
+    Py_DECREF(io);
+    if (!pl_py_open || !pl_py_fileio || !pl_py_buffered_writer ||
+        !pl_py_buffered_reader || !pl_py_buffered_random || !pl_py_textio)
+        return NULL;
+    if (pl_py_intern(&pl_py_s_fh, "fh") || pl_py_intern(&pl_py_s_waiter, "_waiter") ||
+        pl_py_intern(&pl_py_s_handle, "_handle") ||
+        pl_py_intern(&pl_py_s_mechanism, "mechanism") ||
+        pl_py_intern(&pl_py_s_timeout, "timeout") ||
+        pl_py_intern(&pl_py_s_check_interval, "check_interval") ||
+        pl_py_intern(&pl_py_s_fail_when_locked, "fail_when_locked") ||
+        pl_py_intern(&pl_py_s_mode, "mode") ||
+        pl_py_intern(&pl_py_s_kwargs, "file_open_kwargs") ||
+        pl_py_intern(&pl_py_s_filename, "filename") ||
+        pl_py_intern(&pl_py_s_locker, "LOCKER") ||
+        pl_py_intern(&pl_py_s_acquire, "acquire") ||
+        pl_py_intern(&pl_py_s_release, "release") ||
+        pl_py_intern(&pl_py_s_buffer, "buffer") || pl_py_intern(&pl_py_s_raw, "raw") ||
+        pl_py_intern(&pl_py_s_name, "name") ||
+        pl_py_intern(&pl_py_s_keep, "_cportalocker_handle") ||
+        pl_py_intern(&pl_py_s_close, "close") ||
+        pl_py_intern(&pl_py_s_close_failed, "_close_failed") ||
+        pl_py_intern(&pl_py_s_acquire_py, "_acquire_py") ||
+        pl_py_intern(&pl_py_s_release_py, "_release_py") ||
+        pl_py_intern(&pl_py_s_enter_py, "_enter_py") ||
+        pl_py_intern(&pl_py_s_exit_py, "_exit_py") ||
+        pl_py_intern(&pl_py_s_blksize, "_blksize"))
+        return NULL;
+    Py_INCREF(fast_types);
+    Py_XSETREF(pl_py_fast_types, fast_types);
+    Py_INCREF(locker_module);
+    Py_XSETREF(pl_py_locker_module, locker_module);
+    Py_INCREF(flock);
+    Py_XSETREF(pl_py_flock, flock);
+    Py_INCREF(chain);
+    Py_XSETREF(pl_py_chain, chain);
+    /* The instance methods: bound like Python functions. */
+    methods = PyDict_New();
+    if (!methods)
+        return NULL;
+    pl_py_guard_type = (PyTypeObject *)PyType_FromSpec(&pl_py_guard_spec);
+    if (!pl_py_guard_type || PyDict_SetItemString(methods, "Guard", (PyObject *)pl_py_guard_type) < 0 ||
+        pthread_atfork(NULL, NULL, pl_py_after_fork_child) != 0) {
+        Py_DECREF(methods);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+        return NULL;
+    }
+    for (def = pl_py_fast_defs; def->ml_name; def++) {
+        PyObject *f = PyCFunction_New(def, NULL), *im;
+        if (!f) {
+            Py_DECREF(methods);
+            return NULL;
+        }
+        im = PyInstanceMethod_New(f);
+        Py_DECREF(f);
+        if (!im || PyDict_SetItemString(methods, def->ml_name, im) < 0) {
+            Py_XDECREF(im);
+            Py_DECREF(methods);
+            return NULL;
+        }
+        Py_DECREF(im);
+    }
+    return methods;
+}
+%}
+
+/* Returns {'acquire': ..., '__enter__': ..., 'release': ..., '__exit__':
+   ...}: the fast methods for cportalocker.utils.Lock. */
+%{
+static PyObject *pl_py_wrap_fast_setup(PyObject *self, PyObject *args)
+{
+    PyObject *fast_types, *locker_module, *flock, *chain, *docs;
+    if (!PyArg_ParseTuple(args, "OOOOO:pl_py_lock_fast_setup", &fast_types,
+                          &locker_module, &flock, &chain, &docs))
+        return NULL;
+    return pl_py_lock_fast_setup_impl(fast_types, locker_module, flock, chain, docs);
+}
+%}
+%native(pl_py_lock_fast_setup) PyObject *pl_py_wrap_fast_setup(PyObject *self, PyObject *args);
