@@ -4,17 +4,18 @@ The reference's ``python -m portalocker combine`` bundles its package into
 one vendorable ``portalocker.py``. This does the same for cportalocker's
 Python layer: one file, importable as a module of any name, with the
 public API of ``import cportalocker`` (``lock``, ``Lock``, ``RedisLock``,
-...). What it cannot bundle is the compiled C core: the file uses the
-installed cportalocker's extension and, because the core raises its errors
-through them, its exception classes (``cportalocker.exceptions``); so the
-vendored file needs cportalocker installed, as the reference's combined
-file needs ``redis`` for RedisLock. The rest (locks, lock(), open_atomic,
-RedisLock, ...) runs from the bundled source.
+...). What it cannot bundle is the compiled C core: the file loads the
+installed cportalocker's extension (found without importing that
+package's Python modules), so the vendored file needs cportalocker
+installed, as the reference's combined file needs ``redis`` for RedisLock.
 
 Where the reference inlines its modules into one namespace by rewriting
 their imports, this embeds each module's source unchanged and registers
-them as the submodules of a private package, so the code runs exactly as
-in the package (no textual surgery to get wrong).
+them as the package ``cportalocker`` (the core raises its errors through
+``cportalocker.exceptions`` and binds one Lock class per process, so a
+process has one Python layer): the code runs exactly as in the package.
+If cportalocker is already imported when the file is, the file is an
+alias of that package.
 
 As in the reference, every input (the modules, ``README.md``,
 ``LICENSE``, read from `base_path`) must be ASCII: a non-ASCII byte logs
@@ -64,39 +65,43 @@ import types as _types
 
 _SOURCES = {sources}
 
-# The bundled modules become the submodules of a private top-level
-# package, so their relative imports work whatever this file is called
-# (also when run as a script, or loaded without a sys.modules entry).
-_PACKAGE = '_cportalocker_bundle_' + __name__.replace('.', '_')
+# The bundled modules are cportalocker's Python layer, registered as the
+# package `cportalocker` over the installed package's compiled core (the
+# core raises through cportalocker.exceptions and binds one Lock class per
+# process, so a process has one Python layer). When cportalocker is
+# already imported, that layer is used and this file is an alias of it.
+_PACKAGE = 'cportalocker'
 
 
-# The compiled core and the exception classes are the installed
-# cportalocker's: the core raises its errors through
-# cportalocker.exceptions, so the classes must be those.
-_SHARED = ('_portalocker_c', 'exceptions')
-
-
-def _shared_modules():
-    import importlib
-    try:
-        return {{name: importlib.import_module('cportalocker.' + name)
-                for name in _SHARED}}
-    except ImportError as exc:
+def _core_spec(fullname):
+    # The installed package's extension, found without importing the
+    # installed package's own Python modules.
+    package = _machinery.PathFinder.find_spec(_PACKAGE)
+    locations = package.submodule_search_locations if package else None
+    spec = (
+        _machinery.PathFinder.find_spec('_portalocker_c', list(locations))
+        if locations else None
+    )
+    if spec is None or not spec.origin:
         raise ImportError(
-            "this file bundles cportalocker's Python layer only: it needs "
-            "the installed cportalocker (its compiled core)"
-        ) from exc
+            "this file bundles cportalocker's Python layer only: its "
+            "compiled core (cportalocker._portalocker_c) is not installed"
+        )
+    loader = _machinery.ExtensionFileLoader(fullname, spec.origin)
+    return _util.spec_from_file_location(fullname, spec.origin, loader=loader)
 
 
 class _BundleFinder:
-    """Finds and runs the bundled submodules of _PACKAGE."""
+    """Finds the bundled submodules of _PACKAGE and its compiled core."""
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
         package, _, name = fullname.rpartition('.')
-        if package != _PACKAGE:
+        if package != _PACKAGE or _sys.modules.get(_PACKAGE) is not _bundle:
             return None
-        if name in _SOURCES and name not in _SHARED:
+        if name == '_portalocker_c':
+            return _core_spec(fullname)
+        if name in _SOURCES:
             return _util.spec_from_loader(fullname, cls())
         return None
 
@@ -117,26 +122,29 @@ def _run(source, name, namespace):
     exec(compile(source, path, 'exec'), namespace)
 
 
+_bundle = None
+
+
 def _load():
+    global _bundle
     package = _sys.modules.get(_PACKAGE)
-    if package is None:
-        if not any(f is _BundleFinder for f in _sys.meta_path):
-            _sys.meta_path.append(_BundleFinder)
-        package = _types.ModuleType(_PACKAGE)
-        package.__path__ = []
-        package.__package__ = _PACKAGE
-        package.__spec__ = _machinery.ModuleSpec(_PACKAGE, None, is_package=True)
-        _sys.modules[_PACKAGE] = package
-        for name, module in _shared_modules().items():
-            _sys.modules[_PACKAGE + '.' + name] = module
-            setattr(package, name, module)
-        try:
-            _run(_SOURCES['__init__'], '__init__', package.__dict__)
-        except BaseException:
-            for name in list(_sys.modules):
-                if name == _PACKAGE or name.startswith(_PACKAGE + '.'):
-                    del _sys.modules[name]
-            raise
+    if package is not None:
+        return package
+    _bundle = package = _types.ModuleType(_PACKAGE)
+    package.__path__ = []
+    package.__package__ = _PACKAGE
+    package.__spec__ = _machinery.ModuleSpec(_PACKAGE, None, is_package=True)
+    package.__spec__.submodule_search_locations = []
+    if not any(f is _BundleFinder for f in _sys.meta_path):
+        _sys.meta_path.insert(0, _BundleFinder)
+    _sys.modules[_PACKAGE] = package
+    try:
+        _run(_SOURCES['__init__'], '__init__', package.__dict__)
+    except BaseException:
+        for name in list(_sys.modules):
+            if name == _PACKAGE or name.startswith(_PACKAGE + '.'):
+                del _sys.modules[name]
+        raise
     return package
 
 
