@@ -95,7 +95,13 @@ PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *f)
 /* No hard links on this filesystem (see the top of the file). */
 static int no_hard_links(int err)
 {
-    return err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == EMLINK;
+    if (err == EPERM || err == ENOTSUP || err == EMLINK)
+        return 1;
+#if EOPNOTSUPP != ENOTSUP /* one value on Linux, two elsewhere */
+    return err == EOPNOTSUPP;
+#else
+    return 0;
+#endif
 }
 
 /* Publish temp_path under path, never over an existing name: 0, or the
