@@ -41,9 +41,11 @@ static PyObject *pl_py_s_fh, *pl_py_s_waiter, *pl_py_s_handle,
     *pl_py_s_filename, *pl_py_s_locker, *pl_py_s_acquire, *pl_py_s_release,
     *pl_py_s_buffer, *pl_py_s_raw, *pl_py_s_name, *pl_py_s_keep,
     *pl_py_s_close, *pl_py_s_close_failed, *pl_py_s_acquire_py,
-    *pl_py_s_release_py, *pl_py_s_enter_py, *pl_py_s_exit_py, *pl_py_s_blksize;
+    *pl_py_s_release_py, *pl_py_s_enter_py, *pl_py_s_exit_py, *pl_py_s_blksize,
+    *pl_py_s_truncate;
 static PyObject *pl_py_chain;       /* utils._chain_release_error */
 static PyObject *pl_py_docs;        /* their docstrings (kept alive) */
+static PyObject *pl_py_default_timeout; /* utils.DEFAULT_TIMEOUT */
 
 /* ---- The guard: a reentrant lock that a forked child resets ----------
    Each Lock object's `_waiter`. It does what threading.RLock does for the
@@ -823,6 +825,102 @@ static PyObject *pl_py_lock_exit(PyObject *m, PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+/* init(self, filename, mode, timeout, check_interval, fail_when_locked):
+   Lock.__init__'s body for the common call (an exact Lock, an absolute
+   normalised str path, a mode without 'w', plain number timeouts, the
+   default flags, mechanism and open kwargs, which Lock.__init__ checks
+   before calling this). True when done; False when not such a call:
+   Lock.__init__ then does it in Python. */
+static PyObject *pl_py_lock_init(PyObject *m, PyObject *const *args,
+                                 Py_ssize_t nargs)
+{
+    PyObject *self, *filename, *mode, *timeout, *check_interval, *fwl, *d,
+        *path = NULL, *handle = NULL, *guard = NULL, *kwargs = NULL;
+    const char *f, *mo;
+    Py_ssize_t len;
+    pl_lock *lock = NULL;
+    int rc;
+
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "init() takes 6 arguments");
+        return NULL;
+    }
+    self = args[0];
+    filename = args[1];
+    mode = args[2];
+    timeout = args[3];
+    check_interval = args[4];
+    fwl = args[5];
+    if ((PyObject *)Py_TYPE(self) != PyTuple_GET_ITEM(pl_py_fast_types, 0) ||
+        !PyUnicode_CheckExact(filename) || !PyUnicode_CheckExact(mode))
+        Py_RETURN_FALSE;
+    if (timeout == Py_None)
+        timeout = pl_py_default_timeout;
+    else if (!PyFloat_CheckExact(timeout) && !PyLong_CheckExact(timeout))
+        Py_RETURN_FALSE;
+    if (!PyFloat_CheckExact(check_interval) && !PyLong_CheckExact(check_interval))
+        Py_RETURN_FALSE;
+    f = PyUnicode_AsUTF8AndSize(filename, &len);
+    mo = PyUnicode_AsUTF8(mode);
+    if (!f || !mo) {
+        PyErr_Clear(); /* e.g. surrogates: the Python path encodes them */
+        Py_RETURN_FALSE;
+    }
+    /* What os.path.abspath would leave unchanged, without NUL bytes. */
+    if (len < 2 || f[0] != '/' || f[len - 1] == '/' || strstr(f, "/.") ||
+        strstr(f, "//") || strlen(f) != (size_t)len || strchr(mo, 'w'))
+        Py_RETURN_FALSE;
+    path = PyUnicode_EncodeFSDefault(filename);
+    if (!path)
+        return NULL;
+    rc = pl_lock_new(&lock, PyBytes_AS_STRING(path));
+    Py_DECREF(path);
+    if (rc < 0) {
+        pl_swig_raise(rc);
+        pl_py_name_error(filename);
+        return NULL;
+    }
+    handle = SWIG_NewPointerObj(SWIG_as_voidptr(lock), SWIGTYPE_p_pl_lock, SWIG_POINTER_OWN);
+    if (!handle) {
+        pl_lock_free(lock);
+        return NULL;
+    }
+    if (strcmp(mo, "a") != 0 && (rc = pl_lock_set_mode(lock, mo)) < 0) {
+        pl_swig_raise(rc);
+        Py_DECREF(handle);
+        return NULL;
+    }
+    guard = PyObject_CallNoArgs((PyObject *)pl_py_guard_type);
+    kwargs = PyDict_New();
+    d = PyObject_GenericGetDict(self, NULL);
+    if (!guard || !kwargs || !d ||
+        PyDict_SetItem(d, pl_py_s_truncate, Py_False) < 0 ||
+        PyDict_SetItem(d, pl_py_s_filename, filename) < 0 ||
+        PyDict_SetItem(d, pl_py_s_mode, mode) < 0 ||
+        PyDict_SetItem(d, pl_py_s_kwargs, kwargs) < 0 ||
+        PyDict_SetItem(d, pl_py_s_waiter, guard) < 0 ||
+        PyDict_SetItem(d, pl_py_s_handle, handle) < 0 ||
+        PyDict_SetItem(d, pl_py_s_mechanism, Py_None) < 0 ||
+        PyDict_SetItem(d, pl_py_s_timeout, timeout) < 0 ||
+        PyDict_SetItem(d, pl_py_s_check_interval, check_interval) < 0 ||
+        PyDict_SetItem(d, pl_py_s_fail_when_locked, fwl) < 0) {
+        Py_XDECREF(d);
+        Py_XDECREF(kwargs);
+        Py_XDECREF(guard);
+        Py_DECREF(handle);
+        return NULL;
+    }
+    Py_DECREF(d);
+    Py_DECREF(kwargs);
+    Py_DECREF(guard);
+    Py_DECREF(handle);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef pl_py_init_def = {
+    "init", (PyCFunction)(void (*)(void))pl_py_lock_init, METH_FASTCALL,
+    "Lock.__init__'s common case in C (see lock_fast_path.i)."};
+
 /* pl_py_lock_fast_setup((Lock, plain_subclasses), portalocker_module,
    flock, chain, docs): called once by cportalocker.utils. The set of
    plain subclasses is the one utils keeps filling. */
@@ -861,6 +959,12 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
     }
     Py_INCREF(docs);
     pl_py_docs = docs;
+    pl_py_default_timeout = PyDict_GetItemString(docs, "DEFAULT_TIMEOUT");
+    if (!pl_py_default_timeout) {
+        PyErr_SetString(PyExc_TypeError, "docs: DEFAULT_TIMEOUT missing");
+        return NULL;
+    }
+    Py_INCREF(pl_py_default_timeout);
     for (def = pl_py_fast_defs; def->ml_name; def++) {
         PyObject *doc = PyDict_GetItemString(docs, def->ml_name);
         if (doc && PyUnicode_Check(doc))
@@ -900,7 +1004,8 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         pl_py_intern(&pl_py_s_release_py, "_release_py") ||
         pl_py_intern(&pl_py_s_enter_py, "_enter_py") ||
         pl_py_intern(&pl_py_s_exit_py, "_exit_py") ||
-        pl_py_intern(&pl_py_s_blksize, "_blksize"))
+        pl_py_intern(&pl_py_s_blksize, "_blksize") ||
+        pl_py_intern(&pl_py_s_truncate, "truncate"))
         return NULL;
     Py_INCREF(fast_types);
     Py_XSETREF(pl_py_fast_types, fast_types);
@@ -914,6 +1019,15 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
     methods = PyDict_New();
     if (!methods)
         return NULL;
+    {
+        PyObject *init = PyCFunction_New(&pl_py_init_def, NULL);
+        if (!init || PyDict_SetItemString(methods, "init", init) < 0) {
+            Py_XDECREF(init);
+            Py_DECREF(methods);
+            return NULL;
+        }
+        Py_DECREF(init);
+    }
     pl_py_guard_type = (PyTypeObject *)PyType_FromSpec(&pl_py_guard_spec);
     if (!pl_py_guard_type || PyDict_SetItemString(methods, "Guard", (PyObject *)pl_py_guard_type) < 0 ||
         pthread_atfork(NULL, NULL, pl_py_after_fork_child) != 0) {

@@ -13,6 +13,7 @@ Times are time.monotonic_ns() (CLOCK_MONOTONIC, as in bench_file.c).
 """
 
 import argparse
+import fcntl
 import importlib
 import os
 import resource
@@ -75,13 +76,41 @@ def bench_cycles(pl, prefix, d, only_lock):
                 4, name=f'{prefix}_sem4', directory=d),
         })
     objs = {k: make() for k, make in kinds.items()}
-    samples = {k: [] for k in kinds}
+    # One call per cycle, without a lock object to reuse: a new Lock per
+    # `with` (the seeds' idiom), and the floors of a Python program doing
+    # it by hand: open()+flock+close of a file object, and of a bare fd.
+    new_path = os.path.join(d, f'{prefix}.new.lock')
+    floor_path = os.path.join(d, f'{prefix}.pyfloor.lock')
+    fd_path = os.path.join(d, f'{prefix}.fdfloor.lock')
+    lock_cls = pl.Lock
+
+    def lock_new():
+        with lock_cls(new_path, timeout=1):
+            pass
+
+    def py_floor():
+        fh = open(floor_path, 'a')  # noqa: SIM115
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+    def py_fd_floor():
+        fd = os.open(fd_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    calls = {'lock_new': lock_new, 'py_floor': py_floor, 'py_fd_floor': py_fd_floor}
+    samples = {k: [] for k in list(kinds) + list(calls)}
     rounds, per_round, pid_per_round = 5, 400, 40
     now = time.monotonic_ns
     for k, o in objs.items():  # warm-up
         for _ in range(20 if k == 'pidfile_lock' else 200):
             o.acquire()
             o.release()
+    for call in calls.values():
+        for _ in range(200):
+            call()
     for _ in range(rounds):
         for k, o in objs.items():
             acquire, release, out = o.acquire, o.release, samples[k]
@@ -89,6 +118,12 @@ def bench_cycles(pl, prefix, d, only_lock):
                 t0 = now()
                 acquire()
                 release()
+                out.append(now() - t0)
+        for k, call in calls.items():
+            out = samples[k]
+            for _ in range(per_round):
+                t0 = now()
+                call()
                 out.append(now() - t0)
     for k, s in samples.items():
         s.sort()
@@ -259,7 +294,8 @@ def main():
     ap.add_argument('dir')
     ap.add_argument('--module', default='portalocker')
     ap.add_argument('--only-lock', action='store_true',
-                    help='cycle section: the Lock cycle only')
+                    help='cycle section: the Lock cycles (reused, new per '
+                         'with) and the Python floors only')
     ap.add_argument('sections', nargs='*',
                     default=['cycle', 'handoff', 'kill', 'cpu'])
     args = ap.parse_intermixed_args()

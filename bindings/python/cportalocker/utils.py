@@ -22,18 +22,28 @@ the lock held and the descriptor open, as the reference's file object does
 (the handle is freed, and the lock released, with the last of the two).
 
 Threads, signals and fork. Each object has one reentrant guard
-(``_waiter``, a threading.RLock) that serialises the calls into its C
-handle (the core refuses two at once on one handle). Threads waiting for
-it wait at most their timeout. It is reentrant so that a signal handler
-running inside a wait (the C wait runs the handlers) can call release()
-(a no-op: nothing is held yet) without deadlocking. Release claims the
-file object with one atomic step (a dict pop), so a second release, from
-another thread or from a signal handler that interrupted the first, finds
-nothing and returns. A forked child gets fresh guards (the parent's may be
-held by a thread that does not exist in the child). An exception that
-arrives while or just after the C core took the lock (KeyboardInterrupt)
-never leaves acquire() or ``__enter__`` with the lock held: they give it
-back first.
+(``_waiter``: a threading.RLock for the semaphores; for the Lock classes
+the Guard of lock_fast_path.i, which behaves the same) that serialises the
+calls into its C handle (the core refuses two at once on one handle).
+Threads waiting for it wait at most their timeout. It is reentrant so that
+a signal handler running inside a wait (the C wait runs the handlers) can
+call release() (a no-op: nothing is held yet) without deadlocking. Release
+claims the file object with one atomic step (a dict pop), so a second
+release, from another thread or from a signal handler that interrupted the
+first, finds nothing and returns. A forked child gets fresh guards (the
+parent's may be held by a thread that does not exist in the child): the
+semaphores through an at-fork handler, a Lock's Guard by itself at its
+first use in the child. An exception that arrives while or just after the
+C core took the lock (KeyboardInterrupt) never leaves acquire() or
+``__enter__`` with the lock held: they give it back first.
+
+Speed. A plain Lock's acquire, release, ``__enter__``, ``__exit__`` and
+common constructor call run in C (bindings/python/lock_fast_path.i: the
+same steps as the Python methods ``_acquire_py``, ``_release_py``,
+``_enter_py``, ``_exit_py`` and ``__init__``, which it hands every other
+case to). A subclass that overrides the reference's hooks (``_get_fh``,
+``_get_lock``, ``_prepare_fh``) or makes one of the attributes the fast
+path reads a class attribute takes the Python methods.
 """
 
 from __future__ import annotations
@@ -83,7 +93,7 @@ __all__ = [
 Filename = typing.Union[str, 'os.PathLike[str]']
 
 
-_FLOCK = _pl.fcntl.flock
+_FLOCK = fcntl.flock
 
 
 def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
@@ -109,10 +119,10 @@ def _seconds(value: typing.Any) -> float:
     None -> 0, inf stays inf."""
     if value is None:
         return 0.0
-    value = float(value)
-    if math.isnan(value) or value < 0:
+    seconds = float(value)
+    if math.isnan(seconds) or seconds < 0:
         return 0.0
-    return value
+    return seconds
 
 
 #: Every live lock and semaphore object, for the fork handler.
@@ -148,10 +158,10 @@ def _with_filename(exc: BaseException, filename: typing.Any) -> None:
             exc.filename = filename
 
 
-def _set_name(fh: typing.IO[typing.Any], name: str) -> None:
+def _set_name(fh: typing.Any, name: str) -> None:
     """Show the path as ``fh.name`` (as open(path) would), not the fd."""
     try:
-        fh.buffer.raw.name = name  # type: ignore[attr-defined]  # text
+        fh.buffer.raw.name = name  # text
     except AttributeError:
         raw = getattr(fh, 'raw', fh)  # buffered binary, or unbuffered FileIO
         with contextlib.suppress(AttributeError, TypeError):
@@ -433,7 +443,7 @@ class Lock(LockBase[IOT]):
     def __init__(
         self: Lock[typing.IO[typing.Any]],
         filename: Filename | bytes,
-        mode: types.Mode | str,
+        mode: types.Mode,
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
@@ -447,7 +457,7 @@ class Lock(LockBase[IOT]):
     def __init__(
         self,
         filename: Filename | bytes,
-        mode: types.Mode | str = 'a',
+        mode: types.Mode = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = DEFAULT_FAIL_WHEN_LOCKED,
@@ -459,22 +469,28 @@ class Lock(LockBase[IOT]):
     ) -> None:
         """Configure the lock; nothing is opened or locked yet (see the
         class for the arguments)."""
-        # Written out flat (no helper calls where a test does): a new Lock
-        # per `with` is the common idiom, and this runs each time.
+        # A new Lock per `with` is the common idiom: the common call is
+        # done in C (the same steps as below; it says False otherwise).
+        if (
+            flags is LOCK_METHOD and not raise_on_release_error and mechanism is None
+            and not file_open_kwargs
+            and _fast_init(self, filename, mode, timeout, check_interval, fail_when_locked)
+        ):
+            return
         c_mode = mode
         if 'w' in mode:
             # The C core gets 'w' (truncates once locked); the Python
             # file object is opened with 'a' so Python never truncates.
             self.truncate = True
-            mode = mode.replace('w', 'a')
+            mode = typing.cast(types.Mode, mode.replace('w', 'a'))
         else:
             self.truncate = False
         # str, bytes or os.PathLike, as open() takes them (the C call
         # encodes with os.fsencode; a NUL byte is a ValueError). An
         # absolute str that abspath would not change skips it.
         if (
-            filename.__class__ is not str or filename[:1] != '/'  # type: ignore[union-attr,index]
-            or '/.' in filename or '//' in filename or filename[-1:] == '/'  # type: ignore[operator,index]
+            not isinstance(filename, str) or filename[:1] != '/'
+            or '/.' in filename or '//' in filename or filename[-1:] == '/'
         ):
             filename = os.path.abspath(os.fspath(filename))
         self.filename = filename  # type: ignore[assignment]
@@ -504,7 +520,7 @@ class Lock(LockBase[IOT]):
             DEFAULT_FAIL_WHEN_LOCKED if fail_when_locked is None else fail_when_locked
         )
 
-    def _init(self, filename: Filename | bytes, mode: str, *args: typing.Any, **kwargs: typing.Any) -> None:
+    def _init(self, filename: Filename | bytes, mode: types.Mode, *args: typing.Any, **kwargs: typing.Any) -> None:
         """Lock's constructor body, for subclasses (the overloaded
         __init__ cannot be called through super() in typed code)."""
         Lock.__init__(self, filename, mode, *args, **kwargs)  # type: ignore[arg-type]
@@ -529,7 +545,7 @@ class Lock(LockBase[IOT]):
         # `with` must call an overridden acquire/release (the fast
         # __enter__/__exit__ would not).
         if cls.acquire is not Lock.acquire and '__enter__' not in cls.__dict__:
-            cls.__enter__ = Lock._enter_py  # type: ignore[method-assign,assignment]
+            cls.__enter__ = Lock._enter_py  # type: ignore[method-assign]
         if cls.release is not Lock.release and '__exit__' not in cls.__dict__:
             cls.__exit__ = Lock._exit_py  # type: ignore[method-assign]
         mro = cls.__mro__
@@ -612,7 +628,7 @@ class Lock(LockBase[IOT]):
         alive: ``fh._cportalocker_handle``), named by the path."""
         try:
             fh = open(fd, self.mode, closefd=False, **self.file_open_kwargs)
-            fh._cportalocker_handle = self._handle  # type: ignore[union-attr]
+            fh._cportalocker_handle = self._handle  # type: ignore[attr-defined]
             _set_name(fh, self.filename)
         except BaseException:
             _c.pl_lock_release(self._handle)
@@ -657,7 +673,7 @@ class Lock(LockBase[IOT]):
         mine = False
         try:
             if self.fh:
-                return self.fh  # type: ignore[return-value]
+                return self.fh
             mine = True
             fh = self.fh = self._wrap_fd(self._c_acquire(timeout, check_interval, fail_when_locked))
             return fh
@@ -894,7 +910,10 @@ _LOCK_DOCS = {
         'release error as its __context__ (and a note), as in the reference.\n'
     ),
 }
-_FAST = _c.pl_py_lock_fast_setup((Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error, _LOCK_DOCS)
+_FAST = _c.pl_py_lock_fast_setup(
+    (Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error,
+    {**_LOCK_DOCS, 'DEFAULT_TIMEOUT': DEFAULT_TIMEOUT},
+)
 Lock.acquire = _FAST['acquire']  # type: ignore[method-assign]
 Lock.release = _FAST['release']  # type: ignore[method-assign]
 Lock.__enter__ = _FAST['__enter__']  # type: ignore[method-assign]
@@ -903,14 +922,19 @@ Lock.__abstractmethods__ = frozenset()  # they are there now
 #: Lock objects' guard: a reentrant lock that a forked child resets by
 #: itself (lock_fast_path.i), so Lock objects need no at-fork registry.
 _Guard = _FAST['Guard']
+_fast_init = _FAST['init']
 
 
 class RLock(Lock[IOT]):
     """A Lock that the same object may acquire repeatedly: it counts, and
     only the release that matches the first acquire unlocks and closes.
 
-    Args: as `Lock` (fail_when_locked defaults to False, and there is no
-    raise_on_release_error or file_open_kwargs).
+    Args:
+        filename, mode, timeout, check_interval, flags, mechanism: as
+            `Lock` (timeout None: 5 s; check_interval 0.25 s; mode 'a').
+        fail_when_locked: give up after the first attempt (default False).
+        There is no raise_on_release_error or file_open_kwargs (as in the
+        reference).
 
     Raises:
         LockException: release() more often than acquire() ("Cannot
@@ -956,7 +980,7 @@ class RLock(Lock[IOT]):
     def __init__(
         self: RLock[typing.IO[typing.Any]],
         filename: Filename | bytes,
-        mode: types.Mode | str,
+        mode: types.Mode,
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
@@ -968,7 +992,7 @@ class RLock(Lock[IOT]):
     def __init__(
         self,
         filename: Filename | bytes,
-        mode: types.Mode | str = 'a',
+        mode: types.Mode = 'a',
         timeout: float | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         fail_when_locked: bool = False,
@@ -986,7 +1010,7 @@ class RLock(Lock[IOT]):
     def _acquire_count(self) -> int:
         if self._hooked:
             return self._hooked_count
-        return typing.cast(int, _c.pl_lock_count(self._handle))
+        return _c.pl_lock_count(self._handle)
 
     def acquire(
         self,
@@ -1023,7 +1047,7 @@ class RLock(Lock[IOT]):
     def _depth(self) -> int:
         if self._hooked:
             return self._hooked_count
-        return typing.cast(int, _c.pl_lock_count(self._handle))
+        return _c.pl_lock_count(self._handle)
 
     def release(self) -> None:
         """Count one release; the last one unlocks and closes.
@@ -1293,7 +1317,7 @@ class _SlotLock(Lock):
                 fh.close()
 
 
-class BoundedSemaphore(LockBase):
+class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
     """At most ``maximum`` holders across processes, using lock files.
 
     Slot ``n`` is the file ``directory / filename_pattern.format(name=name,
