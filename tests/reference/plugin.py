@@ -10,12 +10,21 @@
   'WindowsPath'``), which ends the whole session. The real value is put
   back just while the report is made; the test's own value is restored
   for its teardown.
+- Releases the RedisLock objects a Redis test leaves held (every test that
+  fails on the reference's private attributes after its acquire does), at
+  its teardown while its fixtures still stand: otherwise such a lock can be
+  lost later, with the suite's 0.2 s unavailable_timeout on a busy machine,
+  and its interrupt_on_lost then interrupts whatever test runs at that
+  moment, ending the session. Outcomes are untouched (the call is over).
 """
+import contextlib
+import gc
 import os
 
 import pytest
 
 _OS_NAME = os.name
+_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_sessionstart(session):
@@ -32,6 +41,23 @@ def pytest_runtest_makereport(item, call):
     patched = os.name
     os.name = _OS_NAME
     try:
-        yield
+        outcome = yield
     finally:
         os.name = patched
+    if call.when == 'call' and outcome.get_result().failed:
+        item.stash[_FAILED] = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # Only after a failed call (a passing test released its locks), and not
+    # for a fakeredis variant (its RedisLock is refused at construction).
+    if ('redis' in item.nodeid and '[fakeredis' not in item.nodeid
+            and item.stash.get(_FAILED, False)):
+        from cportalocker.redis import RedisLock
+
+        for obj in gc.get_objects():
+            if isinstance(obj, RedisLock):
+                with contextlib.suppress(Exception):
+                    obj.release()
+    yield

@@ -30,17 +30,8 @@ VERSION=4.4.2
 REQ=$ROOT/tests/reference/requirements.txt
 mkdir -p "$OUT"
 
-# The sdist (its package removed: only ours may answer `import portalocker`).
-if [ ! -d "$OUT/src/portalocker_tests" ]; then
-  rm -rf "$OUT/src" "$OUT/dl"
-  python3 -m pip download -q --disable-pip-version-check --no-deps \
-    --no-binary portalocker "portalocker==$VERSION" -d "$OUT/dl"
-  mkdir -p "$OUT/src"
-  tar -xzf "$OUT/dl/portalocker-$VERSION.tar.gz" -C "$OUT/src" --strip-components=1
-  rm -rf "$OUT/src/portalocker"
-fi
-
-# The suite's venv: its test dependencies, no portalocker.
+# The suite's venv: its test dependencies, no portalocker. (Its pip also
+# fetches the sdist: Debian's python3 has no pip of its own.)
 PY=$OUT/venv/bin/python
 if [ ! -x "$PY" ]; then
   python3 -m venv "$OUT/venv"
@@ -48,6 +39,16 @@ fi
 if ! cmp -s "$REQ" "$OUT/venv/.installed"; then
   "$PY" -m pip install -q --disable-pip-version-check -r "$REQ"
   cp "$REQ" "$OUT/venv/.installed"
+fi
+
+# The sdist (its package removed: only ours may answer `import portalocker`).
+if [ ! -d "$OUT/src/portalocker_tests" ]; then
+  rm -rf "$OUT/src" "$OUT/dl"
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps \
+    --no-binary portalocker "portalocker==$VERSION" -d "$OUT/dl"
+  mkdir -p "$OUT/src"
+  tar -xzf "$OUT/dl/portalocker-$VERSION.tar.gz" -C "$OUT/src" --strip-components=1
+  rm -rf "$OUT/src/portalocker"
 fi
 site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n' "$ROOT/tests/reference/shim" "$ROOT/build/python" > "$site/cportalocker-reftests.pth"
