@@ -30,6 +30,7 @@
 
 static PyObject *pl_py_fast_types;  /* set: classes whose instances are plain */
 static PyObject *pl_py_locker_module; /* cportalocker.portalocker (LOCKER) */
+static PyObject *pl_py_locker_dict;   /* its __dict__ */
 static PyObject *pl_py_flock;       /* fcntl.flock: LOCKER's default */
 static PyObject *pl_py_open;        /* io.open */
 static PyObject *pl_py_fileio, *pl_py_buffered_writer, *pl_py_buffered_reader,
@@ -46,6 +47,7 @@ static PyObject *pl_py_s_fh, *pl_py_s_waiter, *pl_py_s_handle,
 static PyObject *pl_py_chain;       /* utils._chain_release_error */
 static PyObject *pl_py_docs;        /* their docstrings (kept alive) */
 static PyObject *pl_py_default_timeout; /* utils.DEFAULT_TIMEOUT */
+static PyObject *pl_py_hooks;       /* {name: Lock's own function} */
 
 /* ---- The guard: a reentrant lock that a forked child resets ----------
    Each Lock object's `_waiter`. It does what threading.RLock does for the
@@ -198,6 +200,7 @@ static PyObject *pl_py_guard_wait(pl_py_guard *g, int blocking, double timeout)
         deadline = pl_py_monotonic() + timeout;
     for (;;) {
         PY_TIMEOUT_T us = -1;
+        PyThread_type_lock lock = g->lock;
         if (timeout > 0) {
             double left = deadline - pl_py_monotonic();
             if (left <= 0)
@@ -206,30 +209,27 @@ static PyObject *pl_py_guard_wait(pl_py_guard *g, int blocking, double timeout)
                                                       : (PY_TIMEOUT_T)(left * 1e6);
         }
         Py_BEGIN_ALLOW_THREADS
-        st = PyThread_acquire_lock_timed(g->lock, us, 1);
+        st = PyThread_acquire_lock_timed(lock, us, 1);
         Py_END_ALLOW_THREADS
-        if (st == PY_LOCK_INTR) {
-            if (Py_MakePendingCalls() < 0)
-                return NULL;
-            continue;
-        }
         if (st == PY_LOCK_FAILURE)
             Py_RETURN_FALSE;
-        break;
-    }
-    if (g->generation != pl_py_fork_generation) {
-        /* forked while waiting: this thread is the child's only one */
-        PyThread_release_lock(g->lock);
-        if (pl_py_guard_check_fork(g) < 0)
+        if (st == PY_LOCK_ACQUIRED && lock == g->lock) {
+            me = PyThread_get_thread_ident();
+            g->owner = me;
+            g->count = 1;
+            Py_RETURN_TRUE;
+        }
+        if (st == PY_LOCK_ACQUIRED)
+            PyThread_release_lock(lock); /* a lock a fork replaced */
+        /* Interrupted: run the signal handlers (one that raises ends the
+           wait); one of them may even have forked. Then try again. */
+        if (st == PY_LOCK_INTR && Py_MakePendingCalls() < 0)
             return NULL;
-        if ((r = pl_py_guard_try_fast(g)) <= 0)
-            return r < 0 ? NULL : PyBool_FromLong(0);
-        Py_RETURN_TRUE;
+        if ((r = pl_py_guard_try_fast(g)) < 0)
+            return NULL;
+        if (r)
+            Py_RETURN_TRUE;
     }
-    me = PyThread_get_thread_ident();
-    g->owner = me;
-    g->count = 1;
-    Py_RETURN_TRUE;
 }
 
 static PyObject *pl_py_guard_acquire(pl_py_guard *g, PyObject *args, PyObject *kw)
@@ -442,14 +442,16 @@ static PyObject *pl_py_file_object(PyObject *d, int fd, PyObject *mode,
     rawmode[1] = plus ? '+' : '\0';
     rawmode[2] = '\0';
     {
-        PyObject *rm = PyUnicode_FromString(rawmode), *argv[3];
-        if (!rm)
+        /* the six raw modes, made once: r, a, x and with '+' */
+        static PyObject *raw_modes[6];
+        int i = (rawmode[0] == 'r' ? 0 : rawmode[0] == 'a' ? 1 : 2) + (plus ? 3 : 0);
+        PyObject *argv[3];
+        if (!raw_modes[i] && !(raw_modes[i] = PyUnicode_InternFromString(rawmode)))
             goto out;
         argv[0] = fd_obj;
-        argv[1] = rm;
+        argv[1] = raw_modes[i];
         argv[2] = Py_False; /* closefd: the descriptor is the core's */
         raw = PyObject_Vectorcall(pl_py_fileio, argv, 3, NULL);
-        Py_DECREF(rm);
     }
     if (!raw || PyObject_SetAttr(raw, pl_py_s_name, filename) < 0)
         goto out;
@@ -513,6 +515,45 @@ fail:
     goto out;
 }
 
+/* Whether the reference's subclass hooks (_get_fh, _get_lock,
+   _prepare_fh) are still Lock's own for this object: none assigned to
+   the object itself, none overridden or assigned later on its class
+   (monkeypatching, as tests do). A class passes the lookups once per
+   version of it: CPython changes a type's version tag whenever it or a
+   base is modified. */
+static int pl_py_hooks_untouched(PyObject *self, PyObject *d)
+{
+    static PyTypeObject *clean_type;
+    static unsigned int clean_tag;
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject *name, *func;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(pl_py_hooks, &pos, &name, &func))
+        if (PyDict_GetItemWithError(d, name))
+            return 0;
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (type == clean_type && clean_tag && type->tp_version_tag == clean_tag
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+#endif
+    )
+        return 1;
+    pos = 0;
+    while (PyDict_Next(pl_py_hooks, &pos, &name, &func))
+        if (_PyType_Lookup(type, name) != func)
+            return 0;
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+        return 1;
+#endif
+    clean_type = type;
+    clean_tag = type->tp_version_tag;
+    return 1;
+}
+
 /* acquire(self, timeout=None, check_interval=None, fail_when_locked=None)
    and __enter__(self). Returns NULL with nothing held on any failure. */
 static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
@@ -543,6 +584,8 @@ static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
         Py_DECREF(d);
         return v;
     }
+    if (!pl_py_hooks_untouched(self, d))
+        goto slow;
     /* Per-call values win over the attributes (reference's coalesce). */
     v = nargs > 1 && args[1] != Py_None ? args[1] : pl_py_item(d, pl_py_s_timeout);
     if (!v || !pl_py_seconds(v, &timeout))
@@ -559,12 +602,9 @@ static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
     v = pl_py_item(d, pl_py_s_mechanism);
     if (v != Py_None)
         goto slow;
-    locker = PyObject_GetAttr(pl_py_locker_module, pl_py_s_locker);
-    if (!locker)
-        goto error;
-    Py_DECREF(locker); /* identity only: the module keeps it */
+    locker = PyDict_GetItemWithError(pl_py_locker_dict, pl_py_s_locker);
     if (locker != pl_py_flock)
-        goto slow;
+        goto slow; /* also: not set (the Python method says what is wrong) */
     mode = pl_py_item(d, pl_py_s_mode);
     v = pl_py_item(d, pl_py_s_kwargs);
     handle = pl_py_item(d, pl_py_s_handle);
@@ -692,8 +732,10 @@ static int pl_py_lock_release_impl(PyObject *self)
         Py_DECREF(d);
         return 1;
     }
-    if ((!fh || fh == Py_None) && !pl_lock_is_held(lock)) {
+    if (!pl_lock_is_held(lock)) {
         Py_DECREF(d);
+        if (fh && fh != Py_None)
+            return 1; /* a file object the hook path holds */
         return 0; /* nothing held: a no-op, as in the reference */
     }
     Py_INCREF(handle);
@@ -860,6 +902,8 @@ static PyObject *pl_py_lock_init(PyObject *m, PyObject *const *args,
         Py_RETURN_FALSE;
     if (!PyFloat_CheckExact(check_interval) && !PyLong_CheckExact(check_interval))
         Py_RETURN_FALSE;
+    if (fwl == Py_None)
+        fwl = Py_False; /* DEFAULT_FAIL_WHEN_LOCKED */
     f = PyUnicode_AsUTF8AndSize(filename, &len);
     mo = PyUnicode_AsUTF8(mode);
     if (!f || !mo) {
@@ -965,6 +1009,12 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         return NULL;
     }
     Py_INCREF(pl_py_default_timeout);
+    pl_py_hooks = PyDict_GetItemString(docs, "HOOKS");
+    if (!pl_py_hooks || !PyDict_Check(pl_py_hooks)) {
+        PyErr_SetString(PyExc_TypeError, "docs: HOOKS missing");
+        return NULL;
+    }
+    Py_INCREF(pl_py_hooks);
     for (def = pl_py_fast_defs; def->ml_name; def++) {
         PyObject *doc = PyDict_GetItemString(docs, def->ml_name);
         if (doc && PyUnicode_Check(doc))
@@ -1009,8 +1059,13 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         return NULL;
     Py_INCREF(fast_types);
     Py_XSETREF(pl_py_fast_types, fast_types);
+    if (!PyModule_Check(locker_module)) {
+        PyErr_SetString(PyExc_TypeError, "locker_module: a module");
+        return NULL;
+    }
     Py_INCREF(locker_module);
     Py_XSETREF(pl_py_locker_module, locker_module);
+    pl_py_locker_dict = PyModule_GetDict(locker_module); /* borrowed: the module lives */
     Py_INCREF(flock);
     Py_XSETREF(pl_py_flock, flock);
     Py_INCREF(chain);

@@ -6,7 +6,8 @@ binding with the very same code once it exists).
 Prints records `R|<section>|<name>|key=value|...` for tests/bench/report.py.
 Names are prefixed with the module (`portalocker:lock`, ...).
 
-usage: bench_reference.py DIR [--module NAME] [--only-lock] [section...]
+usage: bench_reference.py DIR [--module NAME] [--only-lock] [--versus NAME]
+                           [section...]
        sections: cycle handoff kill cpu (default: all)
 
 Times are time.monotonic_ns() (CLOCK_MONOTONIC, as in bench_file.c).
@@ -59,10 +60,15 @@ def spread_delay_s(i, n, lo_ms, hi_ms):
 # ---- 1. uncontended cycles -------------------------------------------------
 
 
-def bench_cycles(pl, prefix, d, only_lock):
+def bench_cycles(pl, prefix, d, only_lock, versus=None):
     kinds = {
         'lock': lambda: pl.Lock(os.path.join(d, f'{prefix}.lock.lock')),
     }
+    if versus is not None:
+        # The other module's Lock in the same rounds: a ratio measured
+        # under the same machine load, moment by moment.
+        kinds['versus_lock'] = lambda: versus.Lock(
+            os.path.join(d, f'{prefix}.versus.lock'))
     if not only_lock:
         kinds.update({
             'rlock': lambda: pl.RLock(os.path.join(d, f'{prefix}.rlock.lock')),
@@ -101,6 +107,15 @@ def bench_cycles(pl, prefix, d, only_lock):
         os.close(fd)
 
     calls = {'lock_new': lock_new, 'py_floor': py_floor, 'py_fd_floor': py_fd_floor}
+    if versus is not None:
+        versus_path = os.path.join(d, f'{prefix}.versus_new.lock')
+        versus_cls = versus.Lock
+
+        def versus_lock_new():
+            with versus_cls(versus_path, timeout=1):
+                pass
+
+        calls['versus_lock_new'] = versus_lock_new
     samples = {k: [] for k in list(kinds) + list(calls)}
     rounds, per_round, pid_per_round = 5, 400, 40
     now = time.monotonic_ns
@@ -296,6 +311,10 @@ def main():
     ap.add_argument('--only-lock', action='store_true',
                     help='cycle section: the Lock cycles (reused, new per '
                          'with) and the Python floors only')
+    ap.add_argument('--versus', metavar='MODULE',
+                    help='cycle section: also measure MODULE\'s Lock cycles '
+                         'in the same rounds (records versus_lock, '
+                         'versus_lock_new)')
     ap.add_argument('sections', nargs='*',
                     default=['cycle', 'handoff', 'kill', 'cpu'])
     args = ap.parse_intermixed_args()
@@ -305,7 +324,8 @@ def main():
          file=getattr(pl, '__file__', '?'))
     for s in args.sections:
         if s == 'cycle':
-            bench_cycles(pl, prefix, args.dir, args.only_lock)
+            versus = importlib.import_module(args.versus) if args.versus else None
+            bench_cycles(pl, prefix, args.dir, args.only_lock, versus)
         elif s == 'handoff':
             bench_handoff(pl, prefix, args.dir, 30)
         elif s == 'kill':

@@ -153,10 +153,15 @@ def main():
     )
 
     # ---- Python binding -----------------------------------------------------
-    ref = get('cycle', 'portalocker:lock')
+    # The reference as measured in our binding's process, in the same
+    # rounds (--versus): the fairest ratio on a machine whose load varies.
+    # Without it, the reference's own run.
+    ref = get('cycle', 'cportalocker:versus_lock') or get('cycle', 'portalocker:lock')
     ours = get('cycle', 'cportalocker:lock')
-    ref_new = get('cycle', 'portalocker:lock_new')
+    ref_new = (get('cycle', 'cportalocker:versus_lock_new')
+               or get('cycle', 'portalocker:lock_new'))
     ours_new = get('cycle', 'cportalocker:lock_new')
+    interleaved = get('cycle', 'cportalocker:versus_lock') is not None
     # The floors of a Python program, measured in our binding's process
     # (the same interpreter, just before or after our rows).
     py_floor = get('cycle', 'cportalocker:py_floor')
@@ -205,10 +210,15 @@ def main():
                              '-', '-', '-', '-', ''])
         table('', ['case', 'median', 'p99', 'reference', 'vs reference',
                    'vs floor', 'target', 'result'], rows,
-              'the same code (tests/bench/bench_reference.py) measures the '
-              'reference and cportalocker, each in its own\nprocess; the '
-              'floors are measured in cportalocker\'s process, interleaved '
-              'with its rows.')
+              ('"reference": portalocker 4.x measured in the same process '
+               'and rounds as cportalocker (interleaved,\nso both see the '
+               'same machine load); the floors too. tests/bench/'
+               'bench_reference.py --versus.'
+               if interleaved else
+               'the same code (tests/bench/bench_reference.py) measures the '
+               'reference and cportalocker, each in its own\nprocess; the '
+               'floors are measured in cportalocker\'s process, interleaved '
+               'with its rows.'))
     else:
         print('  PENDING: not measured. The Python binding (build/python/'
               'cportalocker) is not built yet;')

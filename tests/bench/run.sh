@@ -38,7 +38,8 @@ if PY=$(bash ci/venv.sh 2> "$OUT/venv.log"); then
   if [ -d build/python ] &&
      PYTHONPATH=build/python "$PY" -c 'import cportalocker' 2>/dev/null; then
     PYTHONPATH=build/python "$PY" tests/bench/bench_reference.py "$WORK" \
-      --module cportalocker --only-lock cycle > "$OUT/binding.rec" ||
+      --module cportalocker --only-lock --versus portalocker cycle \
+      > "$OUT/binding.rec" ||
       echo "binding bench failed; its line stays empty" >&2
   fi
 else

@@ -158,7 +158,8 @@ def test_the_c_constructor_sets_what_the_python_one_does(workdir):
         pass
 
     for args, kwargs in [((), {}), (('rb',), {'timeout': 1}),
-                         (('a+', 2.5, 0.1, True), {})]:
+                         (('a+', 2.5, 0.1, True), {}),
+                         ((), {'fail_when_locked': None, 'timeout': None})]:
         fast = cpl.Lock(str(workdir / 'f.lock'), *args, **kwargs)
         slow = Sub(str(workdir / 'f.lock'), *args, **kwargs)
         a, b = vars(fast), vars(slow)

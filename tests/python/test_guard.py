@@ -101,3 +101,45 @@ def test_a_guard_the_forking_thread_held_stays_held_by_it_in_the_child():
         assert _in_child(child) == 0
     finally:
         g.release()
+
+
+def test_signal_handlers_run_during_a_guard_wait():
+    import signal
+
+    g = guard()
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        g.acquire()
+        held.set()
+        done.wait(10)
+        g.release()
+
+    class Stop(Exception):
+        pass
+
+    ran = []
+
+    def handler(signum, frame):
+        ran.append(time.monotonic())
+        if len(ran) == 2:
+            raise Stop
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
+        with pytest.raises(Stop):
+            g.acquire(True, 10)
+        # the first handler returned and the wait went on; the second ended it
+        assert len(ran) == 2 and time.monotonic() - start < 5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        done.set()
+        t.join()
+    assert g.acquire(False)
+    g.release()

@@ -232,3 +232,52 @@ def test_release_error_is_logged_by_default(workdir, caplog):
             _break_release(fh)
             raise KeyError('body')
     assert 'suppressed error while releasing' in caplog.text
+
+
+# ---- hooks assigned after the class was made (monkeypatching) ----------
+
+def test_a_hook_assigned_to_an_object_is_honoured(workdir):
+    lock = cpl.Lock('f.lock', mode='w', timeout=0)
+
+    def broken_prepare(fh):
+        raise PermissionError('simulated append-only file')
+
+    lock._prepare_fh = broken_prepare
+    with pytest.raises(PermissionError):
+        lock.acquire()
+    assert lock.fh is None
+    assert not held_elsewhere('f.lock')  # unlocked and closed again
+    del lock._prepare_fh
+    with lock as fh:  # Lock's own again: the C path
+        assert held_elsewhere('f.lock')
+        assert not fh.closed
+
+
+def test_a_hook_patched_on_the_class_is_honoured(workdir, monkeypatch):
+    calls = []
+    original = cpl.Lock._get_lock
+
+    def spy(self, fh):
+        calls.append(fh)
+        return original(self, fh)
+
+    lock = cpl.Lock('f.lock')
+    with lock:
+        pass  # the C path, before the patch
+    monkeypatch.setattr(cpl.Lock, '_get_lock', spy)
+    with lock as fh:
+        assert calls == [fh]
+        assert held_elsewhere('f.lock')
+    assert not held_elsewhere('f.lock')
+    monkeypatch.undo()
+    with lock:
+        pass
+    assert len(calls) == 1
+
+
+def test_a_hook_assigned_to_a_temporary_file_lock_is_refused(workdir):
+    lock = cpl.TemporaryFileLock('t.lock')
+    lock._get_fh = lambda: None
+    with pytest.raises(cpl.exceptions.Unsupported, match='cannot honour'):
+        lock.acquire()
+    assert not os.path.exists('t.lock')

@@ -338,3 +338,20 @@ def test_open_atomic_error_in_block_publishes_nothing(workdir):
             fh.write(b'partial')
             raise ValueError
     assert os.listdir(workdir) == []
+
+
+def test_exit_sweep_releases_only_this_process_temporary_locks(workdir):
+    from cportalocker import utils
+
+    owned = cpl.TemporaryFileLock('owned.lock', timeout=0)
+    owned.acquire()
+    foreign = cpl.TemporaryFileLock('foreign.lock', timeout=0)
+    foreign.acquire()
+    utils._exit_releases[foreign] = os.getpid() + 12345  # as a forked child sees it
+    try:
+        utils._release_locks_at_exit()
+        assert not os.path.exists('owned.lock') and owned.fh is None
+        assert os.path.exists('foreign.lock') and foreign.fh is not None
+    finally:
+        utils._exit_releases.pop(foreign, None)
+        foreign.release()

@@ -527,7 +527,7 @@ class Lock(LockBase[IOT]):
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         super().__init_subclass__(**kwargs)
-        hooks = [n for n in _HOOKS if getattr(cls, n) is not getattr(Lock, n)]
+        hooks = [n for n in _HOOKS if getattr(cls, n) is not _ORIGINAL_HOOKS[n]]
         if hooks:
             kind = next(
                 (k for k in ('PidFileLock', 'TemporaryFileLock')
@@ -554,6 +554,11 @@ class Lock(LockBase[IOT]):
             _FAST_TYPES.add(cls)
         else:
             _FAST_TYPES.discard(cls)
+
+    @property
+    def _state_lock(self) -> typing.Any:
+        """The reference's name for this object's guard (``_waiter``)."""
+        return self._waiter
 
     @property
     def flags(self) -> constants.LockFlags:
@@ -660,7 +665,7 @@ class Lock(LockBase[IOT]):
         fail_when_locked: bool | None = None,
     ) -> IOT:
         """acquire() in Python: every case the C fast path leaves."""
-        if self._hooked:
+        if self.fh is None and self._hooks_in_use():
             return self._acquire_hooked(timeout, check_interval, fail_when_locked)
         if timeout is not None:
             self._warn_blocking_timeout(timeout)
@@ -691,7 +696,8 @@ class Lock(LockBase[IOT]):
 
     def _release_py(self) -> None:
         """release() in Python: every case the C fast path leaves."""
-        if self._hooked:
+        if self.fh is not None and not _c.pl_lock_is_held(self._handle):
+            # Only the hook path holds a file object without the C handle.
             self._release_hooked()
             return
         if self.fh is None and not _c.pl_lock_is_held(self._handle):
@@ -724,6 +730,27 @@ class Lock(LockBase[IOT]):
                 raise
             _chain_release_error(exc_value, release_error)
         return None
+
+    def _hooks_in_use(self) -> bool:
+        """Whether this object's hooks are not Lock's own: a subclass
+        overrides one, or one was assigned later to the class or to this
+        object (monkeypatching, as tests do). The C fast path checks the
+        same and leaves such objects to the Python methods."""
+        if self._hooked:
+            return True
+        mine = self.__dict__
+        if any(n in mine for n in _HOOKS):
+            hooked = True
+        else:
+            cls = type(self)
+            hooked = any(getattr(cls, n) is not f for n, f in _ORIGINAL_HOOKS.items())
+        if hooked and isinstance(self, TemporaryFileLock):
+            raise exceptions.Unsupported(
+                f'{type(self).__qualname__}: a TemporaryFileLock cannot honour '
+                '_get_fh, _get_lock or _prepare_fh (the C core creates, checks '
+                'and removes its file, and never calls them)'
+            )
+        return hooked
 
     def _close_failed(self, error: BaseException) -> None:
         """Closing the file object (its flush) failed: raise it (after
@@ -861,6 +888,9 @@ class Lock(LockBase[IOT]):
         return f'<{type(self).__module__}.{type(self).__qualname__} {self.filename!r}>'
 
 
+#: Lock's own hooks, to tell an override or a later assignment from them.
+_ORIGINAL_HOOKS = {n: vars(Lock)[n] for n in _HOOKS}
+
 _LOCK_DOCS = {
     'acquire': (
         'acquire(self, timeout=None, check_interval=None, fail_when_locked=None)\n--\n\n'
@@ -912,7 +942,7 @@ _LOCK_DOCS = {
 }
 _FAST = _c.pl_py_lock_fast_setup(
     (Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error,
-    {**_LOCK_DOCS, 'DEFAULT_TIMEOUT': DEFAULT_TIMEOUT},
+    {**_LOCK_DOCS, 'DEFAULT_TIMEOUT': DEFAULT_TIMEOUT, 'HOOKS': _ORIGINAL_HOOKS},
 )
 Lock.acquire = _FAST['acquire']  # type: ignore[method-assign]
 Lock.release = _FAST['release']  # type: ignore[method-assign]
@@ -1008,9 +1038,7 @@ class RLock(Lock[IOT]):
 
     @property
     def _acquire_count(self) -> int:
-        if self._hooked:
-            return self._hooked_count
-        return _c.pl_lock_count(self._handle)
+        return self._depth()
 
     def acquire(
         self,
@@ -1025,7 +1053,7 @@ class RLock(Lock[IOT]):
         _take_guard(guard, self.timeout if timeout is None else timeout)
         depth = self._depth()
         try:
-            if self._hooked:
+            if self._hooked_count or (depth == 0 and self._hooks_in_use()):
                 fh = self.fh
                 if self._hooked_count == 0:
                     fh = self._acquire_hooked(timeout, check_interval, fail_when_locked)
@@ -1045,9 +1073,7 @@ class RLock(Lock[IOT]):
             guard.release()
 
     def _depth(self) -> int:
-        if self._hooked:
-            return self._hooked_count
-        return _c.pl_lock_count(self._handle)
+        return self._hooked_count or _c.pl_lock_count(self._handle)
 
     def release(self) -> None:
         """Count one release; the last one unlocks and closes.
@@ -1056,9 +1082,7 @@ class RLock(Lock[IOT]):
             LockException: more releases than acquires.
         """
         with self._waiter:
-            if self._hooked:
-                if self._hooked_count == 0:
-                    raise exceptions.LockException('Cannot release more times than acquired')
+            if self._hooked_count:  # taken on the hook path
                 if self._hooked_count == 1:
                     self._release_hooked()
                 self._hooked_count -= 1
@@ -1076,11 +1100,17 @@ class RLock(Lock[IOT]):
             _c.pl_lock_release(self._handle)
 
 
-_exit_releases: weakref.WeakSet[Lock[typing.Any]] = weakref.WeakSet()
+#: The TemporaryFileLocks (and PidFileLocks) to release at interpreter
+#: exit, each with the PID that made it: a forked child inherits the
+#: entries and must leave its parent's locks to the parent.
+_exit_releases: weakref.WeakKeyDictionary[Lock[typing.Any], int] = weakref.WeakKeyDictionary()
 
 
 def _release_locks_at_exit() -> None:
-    for lock in list(_exit_releases):
+    pid = os.getpid()
+    for lock, owner in list(_exit_releases.items()):
+        if owner != pid:
+            continue
         with contextlib.suppress(Exception):
             lock.release()
 
@@ -1130,7 +1160,7 @@ class TemporaryFileLock(Lock[typing.IO[str]]):
             filename, 'w', timeout, check_interval, fail_when_locked, flags,
             raise_on_release_error=raise_on_release_error, mechanism=mechanism,
         )
-        _exit_releases.add(self)
+        _exit_releases[self] = os.getpid()
 
 
 class PidFileLock(TemporaryFileLock):
