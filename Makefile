@@ -206,7 +206,7 @@ check-symbols: $(SHARED)
 SWIG ?= swig
 SWIG_INCLUDES := $(addprefix -I,$(PL_SWIG_INCLUDE_DIRS))
 BINDING_CFLAGS = -std=gnu11 $(OPT) -fPIC -shared -Wall -Wno-unused-parameter $(SWIG_INCLUDES)
-BINDING_DEPS := bindings/portalocker.i bindings/python/lock_fast_path.i core/include/portalocker.h core/build.mk $(STATIC)
+BINDING_DEPS := bindings/portalocker.i bindings/python/lock_guard.i bindings/python/lock_fast_path.i core/include/portalocker.h core/build.mk $(STATIC)
 
 bindings: python-binding ruby-binding lua-binding
 

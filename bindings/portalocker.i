@@ -495,7 +495,9 @@ pl_status pl_py_redis_lock_set_lost_callback(pl_redis_lock *lock, long token)
                                            (void *)(intptr_t)token);
 }
 %}
-/* The C fast path of cportalocker.utils.Lock (acquire, release, with). */
+/* The C fast path of cportalocker.utils.Lock (acquire, release, with)
+   and the guard it takes. */
+%include "python/lock_guard.i"
 %include "python/lock_fast_path.i"
 #endif /* SWIGPYTHON */
 
