@@ -405,3 +405,38 @@ def test_public_docstrings_document_arguments_and_errors(obj):
     assert 'Raises' in doc or 'raises nothing' in doc, obj.__qualname__
     assert 'Example' in doc or obj in (cpl.unlock, cpl.BoundedSemaphore.acquire,
                                        cpl.RedisLock.acquire), obj.__qualname__
+
+
+def test_wrong_password_is_redis_py_authentication_error(redis_port):
+    import redis.exceptions as rex
+
+    lock = cpl.RedisLock(f'auth-{uuid.uuid4()}', interrupt_on_lost=False, redis_kwargs={
+        'host': '127.0.0.1', 'port': redis_port, 'password': 'definitely-wrong'})
+    with pytest.raises(rex.AuthenticationError) as info:
+        lock.acquire(timeout=5)
+    # Still what it was before: cportalocker's and redis-py's ConnectionError.
+    assert isinstance(info.value, cpl.exceptions.ConnectionError)
+    assert isinstance(info.value, rex.ConnectionError)
+    with pytest.raises(rex.AuthenticationError):  # reusable, same clean error
+        lock.acquire(timeout=5)
+
+
+def test_fencing_key_that_is_no_counter_is_redis_py_response_error(redis_port):
+    import redis
+    import redis.exceptions as rex
+
+    channel = f'fence-{uuid.uuid4()}'
+    client = redis.Redis(host='127.0.0.1', port=redis_port)
+    client.set(f'{channel}-fence', 'not-a-counter')
+    lock = cpl.RedisLock(channel, interrupt_on_lost=False, fencing=True,
+                         redis_kwargs={'host': '127.0.0.1', 'port': redis_port})
+    with pytest.raises(rex.ResponseError):
+        lock.acquire(timeout=1)
+    assert client.pubsub_numsub(channel)[0][1] == 0  # nothing left subscribed
+    client.delete(f'{channel}-fence')
+    lock.acquire(timeout=5)
+    try:
+        assert lock.fence_token == 1
+    finally:
+        lock.release()
+    client.close()

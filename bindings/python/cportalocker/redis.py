@@ -86,6 +86,27 @@ if _redis_exceptions is not None:
         """A held lock could not deliver a message to itself in time (the
         reference's class; the C core reports it as a loss)."""
 
+    class RedisAuthenticationError(  # type: ignore[misc]
+        RedisConnectionError, _redis_exceptions.AuthenticationError
+    ):
+        """The server refused the credentials: also redis-py's
+        AuthenticationError, as the reference raises."""
+
+    class RedisResponseError(  # type: ignore[misc]
+        RedisConnectionError, _redis_exceptions.ResponseError
+    ):
+        """The server answered a command with an error (say INCR of a
+        fencing key that holds no counter): also redis-py's ResponseError,
+        as the reference raises, and still a ConnectionError as before."""
+
+    # The server's refusals of AUTH/HELLO that redis-py reports as
+    # AuthenticationError (its parser's table).
+    _AUTH_REFUSALS = (
+        'WRONGPASS', 'NOAUTH', 'invalid password', 'invalid username-password',
+        'AUTH <password> called without any password configured',
+        'Client sent AUTH, but no password is set',
+    )
+
 else:  # pragma: no cover
 
     class RedisConnectionError(exceptions.ConnectionError):  # type: ignore[no-redef]
@@ -95,11 +116,28 @@ else:  # pragma: no cover
         """A held lock could not deliver a message to itself in time."""
 
 
+def _redis_class(exc: BaseException) -> type[BaseException]:
+    """The class for a C core ConnectionError: a refusal by the server
+    (the core's "Redis at ... refused <command>: <error reply>") is redis-py's
+    AuthenticationError or ResponseError as well, as in the reference."""
+    cls: type[BaseException] = RedisConnectionError
+    if _redis_exceptions is None:
+        return cls
+    message = getattr(exc, 'strerror', None) or ''
+    head, sep, reply = message.partition(': ')
+    if sep and head.startswith('Redis at ') and ' refused ' in head:
+        if any(reply.startswith(r) or r in reply for r in _AUTH_REFUSALS):
+            return RedisAuthenticationError
+        return RedisResponseError
+    return cls
+
+
 def _as_redis_error(exc: BaseException) -> BaseException:
     """The same error as an instance of the class that also subclasses
     redis-py's (same arguments and attributes); others unchanged."""
     if type(exc) is exceptions.ConnectionError:
-        new = RedisConnectionError.__new__(RedisConnectionError, *exc.args)
+        cls = _redis_class(exc)
+        new = cls.__new__(cls, *exc.args)
         new.__dict__.update(exc.__dict__)
         new.args = exc.args
         return new
