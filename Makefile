@@ -219,7 +219,7 @@ PY_PKG := $(BUILD)/python/cportalocker
 PY_EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 PY_SRCS := $(wildcard bindings/python/cportalocker/*.py bindings/python/cportalocker/*.pyi) \
-	bindings/python/cportalocker/py.typed
+	bindings/python/cportalocker/py.typed bindings/python/README.md LICENSE
 
 .PHONY: python-binding
 python-binding: $(PY_PKG)/.built

@@ -971,12 +971,14 @@ function AtomicFile:_describe()
 end
 
 --- Publish the written file under its path: flush, fsync, link into place
--- (never replacing an existing file). The temporary file is removed in
--- every case.
+-- (never replacing an existing file). When the publication fails, the
+-- finished temporary file is kept and the error names it; otherwise the
+-- temporary file is removed.
 -- @treturn[1] boolean true
 -- @treturn[2] nil
 -- @treturn[2] Error FileExists: the path appeared meanwhile (the other
--- file is untouched); IO for a failed write or sync
+-- file is untouched; the payload is kept and named); IO for a failed
+-- write or sync
 -- @raise InvalidState when already committed or abandoned
 -- @usage assert(w:commit())
 function AtomicFile:commit()

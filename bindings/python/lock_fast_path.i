@@ -140,15 +140,22 @@ static PyObject *pl_py_slow(PyObject *name, PyObject *const *args,
     return r;
 }
 
-/* An OSError names the file, as open() would (utils._with_filename). */
+/* An OSError names the file, as open() would (utils._with_filename); a
+   lock exception (AlreadyLocked on contention) names it in fh_name, as
+   the reference's does (utils.Lock._c_acquire). */
 static void pl_py_name_error(PyObject *filename)
 {
     PyObject *et, *ev, *tb;
+    const char *attr = NULL;
     PyErr_Fetch(&et, &ev, &tb);
     PyErr_NormalizeException(&et, &ev, &tb);
-    if (ev && PyObject_TypeCheck(ev, (PyTypeObject *)PyExc_OSError)) {
-        PyObject *old = PyObject_GetAttrString(ev, "filename");
-        if (old == Py_None && PyObject_SetAttrString(ev, "filename", filename) < 0)
+    if (ev && PyObject_TypeCheck(ev, (PyTypeObject *)PyExc_OSError))
+        attr = "filename";
+    else if (ev && PyObject_HasAttrString(ev, "fh_name"))
+        attr = "fh_name";
+    if (attr) {
+        PyObject *old = PyObject_GetAttrString(ev, attr);
+        if (old == Py_None && PyObject_SetAttrString(ev, attr, filename) < 0)
             PyErr_Clear();
         if (!old)
             PyErr_Clear();

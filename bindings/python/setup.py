@@ -98,6 +98,11 @@ class SwigBuildExt(build_ext):
                                  'needs swig (or install the sdist, which '
                                  'ships the generated wrapper)') from None
         ext.sources = [wrap] + SOURCES
+        # README.md and LICENSE ship inside the package: `python -m
+        # cportalocker combine` embeds them in the file it writes.
+        for name, src in (('README.md', os.path.join(HERE, 'README.md')),
+                          ('LICENSE', os.path.join(ROOT, 'LICENSE'))):
+            shutil.copyfile(src, os.path.join(proxy_dir, name))
         super().build_extension(ext)
 
 

@@ -373,16 +373,30 @@ PL_EXPORT pl_status pl_semaphore_cancel(pl_semaphore *sem);
 typedef struct pl_atomic_file pl_atomic_file;
 
 /* Create a temporary file next to `path` (the parent directory is created
-   if missing). PL_ERR_EXISTS if `path` exists already. */
+   if missing): ".portalocker.<16 hex digits>.tmp" in the same directory
+   (a fixed 33-byte name, so any basename the filesystem takes works),
+   mode 0666 less the umask (the published file gets what a plain open()
+   gives). PL_ERR_EXISTS if `path` exists already (a dangling symlink
+   counts). */
 PL_EXPORT pl_status pl_atomic_open(pl_atomic_file **out, const char *path);
 /* The temporary file's descriptor (owned by the handle). */
 PL_EXPORT int pl_atomic_fd(const pl_atomic_file *file);
+/* The temporary file's path; "" once it is gone (published, removed). */
 PL_EXPORT const char *pl_atomic_temp_path(const pl_atomic_file *file);
 /* fsync, publish under `path` without ever replacing an existing file
-   (PL_ERR_EXISTS, the other file untouched), fsync the directory. The
-   temporary file is removed in every case. */
+   (PL_ERR_EXISTS, the other file untouched), fsync the directory.
+   A failing fsync or close removes the temporary file. A failing
+   publication (PL_ERR_EXISTS, or an OS error) keeps it, complete: the
+   message names it, pl_atomic_temp_path() still gives it, and
+   pl_atomic_free leaves it in place (it is the caller's now), as the
+   reference portalocker does, so written data is never destroyed.
+   Filesystems without hard links (link(2) fails with EPERM, ENOTSUP or
+   EMLINK) fall back to "refuse if the name exists, else rename(2)": the
+   content is still atomic, but two publishers racing there can both pass
+   the check. */
 PL_EXPORT pl_status pl_atomic_commit(pl_atomic_file *file);
-/* Abandon (if not committed): the temporary file is removed. NULL ok. */
+/* Abandon (if not committed): the temporary file is removed, unless a
+   failed publication kept it (see pl_atomic_commit). NULL ok. */
 PL_EXPORT void pl_atomic_free(pl_atomic_file *file);
 
 /* ------------------------------------------------------------------ */

@@ -8,6 +8,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,22 +191,39 @@ static int report_holder(pl_lock *l, int rc)
     return rc;
 }
 
-/* The PID in the PID file, 0 if missing, unreadable, empty or not a
-   number (the reference returns None). Leaves the last error alone, so a
-   failed acquire can report the holder without erasing its own error. */
+static int is_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' ||
+           c == '\f';
+}
+
+/* The PID in the PID file, 0 if missing, unreadable, empty or not a plain
+   positive decimal number (the reference returns None). Strict as the
+   reference: ASCII digits only between optional whitespace, so a sign
+   ('+7', '-1': kill(-1) signals every process), '0x10' or '1_000' is
+   junk. Leaves the last error alone, so a failed acquire can report the
+   holder without erasing its own error. */
 static long read_pid(const pl_lock *l)
 {
     char buf[32];
-    size_t len = 0;
-    char *end;
-    long pid;
+    size_t len = 0, i = 0, digits;
+    long pid = 0;
     if (pl__os_read_small(pid_path(l), buf, sizeof buf, &len) != 0)
         return 0;
-    errno = 0;
-    pid = strtol(buf, &end, 10);
-    while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
-        end++;
-    if (end == buf || *end || errno || pid <= 0)
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    buf[len] = '\0';
+    while (i < len && is_space(buf[i]))
+        i++;
+    for (digits = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++, digits++) {
+        /* More digits than a long holds: junk, not an overflow. */
+        if (pid > (LONG_MAX - 9) / 10)
+            return 0;
+        pid = pid * 10 + (buf[i] - '0');
+    }
+    while (i < len && is_space(buf[i]))
+        i++;
+    if (!digits || i != len || pid <= 0)
         return 0;
     return pid;
 }

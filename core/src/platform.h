@@ -83,9 +83,11 @@ int pl__os_link(const char *from, const char *to);
 int pl__os_exists(const char *path, int *exists);
 /* mkdir -p of path's parent directory. */
 int pl__os_make_parents(const char *path);
-/* Create a unique temporary file "<dir>/.<base>.XXXXXX.tmp"; *path_out is
-   malloc'ed. */
+/* Create a unique temporary file "<dir>/.portalocker.<16 hex>.tmp" next
+   to target, mode 0666 less the umask; *path_out is malloc'ed. */
 int pl__os_make_temp(const char *target, int *fd_out, char **path_out);
+/* rename(2): replaces `to` if it exists (callers check first). */
+int pl__os_rename(const char *from, const char *to);
 int pl__os_fsync_parent(const char *path);
 const char *pl__os_temp_dir(void);
 /* Mark a descriptor another library opened (a socket) close-on-exec. */

@@ -559,8 +559,17 @@ class Run:
             if have.strip() != str(want):
                 raise StepError(f'check {sid}: {rel} holds {have.strip()[:40]!r}, expected {want!r}')
         for rel, want in chk.get('listing', {}).items():
+            # An entry may be a glob pattern (a random temporary name):
+            # each entry of the directory must match exactly one of them.
             have = sorted(os.listdir(self.path(rel)))
-            if have != sorted(want):
+            left = list(have)
+            for pattern in sorted(want):
+                hit = next((h for h in left if fnmatch.fnmatchcase(h, pattern)), None)
+                if hit is None:
+                    left = None
+                    break
+                left.remove(hit)
+            if left != []:
                 raise StepError(f'check {sid}: {rel}/ holds {have}, expected {sorted(want)}')
 
 

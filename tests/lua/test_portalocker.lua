@@ -631,7 +631,12 @@ test("open_atomic: callback form publishes, never replaces, abandons on error", 
     local o = io.open(other, "w"); o:write("theirs"); o:close()
   end))
   eq(slurp(other), "theirs", "not replaced")
-  eq(sh("ls -A " .. q(dir)), "other.txt\nsub\n", "no temporary files left")
+  -- our finished payload is kept, and the error names it
+  local kept = sh("ls -A " .. q(dir) .. " | grep '^\\.portalocker\\..*\\.tmp$'"):gsub("\n$", "")
+  ok(kept ~= "" and tostring(err.message):find(kept, 1, true), "payload kept and named")
+  eq(slurp(dir .. "/" .. kept), "mine", "kept payload")
+  os.remove(dir .. "/" .. kept)
+  eq(sh("ls -A " .. q(dir)), "other.txt\nsub\n", "no other temporary files left")
   eq(sh("ls -A " .. q(dir .. "/sub")), "out.txt\n", "no temporary files left in sub")
 end)
 

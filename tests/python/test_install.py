@@ -38,6 +38,14 @@ def test_pip_install_into_throwaway_venv(tmp_path):
         'import importlib.resources as r\n'
         'assert r.files("cportalocker").joinpath("py.typed").is_file()\n'
         'assert r.files("cportalocker").joinpath("_portalocker_c.pyi").is_file()\n'
+        # The single-file bundle needs README.md and LICENSE in the package.
+        'import subprocess\n'
+        'subprocess.run([sys.executable, "-m", "cportalocker", "combine",\n'
+        '                "-o", "vendored/portalocker_single.py"], check=True,\n'
+        '               capture_output=True)\n'
+        'sys.path.insert(0, "vendored")\n'
+        'import portalocker_single\n'
+        'assert portalocker_single.Lock.__module__.endswith(".utils")\n'
     )
     run = subprocess.run([str(py), '-c', check], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)

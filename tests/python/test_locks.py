@@ -325,7 +325,11 @@ def test_open_atomic_never_replaces(workdir):
             fh.write(b'mine')
             (workdir / 'new').write_text('theirs')  # appears meanwhile
     assert (workdir / 'new').read_text() == 'theirs'
-    assert sorted(os.listdir(workdir)) == ['new', 'out']
+    # Our finished payload is kept under its temporary name (as the
+    # reference): nothing else is left.
+    left = sorted(os.listdir(workdir))
+    assert left[1:] == ['new', 'out'] and left[0].startswith('.portalocker.')
+    assert len(left) == 3
 
 
 def test_open_atomic_error_in_block_publishes_nothing(workdir):

@@ -2,9 +2,11 @@
 expectations (tests/reference/expectations.txt).
 
 Expectations: one line per test that cannot pass against cportalocker,
-`<node id>  # <reason>`; every other collected test must pass. A listed test
-that passes, or an unlisted one that fails, fails the comparison. Prints
-`reftests: N passed, N failed` and a summary per module.
+`<node id>  # <category>: <reason>`; every other collected test must pass.
+A listed test that passes, an unlisted one that fails or is skipped, or a
+listed one that was not collected fails the comparison. Prints a summary
+per module, the listed tests per category and `reftests: N passed, N
+failed, N skipped`.
 
 usage: compare.py REPORT.xml EXPECTATIONS.txt
 """
@@ -70,9 +72,14 @@ def main(report, expectations_path):
         c = modules[module]
         print(f'  {module}: {c["passed"]} passed, {c["failed"]} failed, '
               f'{c["skipped"]} skipped')
+    categories = collections.Counter(
+        reason.partition(':')[0] for reason in expected.values())
+    print('  not applicable: ' + ', '.join(
+        f'{name} {count}' for name, count in categories.most_common()))
     passed = sum(1 for s in outcome.values() if s == 'passed')
-    print(f'reftests: {passed} passed, {len(outcome) - passed} failed '
-          f'({len(expected)} listed as not applicable)')
+    skipped = sum(1 for s in outcome.values() if s == 'skipped')
+    print(f'reftests: {passed} passed, {len(outcome) - passed - skipped} failed, '
+          f'{skipped} skipped ({len(expected)} listed as not applicable)')
     for p in problems:
         print(p)
     return 1 if problems else 0

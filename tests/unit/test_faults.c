@@ -895,7 +895,7 @@ static void semaphore_enolck_is_lock_failed_and_holds_nothing(void **state)
 
 /* ---- open_atomic ---- */
 
-static void atomic_mkostemps_failure_is_io_error_and_creates_nothing(void **state)
+static void atomic_temp_create_failure_is_io_error_and_creates_nothing(void **state)
 {
     static const int errs[] = {EMFILE, ENOSPC, EACCES};
     const char *path = tu_path(state, "out.txt");
@@ -903,15 +903,41 @@ static void atomic_mkostemps_failure_is_io_error_and_creates_nothing(void **stat
     for (i = 0; i < 3; i++) {
         pl_atomic_file *f = (pl_atomic_file *)0x1;
         int before = tu_count_fds();
-        arm(F_MKOSTEMPS, 1, errs[i], 1);
+        arm_path(F_OPEN, 1, errs[i], 1, ".portalocker.");
         tu_expect(PL_ERR_IO, pl_atomic_open(&f, path));
-        assert_int_equal(faults[F_MKOSTEMPS].calls, 1);
+        assert_int_equal(faults[F_OPEN].failed, 1);
         disarm_all();
         expect_message(path, errs[i]);
         assert_null(f);
         assert_int_equal(tu_count_fds(), before);
         assert_int_equal(count_entries(dir_of(state)), 0);
     }
+}
+
+/* A random temporary name someone else took is rolled again; a source of
+   randomness so broken that every name is taken ends in an I/O error,
+   never PL_ERR_EXISTS (that would mean the destination exists). */
+static void atomic_taken_temp_names_are_rolled_again(void **state)
+{
+    const char *path = tu_path(state, "rolled.txt");
+    pl_atomic_file *f = NULL;
+    int before = tu_count_fds();
+    arm_path(F_OPEN, 1, EEXIST, 3, ".portalocker.");
+    tu_ok(pl_atomic_open(&f, path));
+    assert_int_equal(faults[F_OPEN].calls, 4);
+    disarm_all();
+    tu_ok(pl_atomic_commit(f));
+    pl_atomic_free(f);
+    assert_true(tu_exists(path));
+    arm_path(F_OPEN, 1, EEXIST, -1, ".portalocker.");
+    f = (pl_atomic_file *)0x1;
+    tu_expect(PL_ERR_IO, pl_atomic_open(&f, tu_path(state, "never.txt")));
+    assert_int_equal(faults[F_OPEN].calls, 10000);
+    disarm_all();
+    assert_null(f);
+    assert_non_null(strstr(pl_last_error_message(), "never.txt"));
+    assert_int_equal(count_entries(dir_of(state)), 1);
+    assert_int_equal(tu_count_fds(), before);
 }
 
 static void atomic_mkdir_failure_is_io_error_naming_path(void **state)
@@ -976,26 +1002,63 @@ static void atomic_close_failure_removes_temp_and_publishes_nothing(void **state
     assert_int_equal(tu_count_fds(), before);
 }
 
-static void atomic_link_failure_removes_temp_and_publishes_nothing(void **state)
+static void atomic_link_failure_keeps_payload_and_publishes_nothing(void **state)
 {
-    static const int errs[] = {EIO, EPERM, ENOSPC};
+    static const int errs[] = {EIO, ENOSPC};
     size_t i;
-    for (i = 0; i < 3; i++) {
-        char temp[512];
+    for (i = 0; i < 2; i++) {
+        char temp[512], buf[16];
         int before = tu_count_fds();
         tu_expect(PL_ERR_IO, commit_with_fault(state, "link.txt", F_LINK, 1, errs[i], temp, sizeof temp));
-        assert_false(tu_exists(temp));
+        /* The finished payload is the caller's: kept, even after free. */
+        assert_int_equal(tu_read_file(temp, buf, sizeof buf), 4);
         assert_false(tu_exists(tu_path(state, "link.txt")));
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(count_entries(dir_of(state)), 1);
         assert_int_equal(tu_count_fds(), before);
+        assert_int_equal(unlink(temp), 0);
     }
     /* EEXIST from link is the "appeared meanwhile" case. */
     {
         char temp[512];
         tu_expect(PL_ERR_EXISTS, commit_with_fault(state, "link.txt", F_LINK, 1, EEXIST, temp, sizeof temp));
-        assert_false(tu_exists(temp));
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_true(tu_exists(temp));
+        assert_int_equal(count_entries(dir_of(state)), 1);
+        assert_int_equal(unlink(temp), 0);
     }
+}
+
+/* Filesystems without hard links: link fails with EPERM/ENOTSUP/EMLINK and
+   publication falls back to check-then-rename. */
+static void atomic_without_hard_links_publishes_by_rename(void **state)
+{
+    static const int errs[] = {EPERM, ENOTSUP, EMLINK};
+    size_t i;
+    for (i = 0; i < 3; i++) {
+        char temp[512], buf[16], name[32];
+        snprintf(name, sizeof name, "nolink%zu.txt", i);
+        tu_ok(commit_with_fault(state, name, F_LINK, 1, errs[i], temp, sizeof temp));
+        assert_false(tu_exists(temp));
+        assert_int_equal(tu_read_file(tu_path(state, name), buf, sizeof buf), 4);
+        assert_int_equal(count_entries(dir_of(state)), (int)i + 1);
+    }
+}
+
+static void atomic_without_hard_links_still_refuses_an_existing_name(void **state)
+{
+    const char *path = tu_path(state, "taken.txt");
+    pl_atomic_file *f = NULL;
+    char temp[512], buf[16];
+    tu_ok(pl_atomic_open(&f, path));
+    assert_int_equal(write(pl_atomic_fd(f), "ours", 4), 4);
+    snprintf(temp, sizeof temp, "%s", pl_atomic_temp_path(f));
+    /* A dangling symlink appears meanwhile: refused like link(2) would. */
+    assert_int_equal(symlink(tu_path(state, "nowhere"), path), 0);
+    arm(F_LINK, 1, EPERM, 1);
+    tu_expect(PL_ERR_EXISTS, pl_atomic_commit(f));
+    disarm_all();
+    pl_atomic_free(f);
+    assert_false(tu_exists(tu_path(state, "nowhere")));
+    assert_int_equal(tu_read_file(temp, buf, sizeof buf), 4);
 }
 
 static void atomic_unlink_failure_after_publish_is_reported_and_free_removes_temp(void **state)
@@ -1535,11 +1598,14 @@ int main(void)
         T(close_failure_on_semaphore_release_is_io_error_naming_slot),
         T(semaphore_slot_open_failure_is_io_error_naming_slot),
         T(semaphore_enolck_is_lock_failed_and_holds_nothing),
-        T(atomic_mkostemps_failure_is_io_error_and_creates_nothing),
+        T(atomic_temp_create_failure_is_io_error_and_creates_nothing),
+        T(atomic_taken_temp_names_are_rolled_again),
         T(atomic_mkdir_failure_is_io_error_naming_path),
         T(atomic_fsync_failure_removes_temp_and_publishes_nothing),
         T(atomic_close_failure_removes_temp_and_publishes_nothing),
-        T(atomic_link_failure_removes_temp_and_publishes_nothing),
+        T(atomic_link_failure_keeps_payload_and_publishes_nothing),
+        T(atomic_without_hard_links_publishes_by_rename),
+        T(atomic_without_hard_links_still_refuses_an_existing_name),
         T(atomic_unlink_failure_after_publish_is_reported_and_free_removes_temp),
         T(atomic_directory_fsync_failure_is_reported_after_publish),
         T(atomic_existence_check_failure_is_io_error),

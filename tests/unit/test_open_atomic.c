@@ -120,7 +120,7 @@ static void dangling_symlink_at_destination_counts_as_existing(void **state)
 }
 #endif
 
-static void destination_appearing_while_writing_fails_commit_and_is_untouched(void **state)
+static void destination_appearing_while_writing_fails_commit_and_keeps_payload(void **state)
 {
     const char *path = tu_path(state, "race.txt");
     pl_atomic_file *f = NULL;
@@ -132,14 +132,64 @@ static void destination_appearing_while_writing_fails_commit_and_is_untouched(vo
     assert_int_equal(tu_write_file(path, "theirs"), 0);
     tu_expect(PL_ERR_EXISTS, pl_atomic_commit(f));
     assert_non_null(strstr(pl_last_error_message(), path));
+    assert_int_equal(pl_last_errno(), EEXIST);
     assert_int_equal(tu_read_file(path, buf, sizeof buf), 6);
     assert_string_equal(buf, "theirs");
-    assert_false(tu_exists(temp));
-    assert_int_equal(count_entries(dir_of(state)), 1);
-    /* The failed handle cannot be committed again; free is still safe. */
+    /* Our finished payload is kept, and the message and the handle say
+       where: written data is never destroyed. */
+    assert_non_null(strstr(pl_last_error_message(), temp));
+    assert_string_equal(pl_atomic_temp_path(f), temp);
+    assert_int_equal(tu_read_file(temp, buf, sizeof buf), 4);
+    assert_string_equal(buf, "ours");
+    assert_int_equal(count_entries(dir_of(state)), 2);
+    /* The failed handle cannot be committed again; free leaves the
+       payload (it is the caller's now). */
     tu_expect(PL_ERR_INVALID_STATE, pl_atomic_commit(f));
     pl_atomic_free(f);
+    assert_int_equal(tu_read_file(temp, buf, sizeof buf), 4);
     assert_int_equal(tu_read_file(path, buf, sizeof buf), 6);
+}
+
+static void published_file_gets_the_mode_a_plain_open_gives(void **state)
+{
+    const char *path = tu_path(state, "mode.txt");
+    pl_atomic_file *f = NULL;
+    struct stat st;
+    mode_t old = umask(022);
+    tu_ok(pl_atomic_open(&f, path));
+    tu_ok(pl_atomic_commit(f));
+    pl_atomic_free(f);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    umask(077);
+    tu_ok(pl_atomic_open(&f, tu_path(state, "private.txt")));
+    tu_ok(pl_atomic_commit(f));
+    pl_atomic_free(f);
+    assert_int_equal(stat(tu_path(state, "private.txt"), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    umask(old);
+}
+
+static void longest_basename_works_and_temp_name_is_fixed(void **state)
+{
+    char base[256], buf[16];
+    const char *path, *temp, *slash;
+    pl_atomic_file *f = NULL;
+    memset(base, 'a', 255);
+    base[255] = '\0';
+    path = tu_path(state, base);
+    tu_ok(pl_atomic_open(&f, path));
+    temp = pl_atomic_temp_path(f);
+    slash = strrchr(temp, '/');
+    assert_non_null(slash);
+    /* ".portalocker.<16 hex>.tmp": 33 bytes, whatever the destination. */
+    assert_int_equal(strlen(slash + 1), 33);
+    assert_int_equal(strncmp(slash + 1, ".portalocker.", 13), 0);
+    write_str(pl_atomic_fd(f), "long");
+    tu_ok(pl_atomic_commit(f));
+    pl_atomic_free(f);
+    assert_int_equal(tu_read_file(path, buf, sizeof buf), 4);
+    assert_int_equal(count_entries(dir_of(state)), 1);
 }
 
 static void missing_parent_directories_are_created(void **state)
@@ -268,7 +318,9 @@ int main(void)
 #ifndef _WIN32
         T(dangling_symlink_at_destination_counts_as_existing),
 #endif
-        T(destination_appearing_while_writing_fails_commit_and_is_untouched),
+        T(destination_appearing_while_writing_fails_commit_and_keeps_payload),
+        T(published_file_gets_the_mode_a_plain_open_gives),
+        T(longest_basename_works_and_temp_name_is_fixed),
         T(missing_parent_directories_are_created),
         T(parent_that_is_a_file_is_an_error_naming_the_path),
         T(commit_twice_is_invalid_state),

@@ -227,6 +227,24 @@ static void read_pid_returns_the_pid_or_zero(void **state)
     tu_ok(pl_lock_read_pid(l, &pid));
     assert_int_equal(pid, 0);
 
+    /* Only plain digits between whitespace, as the reference: no sign, no
+       base prefix, no separators, no digit runs beyond a long. */
+    {
+        static const char *junk[] = {"+7", " +7", "0x10", "1_000", "0",
+                                     "7 7", "99999999999999999999999"};
+        size_t i;
+        for (i = 0; i < sizeof junk / sizeof *junk; i++) {
+            assert_int_equal(tu_write_file(p, junk[i]), 0);
+            pid = -1;
+            tu_ok(pl_lock_read_pid(l, &pid));
+            if (pid != 0)
+                fail_msg("'%s' read as PID %ld", junk[i], pid);
+        }
+    }
+    assert_int_equal(tu_write_file(p, " \t42\n"), 0);
+    tu_ok(pl_lock_read_pid(l, &pid));
+    assert_int_equal(pid, 42);
+
     assert_int_equal(tu_write_file(p, "4242\n"), 0);
     tu_ok(pl_lock_read_pid(l, &pid));
     assert_int_equal(pid, 4242);

@@ -33,6 +33,54 @@ LockLostError = exceptions.LockLostError
 lock = portalocker.lock
 unlock = portalocker.unlock
 
+#: The submodules `install_as_portalocker` makes ``portalocker.<name>``.
+_PORTALOCKER_SUBMODULES = (
+    'constants', 'exceptions', 'portalocker', 'redis', 'types', 'utils',
+)
+
+
+def install_as_portalocker() -> None:
+    """Make ``import portalocker`` give cportalocker, for code you cannot
+    change (as PyMySQL's ``install_as_MySQLdb()``).
+
+    Afterwards ``import portalocker``, ``from portalocker import utils``,
+    ``import portalocker.redis`` and the like, anywhere in this process,
+    get cportalocker and its submodules (``constants``, ``exceptions``,
+    ``portalocker``, ``redis``, ``types``, ``utils``). Call it once,
+    early: before the packages that import portalocker are imported.
+
+    Caveats:
+
+    - Modules that imported the reference portalocker before the call
+      keep it (both work together: their locks exclude each other, both
+      being flock(2)); the call replaces what later imports get.
+    - Only the public API is cportalocker's; code that reaches into the
+      reference's private internals (underscore names, the Windows
+      lockers, redis-py internals of its RedisLock) finds them missing.
+    - ``portalocker.__version__`` is the C library's version, and
+      ``portalocker.__about__`` / ``python -m portalocker`` do not exist
+      (``python -m cportalocker combine`` is the single-file bundler).
+
+    Takes no arguments, returns None, raises nothing.
+
+    Example::
+
+        import cportalocker
+        cportalocker.install_as_portalocker()
+        import portalocker          # cportalocker
+        import third_party_package  # its `import portalocker` too
+    """
+    import importlib
+    import sys
+
+    package = sys.modules[__name__]
+    sys.modules['portalocker'] = package
+    for name in _PORTALOCKER_SUBMODULES:
+        sys.modules['portalocker.' + name] = importlib.import_module(
+            f'{__name__}.{name}'
+        )
+
+
 LOCK_EX: constants.LockFlags = constants.LockFlags.EXCLUSIVE
 LOCK_SH: constants.LockFlags = constants.LockFlags.SHARED
 LOCK_NB: constants.LockFlags = constants.LockFlags.NON_BLOCKING

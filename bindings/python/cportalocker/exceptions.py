@@ -51,12 +51,37 @@ __all__ = [
 
 
 class BaseLockException(Exception):  # noqa: N818
-    """Base of every lock exception.
+    """Base of every lock exception (not raised itself).
 
-    Carries ``fh`` (the handle involved, if any), ``fh_name`` (its name) and
-    ``strerror`` (the second positional argument when it is a str, as in
-    the reference). ``code`` is the C error code when the error came from
-    the C core (None otherwise).
+    Attributes:
+        fh: the file object, descriptor or file-like object involved, if
+            any (default None).
+        fh_name: its name as a str (survives pickling, unlike ``fh``).
+        strerror: the OS message: the second positional argument when it
+            is a str, as in the reference.
+        code: the C core's error code when the error came from it, else
+            None.
+
+    Instances pickle (``fh`` is dropped unless it is an int, ``fh_name``
+    stays); ``copy.copy`` keeps ``fh``, ``copy.deepcopy`` drops it like
+    pickling. Errors from the C core that carry an OS error have it as
+    ``args[0]`` and as ``__cause__``, as the reference chains its
+    OSError.
+
+    Args:
+        *args: passed to Exception; ``args[1]`` (a str) becomes strerror.
+        fh: the handle involved (keyword only).
+
+    Example::
+
+        >>> from cportalocker import exceptions
+        >>> try:
+        ...     raise exceptions.LockException(
+        ...         exceptions.LockException.LOCK_FAILED,
+        ...         'Resource temporarily unavailable')
+        ... except exceptions.LockException as exc:
+        ...     exc.strerror
+        'Resource temporarily unavailable'
     """
 
     LOCK_FAILED: typing.Final = 1
@@ -87,13 +112,31 @@ class BaseLockException(Exception):  # noqa: N818
             state['fh'] = None
         return (self.__class__, self.args, state)
 
+    def __copy__(self) -> BaseLockException:
+        """A shallow copy that keeps ``fh`` (the pickle reduction drops it,
+        which suits pickling and deepcopy but not a copy that stays in this
+        process). ``__init__`` is bypassed, so a deprecated subclass does
+        not warn again."""
+        new = self.__class__.__new__(self.__class__)
+        new.args = self.args
+        new.__dict__.update(self.__dict__)
+        new.__cause__ = self.__cause__
+        return new
+
 
 class LockException(BaseLockException):
-    """Any locking failure."""
+    """Any locking failure: catch this to handle every lock error alike
+    (AlreadyLocked and the C core's other lock errors derive from it)."""
 
 
 class AlreadyLocked(LockException):
-    """The lock is held by someone else, or the timeout ran out."""
+    """The lock is held by someone else, or the timeout ran out.
+
+    Raised at once with ``fail_when_locked=True`` when the first attempt
+    finds the lock held, else when ``timeout`` expires. ``fh_name`` names
+    the contended file; ``holder_pid`` is the holder's PID when known
+    (PidFileLock fills it in, keyword ``holder_pid``, default None).
+    """
 
     holder_pid: int | None = None
 
@@ -208,6 +251,9 @@ def _from_c(code: int, name: str, message: str, err: int) -> BaseException:
         # Bypass FileToLarge's deprecation warning: the C core raised it.
         BaseLockException.__init__(exc, first, message)
         exc.code = code
+        if isinstance(first, OSError):
+            # As the reference's `raise LockException(err) from err`.
+            exc.__cause__ = first
     elif issubclass(cls, OSError):
         if cls is FileExists:
             exc = FileExists(_errno.EEXIST, message)

@@ -251,6 +251,10 @@ class PosixLocker(BaseLocker):
             raise exceptions.LockException(
                 exc_value, str(exc_value), fh=file_obj
             ) from exc_value
+        except EOFError as exc_value:  # fcntl.lockf on some NFS setups
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
 
     def unlock(self, file_obj: typing.Any) -> None:
         fd = self._get_fd(file_obj)
@@ -261,6 +265,10 @@ class PosixLocker(BaseLocker):
         try:
             self.locker(fd, LockFlags.UNBLOCK)
         except OSError as exc_value:
+            raise exceptions.LockException(
+                exc_value, str(exc_value), fh=file_obj
+            ) from exc_value
+        except EOFError as exc_value:
             raise exceptions.LockException(
                 exc_value, str(exc_value), fh=file_obj
             ) from exc_value
@@ -369,12 +377,35 @@ def current_mechanism(what: str = 'this lock') -> str:
 def lock(
     file: typing.Any, flags: LockFlags | int, *, mechanism: str | None = None
 ) -> None:
-    """Lock ``file`` (file object, descriptor or anything with fileno()).
+    """Lock ``file`` with the flags (as the reference's ``lock``).
 
-    With the locker `LOCKER` names, or with ``mechanism`` ('flock',
-    'posix' or 'ofd') when given. Contention raises AlreadyLocked, other
-    failures LockException. Without NON_BLOCKING the call waits (with the
-    GIL released).
+    Args:
+        file: a file object, a descriptor (int) or anything with
+            ``fileno()``. Python-level buffers are not flushed (as in the
+            reference).
+        flags: `LockFlags.EXCLUSIVE` or `LockFlags.SHARED`, optionally
+            ``| LockFlags.NON_BLOCKING``. Without NON_BLOCKING the call
+            waits until the lock is free (the GIL released, signal
+            handlers still run).
+        mechanism: keyword, default None: the locker `LOCKER` names (the
+            module docstring's table); 'flock', 'posix' or 'ofd' to
+            choose one for this call.
+
+    Raises:
+        RuntimeError: invalid flags (UNBLOCK, SHARED with EXCLUSIVE, no
+            lock type), as the reference.
+        AlreadyLocked: NON_BLOCKING and the lock is held elsewhere; ``fh``
+            is ``file``, ``__cause__`` the OS error.
+        LockException: any other failure (a bad descriptor, EOFError from
+            a custom locker on NFS).
+        InvalidArgument: an unknown ``mechanism``.
+
+    Example::
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as fh:
+        ...     lock(fh, LockFlags.EXCLUSIVE | LockFlags.NON_BLOCKING)
+        ...     unlock(fh)
     """
     _validate_lock_flags(flags)
     # Python buffers: like the reference, the caller flushes if needed.
@@ -389,8 +420,19 @@ def lock(
 
 
 def unlock(file: typing.Any, *, mechanism: str | None = None) -> None:
-    """Unlock ``file`` (with `LOCKER`, or ``mechanism`` when given);
-    failures raise LockException."""
+    """Release the lock `lock` took on ``file``.
+
+    Args:
+        file: the file object, descriptor or object with ``fileno()``.
+        mechanism: keyword, default None (`LOCKER`); 'flock', 'posix' or
+            'ofd' as for `lock`.
+
+    Raises:
+        LockException: the unlock failed (e.g. EBADF for a closed
+            descriptor); the OSError is ``args[0]`` and ``__cause__``.
+
+    Example: see `lock`.
+    """
     if mechanism is not None:
         _c_unlock(_get_fd(file), mechanism_value(mechanism), file)
         return

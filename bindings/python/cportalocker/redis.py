@@ -90,6 +90,27 @@ if _redis_exceptions is not None:
         """A held lock could not deliver a message to itself in time (the
         reference's class; the C core reports it as a loss)."""
 
+    class RedisAuthenticationError(  # type: ignore[misc]
+        RedisConnectionError, _redis_exceptions.AuthenticationError
+    ):
+        """The server refused the credentials: also redis-py's
+        AuthenticationError, as the reference raises."""
+
+    class RedisResponseError(  # type: ignore[misc]
+        RedisConnectionError, _redis_exceptions.ResponseError
+    ):
+        """The server answered a command with an error (say INCR of a
+        fencing key that holds no counter): also redis-py's ResponseError,
+        as the reference raises, and still a ConnectionError as before."""
+
+    # The server's refusals of AUTH/HELLO that redis-py reports as
+    # AuthenticationError (its parser's table).
+    _AUTH_REFUSALS = (
+        'WRONGPASS', 'NOAUTH', 'invalid password', 'invalid username-password',
+        'AUTH <password> called without any password configured',
+        'Client sent AUTH, but no password is set',
+    )
+
 else:  # pragma: no cover
 
     class RedisConnectionError(exceptions.ConnectionError):  # type: ignore[no-redef]
@@ -99,11 +120,28 @@ else:  # pragma: no cover
         """A held lock could not deliver a message to itself in time."""
 
 
+def _redis_class(exc: BaseException) -> type[BaseException]:
+    """The class for a C core ConnectionError: a refusal by the server
+    (the core's "Redis at ... refused <command>: <error reply>") is redis-py's
+    AuthenticationError or ResponseError as well, as in the reference."""
+    cls: type[BaseException] = RedisConnectionError
+    if _redis_exceptions is None:
+        return cls
+    message = getattr(exc, 'strerror', None) or ''
+    head, sep, reply = message.partition(': ')
+    if sep and head.startswith('Redis at ') and ' refused ' in head:
+        if any(reply.startswith(r) or r in reply for r in _AUTH_REFUSALS):
+            return RedisAuthenticationError
+        return RedisResponseError
+    return cls
+
+
 def _as_redis_error(exc: BaseException) -> BaseException:
     """The same error as an instance of the class that also subclasses
     redis-py's (same arguments and attributes); others unchanged."""
     if type(exc) is exceptions.ConnectionError:
-        new = RedisConnectionError.__new__(RedisConnectionError, *exc.args)
+        cls = _redis_class(exc)
+        new = cls.__new__(cls, *exc.args)
         new.__dict__.update(exc.__dict__)
         new.args = exc.args
         return new
@@ -491,6 +529,25 @@ class RedisLock(utils.LockBase):
     (so give every participant on a channel the same unavailable_timeout).
     A holder paused between a check and a write can still write after
     losing the lock: hand `fence_token` to the resource for that.
+
+    Defaults: timeout 5 s (`utils.DEFAULT_TIMEOUT`), check_interval 0.25 s,
+    fail_when_locked False, unavailable_timeout 1 s
+    (`DEFAULT_UNAVAILABLE_TIMEOUT`), flags EXCLUSIVE, redis_kwargs
+    `DEFAULT_REDIS_KWARGS`, on_lost None, interrupt_on_lost None,
+    self_check_interval None, fencing False.
+
+    Raises (constructor): TypeError for an unknown keyword;
+    ValueError for flags that are not exactly one of EXCLUSIVE/SHARED;
+    Unsupported for connection settings the C core cannot honour.
+
+    Example::
+
+        import redis
+        from cportalocker import RedisLock
+
+        with RedisLock('jobs', connection=redis.Redis()) as lock:
+            lock.ensure_held()   # LockLostError if revoked meanwhile
+            ...
     """
 
     DEFAULT_REDIS_KWARGS: typing.ClassVar[dict[str, typing.Any]] = dict(
@@ -724,10 +781,22 @@ class RedisLock(utils.LockBase):
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
     ) -> RedisLock:
-        """Acquire the lock; returns self. AlreadyLocked on contention or
-        timeout; LockException if this object already holds it;
-        InvalidState while another thread is inside acquire, release or
-        probe of this object."""
+        """Acquire the lock; returns self.
+
+        Args:
+            timeout, check_interval, fail_when_locked: override the
+                instance's values for this call (None: use them).
+
+        Raises:
+            AlreadyLocked: contention (fail_when_locked) or the timeout ran
+                out.
+            LockException: this object already holds the lock.
+            InvalidState: another thread is inside acquire, release or
+                probe of this object.
+            ConnectionError: the server cannot be reached (also redis-py's
+                ConnectionError).
+            Interrupted: a cancel ended the wait.
+        """
         with self._exclusive('acquire') as h:
             if self._held and not self._lost_event.is_set():
                 try:
@@ -759,10 +828,14 @@ class RedisLock(utils.LockBase):
         return self
 
     def release(self) -> None:
-        """Give up the lock. A loss is not an error here (``lost`` stays
-        True until the next acquire); a no-op when nothing is held.
-        InvalidState while another thread is inside acquire, release or
-        probe of this object."""
+        """Give up the lock (unsubscribe). A loss is not an error here
+        (``lost`` stays True until the next acquire); a no-op when nothing
+        is held.
+
+        Raises:
+            InvalidState: another thread is inside acquire, release or
+                probe of this object.
+        """
         with self._exclusive('release') as h:
             if not self._held:
                 return
@@ -795,6 +868,37 @@ class RedisLock(utils.LockBase):
                 elected=None if elected < 0 else bool(elected),
             ))
         return result
+
+    def check_or_kill_lock(self, connection: typing.Any, timeout: float) -> bool | None:
+        """Deprecated (as in the reference 4.2+): use `probe`.
+
+        Answers "is anybody holding this channel?": True when a holder
+        answered within ``timeout`` seconds, None otherwise (False is never
+        returned, as in the reference). Unlike the reference it never
+        reaps: a crashed holder is reaped inside `acquire`, under the
+        protocol's timeout rules. ``connection`` is accepted for the
+        reference's signature; the probe uses this lock's own settings.
+
+        Warns:
+            DeprecationWarning: always, naming `probe`.
+
+        Example::
+
+            >>> lock.check_or_kill_lock(connection, timeout=1)  # doctest: +SKIP
+            True
+        """
+        warnings.warn(
+            'check_or_kill_lock is deprecated and will be removed in '
+            'portalocker 5.0.0; use probe() for a read-only view of the '
+            'channel. Crashed holders are reaped inside acquire().',
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        try:
+            holders = self.probe(timeout)
+        except exceptions.LockException:
+            return None
+        return True if holders else None
 
     # -- loss --------------------------------------------------------------
 
@@ -853,3 +957,21 @@ class RedisLock(utils.LockBase):
             if self.__dict__.get('_held'):
                 self._held = False
                 _c.pl_redis_lock_release(self._handle)
+
+
+def __getattr__(name: str) -> typing.Any:
+    """``PubSubWorkerThread``: redis-py's pub/sub worker class, the name the
+    reference module exports (its worker subclasses it), for code that
+    names it in annotations. cportalocker's RedisLock runs no such thread:
+    the C core's holder thread answers the pings. Resolved on first use so
+    that redis-py stays optional (AttributeError without it)."""
+    if name == 'PubSubWorkerThread':
+        try:
+            from redis.client import PubSubWorkerThread
+        except ImportError:
+            raise AttributeError(
+                f'module {__name__!r} has no attribute {name!r} '
+                '(it is redis-py\'s class: install redis)'
+            ) from None
+        return PubSubWorkerThread
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

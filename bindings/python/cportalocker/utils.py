@@ -622,6 +622,11 @@ class Lock(LockBase[IOT]):
         except OSError as exc:
             _with_filename(exc, self.filename)
             raise
+        except exceptions.BaseLockException as exc:
+            # Name the contended file, as the reference's exception does.
+            if exc.fh_name is None:
+                exc.fh_name = self.filename
+            raise
         return fd
 
     def _wrap_fd(self, fd: int) -> IOT:
@@ -1162,9 +1167,35 @@ class TemporaryFileLock(Lock[typing.IO[str]]):
 class PidFileLock(TemporaryFileLock):
     """Lock ``<filename>.lock`` and write this process's PID to ``filename``.
 
+    Args:
+        filename: the PID file (default ``'.pid'``); the lock is held on
+            the sidecar ``<filename>.lock``. Both exist only while held.
+        timeout: seconds to wait (default 5, `DEFAULT_TIMEOUT`).
+        check_interval: seconds between attempts (default 0.25).
+        fail_when_locked: default True: contention fails at once.
+        flags: lock flags (default EXCLUSIVE | NON_BLOCKING).
+        raise_on_release_error: keyword, default False: release() logs
+            unlink/unlock failures; True raises them.
+        mechanism: keyword: 'flock', 'posix', 'ofd', or None (LOCKER).
+
     As a context manager, entering never raises on contention: it gives
     None when this process took the lock and the holder's PID when it did
-    not. ``fail_closed()`` gives the strict context.
+    not; if the holder's PID cannot be read it raises AlreadyLocked rather
+    than report this process as the holder. ``fail_closed()`` gives the
+    strict context.
+
+    Raises:
+        AlreadyLocked: from ``acquire()`` on contention, with
+            ``holder_pid`` (the PID in the file) when it can be read.
+        OSError: the files cannot be created (a missing directory).
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'app.pid')
+        >>> with PidFileLock(path) as holder:
+        ...     holder is None and PidFileLock(path).read_pid() == os.getpid()
+        True
     """
 
     _new = staticmethod(_c.pl_pidfile_lock_new)
@@ -1206,12 +1237,25 @@ class PidFileLock(TemporaryFileLock):
             raise
 
     def read_pid(self) -> int | None:
-        """The PID in the PID file, None if missing, empty or not a number."""
+        """The PID in the PID file, or None when it is missing, unreadable
+        or not a plain positive decimal number: ASCII digits between
+        optional whitespace only, so '+7', '-1', '0x10' or '1_000' are
+        None (as the reference: the result is fit for os.kill). It only
+        says who wrote the file; that process may have died since."""
         pid = _c.pl_lock_read_pid(self._handle)
         return pid if pid > 0 else None
 
     def fail_closed(self) -> contextlib.AbstractContextManager[None]:
-        """A context that raises AlreadyLocked (with holder_pid) on contention."""
+        """A context that enters only holding the lock: AlreadyLocked
+        (with ``holder_pid`` read from the file) on contention.
+
+        Example::
+
+            >>> import os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), 'app.pid')
+            >>> with PidFileLock(path).fail_closed():
+            ...     pass
+        """
         return _PidFileLockFailClosedContext(self)
 
     def __enter__(self) -> int | None:  # type: ignore[override]
@@ -1220,10 +1264,18 @@ class PidFileLock(TemporaryFileLock):
         except exceptions.AlreadyLocked as exc:
             holder_pid = self.read_pid()
             if holder_pid is None:
+                # Chain from the read error when the file could not be
+                # read at all (as the reference), else from the contention.
+                cause: BaseException = exc
+                try:
+                    with open(self.filename, 'rb'):
+                        pass
+                except OSError as read_error:
+                    cause = read_error
                 raise exceptions.AlreadyLocked(
                     'the lock is held but the holder PID could not be read, '
                     'refusing to report this process as the holder',
-                ) from exc
+                ) from cause
             return holder_pid
         return None
 
@@ -1299,9 +1351,33 @@ class _SlotLock(Lock):
 class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
     """At most ``maximum`` holders across processes, using lock files.
 
-    Without an explicit name this is deprecated (DeprecationWarning); use
-    NamedBoundedSemaphore. ``mechanism`` ('flock', 'posix', 'ofd'; None:
-    ``cportalocker.portalocker.LOCKER`` at acquire time) locks the slots.
+    Slot ``n`` is the file ``directory / filename_pattern.format(name=name,
+    number=n)``; a holder keeps one of them locked.
+
+    Args:
+        maximum: the number of slots (holders at once).
+        name: the semaphore's name (default ``'bounded_semaphore'``:
+            deprecated, DeprecationWarning; use NamedBoundedSemaphore).
+        filename_pattern: default ``'{name}.{number:02d}.lock'``.
+        directory: default ``tempfile.gettempdir()``.
+        timeout: seconds `acquire` waits for a free slot (default 5).
+        check_interval: seconds between sweeps (default 0.25).
+        fail_when_locked: default True: `acquire` raises AlreadyLocked
+            when no slot frees up in time (False: returns None).
+        mechanism: keyword: 'flock', 'posix', 'ofd', or None
+            (``cportalocker.portalocker.LOCKER`` at acquire time).
+
+    Raises:
+        InvalidArgument: a bad ``maximum``, pattern or ``mechanism``
+            (also a ValueError). `acquire` documents its own errors.
+
+    Example::
+
+        >>> import tempfile
+        >>> sem = NamedBoundedSemaphore(2, directory=tempfile.mkdtemp())
+        >>> with sem:
+        ...     sem.lock is not None
+        True
     """
 
     # A class default: release() claims the instance's in one atomic step.
@@ -1345,14 +1421,17 @@ class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
             )
 
     def get_filenames(self) -> typing.Sequence[pathlib.Path]:
+        """Every slot's file, in slot order."""
         return [self.get_filename(n) for n in range(self.maximum)]
 
     def get_random_filenames(self) -> typing.Sequence[pathlib.Path]:
+        """Every slot's file, shuffled (for `try_lock`)."""
         filenames = list(self.get_filenames())
         random.shuffle(filenames)
         return filenames
 
     def get_filename(self, number: int) -> pathlib.Path:
+        """Slot ``number``'s file: ``directory / filename_pattern``."""
         return pathlib.Path(self.directory) / self.filename_pattern.format(
             name=self.name, number=number
         )
@@ -1363,7 +1442,21 @@ class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
         check_interval: float | None = None,
         fail_when_locked: bool | None = None,
     ) -> Lock | None:
-        """Take a free slot: its Lock, or None (timeout, fail_when_locked off)."""
+        """Take a free slot and return its `Lock` (also ``self.lock``).
+
+        Args:
+            timeout, check_interval, fail_when_locked: override the
+                instance's values for this call (None: use them).
+
+        Returns:
+            The slot's Lock, or None when no slot freed up in time and
+            fail_when_locked is False.
+
+        Raises:
+            AlreadyLocked: no free slot in time (fail_when_locked True).
+            LockException: this object already holds a slot.
+            Interrupted: `cancel` ended the wait.
+        """
         if self.lock is not None:
             raise exceptions.LockException('Already locked')
         fwl = coalesce(fail_when_locked, self.fail_when_locked)
@@ -1410,6 +1503,67 @@ class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
         finally:
             guard.release()
 
+    def try_lock(self, filenames: typing.Sequence[Filename]) -> bool:
+        """Try each candidate file once; keep the first that locks.
+
+        One sweep without waiting (each file is locked with
+        ``fail_when_locked=True``), as the reference's ``try_lock``: a busy
+        file is skipped at once. `acquire` does not call it (the C core
+        picks the slot there), so overriding it does not change
+        `acquire`; `release` gives back a lock taken here.
+
+        Args:
+            filenames: the candidate files, tried in this order (e.g.
+                ``self.get_random_filenames()``).
+
+        Returns:
+            True when a file was locked (``self.lock`` is its `Lock`),
+            False when every candidate was taken (``self.lock`` unchanged).
+
+        Raises:
+            LockException: this object already holds a slot.
+            OSError: a candidate could not be opened (a missing
+                directory: FileNotFoundError); ``self.lock`` is unchanged.
+
+        Example::
+
+            >>> import tempfile
+            >>> sem = NamedBoundedSemaphore(2, directory=tempfile.mkdtemp())
+            >>> sem.try_lock(sem.get_filenames())
+            True
+            >>> sem.release()
+        """
+        if self.lock is not None or _c.pl_semaphore_slot(self._handle) >= 0:
+            raise exceptions.LockException('Already locked')
+        for filename in filenames:
+            lock = Lock(
+                filename, timeout=0, fail_when_locked=True,
+                mechanism=self.mechanism,
+            )
+            published = False
+            try:
+                try:
+                    lock.acquire()
+                except exceptions.AlreadyLocked:
+                    continue
+                with self._waiter:
+                    if self.lock is None:
+                        self.lock = lock
+                        published = True
+            except BaseException:
+                # Also an interrupt right after the slot was locked: give
+                # it back rather than strand it on this frame's local.
+                if self.__dict__.get('lock') is lock:
+                    self.__dict__.pop('lock', None)
+                lock.release()
+                raise
+            if published:
+                return True
+            # Another thread published a slot meanwhile.
+            lock.release()
+            raise exceptions.LockException('Already locked')
+        return False
+
     def _depth(self) -> int:
         return 1 if _c.pl_semaphore_slot(self._handle) >= 0 else 0
 
@@ -1423,6 +1577,9 @@ class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
         """Give the slot back; a no-op when none is held (also for a
         second release racing the first, or one from a signal handler)."""
         lock = self.__dict__.pop('lock', None)
+        if lock is not None and not isinstance(lock, _SlotLock):
+            lock.release()  # taken by try_lock: a plain Lock
+            lock = None
         if lock is None and _c.pl_semaphore_slot(self._handle) < 0:
             return
         with self._waiter:
@@ -1435,7 +1592,18 @@ class BoundedSemaphore(LockBase["Lock[typing.Any] | None"]):
 
 
 class NamedBoundedSemaphore(BoundedSemaphore):
-    """A BoundedSemaphore with a (random, when not given) name."""
+    """A BoundedSemaphore whose name is ``name`` or, when None (the
+    default), ``'bounded_semaphore.<random number>'``: processes that
+    should share the semaphore pass the same name. Arguments otherwise as
+    `BoundedSemaphore`.
+
+    Example::
+
+        >>> import tempfile
+        >>> sem = NamedBoundedSemaphore(1, 'jobs', directory=tempfile.mkdtemp())
+        >>> slot = sem.acquire()
+        >>> sem.release()
+    """
 
     def __init__(
         self,
@@ -1461,14 +1629,50 @@ class NamedBoundedSemaphore(BoundedSemaphore):
 def open_atomic(
     filename: Filename, binary: bool = True
 ) -> typing.Iterator[typing.IO[typing.Any]]:
-    """Write to a temporary file; publish it under ``filename`` on success.
+    """Write a new file atomically, never replacing an existing one.
 
-    Never replaces an existing file: FileExistsError when ``filename``
-    exists on entry or appears before the end of the block. The temporary
-    file is always removed.
+    A context manager yielding a temporary file in the destination's
+    directory (``.portalocker.<16 hex>.tmp``, created with mode 0666 less
+    the umask, as a plain ``open`` would; the directory is created if
+    missing). When the block ends normally the data is flushed, fsynced
+    and published under ``filename`` with a hard link (a check-then-rename
+    on filesystems without hard links), so readers see all of it or
+    nothing. The body may close the file itself.
+
+    Args:
+        filename: the destination (str or os.PathLike); a relative one is
+            anchored at entry.
+        binary: True (default): the file is opened ``'wb'``; False:
+            ``'w'`` (text, the locale's encoding).
+
+    Raises:
+        FileExistsError: ``filename`` exists on entry (the block does not
+            run), or appeared before the end of the block (the other file
+            is left untouched). ``filename`` is its ``filename``.
+        OSError: the temporary file could not be created, synced or
+            published.
+
+    Cleanup: if the block raises, nothing is published and the temporary
+    file is removed. If publication fails (for any reason) the finished
+    temporary file is kept and the error names it ("payload preserved at
+    ..."), as the reference does, so written data is never destroyed.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'data.bin')
+        >>> with open_atomic(path) as fh:
+        ...     written = fh.write(b'all or nothing')
+        >>> open(path, 'rb').read()
+        b'all or nothing'
     """
     path = pathlib.Path(filename).absolute()
-    handle = _c.pl_atomic_open(str(path))
+    name = str(path)
+    try:
+        handle = _c.pl_atomic_open(name)
+    except OSError as exc:
+        _with_filename(exc, name)
+        raise
     fh = open(_c.pl_atomic_fd(handle), 'wb' if binary else 'w', closefd=False)
     _set_name(fh, _c.pl_atomic_temp_path(handle))
     try:
@@ -1477,4 +1681,8 @@ def open_atomic(
     except BaseException:
         del handle  # abandons: the temporary file is removed
         raise
-    _c.pl_atomic_commit(handle)
+    try:
+        _c.pl_atomic_commit(handle)
+    except OSError as exc:
+        _with_filename(exc, name)
+        raise

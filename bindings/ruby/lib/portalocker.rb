@@ -176,8 +176,9 @@ module Portalocker
     # when the block returns (also on break/throw). Never replaces an
     # existing file: FileExists (an Errno::EEXIST) when +path+ exists on
     # entry or appears before the end of the block. If the block raises,
-    # nothing is published. The temporary file is always removed. Returns
-    # the block's value.
+    # nothing is published and the temporary file is removed; when the
+    # publication fails, the finished temporary file is kept and the
+    # error names it. Returns the block's value.
     #
     # @param path [String] where the file appears once written
     # @param binary [Boolean] open the temporary file in binary mode ("wb",
@@ -186,6 +187,7 @@ module Portalocker
     # @return [Object] the block's value
     # @raise [ArgumentError] no block was given
     # @raise [FileExists] +path+ exists, or appeared while the block ran
+    #   (the payload is kept and the message names it)
     # @raise [SystemCallError] the temporary file could not be created,
     #   written, synced or linked (an Errno::EXXX that includes {OSError})
     # @example

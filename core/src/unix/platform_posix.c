@@ -301,35 +301,55 @@ static char *dir_of(const char *path)
     return dir;
 }
 
+/* Random names tried before giving up (tempfile.TMP_MAX's bound): with 64
+   random bits a name is taken only when the randomness source is broken,
+   and then an error beats an endless loop. */
+#define TEMP_NAME_ATTEMPTS 10000
+
 int pl__os_make_temp(const char *target, int *fd_out, char **path_out)
 {
-    const char *slash = strrchr(target, '/');
-    const char *base = slash ? slash + 1 : target;
     char *dir = dir_of(target);
     size_t need;
-    char *tmpl;
-    int fd;
+    char *name;
+    int attempt, err = EEXIST;
     if (!dir)
         return ENOMEM;
-    need = strlen(dir) + strlen(base) + 32;
-    tmpl = malloc(need);
-    if (!tmpl) {
+    /* Hidden, in the destination's directory (so link(2) is atomic), a
+       fixed 33 bytes that never embed the destination's name (a 255-byte
+       basename must still work), and the reference portalocker's pattern,
+       so tools clean both alike. */
+    need = strlen(dir) + sizeof "/.portalocker.0123456789abcdef.tmp";
+    name = malloc(need);
+    if (!name) {
         free(dir);
         return ENOMEM;
     }
-    /* Hidden, in the destination's directory (so link(2) is atomic), with
-       a suffix that tools can recognise and clean. */
-    snprintf(tmpl, need, "%s/.%s.XXXXXX.tmp", dir, base);
-    free(dir);
-    fd = mkostemps(tmpl, 4, O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        free(tmpl);
-        return err;
+    for (attempt = 0; attempt < TEMP_NAME_ATTEMPTS; attempt++) {
+        int fd;
+        snprintf(name, need, "%s/.portalocker.%016llx.tmp", dir, pl__os_random());
+        /* Mode 0666: the kernel applies the umask, so the published file
+           gets the permissions a plain open() gives (mkstemp's 0600 would
+           be kept by link(2)); the process umask is never touched. */
+        fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            free(dir);
+            *fd_out = fd;
+            *path_out = name;
+            return 0;
+        }
+        err = errno;
+        if (err != EEXIST && err != EINTR)
+            break;
     }
-    *fd_out = fd;
-    *path_out = tmpl;
-    return 0;
+    free(dir);
+    free(name);
+    /* Never EEXIST: that would read as "the destination exists". */
+    return err == EEXIST ? EAGAIN : err;
+}
+
+int pl__os_rename(const char *from, const char *to)
+{
+    return rename(from, to) != 0 ? errno : 0;
 }
 
 int pl__os_fsync_parent(const char *path)

@@ -1,26 +1,18 @@
 """`import portalocker` answered by cportalocker, for running the reference
 portalocker's own test suite against it.
 
-This package replaces itself in sys.modules with cportalocker, and makes
-each `portalocker.<sub>` name cportalocker's module of that name, so code
-written for the reference (its tests included) imports ours unchanged.
-A submodule cportalocker does not have stays missing: importing it fails
-as it would for a user.
+cportalocker.install_as_portalocker() replaces this package in sys.modules
+with cportalocker and makes each ``portalocker.<sub>`` cportalocker's
+module of that name, so code written for the reference (its tests
+included) imports ours unchanged. ``portalocker.__main__`` is ours too
+(the suite tests the single-file bundler). A submodule cportalocker does
+not have (``__about__``) stays missing: importing it fails as it would
+for a user.
 """
-import importlib
 import sys
 
 import cportalocker
+import cportalocker.__main__
 
-_SUBMODULES = ('__about__', '__main__', 'constants', 'exceptions',
-               'portalocker', 'redis', 'types', 'utils')
-
-for _name in _SUBMODULES:
-    try:
-        _module = importlib.import_module('cportalocker.' + _name)
-    except ImportError:
-        continue
-    sys.modules['portalocker.' + _name] = _module
-    setattr(cportalocker, _name, _module) if not hasattr(cportalocker, _name) else None
-
-sys.modules[__name__] = cportalocker
+cportalocker.install_as_portalocker()
+sys.modules['portalocker.__main__'] = cportalocker.__main__
