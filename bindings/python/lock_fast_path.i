@@ -29,7 +29,9 @@
  */
 %{
 
-static PyObject *pl_py_fast_types;  /* set: classes whose instances are plain */
+/* (Lock, plain subclasses, subclasses whose held re-acquire the core
+   verifies): the two sets are the ones cportalocker.utils keeps filling. */
+static PyObject *pl_py_fast_types;
 static PyObject *pl_py_locker_module; /* cportalocker.portalocker (LOCKER) */
 static PyObject *pl_py_locker_dict;   /* its __dict__ */
 static PyObject *pl_py_flock;       /* fcntl.flock: LOCKER's default */
@@ -341,9 +343,20 @@ static PyObject *pl_py_lock_acquire_impl(PyObject *const *args,
     if (!d)
         return NULL;
 
-    /* Held: the same file object (reference: `if fh: return fh`). */
+    /* Held: the same file object (reference: `if fh: return fh`), except
+       for the kinds whose lock file the core owns (TemporaryFileLock,
+       PidFileLock): their re-acquire asks the core whether the path still
+       names the held file (the Python method), as the reference checks. */
     v = pl_py_item(d, pl_py_s_fh);
     if (v && v != Py_None) {
+        int verify = PySet_Contains(PyTuple_GET_ITEM(pl_py_fast_types, 2),
+                                    (PyObject *)Py_TYPE(self));
+        if (verify != 0) {
+            Py_DECREF(d);
+            if (verify < 0)
+                return NULL;
+            return pl_py_slow(slow_name, args, nargs, kwnames);
+        }
         Py_INCREF(v);
         Py_DECREF(d);
         return v;
@@ -483,6 +496,11 @@ static int pl_py_lock_release_impl(PyObject *self)
 
     if (!pl_py_is_plain(self))
         return 1;
+    /* TemporaryFileLock, PidFileLock: the Python method warns when the
+       core will spare a file that is no longer this lock's. */
+    if ((rc = PySet_Contains(PyTuple_GET_ITEM(pl_py_fast_types, 2),
+                             (PyObject *)Py_TYPE(self))) != 0)
+        return rc < 0 ? -1 : 1;
     d = PyObject_GenericGetDict(self, NULL);
     if (!d)
         return -1;
@@ -729,9 +747,9 @@ static PyMethodDef pl_py_init_def = {
     "init", (PyCFunction)(void (*)(void))pl_py_lock_init, METH_FASTCALL,
     "Lock.__init__'s common case in C (see lock_fast_path.i)."};
 
-/* pl_py_lock_fast_setup((Lock, plain_subclasses), portalocker_module,
-   flock, chain, docs): called once by cportalocker.utils. The set of
-   plain subclasses is the one utils keeps filling. */
+/* pl_py_lock_fast_setup((Lock, plain_subclasses, verified_subclasses),
+   portalocker_module, flock, chain, docs): called once by
+   cportalocker.utils, which keeps filling the two sets. */
 static PyMethodDef pl_py_fast_defs[] = {
     {"acquire", (PyCFunction)(void (*)(void))pl_py_lock_acquire,
      METH_FASTCALL | METH_KEYWORDS, NULL},
@@ -756,9 +774,11 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
 {
     PyObject *io, *methods;
     PyMethodDef *def;
-    if (!PyTuple_Check(fast_types) || PyTuple_GET_SIZE(fast_types) != 2 ||
-        !PyAnySet_Check(PyTuple_GET_ITEM(fast_types, 1)) || !PyDict_Check(docs)) {
-        PyErr_SetString(PyExc_TypeError, "expected (Lock, set), module, flock, chain, docs");
+    if (!PyTuple_Check(fast_types) || PyTuple_GET_SIZE(fast_types) != 3 ||
+        !PyAnySet_Check(PyTuple_GET_ITEM(fast_types, 1)) ||
+        !PyAnySet_Check(PyTuple_GET_ITEM(fast_types, 2)) || !PyDict_Check(docs)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "expected (Lock, set, set), module, flock, chain, docs");
         return NULL;
     }
     if (pl_py_fast_types) {

@@ -309,6 +309,11 @@ _FAST_ATTRS = (
 )
 #: The plain subclasses of Lock (the C fast path's own check).
 _FAST_TYPES: set[type] = set()
+#: The subclasses whose lock file the C core owns (TemporaryFileLock,
+#: PidFileLock and theirs): a re-acquire while held asks the core whether
+#: the path still names the held file instead of returning ``fh`` at once
+#: (the C fast path hands that case to the Python method).
+_VERIFIED_TYPES: set[type] = set()
 
 
 def _regular_file_opener(path: str, flags: int) -> int:
@@ -529,12 +534,14 @@ class Lock(LockBase[IOT]):
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         super().__init_subclass__(**kwargs)
         hooks = [n for n in _HOOKS if getattr(cls, n) is not _ORIGINAL_HOOKS[n]]
+        kind = next(
+            (k for k in ('PidFileLock', 'TemporaryFileLock')
+             if any(b.__name__ == k and b.__module__ == __name__ for b in cls.__mro__)),
+            None,
+        )
+        if kind is not None:
+            _VERIFIED_TYPES.add(cls)
         if hooks:
-            kind = next(
-                (k for k in ('PidFileLock', 'TemporaryFileLock')
-                 if any(b.__name__ == k and b.__module__ == __name__ for b in cls.__mro__)),
-                None,
-            )
             if kind is not None:
                 raise TypeError(
                     f'{cls.__qualname__} overrides {", ".join(hooks)}: a {kind} '
@@ -671,15 +678,19 @@ class Lock(LockBase[IOT]):
         if timeout is not None:
             self._warn_blocking_timeout(timeout)
         fh = self.fh
-        if fh:
+        verified = type(self) in _VERIFIED_TYPES
+        if fh and not verified:
             return fh
         guard = self._waiter
         if not guard.acquire(False):
             _take_guard(guard, self.timeout if timeout is None else timeout)
         mine = False
         try:
-            if self.fh:
-                return self.fh
+            fh = self.fh
+            if fh:
+                if verified:
+                    self._verify_held(fh, timeout, check_interval, fail_when_locked)
+                return fh
             mine = True
             fh = self.fh = self._wrap_fd(self._c_acquire(timeout, check_interval, fail_when_locked))
             return fh
@@ -695,6 +706,58 @@ class Lock(LockBase[IOT]):
     def _enter_py(self) -> IOT:
         return LockBase.__enter__(self)
 
+    def _warn_if_not_ours(self) -> None:
+        """Before releasing a TemporaryFileLock or PidFileLock: when its
+        lock file was unlinked or replaced externally, the core unlocks
+        but spares the path (it belongs to whoever recreated it); say so,
+        as the reference does."""
+        fd = _c.pl_lock_held_fd(self._handle)
+        fh = self.fh
+        if fd < 0 or (fh is not None and self.__dict__.get('_inherited_fh') is fh):
+            return  # nothing held, or a forked child's copy (only closed)
+        path = getattr(self, '_lockfile', self.filename)
+        try:
+            ours = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            ours = False
+        except OSError:
+            return  # the core reports what it finds itself
+        if not ours:
+            logger.warning(
+                'not unlinking %r: it no longer belongs to this lock '
+                '(unlinked or replaced externally)', path,
+            )
+
+    def _verify_held(
+        self,
+        fh: IOT,
+        timeout: float | None,
+        check_interval: float | None,
+        fail_when_locked: bool | None,
+    ) -> None:
+        """A re-acquire of a held TemporaryFileLock or PidFileLock (under
+        the guard): the C core checks that the path still names the file
+        it holds and raises LockException ("unlinked or replaced
+        externally ... compromised") when it does not, as the reference's
+        re-acquire does. The held file object and lock stay as they are
+        either way: only the caller knows what its pending writes mean."""
+        if self.__dict__.get('_inherited_fh') is fh:
+            # A forked child's copy of its parent's held lock: the shared
+            # file object, as in the reference (asking the core here would
+            # make the child drop its copy and lock afresh).
+            return
+        if fh.closed:
+            # The reference's handle would have lost its OS lock with the
+            # descriptor; here the core still holds it, but this object's
+            # file object is gone, so it cannot be handed out again.
+            raise exceptions.LockException(
+                exceptions.LockException.LOCK_FAILED,
+                f'{self.filename!r}: the held file object was closed while '
+                'the lock was held: the lock is compromised (release() it '
+                'and acquire again)',
+            )
+        self._c_acquire(timeout, check_interval, fail_when_locked)
+
     def _release_py(self) -> None:
         """release() in Python: every case the C fast path leaves."""
         if self.fh is not None and not _c.pl_lock_is_held(self._handle):
@@ -706,6 +769,8 @@ class Lock(LockBase[IOT]):
         guard = self._waiter
         guard.acquire()
         try:
+            if type(self) in _VERIFIED_TYPES:
+                self._warn_if_not_ours()
             # One atomic step: of two releases only one gets the file.
             fh = self.__dict__.pop('fh', None)
             try:
@@ -942,7 +1007,7 @@ _LOCK_DOCS = {
     ),
 }
 _FAST = _c.pl_py_lock_fast_setup(
-    (Lock, _FAST_TYPES), _pl, _FLOCK, _chain_release_error,
+    (Lock, _FAST_TYPES, _VERIFIED_TYPES), _pl, _FLOCK, _chain_release_error,
     {**_LOCK_DOCS, 'DEFAULT_TIMEOUT': DEFAULT_TIMEOUT, 'HOOKS': _ORIGINAL_HOOKS},
 )
 Lock.acquire = _FAST['acquire']  # type: ignore[method-assign]
@@ -1107,6 +1172,13 @@ class RLock(Lock[IOT]):
 _exit_releases: weakref.WeakKeyDictionary[Lock[typing.Any], int] = weakref.WeakKeyDictionary()
 
 
+#: The C handles of TemporaryFileLocks (and PidFileLocks) garbage
+#: collected while held, each with the PID that held it: the lock and its
+#: file stay until interpreter exit, which releases them (removing the
+#: file), as the reference leaves a discarded wrapper's file alone.
+_orphaned_handles: list[tuple[typing.Any, int]] = []
+
+
 def _release_locks_at_exit() -> None:
     pid = os.getpid()
     for lock, owner in list(_exit_releases.items()):
@@ -1114,9 +1186,29 @@ def _release_locks_at_exit() -> None:
             continue
         with contextlib.suppress(Exception):
             lock.release()
+    while _orphaned_handles:
+        handle, owner = _orphaned_handles.pop()
+        if owner == pid:
+            with contextlib.suppress(Exception):
+                _c.pl_lock_release(handle)
 
 
 atexit.register(_release_locks_at_exit)
+
+
+def _mark_inherited_locks_in_child() -> None:
+    """In a forked child, a TemporaryFileLock (PidFileLock) the parent
+    held is the parent's: re-acquiring it gives the shared file object
+    back, as in the reference, without asking the core (which would drop
+    the child's copy and lock afresh)."""
+    for lock in list(_exit_releases):
+        fh = lock.__dict__.get('fh')
+        if fh is not None:
+            lock.__dict__['_inherited_fh'] = fh
+
+
+if hasattr(os, 'register_at_fork'):  # not on Windows (no fork)
+    os.register_at_fork(after_in_child=_mark_inherited_locks_in_child)
 
 
 class TemporaryFileLock(Lock[typing.IO[str]]):
@@ -1162,6 +1254,18 @@ class TemporaryFileLock(Lock[typing.IO[str]]):
             raise_on_release_error=raise_on_release_error, mechanism=mechanism,
         )
         _exit_releases[self] = os.getpid()
+
+    def __del__(self) -> None:
+        # Collecting a held wrapper is not a release (as in the
+        # reference: a finalizer that removed the file destroyed locks
+        # whose file object a caller still used). The handle, which the
+        # file object would free with the lock, is kept until exit.
+        try:
+            handle = self.__dict__.get('_handle')
+            if handle is not None and _c.pl_lock_is_held(handle):
+                _orphaned_handles.append((handle, os.getpid()))
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
+            pass
 
 
 class PidFileLock(TemporaryFileLock):
@@ -1221,6 +1325,13 @@ class PidFileLock(TemporaryFileLock):
     @property
     def _acquired_lock(self) -> bool:
         return bool(_c.pl_lock_is_held(self._handle))
+
+    @property
+    def _inner_lock(self) -> PidFileLock | None:
+        """The reference's sidecar Lock: here the C core holds the sidecar
+        for this object itself, whose ``fh`` is the sidecar's file object;
+        None when not held."""
+        return self if self.fh is not None else None
 
     def acquire(
         self,
