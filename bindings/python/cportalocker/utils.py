@@ -387,9 +387,12 @@ class Lock(LockBase[IOT]):
     for ``'w'``). A subclass that overrides one of them gets a Lock that
     calls them (locking with ``portalocker.lock`` and waiting in Python);
     plain Lock objects open and lock in the C core, which calls none of
-    them. TemporaryFileLock and PidFileLock cannot honour them (the C core
-    creates, checks and removes their files): overriding one there is a
-    TypeError when the class is defined.
+    them. TemporaryFileLock and PidFileLock: the C core creates, locks,
+    checks and removes their files, so ``_get_lock`` and ``_prepare_fh``
+    cannot be honoured (overriding one is a TypeError when the class is
+    defined); a TemporaryFileLock's ``_get_fh`` opens the file object
+    acquire returns (a PidFileLock calls ``Lock._get_fh`` for its sidecar,
+    as the reference does), beside the core's own descriptor.
 
     Threads: one object may be shared (its calls are serialised; a thread
     that finds it busy waits at most its timeout), but the lock is held by
@@ -542,11 +545,15 @@ class Lock(LockBase[IOT]):
         if kind is not None:
             _VERIFIED_TYPES.add(cls)
         if hooks:
-            if kind is not None:
+            # A TemporaryFileLock honours _get_fh (see _acquire_owned_hooked);
+            # a PidFileLock opens its sidecar with Lock._get_fh, as the
+            # reference's sidecar Lock does, never with its own.
+            refused = [n for n in hooks if kind == 'PidFileLock' or n != '_get_fh']
+            if kind is not None and refused:
                 raise TypeError(
-                    f'{cls.__qualname__} overrides {", ".join(hooks)}: a {kind} '
-                    'cannot honour these hooks (the C core creates, checks and '
-                    'removes its file, and never calls them); subclass '
+                    f'{cls.__qualname__} overrides {", ".join(refused)}: a {kind} '
+                    'cannot honour these hooks (the C core creates, locks, checks '
+                    'and removes its file, and never calls them); subclass '
                     'cportalocker.Lock or RLock for hooks'
                 )
             cls._hooked = True
@@ -811,11 +818,21 @@ class Lock(LockBase[IOT]):
             cls = type(self)
             hooked = any(getattr(cls, n) is not f for n, f in _ORIGINAL_HOOKS.items())
         if hooked and isinstance(self, TemporaryFileLock):
-            raise exceptions.Unsupported(
-                f'{type(self).__qualname__}: a TemporaryFileLock cannot honour '
-                '_get_fh, _get_lock or _prepare_fh (the C core creates, checks '
-                'and removes its file, and never calls them)'
-            )
+            cls = type(self)
+            refused = [
+                n for n, f in _ORIGINAL_HOOKS.items()
+                if n != '_get_fh' and (n in mine or getattr(cls, n) is not f)
+            ]
+            if isinstance(self, PidFileLock) and (
+                '_get_fh' in mine or cls._get_fh is not Lock._get_fh
+            ):
+                refused.insert(0, '_get_fh')
+            if refused:
+                raise exceptions.Unsupported(
+                    f'{cls.__qualname__}: a {_owned_kind(self)} cannot honour '
+                    f'{", ".join(refused)} (the C core creates, locks, checks and '
+                    'removes its file, and never calls them)'
+                )
         return hooked
 
     def _close_failed(self, error: BaseException) -> None:
@@ -880,6 +897,8 @@ class Lock(LockBase[IOT]):
     ) -> IOT:
         fwl = coalesce(fail_when_locked, self.fail_when_locked)
         self._warn_blocking_timeout(timeout)
+        if isinstance(self, TemporaryFileLock):
+            return typing.cast(IOT, self._acquire_owned_hooked(timeout, check_interval, fail_when_locked))
         fh = self.fh
         if fh:
             return fh
@@ -914,6 +933,68 @@ class Lock(LockBase[IOT]):
         with self._waiter:
             self.fh = fh
         return fh
+
+    def _acquire_owned_hooked(
+        self,
+        timeout: float | None,
+        check_interval: float | None,
+        fail_when_locked: bool | None,
+    ) -> typing.IO[typing.Any]:
+        """TemporaryFileLock (PidFileLock) with a ``_get_fh`` hook: the hook
+        opens the file object acquire returns, before the wait starts (as
+        in the reference); the C core still creates, locks, checks and
+        removes the lock file on its own descriptor. When the hook opened
+        a file that a releasing holder unlinked while we waited (the core
+        locked the current one), the hook opens again, so the file object
+        always names the locked file. A PidFileLock calls Lock._get_fh on
+        a Lock of its sidecar, as the reference's sidecar Lock does."""
+        if isinstance(self, PidFileLock):
+            open_fh = Lock(self._lockfile, 'a')._get_fh
+        else:
+            open_fh = self._get_fh
+        guard = self._waiter
+        _take_guard(guard, self.timeout if timeout is None else timeout)
+        try:
+            fh = self.fh
+            if fh:  # another thread took it meanwhile
+                self._verify_held(fh, timeout, check_interval, fail_when_locked)
+                return fh
+            self._sync_mechanism()
+            if _c.pl_lock_get_mechanism(self._handle) == _pl.mechanism_value('posix'):
+                # Closing the hook's descriptor would drop the process's
+                # record locks on the file, the core's included.
+                raise exceptions.Unsupported(
+                    f'{type(self).__qualname__}: a _get_fh hook needs a second '
+                    "descriptor of the lock file, which the 'posix' mechanism's "
+                    "record locks do not survive; use 'flock' or 'ofd'"
+                )
+            fh = open_fh()
+            try:
+                fd = self._c_acquire(timeout, check_interval, fail_when_locked)
+            except BaseException:
+                fh.close()
+                raise
+            try:
+                for _ in range(_MAX_REOPENS):
+                    if os.path.samestat(os.fstat(fh.fileno()), os.fstat(fd)):
+                        break
+                    fh.close()
+                    fh = open_fh()
+                else:
+                    raise exceptions.AlreadyLocked(
+                        exceptions.LockException.LOCK_FAILED,
+                        f'{self.filename!r}: the _get_fh hook kept opening a '
+                        'file other than the locked one',
+                    )
+                self.fh = fh
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    fh.close()
+                _c.pl_lock_release(self._handle)
+                raise
+            return fh
+        finally:
+            guard.release()
 
     def _release_hooked(self) -> None:
         with self._waiter:
@@ -956,6 +1037,14 @@ class Lock(LockBase[IOT]):
 
 #: Lock's own hooks, to tell an override or a later assignment from them.
 _ORIGINAL_HOOKS = {n: vars(Lock)[n] for n in _HOOKS}
+#: How often a TemporaryFileLock's _get_fh hook may open a file other
+#: than the one the core locked before acquire gives up (each time means
+#: the path was replaced again while the lock was held).
+_MAX_REOPENS = 8
+
+
+def _owned_kind(lock: Lock[typing.Any]) -> str:
+    return 'PidFileLock' if isinstance(lock, PidFileLock) else 'TemporaryFileLock'
 
 _LOCK_DOCS = {
     'acquire': (
@@ -1231,7 +1320,14 @@ class TemporaryFileLock(Lock[typing.IO[str]]):
         >>> with portalocker.TemporaryFileLock('/tmp/job.lock'):
         ...     pass  # /tmp/job.lock exists only inside the block
 
-    The subclass hooks of `Lock` cannot be overridden here (TypeError).
+    Of the subclass hooks of `Lock` only ``_get_fh`` can be overridden
+    here (it opens the file object acquire returns; the C core still
+    creates, locks, checks and removes the file); the others are a
+    TypeError. Re-acquiring while held returns the same file object once
+    the core has checked that the path still names the held file
+    (LockException when it was unlinked or replaced externally, or when
+    the file object was closed). A held TemporaryFileLock that is garbage
+    collected keeps its lock and file until interpreter exit.
     """
 
     _new = staticmethod(_c.pl_temporary_lock_new)
