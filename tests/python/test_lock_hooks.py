@@ -146,12 +146,13 @@ def test_hooked_rlock_counts(workdir):
         lock.release()
 
 
-@pytest.mark.parametrize('kind', ['TemporaryFileLock', 'PidFileLock'])
-def test_hooks_that_cannot_be_honoured_are_a_clear_error(kind):
-    with pytest.raises(TypeError, match=f'{kind} cannot honour'):
-        class Bad(getattr(cpl, kind)):
-            def _get_fh(self):
-                raise AssertionError('never called')
+@pytest.mark.parametrize(('kind', 'hook'), [
+    ('TemporaryFileLock', '_get_lock'), ('TemporaryFileLock', '_prepare_fh'),
+    ('PidFileLock', '_get_fh'), ('PidFileLock', '_get_lock'),
+])
+def test_hooks_that_cannot_be_honoured_are_a_clear_error(kind, hook):
+    with pytest.raises(TypeError, match=f'overrides {hook}: a {kind} cannot honour'):
+        type('Bad', (getattr(cpl, kind),), {hook: lambda self, *a: None})
 
 
 def test_a_shadowed_attribute_takes_the_python_path(workdir):
@@ -277,7 +278,7 @@ def test_a_hook_patched_on_the_class_is_honoured(workdir, monkeypatch):
 
 def test_a_hook_assigned_to_a_temporary_file_lock_is_refused(workdir):
     lock = cpl.TemporaryFileLock('t.lock')
-    lock._get_fh = lambda: None
+    lock._get_lock = lambda fh: fh
     with pytest.raises(cpl.exceptions.Unsupported, match='cannot honour'):
         lock.acquire()
     assert not os.path.exists('t.lock')
