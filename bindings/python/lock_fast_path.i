@@ -497,8 +497,10 @@ static int pl_py_lock_release_impl(PyObject *self)
     if (!pl_py_is_plain(self))
         return 1;
     /* TemporaryFileLock, PidFileLock: the Python method warns when the
-       core will spare a file that is no longer this lock's. */
-    if ((rc = PySet_Contains(PyTuple_GET_ITEM(pl_py_fast_types, 2),
+       core will spare a file that is no longer this lock's. (Lock itself
+       is never one: no set lookup on its hot path.) */
+    if ((PyObject *)Py_TYPE(self) != PyTuple_GET_ITEM(pl_py_fast_types, 0) &&
+        (rc = PySet_Contains(PyTuple_GET_ITEM(pl_py_fast_types, 2),
                              (PyObject *)Py_TYPE(self))) != 0)
         return rc < 0 ? -1 : 1;
     d = PyObject_GenericGetDict(self, NULL);
