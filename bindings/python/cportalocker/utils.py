@@ -20,6 +20,9 @@ The file object keeps the C handle alive (``fh._cportalocker_handle``): a
 lock object that is garbage collected while its file object lives leaves
 the lock held and the descriptor open, as the reference's file object does
 (the handle is freed, and the lock released, with the last of the two).
+A TemporaryFileLock or PidFileLock collected while held keeps its handle
+until interpreter exit instead (its lock and file stay, as the reference
+leaves them; see TemporaryFileLock.__del__).
 
 Threads, signals and fork. Each object has one reentrant guard
 (``_waiter``: a threading.RLock for the semaphores; for the Lock classes
