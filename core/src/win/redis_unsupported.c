@@ -361,3 +361,143 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
     (void)url;
     return unsupported();
 }
+
+PL_EXPORT pl_status pl_redis_lock_set_tls(pl_redis_lock *lock, int enabled)
+{
+    (void)lock;
+    (void)enabled;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls(const pl_redis_lock *lock, int *out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_verify_peer(pl_redis_lock *lock, int enabled)
+{
+    (void)lock;
+    (void)enabled;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_verify_peer(const pl_redis_lock *lock, int *out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_check_hostname(pl_redis_lock *lock, int enabled)
+{
+    (void)lock;
+    (void)enabled;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_check_hostname( const pl_redis_lock *lock, int *out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_ca_file(pl_redis_lock *lock, const char *path)
+{
+    (void)lock;
+    (void)path;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_ca_file(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_ca_dir(pl_redis_lock *lock, const char *path)
+{
+    (void)lock;
+    (void)path;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_ca_dir(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_cert_file(pl_redis_lock *lock, const char *path)
+{
+    (void)lock;
+    (void)path;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_cert_file(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_key_file(pl_redis_lock *lock, const char *path)
+{
+    (void)lock;
+    (void)path;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_key_file(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_tls_server_name(pl_redis_lock *lock, const char *name)
+{
+    (void)lock;
+    (void)name;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_tls_server_name(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_sentinel_service(pl_redis_lock *lock, const char *service)
+{
+    (void)lock;
+    (void)service;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_sentinel_service( const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *lock, const char *list)
+{
+    (void)lock;
+    (void)list;
+    return unsupported();
+}
+
+PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *lock, const char **out)
+{
+    (void)lock;
+    (void)out;
+    return unsupported();
+}
