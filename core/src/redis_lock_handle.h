@@ -118,7 +118,7 @@ struct pl_redis_lock {
     long owner_pid;
     pl__os_thread thread;
     int thread_running;
-    int stop_pipe[2];
+    int stop_wake[2];
     /* Validity: the boot-clock time (microseconds) at which a PING was
        sent on sub whose answer came back, every ping before it answered.
        The hold is provable until confirmed_us + window. */

@@ -519,8 +519,10 @@ unsigned long long pl__os_random(void)
 
 const char *pl__os_strerror(int errnum, char *buf, size_t size)
 {
-    /* The CRT's strerror keeps its buffer per thread. */
-    snprintf(buf, size, "%s", strerror(errnum));
+    /* The CRT's strerror keeps its buffer per thread; it has no text
+       for the socket errors. */
+    const char *net = pl__win_net_strerror(errnum);
+    snprintf(buf, size, "%s", net ? net : strerror(errnum));
     return buf;
 }
 

@@ -31,6 +31,11 @@ int pl__win_wait_register(HANDLE h);
 HANDLE pl__win_wait_get(int id);
 void pl__win_wait_release(int id);
 
+/* Winsock error codes as errno values, and the messages of the socket
+   errno values the CRT's strerror does not know (NULL for others). */
+int pl__win_net_errno(int wsa_error);
+const char *pl__win_net_strerror(int errnum);
+
 /* The OS handle behind a CRT descriptor, INVALID_HANDLE_VALUE if none. */
 HANDLE pl__win_handle(int fd);
 
