@@ -6,6 +6,7 @@
  * the next connection reads the files again.
  */
 #include "redis_lock_handle.h"
+#include "platform.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -86,6 +87,14 @@ static int tls_flag(pl_redis_lock *l, int *field, int value, const char *what)
     if (why)
         return pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis over TLS: %s", why);
     return set_flag(l, field, value, what);
+}
+
+int pl__redis_unix_socket_supported(void)
+{
+    const char *why = pl__os_net_unix_unavailable();
+    if (why)
+        return pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis unix socket: %s", why);
+    return PL_OK;
 }
 
 #define set_flag tls_flag

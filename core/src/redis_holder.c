@@ -160,7 +160,7 @@ static void *turn(pl_redis_lock *l, holder_state *st)
     ms = (int)((until - now) * 1000.0) + 1;
     if (ms < 1)
         ms = 1;
-    fds[0].fd = l->stop_wake[0];
+    fds[0].fd = l->stop_pipe[0];
     fds[0].events = PL__OS_READABLE;
     fds[1].fd = l->sub->fd;
     fds[1].events = PL__OS_READABLE;
@@ -205,11 +205,8 @@ static void *holder_main(void *arg)
 int pl__redis_start_holder(pl_redis_lock *l)
 {
     int err;
-    /* The stop channel: a wake-up channel (not a pipe), which every
-       platform's pl__os_poll waits for, with the subscription's socket. */
-    if (l->stop_wake[0] < 0 &&
-        (err = pl__os_wake_open(&l->stop_wake[0], &l->stop_wake[1])) != 0)
-        return pl__fail_os(PL_ERR_IO, err, "create a wake-up channel for",
+    if (l->stop_pipe[0] < 0 && (err = pl__os_pipe(l->stop_pipe)) != 0)
+        return pl__fail_os(PL_ERR_IO, err, "create a pipe for",
                            "the Redis lock thread");
     atomic_store(&l->lost, 0);
     atomic_store(&l->lost_claim, 0);
@@ -228,10 +225,12 @@ int pl__redis_start_holder(pl_redis_lock *l)
 
 void pl__redis_stop_holder(pl_redis_lock *l)
 {
+    char b = 1, drain[16];
+    size_t got;
     if (!l->thread_running)
         return;
-    pl__os_wake_signal(l->stop_wake[1]);
+    (void)pl__os_write_all(l->stop_pipe[1], &b, 1);
     pl__os_thread_join(l->thread);
     l->thread_running = 0;
-    pl__os_wake_drain(l->stop_wake[0]);
+    (void)pl__os_read(l->stop_pipe[0], drain, sizeof drain, &got);
 }

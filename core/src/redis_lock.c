@@ -145,12 +145,13 @@ static void drop_inherited(pl_redis_lock *l)
         l->conf.tls_ctx = NULL;
     else
         pl__redis_conf_tls_reset(&l->conf);
-    /* The stop channel is the parent's too: a signal from our release
+    /* The stop pipe is the parent's too: a byte written by our release
        would stop the parent's holder thread, which would then stop
        answering pings and be reaped while it still reports held. */
-    if (l->stop_wake[0] >= 0) {
-        pl__os_wake_close(l->stop_wake[0], l->stop_wake[1]);
-        l->stop_wake[0] = l->stop_wake[1] = -1;
+    if (l->stop_pipe[0] >= 0) {
+        (void)pl__os_close(l->stop_pipe[0]);
+        (void)pl__os_close(l->stop_pipe[1]);
+        l->stop_pipe[0] = l->stop_pipe[1] = -1;
     }
     l->thread_running = 0; /* the thread does not exist in this process */
     l->held = 0;
@@ -184,7 +185,7 @@ PL_EXPORT pl_status pl_redis_lock_new(pl_redis_lock **out, const char *channel,
     if (!(l = calloc(1, sizeof *l)))
         return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
     pl__cancel_init(&l->cancel); /* first: free destroys it */
-    l->stop_wake[0] = l->stop_wake[1] = -1;
+    l->stop_pipe[0] = l->stop_pipe[1] = -1;
     l->channel_len = channel_len;
     l->channel = pl__concat(channel, channel_len, "", 0);
     l->notice = l->channel ? pl__concat(channel, channel_len,
@@ -254,8 +255,10 @@ PL_EXPORT void pl_redis_lock_free(pl_redis_lock *l)
     pl__redis_close(&l->cmd);
     pl__redis_close(&l->idle_sub);
     pl__cancel_destroy(&l->cancel);
-    if (l->stop_wake[0] >= 0)
-        pl__os_wake_close(l->stop_wake[0], l->stop_wake[1]);
+    if (l->stop_pipe[0] >= 0) {
+        (void)pl__os_close(l->stop_pipe[0]);
+        (void)pl__os_close(l->stop_pipe[1]);
+    }
     free(l->answers);
     free(l->heard);
     free(l->probe_chan);
@@ -339,9 +342,8 @@ PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
     int rc;
     CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "unix socket");
-    if (pl__os_net_unix_unavailable())
-        return pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis unix socket '%s': %s",
-                        path ? path : "(null)", pl__os_net_unix_unavailable());
+    if ((rc = pl__redis_unix_socket_supported()) != PL_OK)
+        return rc;
     if (!path || !*path)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "Redis unix socket path must not be NULL or empty");

@@ -118,7 +118,7 @@ struct pl_redis_lock {
     long owner_pid;
     pl__os_thread thread;
     int thread_running;
-    int stop_wake[2];
+    int stop_pipe[2];
     /* Validity: the boot-clock time (microseconds) at which a PING was
        sent on sub whose answer came back, every ping before it answered.
        The hold is provable until confirmed_us + window. */
@@ -245,6 +245,9 @@ double pl__redis_selfcheck_wake(const pl_redis_selfcheck *sc);
 /* PL_OK when a connection setting (`what`, for the message) may change
    now: the handle is not NULL, not busy and not held. */
 int pl__redis_setting_begin(pl_redis_lock *l, const char *what);
+/* PL_OK, or PL_ERR_UNSUPPORTED where there are no unix-domain sockets
+   (redis_conn_settings.c). */
+int pl__redis_unix_socket_supported(void);
 /* After it changed: the open connections and the loaded TLS settings are
    dropped, the next connection uses the new value. */
 void pl__redis_setting_changed(pl_redis_lock *l);
