@@ -132,7 +132,13 @@ int pl__os_close(int fd)
         pl__win_wait_release(fd);
         return CloseHandle(h) ? 0 : last_errno();
     }
-    return _close(fd) != 0 ? errno : 0;
+    {
+        int rc;
+        PL__WIN_CRT_BEGIN
+        rc = _close(fd);
+        PL__WIN_CRT_END
+        return rc != 0 ? errno : 0;
+    }
 }
 
 int pl__os_check_regular(int fd)
@@ -253,7 +259,10 @@ int pl__os_write_all(int fd, const void *buf, size_t len)
     }
     while (len > 0) {
         unsigned int chunk = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
-        int n = _write(fd, p, chunk);
+        int n;
+        PL__WIN_CRT_BEGIN
+        n = _write(fd, p, chunk);
+        PL__WIN_CRT_END
         if (n < 0)
             return errno;
         if (n == 0)
@@ -279,7 +288,9 @@ int pl__os_read(int fd, void *buf, size_t len, size_t *got)
         }
         return ResetEvent(h) ? 0 : last_errno();
     }
+    PL__WIN_CRT_BEGIN
     n = _read(fd, buf, chunk);
+    PL__WIN_CRT_END
     if (n < 0)
         return errno;
     *got = (size_t)n;
