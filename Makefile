@@ -462,7 +462,7 @@ $(WIN_BUILD)/obj/%.o: core/src/%.c $(WIN_HDRS) core/build.mk
 
 # Only what PL_EXPORT marks is exported (dllexport); libgcc is linked in,
 # so the DLL needs nothing beyond the system's DLLs and the CRT.
-$(WIN_DLL): $(WIN_OBJS)
+$(WIN_DLL): $(WIN_OBJS) $(WIN_DEPS)/.stamp
 	$(WIN_CC) -shared -static-libgcc -o $@ -Wl,--out-implib,$(WIN_IMPLIB) \
 		$(WIN_OBJS) $(WIN_LIBS)
 
@@ -485,7 +485,8 @@ WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MIN
 # signal, symlink and /proc tests compiled out there, each with its
 # reason), built with tests/win/posix_shim.h and the Windows fixtures.
 # Not here: test_faults (-Wl,--wrap cannot replace DLL imports),
-# test_redis_url (the Redis lock is not in the Windows build yet), and
+# test_redis_url (its unix:// and rediss:// cases are POSIX and TLS:
+# tests/win/test_redis_windows.c has the Windows ones), and
 # the suites that are all processes and signals (tests/win covers those).
 WIN_UNIT_SUITES := smoke errors rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel
 WIN_UNIT_BINS := $(patsubst %,$(WIN_TEST_DIR)/test_%.exe,$(WIN_UNIT_SUITES))

@@ -14,9 +14,9 @@
 PL_SRC_DIRS_unix = core/src core/src/unix
 PL_SRC_DIRS_win = core/src core/src/win
 # Files of those directories a platform leaves out (shell globs). Windows:
-# the Redis lock's sources, which need hiredis (no Windows build in
-# Debian); core/src/win/redis_unsupported.c answers PL_ERR_UNSUPPORTED.
-PL_SRC_EXCLUDE_win = core/src/redis_*.c core/src/tls_openssl.c
+# the TLS transport, which needs OpenSSL (none for mingw-w64 in Debian);
+# core/src/win/tls_unavailable.c answers PL_ERR_UNSUPPORTED instead.
+PL_SRC_EXCLUDE_win = core/src/tls_openssl.c
 
 # Include directories: the public header and the core's private headers.
 PL_INCLUDE_DIRS = core/include core/src
@@ -27,9 +27,10 @@ PL_CORE_CFLAGS = -std=gnu11 -fvisibility=hidden -D_FILE_OFFSET_BITS=64 -DPL_BUIL
 
 # Libraries the core links against (-l names).
 PL_LIBS = hiredis cjson ssl crypto pthread m
-# The same for the Windows DLL (cJSON cross-built by ci/win/deps.sh;
-# bcrypt: BCryptGenRandom).
-PL_LIBS_win = cjson bcrypt
+# The same for the Windows DLL (cJSON and hiredis's protocol reader and
+# formatter cross-built by ci/win/deps.sh; ws2_32: Winsock; bcrypt:
+# BCryptGenRandom).
+PL_LIBS_win = hiredis cjson ws2_32 bcrypt
 
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.

@@ -17,6 +17,21 @@
    generation it was made in, and the first use in a newer one gives it
    a fresh lock. The forking thread goes on in the child, so a guard it
    held stays held by it; any other holder is gone. */
+#ifdef _WIN32
+/* Windows has no fork, so no fork hook; its monotonic clock is the
+   performance counter (clock_gettime would need winpthreads). */
+#include <windows.h>
+
+static double pl_py_monotonic(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (double)now.QuadPart / (double)freq.QuadPart;
+}
+#else
 #include <pthread.h>
 #include <time.h>
 
@@ -26,13 +41,16 @@ static double pl_py_monotonic(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+#endif
 
 static volatile unsigned long pl_py_fork_generation;
 
+#ifndef _WIN32
 static void pl_py_after_fork_child(void)
 {
     pl_py_fork_generation++;
 }
+#endif
 
 typedef struct {
     PyObject_HEAD
@@ -250,10 +268,12 @@ static int pl_py_guard_setup(PyObject *methods)
     if (!pl_py_guard_type ||
         PyDict_SetItemString(methods, "Guard", (PyObject *)pl_py_guard_type) < 0)
         return -1;
+#ifndef _WIN32
     if (pthread_atfork(NULL, NULL, pl_py_after_fork_child) != 0) {
         PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
         return -1;
     }
+#endif
     return 0;
 }
 %}

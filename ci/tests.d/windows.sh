@@ -10,15 +10,19 @@
 # Debian's source, the Python binding's Windows tests
 # (tests/win/binding_python.py, with the reference portalocker in child
 # processes) on python.org's CPython 3.13 for Windows from Maven Central,
-# and a lock holder killed from Linux (kill -9 of its wine process) shown
-# to release. What wine cannot show is listed in the README (Windows).
+# a lock holder killed from Linux (kill -9 of its wine process) shown
+# to release, and the Redis lock over Winsock against a real redis-server
+# on 127.0.0.1 (tests/win/test_redis_windows.c, then a Linux holder
+# (pl_redis_cli) against a Windows waiter and the other way round, each
+# holder killed with SIGKILL). What wine cannot show is listed in the
+# README (Windows).
 # Outside CI a missing mingw-w64 or wine is a skip; with CI=true it fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 start=$SECONDS
 
 missing=()
-for tool in x86_64-w64-mingw32-gcc wine wineserver cmake dpkg-source; do
+for tool in x86_64-w64-mingw32-gcc wine wineserver cmake dpkg-source redis-server redis-cli; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -ne 0 ]; then
@@ -39,6 +43,9 @@ if ! bash ci/win/deps.sh; then
   exit 0
 fi
 "${MAKE:-make}" -s windows-tests windows-lua >&2 || { echo "windows: FAIL: the cross-build failed"; exit 1; }
+# The Linux side of the Redis interop: pl_redis_cli (the Linux library).
+"${MAKE:-make}" -s build/tests/redis/pl_redis_cli >&2 ||
+  { echo "windows: FAIL: pl_redis_cli (Linux) did not build"; exit 1; }
 # CPython for Windows (Maven Central) and the reference portalocker (the
 # CI venv's, pure Python) for the Python binding's run.
 if ! PY_HOME=$(bash ci/win/python.sh); then
@@ -79,7 +86,9 @@ export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree=;mshtml
 unset DISPLAY WAYLAND_DISPLAY
 # The wineserver of this prefix only (started below), on every exit path.
 stop_wine() { wineserver -k >/dev/null 2>&1 || true; }
-trap stop_wine EXIT
+# shellcheck source=../lib/redis-server.sh
+. ci/lib/redis-server.sh
+trap 'stop_wine; redis_server_stop' EXIT
 trap 'exit 130' INT TERM
 stop_wine
 rm -rf "$WINEPREFIX" "$W/tmp"
@@ -97,6 +106,10 @@ win() { env -u TMPDIR PL_TEST_TMPDIR="$WIN_TMP" timeout 600 wine "$@"; }
 stop_wine
 wineserver -p
 echo "windows: wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
+
+# The redis-server of the Redis suites (the Linux one: wine's Winsock
+# reaches 127.0.0.1); PL_TEST_REDIS_PORT passes through wine.
+redis_server_start windows || { echo "windows: FAIL: no redis-server"; exit 1; }
 
 # ---- the cmocka suites -----------------------------------------------------------
 for t in "$W"/tests/test_*.exe; do
@@ -126,6 +139,34 @@ if (cd "$W" && PYTHONPATH="$(zpath "$W/python-pkg")" PL_REF_PATH="$(zpath "$W/re
   failed+=("python")
 fi
 
+# ---- the Python binding's pytest suite (tests/python) under the Windows Python -----
+# pytest and redis-py as Windows wheels (pip download --platform
+# win_amd64, ci/win/requirements-pytest.txt), installed offline into that
+# interpreter. Tests that cannot apply on Windows (fork, signals, FIFOs,
+# fcntl's mechanisms, unix sockets) are skipped with their reason; the
+# suite itself must run: fewer than PY_MIN_PASSED passing tests fail.
+echo "== Python binding: tests/python with pytest (wine)"
+PY_MIN_PASSED=150
+wheels=$W/wheels
+if "$VENV_PY" -m pip download -q -d "$wheels" --platform win_amd64 --python-version 3.13 \
+    --implementation cp --only-binary :all: -r ci/win/requirements-pytest.txt >"$W/wheels.log" 2>&1 &&
+  win "$PY_HOME/python.exe" -m pip install -q --no-index --find-links "$(zpath "$wheels")" \
+    -r "$(zpath "$PWD/ci/win/requirements-pytest.txt")" </dev/null 2>&1 | cat >>"$W/wheels.log"; then
+  py_tests=$(zpath "$PWD/tests/python")
+  (cd "$W" && PYTHONPATH="$(zpath "$W/refpkg")" CPORTALOCKER_PATH="$(zpath "$W/python-pkg")" \
+    win "$PY_HOME/python.exe" -m pytest -p no:cacheprovider -q -rs "$py_tests" \
+    </dev/null 2>&1) | tee "$W/pytest.log"
+  rc=${PIPESTATUS[0]}
+  npassed=$(tail -n 3 "$W/pytest.log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+  if [ "$rc" != 0 ] || [ "${npassed:-0}" -lt "$PY_MIN_PASSED" ]; then
+    echo "windows: pytest under wine: exit $rc, ${npassed:-0} passed (want 0 and at least $PY_MIN_PASSED)"
+    failed+=("pytest")
+  fi
+else
+  cat "$W/wheels.log"; echo "windows: pytest could not be fetched or installed for the Windows Python"
+  failed+=("pytest")
+fi
+
 # ---- a holder killed from Linux releases -----------------------------------------
 lock="$WIN_TMP\\killed.lock" ready="$WIN_TMP\\killed.ready"
 # exec all the way: $! is the process wine runs the helper in.
@@ -146,6 +187,59 @@ else
   else
     echo "windows: kill -9: held=$held (want 1), released=$free (want 0)"; failed+=("kill -9")
   fi
+fi
+
+# ---- the Redis lock between Linux and Windows ------------------------------------
+# wait_line FILE TEXT: TEXT appears in FILE within 30 s.
+wait_line() { for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+cli=build/tests/redis/pl_redis_cli
+chan="pl-win-interop-$$"
+rtry() { (cd "$W/tests" && win ./pl_win_helper.exe redis-try "$PL_TEST_REDIS_PORT" "$@"); }
+# A Linux holder: the Windows side is refused, then gets it once the
+# holder is killed with SIGKILL. It holds while its stdin stays open: a
+# FIFO opened read-write here, closed afterwards.
+rm -f "$W/cli-a.in" && mkfifo "$W/cli-a.in" && exec 9<>"$W/cli-a.in"
+"$cli" --port "$PL_TEST_REDIS_PORT" --channel "$chan-a" --fail-when-locked \
+  <&9 >"$W/cli-a.out" 2>&1 &
+lin=$!
+if wait_line "$W/cli-a.out" '^acquired'; then
+  rtry "$chan-a" 0; refused=$?
+  kill -KILL "$lin" 2>/dev/null; wait "$lin" 2>/dev/null
+  rtry "$chan-a" 20; got=$?
+  if [ "$refused" = 1 ] && [ "$got" = 0 ]; then
+    echo "windows: Redis: a Linux holder excludes the Windows side; killed, the Windows side gets the lock"
+  else
+    echo "windows: Redis, Linux holder: refused=$refused (want 1), acquired after its kill=$got (want 0)"
+    failed+=("redis linux holder")
+  fi
+else
+  cat "$W/cli-a.out"; kill -KILL "$lin" 2>/dev/null; failed+=("redis linux holder")
+fi
+exec 9>&-
+rm -f "$W/cli-a.in"
+# A Windows holder: the Linux side is refused, then gets it once the
+# holder's wine process is killed with SIGKILL.
+rm -f "$W/tmp/redis.ready"
+(cd "$W/tests" && unset TMPDIR &&
+  exec wine ./pl_win_helper.exe redis-hold "$PL_TEST_REDIS_PORT" "$chan-b" "$WIN_TMP\\redis.ready") &
+wholder=$!
+for _ in $(seq 1 600); do [ -e "$W/tmp/redis.ready" ] && break; sleep 0.05; done
+if [ -e "$W/tmp/redis.ready" ]; then
+  "$cli" --port "$PL_TEST_REDIS_PORT" --channel "$chan-b" --fail-when-locked --hold 0 \
+    </dev/null >"$W/cli-b1.out" 2>&1; refused=$?
+  kill -KILL "$wholder" 2>/dev/null; wait "$wholder" 2>/dev/null
+  "$cli" --port "$PL_TEST_REDIS_PORT" --channel "$chan-b" --timeout 20 --hold 0 \
+    </dev/null >"$W/cli-b2.out" 2>&1; got=$?
+  if [ "$refused" = 2 ] && [ "$got" = 0 ]; then
+    echo "windows: Redis: a Windows holder excludes the Linux side; killed, the Linux side gets the lock"
+  else
+    cat "$W/cli-b1.out" "$W/cli-b2.out"
+    echo "windows: Redis, Windows holder: refused=$refused (want 2), acquired after its kill=$got (want 0)"
+    failed+=("redis windows holder")
+  fi
+else
+  echo "windows: Redis: the Windows holder never became ready"
+  kill -KILL "$wholder" 2>/dev/null; failed+=("redis windows holder")
 fi
 
 echo "windows: $((SECONDS - start)) s"

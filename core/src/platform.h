@@ -159,8 +159,8 @@ void pl__os_wake_close(int rd, int wr);
 
 /* ---- network sockets (net_*.c) ----
    The Redis lock's transport. Sockets are non-blocking; waiting is
-   pl__os_net_wait, so one deadline covers a whole exchange. Winsock
-   would implement the same functions. */
+   pl__os_net_wait, so one deadline covers a whole exchange. POSIX:
+   unix/net_posix.c; Winsock: win/net_win32.c. */
 
 /* A connected TCP socket to host:port: every address the name resolves
    to, in order, until one connects before `timeout` seconds pass.
@@ -171,6 +171,9 @@ int pl__os_net_connect_tcp(const char *host, int port, double timeout,
                            int *fd_out, char *detail, size_t detail_size);
 /* The same for a unix-domain socket path. */
 int pl__os_net_connect_unix(const char *path, double timeout, int *fd_out);
+/* NULL where unix-domain sockets work, else why not (the setter's
+   PL_ERR_UNSUPPORTED message). */
+const char *pl__os_net_unix_unavailable(void);
 /* One send (never raises SIGPIPE) / one receive. EAGAIN when it would
    block; *got 0 from recv: the peer closed. EINTR retried. */
 int pl__os_net_send(int fd, const void *buf, size_t len, size_t *sent);

@@ -6,6 +6,8 @@
  * the next connection reads the files again.
  */
 #include "redis_lock_handle.h"
+#include "platform.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -77,7 +79,27 @@ static int get_check(const pl_redis_lock *l, const void *out)
         return PL_OK;                                                         \
     }
 
+/* TLS on: refused where this build has no TLS (Windows: no OpenSSL for
+   mingw-w64 to build against), before anything is stored. */
+static int tls_flag(pl_redis_lock *l, int *field, int value, const char *what)
+{
+    const char *why = value ? pl__tls_unavailable() : NULL;
+    if (why)
+        return pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis over TLS: %s", why);
+    return set_flag(l, field, value, what);
+}
+
+int pl__redis_unix_socket_supported(void)
+{
+    const char *why = pl__os_net_unix_unavailable();
+    if (why)
+        return pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis unix socket: %s", why);
+    return PL_OK;
+}
+
+#define set_flag tls_flag
 FLAG_SETTING(tls, tls, "TLS setting")
+#undef set_flag
 FLAG_SETTING(tls_verify_peer, tls_verify_peer, "TLS verification")
 FLAG_SETTING(tls_check_hostname, tls_check_hostname, "TLS hostname check")
 STRING_SETTING(tls_ca_file, tls_ca_file, "TLS CA file")

@@ -343,6 +343,8 @@ PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
     int rc;
     CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "unix socket");
+    if ((rc = pl__redis_unix_socket_supported()) != PL_OK)
+        return rc;
     if (!path || !*path)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "Redis unix socket path must not be NULL or empty");

@@ -248,6 +248,9 @@ double pl__redis_selfcheck_wake(const pl_redis_selfcheck *sc);
 /* PL_OK when a connection setting (`what`, for the message) may change
    now: the handle is not NULL, not busy and not held. */
 int pl__redis_setting_begin(pl_redis_lock *l, const char *what);
+/* PL_OK, or PL_ERR_UNSUPPORTED where there are no unix-domain sockets
+   (redis_conn_settings.c). */
+int pl__redis_unix_socket_supported(void);
 /* After it changed: the open connections and the loaded TLS settings are
    dropped, the next connection uses the new value. */
 void pl__redis_setting_changed(pl_redis_lock *l);

@@ -47,6 +47,10 @@ int pl__tls_write(pl__tls *t, const void *buf, size_t len, size_t *n,
    waiting). */
 int pl__tls_pending(const pl__tls *t);
 const char *pl__tls_error(const pl__tls *t);
+/* NULL where TLS works, else why this build has none (set_tls(1) is
+   then PL_ERR_UNSUPPORTED with that message). */
+const char *pl__tls_unavailable(void);
+
 /* Free without a close_notify (no traffic: a forked child drops its
    parent's connections this way too). Does not close the socket. */
 void pl__tls_free(pl__tls *t);

@@ -410,3 +410,8 @@ void pl__tls_free(pl__tls *t)
     free(t->name);
     free(t);
 }
+
+const char *pl__tls_unavailable(void)
+{
+    return NULL;
+}

@@ -2,11 +2,12 @@
 -- the cross-built lua.exe (Lua 5.4 from Debian's source) and
 -- portalocker_c.dll. The same framework and checks as test_portalocker.lua
 -- where they apply; that file's other tests need a POSIX shell, /proc,
--- fork-free `sleep`, redis-server and the reference Python, none of which
--- this Windows run has (the Redis lock is not in the Windows build yet).
--- The second process is tests/win's pl_win_helper.exe (PL_WIN_HELPER).
--- Environment: PL_TEST_TMPDIR (a Windows path), PL_WIN_HELPER, and
--- PL_HELPER_REPORT=1 (the helper prints its exit code, see helper()).
+-- fork-free `sleep` and the reference Python, none of which this Windows
+-- run has. The second process is tests/win's pl_win_helper.exe
+-- (PL_WIN_HELPER).
+-- Environment: PL_TEST_TMPDIR (a Windows path), PL_WIN_HELPER,
+-- PL_HELPER_REPORT=1 (the helper prints its exit code, see helper()), and
+-- PL_TEST_REDIS_PORT (the redis-server windows.sh started on 127.0.0.1).
 -- Ends with "N passed, N failed"; exits non-zero when anything failed.
 
 local pl = require "portalocker"
@@ -215,16 +216,29 @@ test("open_atomic: publishes, never replaces", function()
   eq(slurp(path), "one\n", "not replaced")
 end)
 
-test("RedisLock: unsupported on Windows, saying so", function()
-  local good, err = pcall(pl.RedisLock, "chan")
-  if good then
-    -- constructed lazily: the first call that needs the C handle fails
-    local _, e2 = err:acquire()
-    err = e2
-  end
-  ok(err and err.name == "UnsupportedOperation" or (err and err.code == pl.codes.UNSUPPORTED),
+local redis_port = tonumber(os.getenv("PL_TEST_REDIS_PORT"))
+
+test("RedisLock: over Winsock against the redis-server, two holders exclude", function()
+  ok(redis_port, "PL_TEST_REDIS_PORT is set (windows.sh starts the server)")
+  local chan = "pl-win-lua-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
+  local a = pl.RedisLock(chan, {port = redis_port, fail_when_locked = true})
+  local b = pl.RedisLock(chan, {url = "redis://127.0.0.1:" .. redis_port .. "/0",
+                                fail_when_locked = true})
+  eq(a:acquire(), a, "the first gets it")
+  expect_fail("AlreadyLocked", b:acquire())
+  eq(a:release(), true, "released")
+  eq(b:acquire(), b, "the second gets it once released")
+  eq(b:release(), true, "released")
+end)
+
+test("RedisLock: TLS and unix sockets unsupported on Windows, saying so", function()
+  local good, err = pcall(pl.RedisLock, "chan", {url = "rediss://127.0.0.1:6380"})
+  ok(not good, "rediss:// refused")
+  ok(err and (err.name == "UnsupportedOperation" or err.code == pl.codes.UNSUPPORTED),
      "unsupported: " .. tostring(err))
   ok(tostring(err):find("Windows"), "the message says Windows: " .. tostring(err))
+  good, err = pcall(pl.RedisLock, "chan", {unix_socket_path = "C:\\redis.sock"})
+  ok(not good and tostring(err):find("unix"), "unix socket refused: " .. tostring(err))
 end)
 
 --------------------------------------------------------------------------

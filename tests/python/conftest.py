@@ -44,8 +44,11 @@ class Holder:
             + '\nprint("ready", flush=True)\n'
             # Wait for the test's go, at most MAX_HOLD seconds: a test whose
             # main thread is stuck (e.g. the GIL not released) then fails
-            # instead of hanging.
-            + f'import select\nselect.select([sys.stdin], [], [], {MAX_HOLD})\n'
+            # instead of hanging. (A reading thread, not select: Windows
+            # cannot select on a pipe.)
+            + 'import threading\n'
+            + 't = threading.Thread(target=sys.stdin.readline, daemon=True)\n'
+            + f't.start()\nt.join({MAX_HOLD})\n'
             + after
         )
         self.proc = subprocess.Popen(
@@ -95,4 +98,73 @@ def workdir(tmp_path, monkeypatch):
 
 
 def open_fds():
+    if sys.platform == 'win32':
+        # No /proc: the CRT descriptors (the core's too, on the same
+        # UCRT) are those fstat accepts.
+        n = 0
+        for fd in range(4096):
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            n += 1
+        return n
     return len(os.listdir('/proc/self/fd'))
+
+
+# ---- the Windows run (ci/tests.d/windows.sh: python.org's CPython under
+# wine). Tests that cannot apply there are skipped, each with its reason;
+# differences from the reference not closed yet are strict xfails (they
+# fail the run once they pass, so the list stays true).
+_WINDOWS_SKIPS = {
+    'test_guard.py::test_a_forked_child': 'POSIX only: fork',
+    'test_guard.py::test_a_guard_the_forking_thread': 'POSIX only: fork',
+    'test_guard.py::test_signal_handlers_run_during_a_guard_wait': 'POSIX only: SIGALRM',
+    'test_redis_threads.py::test_fork_child_of_a_holder': 'POSIX only: fork',
+    'test_lock_hooks.py::test_hooked_default_get_fh_refuses_a_fifo': 'POSIX only: FIFOs',
+    'test_getters.py::test_semaphore_getters_round_trip': 'sets the posix mechanism: '
+        'Unsupported on Windows (tests/win checks that)',
+    'test_getters.py::test_mechanism_is_set_in_the_c_handle_at_acquire': 'the posix and ofd '
+        'mechanisms: Unsupported on Windows (tests/win checks that)',
+    'test_getters.py::test_semaphore_slot_lock_names_the_mechanism_in_use': 'the posix '
+        'mechanism: Unsupported on Windows',
+    'test_getters.py::test_redis_getters_round_trip': 'sets a unix socket: Unsupported on '
+        'Windows (tests/win/test_redis_windows.c checks that)',
+    'test_redis_api.py::test_connection_pool_settings_are_used': 'a unix-socket pool: '
+        'Unsupported on Windows',
+    'test_redis_api.py::test_tls_settings_come_across_never_plaintext': 'TLS: Unsupported on '
+        'Windows (no OpenSSL for mingw-w64 in Debian)',
+    'test_redis_api.py::test_url_sets_the_connection': 'rediss:// and unix:// URLs: '
+        'Unsupported on Windows',
+    'test_processes.py::test_lock_excludes_across_processes_and_implementations[waiter=portalocker':
+        'wine: the reference\'s msvcrt.locking fails with errno 0 under wine '
+        '(tests/win/binding_python.py covers its MsvcrtLocker convention)',
+    'test_processes.py::test_low_level_lock_interop': 'wine: the reference\'s '
+        'msvcrt.locking fails with errno 0 under wine (tests/win covers its convention)',
+}
+_WINDOWS_XFAILS = {
+    'test_api.py::test_flags_match_reference': 'LockFlags keep the POSIX values on '
+        'Windows; the reference uses its msvcrt-based ones there (EXCLUSIVE 1, SHARED 2)',
+    **{f'test_api.py::test_class_signatures_match_reference[{c}]': 'the default flags '
+       'carry the POSIX LockFlags values (see test_flags_match_reference)'
+       for c in ('Lock', 'RLock', 'TemporaryFileLock', 'PidFileLock')},
+    'test_api.py::test_redis_lock_signature_prefix_matches_reference': 'the default '
+        'flags carry the POSIX LockFlags values',
+    'test_api.py::test_defaults_match_reference': 'the default flags carry the POSIX '
+        'LockFlags values',
+    'test_redis_api.py::test_signature_and_names_match_the_reference': 'the default '
+        'flags carry the POSIX LockFlags values',
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if sys.platform != 'win32':
+        return
+    for item in items:
+        nodeid = item.nodeid.replace('\\', '/').rsplit('/', 1)[-1]
+        for prefix, reason in _WINDOWS_SKIPS.items():
+            if nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.skip(reason=f'Windows: {reason}'))
+        for prefix, reason in _WINDOWS_XFAILS.items():
+            if nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f'Windows: {reason}'))

@@ -10,17 +10,23 @@ busy machine (a wait that ignores signals takes the whole timeout, or
 never ends, so it still fails by far).
 """
 
+import sys
+
+import pytest
+
+if sys.platform == 'win32':
+    pytest.skip('POSIX only: signals (SIGUSR1, SIGALRM, pthread_kill) interrupting waits; Windows has no such signals (cancellation there: tests/win)', allow_module_level=True)
+
+
 import errno
 import gc
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
 
-import pytest
 
 import cportalocker as portalocker
 from cportalocker import _portalocker_c as _c

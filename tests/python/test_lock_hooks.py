@@ -2,23 +2,27 @@
 C fast path they switch off, and `with lock:` keeping the block's
 exception when the release fails too."""
 
-import fcntl
 import os
 
 import pytest
 
 import cportalocker as cpl
+from cportalocker import portalocker as plmod
 from cportalocker import utils
+
+# fcntl.flock, or on Windows (no fcntl) the core's lock that stands in
+# for it there.
+_flock = plmod._DEFAULT_FLOCK
 
 
 def held_elsewhere(path):
     """True if another open file description cannot take the lock."""
     with open(path, 'a') as probe:
         try:
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _flock(probe, cpl.LOCK_EX | cpl.LOCK_NB)
+        except (BlockingIOError, cpl.AlreadyLocked):
             return True
-        fcntl.flock(probe, fcntl.LOCK_UN)
+        _flock(probe, cpl.LOCK_UN)
         return False
 
 

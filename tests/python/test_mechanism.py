@@ -6,14 +6,20 @@ probes the file with flock(2), with fcntl.lockf and with F_GETLK (which
 names the holder's PID for a POSIX lock and -1 for an OFD lock).
 """
 
+import sys
+
+import pytest
+
+if sys.platform == 'win32':
+    pytest.skip('POSIX only: the flock / fcntl record / OFD mechanisms and fcntl itself; Windows has LockFileEx alone (the posix and ofd mechanisms are Unsupported there: tests/win)', allow_module_level=True)
+
+
 import fcntl
 import json
 import os
 import struct
 import subprocess
-import sys
 
-import pytest
 
 import cportalocker as cpl
 from cportalocker import exceptions

@@ -1,8 +1,8 @@
 """The Python binding on Windows, run under wine by ci/tests.d/windows.sh
 with python.org's CPython 3.13 for Windows (ci/win/python.sh) and the
 UCRT build of the extension (make windows-python). Plain Python, no pytest
-(tests/python's suites need fork, signals and a redis-server; their
-Windows run is still to come). Not named test_*.py: pytest on Linux must
+(tests/python's suites need fork and signals; their Windows run is still
+to come). Not named test_*.py: pytest on Linux must
 not collect it. The reference portalocker (4.4.2,
 pure Python, its default MsvcrtLocker: msvcrt.locking) runs in child
 processes of the same interpreter; pywin32 is not installed, so its
@@ -10,7 +10,8 @@ Win32Locker is covered by tests/win (the same LockFileEx call in C).
 
 Environment: PYTHONPATH has the cportalocker package, PL_REF_PATH the
 directory holding the reference's portalocker package, PL_TEST_TMPDIR a
-Windows path for temporary files, PL_WIN_HELPER tests/win's helper.
+Windows path for temporary files, PL_WIN_HELPER tests/win's helper,
+PL_TEST_REDIS_PORT the redis-server windows.sh started on 127.0.0.1.
 Prints one line per test and "N passed, N failed"; exit status 1 on any
 failure.
 """
@@ -228,13 +229,32 @@ def open_atomic_never_replaces():
 
 
 @test
-def redis_lock_is_unsupported():
+def redis_lock_over_winsock():
+    port = int(os.environ['PL_TEST_REDIS_PORT'])
+    chan = f'pl-win-py-{os.getpid()}'
+    a = pl.RedisLock(chan, redis_kwargs={'host': '127.0.0.1', 'port': port},
+                     fail_when_locked=True)
+    b = pl.RedisLock(chan, url=f'redis://127.0.0.1:{port}/0', fail_when_locked=True)
+    a.acquire()
     try:
-        pl.RedisLock('chan').acquire()
+        b.acquire()
+    except pl.exceptions.AlreadyLocked:
+        pass
+    else:
+        raise AssertionError('two holders of one Redis lock')
+    a.release()
+    b.acquire()
+    b.release()
+
+
+@test
+def redis_tls_is_unsupported():
+    try:
+        pl.RedisLock('chan', url='rediss://127.0.0.1:6380').acquire()
     except pl.exceptions.Unsupported as exc:
         assert 'Windows' in str(exc), exc
     else:
-        raise AssertionError('a Redis lock on Windows')
+        raise AssertionError('TLS on Windows')
 
 
 def main():

@@ -30,6 +30,12 @@
  *                            releases after HOLD_FOR seconds or (when
  *                            negative) once DONE exists; exit codes 10-15
  *                            as that suite's forked holder
+ *   redis-hold PORT CHANNEL READY   the Redis lock on 127.0.0.1:PORT,
+ *                            exclusive: holds until killed
+ *   redis-try PORT CHANNEL TIMEOUT  the same within TIMEOUT seconds
+ *                            (0: fail_when_locked): 0 got it (released
+ *                            at once), 1 PL_ERR_ALREADY_LOCKED, 3 other
+ *                            (the error printed)
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -169,6 +175,34 @@ static int unit_holder(char **a)
     return 0;
 }
 
+/* redis-hold / redis-try (READY NULL: try within timeout). */
+static int redis_lock(const char *port, const char *channel, const char *ready_path,
+                      double timeout)
+{
+    pl_redis_lock *r = NULL;
+    int rc;
+    if ((rc = pl_redis_lock_new(&r, channel, strlen(channel))) == PL_OK &&
+        (rc = pl_redis_lock_set_host(r, "127.0.0.1", atoi(port))) == PL_OK &&
+        (rc = pl_redis_lock_set_timeout(r, timeout)) == PL_OK &&
+        (rc = pl_redis_lock_set_check_interval(r, 0.05)) == PL_OK &&
+        (rc = pl_redis_lock_set_fail_when_locked(r, ready_path || timeout <= 0)) == PL_OK)
+        rc = pl_redis_lock_acquire(r);
+    if (rc == PL_ERR_ALREADY_LOCKED) {
+        pl_redis_lock_free(r);
+        return 1;
+    }
+    if (rc != PL_OK) {
+        fprintf(stderr, "pl_win_helper: %s: %s\n", pl_error_name(rc), pl_last_error_message());
+        pl_redis_lock_free(r);
+        return 3;
+    }
+    if (ready_path)
+        hold_until(ready_path, NULL);
+    rc = pl_redis_lock_release(r);
+    pl_redis_lock_free(r);
+    return rc == PL_OK ? 0 : 3;
+}
+
 static int run(int argc, char **argv)
 {
     pl_lock *l = NULL;
@@ -192,6 +226,10 @@ static int run(int argc, char **argv)
                 Sleep(5);
         return 0;
     }
+    if (argc >= 5 && strcmp(cmd, "redis-hold") == 0)
+        return redis_lock(argv[2], argv[3], argv[4], 0);
+    if (argc >= 5 && strcmp(cmd, "redis-try") == 0)
+        return redis_lock(argv[2], argv[3], NULL, atof(argv[4]));
     if (argc >= 7 && strcmp(cmd, "holder") == 0)
         return unit_holder(argv + 2);
     if (argc >= 3 && strcmp(cmd, "probe") == 0)

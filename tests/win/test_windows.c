@@ -4,8 +4,8 @@
  * there is no fork), a killed holder, the reference portalocker's two
  * Windows lock conventions, UTF-8 and long paths, the handle being
  * private to the process, cancellation from another thread, and what
- * Windows refuses (POSIX/OFD mechanisms, the Redis lock for now,
- * semaphore names with '\' or ':').
+ * Windows refuses (POSIX/OFD mechanisms, semaphore names with '\' or
+ * ':'). The Redis lock on Windows is test_redis_windows.c's.
  */
 #include "winutil.h"
 
@@ -440,17 +440,6 @@ static void posix_mechanisms_unsupported(void **state)
     pl_lock_free(l);
 }
 
-static void redis_lock_unsupported(void **state)
-{
-    pl_redis_lock *r = (pl_redis_lock *)1;
-    (void)state;
-    tu_expect(PL_ERR_UNSUPPORTED, pl_redis_lock_new(&r, "chan", 4));
-    assert_null(r);
-    assert_non_null(strstr(pl_last_error_message(), "Windows"));
-    assert_int_equal(pl_redis_mode_exclusive(), 2);
-    pl_redis_lock_free(NULL);
-}
-
 static void semaphore_names_refuse_separators(void **state)
 {
     pl_semaphore *s = NULL;
@@ -492,7 +481,6 @@ int main(void)
         T(files_removed_when_a_holder_exits),
         T(open_atomic_never_replaces),
         T(posix_mechanisms_unsupported),
-        T(redis_lock_unsupported),
         T(semaphore_names_refuse_separators),
 #undef T
     };

@@ -55,7 +55,6 @@ import abc
 import atexit
 import contextlib
 import errno
-import fcntl
 import io
 import logging
 import math
@@ -74,6 +73,11 @@ import weakref
 from . import _portalocker_c as _c
 from . import constants, exceptions, types
 from . import portalocker as _pl
+
+try:
+    import fcntl
+except ImportError:  # Windows: no fcntl module (see _regular_file_opener)
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -328,6 +332,17 @@ def _regular_file_opener(path: str, flags: int) -> int:
             f"cannot lock '{path}': not a regular file",
         )
 
+    if fcntl is None:
+        # Windows: no FIFOs to block on; os.open's descriptors are not
+        # inherited there anyway (O_NOINHERIT).
+        fd = os.open(path, flags, 0o666)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise refuse()
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
     try:
         fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
     except OSError as exc:
@@ -342,6 +357,13 @@ def _regular_file_opener(path: str, flags: int) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _truncating_opener(path: str, flags: int) -> int:
+    """The opener of a ``'w'`` mode (opened as ``'a'``, truncated once
+    locked) where O_APPEND cannot be turned off afterwards (Windows: no
+    fcntl; a CRT descriptor's append flag is fixed at open)."""
+    return _regular_file_opener(path, flags & ~os.O_APPEND)
 
 
 class Lock(LockBase[IOT]):
@@ -857,7 +879,10 @@ class Lock(LockBase[IOT]):
         Opens ``filename`` with ``mode`` and ``file_open_kwargs``, refusing
         a FIFO or other non-regular file without blocking."""
         kwargs = dict(self.file_open_kwargs)
-        kwargs.setdefault('opener', _regular_file_opener)
+        kwargs.setdefault(
+            'opener',
+            _truncating_opener if self.truncate and fcntl is None else _regular_file_opener,
+        )
         return typing.cast(IOT, open(self.filename, self.mode, **kwargs))  # noqa: SIM115
 
     def _get_lock(self, fh: IOT) -> IOT:
@@ -872,8 +897,9 @@ class Lock(LockBase[IOT]):
         if self.truncate:
             fh.seek(0)
             fh.truncate(0)
-            fd = fh.fileno()
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+            if fcntl is not None:  # Windows: _get_fh opened it without O_APPEND
+                fd = fh.fileno()
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
         return fh
 
     def _attempts(self, timeout: float | None, check_interval: float | None) -> typing.Iterator[int]:

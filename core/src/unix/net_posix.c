@@ -158,6 +158,11 @@ int pl__os_net_connect_unix(const char *path, double timeout, int *fd_out)
     return 0;
 }
 
+const char *pl__os_net_unix_unavailable(void)
+{
+    return NULL;
+}
+
 int pl__os_net_send(int fd, const void *buf, size_t len, size_t *sent)
 {
     ssize_t n;

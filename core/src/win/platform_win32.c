@@ -125,7 +125,20 @@ int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
 
 int pl__os_close(int fd)
 {
-    return _close(fd) != 0 ? errno : 0;
+    if (fd >= PL__WIN_WAIT_BASE) { /* an end of pl__os_pipe's event */
+        HANDLE h = pl__win_wait_get(fd);
+        if (!h)
+            return EBADF;
+        pl__win_wait_release(fd);
+        return CloseHandle(h) ? 0 : last_errno();
+    }
+    {
+        int rc;
+        PL__WIN_CRT_BEGIN
+        rc = _close(fd);
+        PL__WIN_CRT_END
+        return rc != 0 ? errno : 0;
+    }
 }
 
 int pl__os_check_regular(int fd)
@@ -239,9 +252,17 @@ int pl__os_clear_append(int fd)
 int pl__os_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
+    if (fd >= PL__WIN_WAIT_BASE) { /* pl__os_pipe's write end: set it */
+        HANDLE h = pl__win_wait_get(fd);
+        (void)p;
+        return !h ? EBADF : len == 0 || SetEvent(h) ? 0 : last_errno();
+    }
     while (len > 0) {
         unsigned int chunk = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
-        int n = _write(fd, p, chunk);
+        int n;
+        PL__WIN_CRT_BEGIN
+        n = _write(fd, p, chunk);
+        PL__WIN_CRT_END
         if (n < 0)
             return errno;
         if (n == 0)
@@ -255,7 +276,21 @@ int pl__os_write_all(int fd, const void *buf, size_t len)
 int pl__os_read(int fd, void *buf, size_t len, size_t *got)
 {
     unsigned int chunk = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
-    int n = _read(fd, buf, chunk);
+    int n;
+    if (fd >= PL__WIN_WAIT_BASE) { /* pl__os_pipe's read end: drain it */
+        HANDLE h = pl__win_wait_get(fd);
+        *got = 0;
+        if (!h)
+            return EBADF;
+        if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0 && len > 0) {
+            ((char *)buf)[0] = 1;
+            *got = 1;
+        }
+        return ResetEvent(h) ? 0 : last_errno();
+    }
+    PL__WIN_CRT_BEGIN
+    n = _read(fd, buf, chunk);
+    PL__WIN_CRT_END
     if (n < 0)
         return errno;
     *got = (size_t)n;
@@ -519,8 +554,10 @@ unsigned long long pl__os_random(void)
 
 const char *pl__os_strerror(int errnum, char *buf, size_t size)
 {
-    /* The CRT's strerror keeps its buffer per thread. */
-    snprintf(buf, size, "%s", strerror(errnum));
+    /* The CRT's strerror keeps its buffer per thread; it has no text
+       for the socket errors. */
+    const char *net = pl__win_net_strerror(errnum);
+    snprintf(buf, size, "%s", net ? net : strerror(errnum));
     return buf;
 }
 

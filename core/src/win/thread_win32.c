@@ -108,8 +108,32 @@ void pl__os_at_unload(void (*fn)(void))
 
 int pl__os_pipe(int fds[2])
 {
-    /* _O_NOINHERIT: the close-on-exec of the POSIX side. */
-    return _pipe(fds, 4096, _O_BINARY | _O_NOINHERIT) != 0 ? errno : 0;
+    /* The one pipe the core makes is a stop signal that pl__os_poll waits
+       for (the Redis lock's holder thread), and a CRT pipe has no
+       readiness to wait on. So it is a manual-reset event: a byte written
+       sets it, a read drains it (platform_win32.c). Each end has its own
+       handle to it (DuplicateHandle) and number, so closing both ends, as
+       POSIX code does, closes each once. Not inheritable. */
+    HANDLE e = CreateEventW(NULL, TRUE, FALSE, NULL), e2 = NULL;
+    int rd = -1, wr = -1, err = 0;
+    if (!e)
+        return pl__win_errno(GetLastError());
+    if (!DuplicateHandle(GetCurrentProcess(), e, GetCurrentProcess(), &e2, 0,
+                         FALSE, DUPLICATE_SAME_ACCESS))
+        err = pl__win_errno(GetLastError());
+    else if ((rd = pl__win_wait_register(e)) < 0 || (wr = pl__win_wait_register(e2)) < 0)
+        err = ENOMEM;
+    if (err) {
+        if (rd >= 0)
+            pl__win_wait_release(rd);
+        if (e2)
+            CloseHandle(e2);
+        CloseHandle(e);
+        return err;
+    }
+    fds[0] = rd;
+    fds[1] = wr;
+    return 0;
 }
 
 int pl__os_poll(pl__os_pollfd *fds, size_t n, int timeout_ms, int *ready)

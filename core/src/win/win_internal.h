@@ -31,6 +31,37 @@ int pl__win_wait_register(HANDLE h);
 HANDLE pl__win_wait_get(int id);
 void pl__win_wait_release(int id);
 
+/* Winsock error codes as errno values, and the messages of the socket
+   errno values the CRT's strerror does not know (NULL for others). */
+int pl__win_net_errno(int wsa_error);
+const char *pl__win_net_strerror(int errnum);
+
+/* Calls of the CRT on a caller's descriptor (which may be closed): the
+   UCRT (the Python extension's CRT) calls the invalid-parameter handler
+   for a bad descriptor, which ends the process by default; between these
+   two the calling thread's handler ignores it, so the call fails with
+   EBADF, as on POSIX (the previous handler is put back; msvcrt just
+   fails). */
+#ifdef _UCRT
+#include <stdlib.h>
+/* The UCRT's (ucrtbase.dll), which mingw-w64 12's headers do not declare. */
+_invalid_parameter_handler __cdecl _set_thread_local_invalid_parameter_handler(
+    _invalid_parameter_handler handler);
+void pl__win_ignore_invalid_parameter(const wchar_t *, const wchar_t *,
+                                      const wchar_t *, unsigned int, uintptr_t);
+#define PL__WIN_CRT_BEGIN                                                    \
+    {                                                                        \
+        _invalid_parameter_handler pl__saved_iph =                           \
+            _set_thread_local_invalid_parameter_handler(                     \
+                pl__win_ignore_invalid_parameter);
+#define PL__WIN_CRT_END                                                      \
+        _set_thread_local_invalid_parameter_handler(pl__saved_iph);          \
+    }
+#else
+#define PL__WIN_CRT_BEGIN {
+#define PL__WIN_CRT_END }
+#endif
+
 /* The OS handle behind a CRT descriptor, INVALID_HANDLE_VALUE if none. */
 HANDLE pl__win_handle(int fd);
 

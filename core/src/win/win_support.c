@@ -133,9 +133,24 @@ HANDLE pl__win_handle(int fd)
     intptr_t h;
     if (fd < 0 || fd >= PL__WIN_WAIT_BASE)
         return INVALID_HANDLE_VALUE;
+    PL__WIN_CRT_BEGIN
     h = _get_osfhandle(fd);
+    PL__WIN_CRT_END
     return h == -1 ? INVALID_HANDLE_VALUE : (HANDLE)h;
 }
+
+#ifdef _UCRT
+void pl__win_ignore_invalid_parameter(const wchar_t *expr, const wchar_t *fn,
+                                      const wchar_t *file, unsigned int line,
+                                      uintptr_t reserved)
+{
+    (void)expr;
+    (void)fn;
+    (void)file;
+    (void)line;
+    (void)reserved;
+}
+#endif
 
 /* ---- waitable handles ---- */
 
