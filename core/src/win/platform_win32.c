@@ -371,6 +371,25 @@ int pl__os_link(const char *from, const char *to)
     return err;
 }
 
+/* The callers check that `to` does not exist first; without
+   MOVEFILE_REPLACE_EXISTING a name that appeared meanwhile is refused
+   (EEXIST) rather than replaced, which only narrows that window. */
+int pl__os_rename(const char *from, const char *to)
+{
+    wchar_t *wfrom, *wto;
+    int err;
+    if ((err = pl__win_wide_path(from, &wfrom)) != 0)
+        return err;
+    if ((err = pl__win_wide_path(to, &wto)) != 0) {
+        free(wfrom);
+        return err;
+    }
+    err = MoveFileExW(wfrom, wto, MOVEFILE_WRITE_THROUGH) ? 0 : last_errno();
+    free(wfrom);
+    free(wto);
+    return err;
+}
+
 int pl__os_exists(const char *path, int *exists)
 {
     wchar_t *w;
