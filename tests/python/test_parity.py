@@ -26,6 +26,7 @@ from cportalocker import redis as cpl_redis
 # ---- open_atomic ----------------------------------------------------------
 
 
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX permission bits and the umask: Windows has neither')
 def test_open_atomic_publishes_with_the_mode_a_plain_open_gives(workdir):
     old = os.umask(0o022)
     try:

@@ -421,9 +421,12 @@ static void open_atomic_never_replaces(void **state)
     tu_expect(PL_ERR_EXISTS, pl_atomic_commit(g));
     tu_read_file(p, buf, sizeof buf);
     assert_string_equal(buf, "first");
-    assert_false(tu_exists(temp));
+    /* A failed publication keeps the finished payload for the caller. */
+    assert_true(tu_exists(temp));
     pl_atomic_free(f);
     pl_atomic_free(g);
+    assert_true(tu_exists(temp));
+    assert_int_equal(remove(temp), 0);
 }
 
 static void posix_mechanisms_unsupported(void **state)

@@ -484,32 +484,26 @@ int pl__os_make_parents(const char *path)
 
 int pl__os_make_temp(const char *target, int *fd_out, char **path_out)
 {
-    static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     size_t n = dir_len(target), need;
-    const char *base = target + n;
     char *tmpl;
     int attempt, err = EEXIST;
-    while (*base == '/' || *base == '\\')
-        base++;
-    need = n + strlen(base) + 32;
+    need = n + sizeof "/.portalocker.0123456789abcdef.tmp";
     if (!(tmpl = malloc(need)))
         return ENOMEM;
     /* Hidden, in the destination's directory (so the hard link is
-       possible), with the POSIX build's suffix. CREATE_NEW: a name
-       someone else took is never reused. */
+       possible), the POSIX build's fixed 33-byte name that never embeds
+       the destination's (a 255-unit basename must still work).
+       CREATE_NEW: a name someone else took is never reused. */
     for (attempt = 0; attempt < 100 && err == EEXIST; attempt++) {
         unsigned long long r = pl__os_random();
-        char suffix[7];
-        int i;
-        for (i = 0; i < 6; i++, r /= 36)
-            suffix[i] = letters[r % 36];
-        suffix[6] = '\0';
         if (n == 0)
-            snprintf(tmpl, need, ".%s.%s.tmp", base, suffix);
+            snprintf(tmpl, need, ".portalocker.%016llx.tmp", r);
         else
-            snprintf(tmpl, need, "%.*s%s.%s.%s.tmp", (int)n, target,
-                     (target[n - 1] == '/' || target[n - 1] == '\\') ? "" : "/",
-                     base, suffix);
+            /* The destination's own separator (the reference joins with
+               os.path.join, so callers compare names with backslashes). */
+            snprintf(tmpl, need, "%.*s%.*s.portalocker.%016llx.tmp", (int)n, target,
+                     (target[n - 1] == '/' || target[n - 1] == '\\') ? 0 : 1,
+                     target + n, r);
         err = pl__os_open(tmpl, PL_O_READ | PL_O_WRITE | PL_O_CREATE | PL_O_EXCL,
                           0600, fd_out);
     }
