@@ -176,8 +176,10 @@ static int new_socket(int family, SOCKET *s_out, int *fd_out)
         closesocket(s);
         return err;
     }
-    if ((id = pl__win_wait_register(ev)) < 0 ||
-        (size_t)(id - PL__WIN_WAIT_BASE) >= MAX_SOCKETS) {
+    id = pl__win_wait_register(ev);
+    /* Registered ids start at PL__WIN_WAIT_BASE; the table has room for
+       MAX_SOCKETS of them. */
+    if (id < PL__WIN_WAIT_BASE || id - PL__WIN_WAIT_BASE >= (int)MAX_SOCKETS) {
         if (id >= 0)
             pl__win_wait_release(id);
         WSACloseEvent(ev);
