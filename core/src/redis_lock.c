@@ -349,10 +349,8 @@ PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "Redis unix socket path must not be NULL or empty");
     if (strlen(path) >= 108)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis unix socket path '%s' is too long (max 107 "
-                        "bytes)",
-                        path);
+        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "Redis unix socket path "
+                        "'%s' is too long (max 107 bytes)", path);
     if ((rc = replace(&l->conf.unix_path, path)) != PL_OK)
         return rc;
     settings_changed(l);
