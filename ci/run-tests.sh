@@ -13,7 +13,9 @@ run() {
   ran=$((ran + 1))
   echo
   echo "=============== $name ==============="
-  if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed+=("$name"); fi
+  local t0=$SECONDS
+  if "$@"; then echo "--- $name: ok ($((SECONDS - t0)) s)"
+  else echo "--- $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
 }
 
 run "public header (C99 and C++)" make -s test-header
