@@ -13,18 +13,11 @@
 #
 # A missing redis-server is a failure: start returns 1.
 
+# shellcheck source=redis-server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/redis-server.sh"
+
 RS_PIDS=()
 RS_DIR=""
-
-rs_ports() { # n: n free ports
-  python3 - "$1" <<'EOF'
-import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-EOF
-}
 
 rs_wait() { # port pattern command...: until the reply matches (10 s)
   local port=$1 pat=$2 i
@@ -41,7 +34,7 @@ redis_sentinel_start() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
     echo "redis-server/redis-cli not installed (run ci/setup.sh)"; return 1; }
   RS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-$tag-sentinel.XXXXXX")
-  read -r m r s1 s2 s3 < <(rs_ports 5)
+  read -r m r s1 s2 s3 < <(pl_free_ports 5)
   redis-server --port "$m" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$RS_DIR" --logfile "$RS_DIR/master.log" --daemonize no &
   RS_PIDS+=($!)

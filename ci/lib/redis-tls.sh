@@ -17,6 +17,9 @@
 # handshake is cheap enough that a bench measures the lock, not RSA).
 # A missing redis-server or openssl is a failure: start returns 1.
 
+# shellcheck source=redis-server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/redis-server.sh"
+
 REDIS_TLS_PID=""
 REDIS_TLS_DIR=""
 
@@ -51,30 +54,23 @@ redis_tls_start() {
     echo "redis-server/redis-cli/openssl not installed (run ci/setup.sh)"; return 1; }
   REDIS_TLS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-$tag-redis-tls.XXXXXX")
   redis_tls_certs "$REDIS_TLS_DIR" || { echo "could not make the test certificates"; return 1; }
+  redis_tls_ready() {
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG &&
+      redis-cli -p "$tport" --tls --cacert "$REDIS_TLS_DIR/ca.crt" \
+        --cert "$REDIS_TLS_DIR/client.crt" --key "$REDIS_TLS_DIR/client.key" \
+        ping 2>/dev/null | grep -q PONG
+  }
   for try in 1 2 3 4 5; do
-    read -r port tport < <(python3 -c 'import socket
-a=socket.socket(); a.bind(("127.0.0.1",0)); b=socket.socket(); b.bind(("127.0.0.1",0))
-print(a.getsockname()[1], b.getsockname()[1])')
-    redis-server --port "$port" --tls-port "$tport" --bind 127.0.0.1 --save '' \
-      --appendonly no --dir "$REDIS_TLS_DIR" --logfile "$REDIS_TLS_DIR/redis.log" \
-      --tls-cert-file "$REDIS_TLS_DIR/server.crt" --tls-key-file "$REDIS_TLS_DIR/server.key" \
-      --tls-ca-cert-file "$REDIS_TLS_DIR/ca.crt" --tls-auth-clients yes \
-      --daemonize no &
-    REDIS_TLS_PID=$!
-    for _ in $(seq 1 100); do
-      if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG &&
-         redis-cli -p "$tport" --tls --cacert "$REDIS_TLS_DIR/ca.crt" \
-           --cert "$REDIS_TLS_DIR/client.crt" --key "$REDIS_TLS_DIR/client.key" \
-           ping 2>/dev/null | grep -q PONG; then
-        export PL_TEST_REDIS_PORT=$port PL_TEST_REDIS_TLS_PORT=$tport
-        export PL_TEST_TLS_DIR=$REDIS_TLS_DIR
-        return 0
-      fi
-      kill -0 "$REDIS_TLS_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$REDIS_TLS_PID" 2>/dev/null; wait "$REDIS_TLS_PID" 2>/dev/null
-    REDIS_TLS_PID=""
+    read -r port tport < <(pl_free_ports 2)
+    if pl_redis_launch redis_tls_ready --port "$port" --tls-port "$tport" --bind 127.0.0.1 \
+        --save '' --appendonly no --dir "$REDIS_TLS_DIR" --logfile "$REDIS_TLS_DIR/redis.log" \
+        --tls-cert-file "$REDIS_TLS_DIR/server.crt" --tls-key-file "$REDIS_TLS_DIR/server.key" \
+        --tls-ca-cert-file "$REDIS_TLS_DIR/ca.crt" --tls-auth-clients yes; then
+      REDIS_TLS_PID=$PL_LAUNCHED_PID
+      export PL_TEST_REDIS_PORT=$port PL_TEST_REDIS_TLS_PORT=$tport
+      export PL_TEST_TLS_DIR=$REDIS_TLS_DIR
+      return 0
+    fi
   done
   echo "could not start redis-server with TLS"; cat "$REDIS_TLS_DIR/redis.log" 2>/dev/null
   return 1

@@ -82,33 +82,12 @@ echo "cross: zig $("$ZIG" version)"
 
 # ---- hiredis and cJSON sources, from Debian ---------------------------------
 src=$C/src
+# shellcheck source=../lib/debian-sources.sh
+. ci/lib/debian-sources.sh
 fetch_sources() {
-  local apt=$C/apt f
-  command -v apt-get >/dev/null && command -v dpkg-source >/dev/null ||
-    unavailable "apt-get source needs apt and dpkg-dev"
-  rm -rf "$apt" "$src"
-  mkdir -p "$apt/sources.list.d" "$apt/lists/partial" "$apt/cache/archives/partial" "$src"
-  # deb-src twins of the system's own entries (same mirror and suites).
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    if [ -f "$f" ]; then sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' "$f"; fi
-  done >"$apt/sources.list.d/src.list"
-  for f in /etc/apt/sources.list.d/*.sources; do
-    if [ -f "$f" ]; then sed 's/^Types:.*/Types: deb-src/' "$f" >"$apt/sources.list.d/$(basename "$f")"; fi
-  done
-  cat >"$apt/apt.conf" <<EOF
-Dir::Etc::SourceList "/dev/null";
-Dir::Etc::SourceParts "$apt/sources.list.d";
-Dir::State::Lists "$apt/lists";
-Dir::State::status "/dev/null";
-Dir::Cache "$apt/cache";
-Acquire::Languages "none";
-Acquire::Retries "3";
-APT::Sandbox::User "$(id -un)";
-EOF
-  APT_CONFIG=$apt/apt.conf apt-get -q update >"$C/apt.log" 2>&1 &&
-    (cd "$src" && APT_CONFIG=$apt/apt.conf apt-get -q source hiredis cjson) >>"$C/apt.log" 2>&1 ||
-    { cat "$C/apt.log"; rm -rf "$src"; unavailable "could not fetch Debian's hiredis and cjson sources"; }
-  rm -rf "$apt/lists" "$apt/cache"
+  rm -rf "$src"
+  pl_debian_sources "$C" "$src" hiredis cjson ||
+    { rm -rf "$src"; unavailable "could not fetch Debian's hiredis and cjson sources"; }
   touch "$src/.fetched"
 }
 [ -f "$src/.fetched" ] || fetch_sources
