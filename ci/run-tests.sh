@@ -2,20 +2,67 @@
 # Runs every test suite (`make test` builds the library, the bindings and
 # the unit tests first; each suite builds whatever else it needs); exits
 # non-zero if any failed. Each suite prints its runner's own summary
-# (cmocka, pytest, ...).
+# (cmocka, pytest, ...) and its wall time.
+#
+# The suites run one after another, except those in ALONGSIDE: they start
+# first and run beside the others, their output kept in build/test-logs
+# and printed whole at their turn. A suite belongs there only when it
+# builds and writes nothing another suite does (its own build directory)
+# and mostly waits, so that on 2 cores it costs the others little wall
+# time: the Windows suite (build/win only; mostly wine starting processes
+# and waiting on locks) is the one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+ALONGSIDE=(windows)
+
 failed=()
 ran=0
+report() { # name status seconds
+  if [ "$2" = 0 ]; then echo "--- $1: ok ($3 s)"
+  else echo "--- $1: FAILED ($3 s)"; failed+=("$1"); fi
+}
 run() {
-  local name=$1; shift
+  local name=$1 t0=$SECONDS rc=0
+  shift
   ran=$((ran + 1))
   echo
   echo "=============== $name ==============="
-  local t0=$SECONDS
-  if "$@"; then echo "--- $name: ok ($((SECONDS - t0)) s)"
-  else echo "--- $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
+  "$@" || rc=$?
+  report "$name" "$rc" $((SECONDS - t0))
+}
+
+# What the suites share is made once, before anything runs alongside:
+# the test venv and the Redis test programs (two suites building the same
+# file at once could corrupt it).
+bash ci/venv.sh >/dev/null || { echo "the test venv could not be created (ci/venv.sh)"; exit 1; }
+make -s test-redis-bins || { echo "the Redis test programs did not build"; exit 1; }
+
+logs=build/test-logs
+mkdir -p "$logs"
+declare -A bg_pid
+for name in "${ALONGSIDE[@]}"; do
+  rm -f "$logs/$name.log" "$logs/$name.rc"
+  ( t0=$SECONDS rc=0
+    bash "ci/tests.d/$name.sh" </dev/null >"$logs/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - t0))" >"$logs/$name.rc" ) &
+  bg_pid[$name]=$!
+done
+# An interrupted run stops what runs alongside too.
+trap 'for p in "${bg_pid[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done' EXIT
+trap 'exit 130' INT TERM
+
+# finish NAME: waits for a suite started alongside and prints its output.
+finish() {
+  local name=$1 rc secs
+  ran=$((ran + 1))
+  echo
+  echo "=============== $name (ran alongside) ==============="
+  wait "${bg_pid[$name]}"
+  cat "$logs/$name.log"
+  read -r rc secs 2>/dev/null <"$logs/$name.rc" || rc=1 secs=?
+  report "$name" "$rc" "$secs"
+  unset "bg_pid[$name]"
 }
 
 run "public header (C99 and C++)" make -s test-header
@@ -23,7 +70,12 @@ run "exported symbols" make -s check-symbols
 run "unit tests (cmocka)" make -s test-unit
 for extra in ci/tests.d/*.sh; do
   [ -e "$extra" ] || continue
-  run "$(basename "$extra" .sh)" bash "$extra"
+  name=$(basename "$extra" .sh)
+  if [ -n "${bg_pid[$name]:-}" ]; then continue; fi
+  run "$name" bash "$extra"
+done
+for name in "${ALONGSIDE[@]}"; do
+  finish "$name"
 done
 
 echo
