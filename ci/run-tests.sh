@@ -4,17 +4,18 @@
 # non-zero if any failed. Each suite prints its runner's own summary
 # (cmocka, pytest, ...) and its wall time.
 #
-# The suites run one after another, except those in ALONGSIDE: they start
-# first and run beside the others, their output kept in build/test-logs
-# and printed whole at their turn. A suite belongs there only when it
-# builds and writes nothing another suite does (its own build directory)
-# and mostly waits, so that on 2 cores it costs the others little wall
-# time: the Windows suite (build/win only; mostly wine starting processes
-# and waiting on locks) is the one.
+# The suites run one after another, except those in ALONGSIDE: a second
+# lane runs them, one after another too, beside the first, their output
+# kept in build/test-logs and printed whole at the end. A suite belongs
+# there only when it builds and writes nothing another suite does (its
+# own build directory): the first lane's suites mostly wait (on timeouts,
+# peers, servers), which leaves a core free. The Windows suite (build/win
+# only; wine starting processes and waiting on locks) and the cross
+# compiles (build/cross only) are those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ALONGSIDE=(windows)
+ALONGSIDE=(windows cross)
 
 failed=()
 ran=0
@@ -40,29 +41,32 @@ make -s test-redis-bins || { echo "the Redis test programs did not build"; exit 
 
 logs=build/test-logs
 mkdir -p "$logs"
-declare -A bg_pid
-for name in "${ALONGSIDE[@]}"; do
-  rm -f "$logs/$name.log" "$logs/$name.rc"
-  ( t0=$SECONDS rc=0
+rm -f "$logs"/*.log "$logs"/*.rc
+# The second lane: the ALONGSIDE suites one after another (so at most two
+# suites run at once), each suite's output and "status seconds" in
+# build/test-logs.
+(
+  for name in "${ALONGSIDE[@]}"; do
+    t0=$SECONDS rc=0
     bash "ci/tests.d/$name.sh" </dev/null >"$logs/$name.log" 2>&1 || rc=$?
-    echo "$rc $((SECONDS - t0))" >"$logs/$name.rc" ) &
-  bg_pid[$name]=$!
-done
-# An interrupted run stops what runs alongside too.
-trap 'for p in "${bg_pid[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done' EXIT
+    echo "$rc $((SECONDS - t0))" >"$logs/$name.rc"
+  done
+) &
+lane=$!
+# An interrupted run stops the second lane too.
+trap 'if [ -n "$lane" ]; then pkill -TERM -P "$lane" 2>/dev/null; kill "$lane" 2>/dev/null; fi' EXIT
 trap 'exit 130' INT TERM
 
-# finish NAME: waits for a suite started alongside and prints its output.
+# finish NAME: waits for a suite of the second lane and prints its output.
 finish() {
   local name=$1 rc secs
   ran=$((ran + 1))
   echo
   echo "=============== $name (ran alongside) ==============="
-  wait "${bg_pid[$name]}"
-  cat "$logs/$name.log"
+  while [ ! -f "$logs/$name.rc" ] && kill -0 "$lane" 2>/dev/null; do sleep 1; done
+  cat "$logs/$name.log" 2>/dev/null
   read -r rc secs 2>/dev/null <"$logs/$name.rc" || rc=1 secs=?
   report "$name" "$rc" "$secs"
-  unset "bg_pid[$name]"
 }
 
 run "public header (C99 and C++)" make -s test-header
@@ -71,12 +75,14 @@ run "unit tests (cmocka)" make -s test-unit
 for extra in ci/tests.d/*.sh; do
   [ -e "$extra" ] || continue
   name=$(basename "$extra" .sh)
-  if [ -n "${bg_pid[$name]:-}" ]; then continue; fi
+  case " ${ALONGSIDE[*]} " in *" $name "*) continue ;; esac
   run "$name" bash "$extra"
 done
 for name in "${ALONGSIDE[@]}"; do
   finish "$name"
 done
+wait "$lane"
+lane=
 
 echo
 if [ ${#failed[@]} -ne 0 ]; then
