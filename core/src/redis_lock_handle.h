@@ -177,6 +177,10 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
                        const char **argv, const size_t *lens,
                        redisReply **out);
 int pl__redis_numsub(pl_redis_lock *l, long long *count);
+/* The subscriber count out of a PUBSUB (SHARD)NUMSUB reply, which it
+   frees; a malformed reply is PL_ERR_CONNECTION naming the lock. */
+int pl__redis_numsub_count(const pl_redis_lock *l, redisReply *r,
+                           long long *count);
 int pl__redis_subscribe(pl_redis_lock *l);
 int pl__redis_pump(pl_redis_lock *l, double seconds);
 /* Open the waiter connection w if it is not open (subscribed to the
