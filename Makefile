@@ -399,8 +399,8 @@ clean:
 
 # ---- hardening ----------------------------------------------------------------
 # Sanitizers, valgrind, fuzzing, static analysis and the ABI baseline; the
-# scripts in ci/hardening/ do the work, ci/tests.d/hardening.sh runs them all
-# from `make test`. Sanitizer builds reuse the rules above with another BUILD
+# scripts in ci/hardening/ do the work, ci/tests.d/hardening.sh runs them
+# from `make test` (the fuzz targets: ci/tests.d/fuzz.sh). Sanitizer builds reuse the rules above with another BUILD
 # and EXTRA_CFLAGS (static library and cmocka binaries only: a sanitized
 # shared library cannot link with --no-undefined), e.g.
 #   make BUILD=build/asan CC=gcc EXTRA_CFLAGS='-fsanitize=address' hardening-bins
@@ -421,7 +421,7 @@ check-abi: $(SHARED)
 abi-update: $(SHARED)
 	bash ci/hardening/abi.sh update
 check-hardening:
-	bash ci/tests.d/hardening.sh
+	bash ci/tests.d/hardening.sh && bash ci/tests.d/fuzz.sh
 
 # ---- Windows ----------------------------------------------------------------
 # `make windows`: the core cross-built with Debian's mingw-w64 into

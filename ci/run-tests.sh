@@ -10,12 +10,12 @@
 # there only when it builds and writes nothing another suite does (its
 # own build directory): the first lane's suites mostly wait (on timeouts,
 # peers, servers), which leaves a core free. The Windows suite (build/win
-# only; wine starting processes and waiting on locks) and the cross
-# compiles (build/cross only) are those.
+# only; wine starting processes and waiting on locks), the fuzz targets
+# (build/fuzz only) and the cross compiles (build/cross only) are those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ALONGSIDE=(windows cross)
+ALONGSIDE=(windows fuzz cross)
 
 failed=()
 ran=0

@@ -5,7 +5,9 @@
 #   abi       abidiff against core/abi/                   (ci/hardening/abi.sh)
 #   sanitize  ASan+UBSan and TSan builds of every suite   (ci/hardening/sanitize.sh)
 #   valgrind  every suite under memcheck                  (ci/hardening/valgrind.sh)
-#   fuzz      libFuzzer targets, PL_FUZZ_SECONDS each     (ci/hardening/fuzz.sh)
+# The libFuzzer targets (ci/hardening/fuzz.sh) are a suite of their own,
+# ci/tests.d/fuzz.sh: CPU-bound in their own build directory, they run in
+# the test runner's second lane; `make check-hardening` runs both.
 # Every check runs even when an earlier one failed; the summary gives each
 # one's result and time, and the script fails if any failed. Nothing is
 # skipped: a missing tool is a failure.
@@ -13,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . ci/hardening/lib.sh
 
-checks=(static abi sanitize valgrind fuzz)
+checks=(static abi sanitize valgrind)
 results=()
 status=0
 for c in "${checks[@]}"; do
