@@ -10,7 +10,9 @@ Prints the matrix and closes with exactly ``N passed, N failed``.
 
 Run with the CI venv's python (``bash ci/venv.sh``), after ``make``,
 ``make conformance-agent`` and ``bash ci/ffi-agents.sh`` (the Node, Go, Java
-and Rust agents); ``make conformance`` does all of it.
+and Rust agents); ``make conformance`` does all of it. ``--windows`` (or
+``-l win-...``) plays the file-lock scenarios with the Windows agents under
+wine instead, once ci/tests.d/windows.sh has built them and the prefix.
 The format of scenarios and the agent protocol: tests/conformance/README.md.
 """
 
