@@ -571,6 +571,32 @@ $(WIN_PY_PKG)/.built: $(BINDING_DEPS) $(PY_SRCS) $(WIN_UCRT_OBJS)
 	cp $(PY_SRCS) $(WIN_PY_PKG)/
 	touch $@
 
+# The conformance agents for Windows (tests/conformance/run.py plays the
+# file-lock scenarios with them under wine: win-c, win-python, win-ref,
+# win-lua): agent_c.exe from the same tests/conformance/agents/agent.c,
+# linked against the DLL (copied next to it) and Debian's cJSON
+# cross-built; Debian's lua-cjson (cjson.dll, ci/win/deps.sh) next to
+# lua.exe and the Lua binding for agent.lua. The Python agents need
+# `make windows-python` (cportalocker) and the reference copied to
+# build/win/refpkg (ci/tests.d/windows.sh does both).
+WIN_CONF_DIR := $(WIN_BUILD)/conformance
+.PHONY: windows-conformance-agents
+windows-conformance-agents: windows-lua
+	$(MAKE) $(WIN_CONF_DIR)/agent_c.exe $(WIN_CONF_DIR)/$(notdir $(WIN_DLL)) $(WIN_LUA_DIR)/cjson.dll
+
+$(WIN_CONF_DIR)/agent_c.exe: tests/conformance/agents/agent.c core/include/portalocker.h $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) -std=gnu11 -O2 -g $(WARN) -D__USE_MINGW_ANSI_STDIO=1 -DCJSON_HIDE_SYMBOLS \
+		-Icore/include -I$(WIN_DEPS)/include -static-libgcc -o $@ $< $(WIN_IMPLIB) $(WIN_DEPS)/lib/libcjson.a
+
+$(WIN_CONF_DIR)/$(notdir $(WIN_DLL)): $(WIN_DLL)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(WIN_LUA_DIR)/cjson.dll: $(WIN_DEPS)/lua/cjson.dll
+	@mkdir -p $(dir $@)
+	cp $< $@
+
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua), by the reference

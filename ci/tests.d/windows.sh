@@ -14,8 +14,10 @@
 # to release, and the Redis lock over Winsock against a real redis-server
 # on 127.0.0.1 (tests/win/test_redis_windows.c, then a Linux holder
 # (pl_redis_cli) against a Windows waiter and the other way round, each
-# holder killed with SIGKILL). What wine cannot show is listed in the
-# README (Windows).
+# holder killed with SIGKILL), and the conformance suite's file-lock
+# scenarios played by the Windows agents (tests/conformance/run.py
+# --windows: C, Python with our binding and with the reference, Lua). What
+# wine cannot show is listed in the README (Windows).
 # Outside CI a missing mingw-w64 or wine is a skip; with CI=true it fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -241,6 +243,29 @@ else
   echo "windows: Redis: the Windows holder never became ready"
   kill -KILL "$wholder" 2>/dev/null; failed+=("redis windows holder")
 fi
+
+# ---- the conformance scenarios with the Windows agents ---------------------------
+# tests/conformance/run.py --windows: the file-lock scenarios played by
+# agent_c.exe, the Python agent on the Windows CPython (our binding, and
+# the reference with its default MsvcrtLocker) and the Lua agent on
+# lua.exe, each alone and mixed, in this prefix with the persistent
+# wineserver above (the runner leaves a running one alone). Its matrix
+# goes to build/win/conformance.log; the summary is printed (the whole
+# log on a failure).
+echo "== conformance scenarios, Windows agents (wine)"
+conf_start=$SECONDS
+if "${MAKE:-make}" -s windows-conformance-agents >&2; then
+  "$VENV_PY" tests/conformance/run.py --windows -j 4 </dev/null >"$W/conformance.log" 2>&1
+  rc=$?
+  if [ "$rc" = 0 ]; then
+    sed -n '/^== summary per scenario/,$p' "$W/conformance.log"
+  else
+    cat "$W/conformance.log"; failed+=("conformance")
+  fi
+else
+  echo "windows: the Windows conformance agents did not build"; failed+=("conformance")
+fi
+echo "windows: conformance under wine: $((SECONDS - conf_start)) s"
 
 echo "windows: $((SECONDS - start)) s"
 if [ ${#failed[@]} -ne 0 ]; then

@@ -10,6 +10,7 @@
 #            net.c, is POSIX sockets and is not built)
 #   cmocka  (the unit suites run under wine)        static archive
 #   Lua 5.4 (the Lua binding's tests under wine)    lua54.dll, lua.exe
+#   lua-cjson (the Lua conformance agent's JSON)     cjson.dll (a Lua module)
 #   cJSON and hiredis again for the UCRT (Python     ucrt/lib*.a
 #            extensions)
 # Nothing is vendored in the repository. Built once; a second run does
@@ -26,7 +27,7 @@ SRC=$W/src
 CROSS=x86_64-w64-mingw32
 command -v $CROSS-gcc >/dev/null || { echo "win-deps: $CROSS-gcc missing (apt-get install mingw-w64)"; exit 1; }
 
-PACKAGES="cjson cmocka lua5.4 hiredis"
+PACKAGES="cjson cmocka lua5.4 hiredis lua-cjson"
 if [ "$(cat "$SRC/.fetched" 2>/dev/null)" != "$PACKAGES" ]; then
   rm -rf "$SRC"
   # shellcheck disable=SC2086  # a list of names
@@ -35,8 +36,10 @@ if [ "$(cat "$SRC/.fetched" 2>/dev/null)" != "$PACKAGES" ]; then
 fi
 cjson_dir=$(ls -d "$SRC"/cjson-*/ | head -n1) cmocka_dir=$(ls -d "$SRC"/cmocka-*/ | head -n1)
 lua_dir=$(ls -d "$SRC"/lua5.4-*/ | head -n1) hiredis_dir=$(ls -d "$SRC"/hiredis-*/ | head -n1)
+luacjson_dir=$(ls -d "$SRC"/lua-cjson-*/ | head -n1)
 cjson_dir=${cjson_dir%/} cmocka_dir=${cmocka_dir%/} lua_dir=${lua_dir%/} hiredis_dir=${hiredis_dir%/}
-stamp="$(basename "$cjson_dir") hidden $(basename "$cmocka_dir") $(basename "$lua_dir") $(basename "$hiredis_dir") ucrt $($CROSS-gcc -dumpversion)"
+luacjson_dir=${luacjson_dir%/}
+stamp="$(basename "$cjson_dir") hidden $(basename "$cmocka_dir") $(basename "$lua_dir") $(basename "$hiredis_dir") ucrt $(basename "$luacjson_dir") $($CROSS-gcc -dumpversion)"
 if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -82,6 +85,16 @@ $CROSS-gcc -O2 -std=gnu99 -DLUA_BUILD_AS_DLL -DLUA_COMPAT_5_3 -shared -static-li
   { tail -n 30 "$W/deps-build/lua.log"; echo "win-deps: building Lua failed"; exit 1; }
 cp "$lua_dir"/src/lua.h "$lua_dir"/src/luaconf.h "$lua_dir"/src/lualib.h \
   "$lua_dir"/src/lauxlib.h "$lua_dir"/src/lua.hpp "$DEPS/lua/include/"
+
+# lua-cjson: Debian's source (its patches applied by apt-get source), the
+# files its own Makefile builds by default (lua_cjson.c, strbuf.c and
+# fpconv.c: the C library's strtod/snprintf, not the bundled dtoa), as a
+# Lua module next to lua.exe: cjson.dll against lua54.dll.
+mkdir -p "$W/deps-build/lua-cjson"
+$CROSS-gcc -O2 -std=gnu99 -shared -static-libgcc -I"$DEPS/lua/include" \
+  -o "$DEPS/lua/cjson.dll" "$luacjson_dir/lua_cjson.c" "$luacjson_dir/strbuf.c" \
+  "$luacjson_dir/fpconv.c" "$DEPS/lua/liblua54.dll.a" >"$W/deps-build/lua-cjson.log" 2>&1 ||
+  { tail -n 30 "$W/deps-build/lua-cjson.log"; echo "win-deps: building lua-cjson failed"; exit 1; }
 
 # The UCRT flavour for Python extensions (python.org's CPython uses the
 # UCRT; an extension on msvcrt could not use Python's descriptors): a GCC
@@ -129,8 +142,8 @@ done
 
 for f in include/cjson/cJSON.h lib/libcjson.a include/cmocka.h lib/libcmocka.a \
     ucrt.specs ucrt/libcjson.a include/hiredis/hiredis.h lib/libhiredis.a ucrt/libhiredis.a \
-    lua/lua54.dll lua/lua.exe lua/include/lua.h; do
+    lua/lua54.dll lua/lua.exe lua/include/lua.h lua/cjson.dll; do
   [ -f "$DEPS/$f" ] || { echo "win-deps: $DEPS/$f was not installed"; ls -R "$DEPS"; exit 1; }
 done
 echo "$stamp" >"$DEPS/.stamp"
-echo "win-deps: $(basename "$cjson_dir"), $(basename "$cmocka_dir"), $(basename "$lua_dir"), $(basename "$hiredis_dir") (reader, formatter) cross-built into build/win/deps"
+echo "win-deps: $(basename "$cjson_dir"), $(basename "$cmocka_dir"), $(basename "$lua_dir"), $(basename "$hiredis_dir") (reader, formatter), $(basename "$luacjson_dir") cross-built into build/win/deps"

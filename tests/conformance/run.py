@@ -10,7 +10,9 @@ Prints the matrix and closes with exactly ``N passed, N failed``.
 
 Run with the CI venv's python (``bash ci/venv.sh``), after ``make``,
 ``make conformance-agent`` and ``bash ci/ffi-agents.sh`` (the Node, Go, Java
-and Rust agents); ``make conformance`` does all of it.
+and Rust agents); ``make conformance`` does all of it. ``--windows`` (or
+``-l win-...``) plays the file-lock scenarios with the Windows agents under
+wine instead, once ci/tests.d/windows.sh has built them and the prefix.
 The format of scenarios and the agent protocol: tests/conformance/README.md.
 """
 
@@ -48,6 +50,19 @@ LANGS = BINDINGS + FFI
 LIBRARY = os.path.join(BUILD, 'libportalocker.so.1')
 FFI_BUILT = os.path.join(BUILD, 'conformance')
 IN_CI = os.environ.get('CI') == 'true'
+# The Windows agents, run under wine (chosen explicitly: -l win-c ... or
+# --windows; never part of the default matrix): the C agent cross-built
+# against the DLL, the Python agent on CPython for Windows with our
+# binding and with the reference (its default MsvcrtLocker), the Lua
+# agent on lua.exe. Built by ci/tests.d/windows.sh (make
+# windows-conformance-agents, windows-python; the prefix under
+# build/win). Their locks are LockFileEx ranges kept by the wineserver,
+# unrelated to the Linux flock/fcntl locks, so Windows and Linux agents are
+# never paired; each language name is its Linux twin's with "win-".
+WINDOWS = ['win-c', 'win-python', 'win-ref', 'win-lua']
+ALL_LANGS = LANGS + WINDOWS
+WIN_BUILD = os.path.join(BUILD, 'win')
+WIN_PYTHON = os.path.join(WIN_BUILD, 'python', 'org', 'bytedeco', 'cpython', 'windows-x86_64', 'python.exe')
 
 # Canonical error hierarchy: an expected error E accepts E or a subclass
 # of E (as ``except E`` would).
@@ -103,6 +118,65 @@ def agent_command(lang: str) -> tuple[list[str], dict[str, str]] | str:
         return ['lua5.4', os.path.join(AGENTS, 'agent.lua')], env
     if lang in FFI:
         return ffi_agent_command(lang, env)
+    if lang in WINDOWS:
+        return windows_agent_command(lang, env)
+    raise ValueError(lang)
+
+
+def wine_path(path: str) -> str:
+    """A Linux path as Windows programs under wine name it (Z: is /)."""
+    return 'Z:' + os.path.abspath(path).replace('/', '\\')
+
+
+def wine_prefix() -> str:
+    return os.environ.get('WINEPREFIX') or os.path.join(WIN_BUILD, 'wineprefix')
+
+
+def windows_agent_command(lang: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]] | str:
+    """A Windows agent under wine, with the environment of
+    ci/tests.d/windows.sh: its prefix, quiet, headless, and TMPDIR unset
+    (the wineserver would read it as a Linux path). `wine` execs the
+    loader, so the process started is the Windows process itself: a kill
+    of its pid kills the agent."""
+    if shutil.which('wine') is None:
+        return 'wine is not installed (ci/setup.sh)'
+    if not os.path.isdir(os.path.join(wine_prefix(), 'drive_c')):
+        return f'no wine prefix at {wine_prefix()} (ci/tests.d/windows.sh makes it)'
+    # PYTHONDONTWRITEBYTECODE too: the Windows Python keeps its compiled
+    # standard library in build/win (a start under wine takes 0.3 s with
+    # it, 1.5 s without).
+    for key in ('TMPDIR', 'DISPLAY', 'WAYLAND_DISPLAY', 'PYTHONPATH', 'LUA_PATH', 'LUA_CPATH',
+                'PYTHONDONTWRITEBYTECODE'):
+        env.pop(key, None)
+    env.update(WINEPREFIX=wine_prefix(), WINEDEBUG='-all', WINEDLLOVERRIDES='mscoree=;mshtml=')
+    if lang == 'win-c':
+        exe = os.path.join(WIN_BUILD, 'conformance', 'agent_c.exe')
+        if not os.path.isfile(exe):
+            return 'build/win/conformance/agent_c.exe is not built (make windows-conformance-agents)'
+        return ['wine', exe], env
+    if lang in ('win-python', 'win-ref'):
+        if not os.path.isfile(WIN_PYTHON):
+            return 'no CPython for Windows in build/win/python (bash ci/win/python.sh)'
+        if lang == 'win-python':
+            pkg, impl = os.path.join(WIN_BUILD, 'python-pkg'), 'cportalocker'
+            marker = os.path.join(pkg, 'cportalocker', '.built')
+            hint = 'make windows-python'
+        else:
+            pkg, impl = os.path.join(WIN_BUILD, 'refpkg'), 'portalocker'
+            marker = os.path.join(pkg, 'portalocker', '__init__.py')
+            hint = 'ci/tests.d/windows.sh copies the reference there'
+        if not os.path.isfile(marker):
+            return f'{os.path.relpath(os.path.dirname(marker), ROOT)} is missing ({hint})'
+        env['PYTHONPATH'] = wine_path(pkg)
+        return ['wine', WIN_PYTHON, wine_path(os.path.join(AGENTS, 'agent_python.py')), '--impl', impl], env
+    if lang == 'win-lua':
+        libdir = os.path.join(WIN_BUILD, 'lua')
+        if not all(os.path.isfile(os.path.join(libdir, f))
+                   for f in ('.built', 'cjson.dll', 'lua.exe')):
+            return 'build/win/lua has no lua.exe, binding or cjson.dll (make windows-conformance-agents)'
+        env['LUA_CPATH'] = wine_path(libdir) + '\\?.dll'
+        env['LUA_PATH'] = wine_path(libdir) + '\\?.lua'
+        return ['wine', os.path.join(libdir, 'lua.exe'), wine_path(os.path.join(AGENTS, 'agent.lua'))], env
     raise ValueError(lang)
 
 
@@ -149,11 +223,24 @@ class Agent:
         if isinstance(cmd, str):
             raise StepError(f'{role}={lang}: {cmd}')
         argv, env = cmd
+        if lang == 'win-lua':
+            # standard Lua has no process id: on Windows the agent takes
+            # the one the core writes into a PID file of its own, here
+            env['PL_AGENT_PIDFILE'] = wine_path(os.path.join(logdir, f'agent-{role}.pid'))
         self.stderr_path = os.path.join(logdir, f'agent-{role}.stderr')
         self.stderr = open(self.stderr_path, 'w')
+        # Under wine, Python cannot set up a standard stream that is a
+        # regular file (WinError 6): a Windows agent's stderr is a pipe,
+        # copied to the file.
+        windows = lang in WINDOWS
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if windows else self.stderr,
             env=env, cwd=rundir, text=True, bufsize=1, start_new_session=True)
+        self.err_copier: threading.Thread | None = None
+        if windows:
+            self.err_copier = threading.Thread(target=self._copy_stderr, daemon=True)
+            self.err_copier.start()
         self.replies: dict[str, tuple[float, dict]] = {}
         self.events: dict[str, float] = {}
         self.cond = threading.Condition()
@@ -163,6 +250,12 @@ class Agent:
         self.pid: int | None = None
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+
+    def _copy_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.write(line)
+            self.stderr.flush()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -247,6 +340,8 @@ class Agent:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.reader.join(5)
+        if self.err_copier is not None:
+            self.err_copier.join(5)
         self.stderr.close()
 
 
@@ -298,6 +393,41 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# ------------------------------------------------------------ wineserver --
+
+class Wineserver:
+    """The prefix's wineserver, persistent (-p) for the whole matrix and in
+    a session of its own: started by the first agent instead, it would be
+    in that run's process group (killed with it) and would exit whenever
+    no Windows program runs, racing with the next one connecting. One
+    already running (ci/tests.d/windows.sh starts one) is used and left
+    running; one started here is stopped at the end."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ('TMPDIR', 'DISPLAY', 'WAYLAND_DISPLAY')}
+        env['WINEPREFIX'] = wine_prefix()
+        return env
+
+    def start(self) -> str:
+        # exit status 0: started; 2: one already serves this prefix
+        rc = subprocess.run(['wineserver', '-p'], env=self.env(), start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).returncode
+        if rc not in (0, 2):
+            raise RuntimeError(f'wineserver -p failed (exit status {rc})')
+        self.started = rc == 0
+        return f'{"started" if self.started else "already running"} (persistent) for {wine_prefix()}'
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run(['wineserver', '-k'], env=self.env(), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+
+
 # -------------------------------------------------------------- scenarios --
 
 def load_scenarios() -> dict[str, dict]:
@@ -314,10 +444,65 @@ def needs_redis(sc: dict) -> bool:
     return any(spec.get('type') == 'RedisLock' for spec in sc.get('locks', {}).values())
 
 
+def windows_skip(sc: dict) -> str | None:
+    """Why a scenario is not played by the Windows agents (None: it is).
+    They play the file locks; not the Redis lock (ci/tests.d/windows.sh
+    tests it on Windows), not a choice of lock mechanism (flock/posix:
+    Windows has one, LockFileEx), not SIGSTOP/SIGCONT (no such signals)."""
+    if 'skip' in sc.get('windows', {}):
+        return sc['windows']['skip']
+    if needs_redis(sc):
+        return 'the Redis lock (tested on Windows by ci/tests.d/windows.sh)'
+    specs = list(sc.get('locks', {}).values()) + [st.get('with', {}) for st in sc['steps']]
+    if any('mechanism' in spec for spec in specs):
+        return 'a lock mechanism (flock/posix): Windows has one, LockFileEx'
+    if any('stop' in st or 'cont' in st for st in sc['steps']):
+        return 'SIGSTOP/SIGCONT: Windows has no such signals'
+    return None
+
+
+def windows_assignments(sc: dict, langs: list[str]) -> list[tuple[str, ...]]:
+    """The Windows agents' runs: each language alone (but the reference:
+    alone under wine it exercises wine's msvcrt.locking, not this library,
+    and meets that CRT's errno bug at every contended step; it plays in
+    the mixed runs), then the rotations of the language list over the
+    roles (each language in each role once, every run mixing distinct
+    languages; for two roles that is four of the twelve ordered pairs:
+    under wine every Python start costs CPU), then the scenario's
+    `windows.assignments.explicit`. A scenario's `languages` applies to
+    the Windows twins (win-X plays where X does)."""
+    if not langs or windows_skip(sc) is not None:
+        return []
+    roles = sc['roles']
+    allowed = sc.get('languages')
+    usable = [lang for lang in langs if allowed is None or lang[len('win-'):] in allowed]
+    policy = sc.get('windows', {}).get('assignments', {})
+    out: list[tuple[str, ...]] = []
+    if policy.get('singles', True):
+        out += [(lang,) * len(roles) for lang in usable if lang != 'win-ref']
+    if policy.get('mixed', True) and len(usable) > 1:
+        out += [tuple(usable[(i + off) % len(usable)] for i in range(len(roles)))
+                for off in range(len(usable))]
+    for explicit in policy.get('explicit', []):
+        t = tuple(explicit)
+        if all(lang in langs for lang in t) and t not in out:
+            out.append(t)
+    return out
+
+
 def assignments(sc: dict, langs: list[str]) -> list[tuple[str, ...]]:
+    """The Linux languages' runs (linux_assignments) and the Windows
+    agents' (windows_assignments): never one mixing the two."""
+    return (linux_assignments(sc, [lang for lang in langs if lang not in WINDOWS]) +
+            windows_assignments(sc, [lang for lang in langs if lang in WINDOWS]))
+
+
+def linux_assignments(sc: dict, langs: list[str]) -> list[tuple[str, ...]]:
     """Single-language runs, then every ordered pair (two roles) or the
     rotations of the language list over the roles (more roles), then any
     explicit assignments the scenario lists."""
+    if not langs:
+        return []
     roles = sc['roles']
     usable = [lang for lang in sc.get('languages', LANGS) if lang in langs]
     policy = sc.get('assignments', {})
@@ -358,17 +543,24 @@ class Run:
     def path(self, rel: str) -> str:
         return os.path.join(self.dir, rel)
 
+    def agent_path(self, role: str, rel: str | None = None) -> str:
+        """A scenario path (default: the run directory) as the role's agent
+        names it: Z:\\... for a Windows agent (the runner's own checks
+        keep the Linux path)."""
+        full = self.dir if rel is None else self.path(rel)
+        return wine_path(full) if self.roles[role] in WINDOWS else full
+
     def lock_spec(self, step: dict) -> dict:
         base = dict(self.sc['locks'][step['lock']])
         base.update(step.get('with', {}))
         for key in ('path', 'directory'):
             if key in base:
-                base[key] = self.path(base[key])
+                base[key] = self.agent_path(step['role'], base[key])
         if base.get('type') == 'RedisLock':
             base['channel'] = f'conformance-{self.tag}-{base.get("channel", step["lock"])}'
             base['host'], base['port'] = '127.0.0.1', self.redis_port
         if base.get('type') == 'BoundedSemaphore':
-            base.setdefault('directory', self.dir)
+            base.setdefault('directory', self.agent_path(step['role']))
         return base
 
     def execute(self) -> tuple[str, str]:
@@ -465,7 +657,7 @@ class Run:
                 cmd[key] = step[key]
         for key in ('counter', 'path'):
             if key in step:
-                cmd[key] = self.path(step[key])
+                cmd[key] = self.agent_path(role, step[key])
         self.steps[sid] = step
         self.sent[sid] = agent.send(cmd)
         if step.get('async'):
@@ -602,7 +794,10 @@ def judge(name: str, roles: list[str], assign: tuple[str, ...], status: str,
         langs = ', '.join(lang for lang, _ in entries)
         return 'xpass', f'listed in known_failures.json for {langs} but passes: remove the entry'
     for lang, entry in entries:
-        if entry['match'] in reason:
+        # "match": a substring of the failure, or a list of them (one known
+        # cause showing as different messages, whichever step meets it)
+        matches = entry['match'] if isinstance(entry['match'], list) else [entry['match']]
+        if any(m in reason for m in matches):
             return 'xfail', f'known ({lang}): {entry["reason"]}'
     return 'fail', reason + ' [known failure listed, but this is a different failure]'
 
@@ -639,14 +834,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('-j', '--jobs', type=int, default=int(os.environ.get('PL_CONFORMANCE_JOBS', '5')))
     ap.add_argument('-k', '--scenario', action='append', help='glob of scenario names')
-    ap.add_argument('-l', '--lang', action='append', choices=LANGS, help='only these languages')
+    ap.add_argument('-l', '--lang', action='append', choices=ALL_LANGS,
+                    help='only these languages (the Windows ones, win-*, only when named)')
+    ap.add_argument('--windows', action='store_true',
+                    help=f'the Windows agents under wine ({", ".join(WINDOWS)}), with any -l languages')
     args = ap.parse_args()
 
     scenarios = load_scenarios()
     if args.scenario:
         scenarios = {n: s for n, s in scenarios.items()
                      if any(fnmatch.fnmatch(n, pat) for pat in args.scenario)}
-    langs = args.lang or LANGS
+    langs = list(dict.fromkeys((args.lang or ([] if args.windows else LANGS)) +
+                               (WINDOWS if args.windows else [])))
     known = load_known()
 
     missing = {lang: why for lang in langs if isinstance(why := agent_command(lang), str)}
@@ -655,6 +854,11 @@ def main() -> int:
         print(f'{lang}: {why}: {verdict}')
 
     plan = [(name, sc, a) for name, sc in scenarios.items() for a in assignments(sc, langs)]
+    if any(lang in WINDOWS for lang in langs):
+        for name, sc in scenarios.items():
+            if (not_played := windows_skip(sc)) is not None:
+                print(f'windows: not played: {name}: {not_played}')
+    wine = Wineserver()
     redis = RedisServer()
     results: list[tuple] = []
     started = time.monotonic()
@@ -667,6 +871,8 @@ def main() -> int:
         if any(needs_redis(sc) for _, sc, _ in plan):
             redis.start()
             print(f'redis-server on 127.0.0.1:{redis.port}')
+        if any(lang in WINDOWS and lang not in missing for _, _, a in plan for lang in a):
+            print(f'wineserver: {wine.start()}')
 
         def play(item: tuple) -> tuple:
             name, sc, assign = item
@@ -689,9 +895,10 @@ def main() -> int:
                     print(f'FAIL {res[0]} [{" ".join(res[1])}]: {res[3]}', flush=True)
     finally:
         redis.stop()
+        wine.stop()
 
     order = {name: i for i, name in enumerate(scenarios)}
-    results.sort(key=lambda r: (order[r[0]], [LANGS.index(x) for x in r[1]]))
+    results.sort(key=lambda r: (order[r[0]], [ALL_LANGS.index(x) for x in r[1]]))
     print_matrix(results, scenarios, langs)
     print('\n== summary per scenario (ok / FAIL / xfail / n/b)')
     for name in scenarios:

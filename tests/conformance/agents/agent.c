@@ -3,17 +3,29 @@
  * (protocol: tests/conformance/README.md). Uses only the public header
  * <portalocker.h>, linked against build/libportalocker.so.1, and cJSON.
  * Errors are reported by pl_error_exception(code), the core's own name.
+ * The same file is cross-built for Windows (agent_c.exe, against
+ * libportalocker-1.dll, run under wine): the few POSIX calls have their
+ * Windows equivalents beside them under _WIN32.
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+/* No clock_gettime or getpid in the Windows API: the performance
+   counter and the Windows process id (what the core writes into a PID
+   file there), and the CRT's low-level I/O for the descriptors the core
+   hands out (_open_osfhandle). */
+#define WIN32_LEAN_AND_MEAN
+#include <io.h>
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #include "portalocker.h"
 
@@ -31,9 +43,54 @@ static handle handles[MAX_HANDLES];
 static int nhandles;
 
 static double now(void) {
+#ifdef _WIN32
+    LARGE_INTEGER count, freq;
+    QueryPerformanceCounter(&count);
+    QueryPerformanceFrequency(&freq);
+    return (double)count.QuadPart / (double)freq.QuadPart;
+#else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
+}
+
+static long process_id(void) {
+#ifdef _WIN32
+    return (long)GetCurrentProcessId();
+#else
+    return (long)getpid();
+#endif
+}
+
+/* Empties the open file (the counter, rewritten under the lock). */
+static int truncate_file(FILE *f) {
+#ifdef _WIN32
+    return _chsize(_fileno(f), 0);
+#else
+    return ftruncate(fileno(f), 0);
+#endif
+}
+
+/* One line of stdin into *buf (grown as needed); -1 at the end. ISO C
+   (fgets), where POSIX getline is missing (Windows). */
+static long read_line(char **buf, size_t *cap, FILE *in) {
+    size_t len = 0;
+    if (!*buf || *cap < 256) {
+        char *grown = realloc(*buf, 256);
+        if (!grown) return -1;
+        *buf = grown, *cap = 256;
+    }
+    for (;;) {
+        if (!fgets(*buf + len, (int)(*cap - len), in)) return len ? (long)len : -1;
+        len += strlen(*buf + len);
+        if (len && (*buf)[len - 1] == '\n') return (long)len;
+        if (len + 1 == *cap) {
+            char *grown = realloc(*buf, *cap * 2);
+            if (!grown) return -1;
+            *buf = grown, *cap *= 2;
+        }
+    }
 }
 
 static void send(cJSON *obj) {
@@ -173,7 +230,7 @@ static int bump(const char *path) {
     if (!f) return -1;
     rewind(f);
     if (fscanf(f, "%ld", &value) != 1) value = 0;
-    if (ftruncate(fileno(f), 0) != 0) { fclose(f); return -1; }
+    if (truncate_file(f) != 0) { fclose(f); return -1; }
     fprintf(f, "%ld", value + 1);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -184,7 +241,7 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
     pl_status rc;
     if (!op) op = "";
     if (!strcmp(op, "hello")) {
-        cJSON_AddNumberToObject(reply, "pid", getpid());
+        cJSON_AddNumberToObject(reply, "pid", (double)process_id());
         cJSON_AddStringToObject(reply, "version", pl_version_string());
     } else if (!strcmp(op, "exit")) {
         *quit = 1;
@@ -293,7 +350,7 @@ static void handle_command(cJSON *cmd, cJSON *reply, int *quit) {
             cJSON_Delete(ev);
             char *line = NULL;
             size_t cap = 0;
-            if (getline(&line, &cap, stdin) < 0) { free(line); pl_atomic_free(file); *quit = 1; return; }
+            if (read_line(&line, &cap, stdin) < 0) { free(line); pl_atomic_free(file); *quit = 1; return; }
             free(line); /* {"op": "continue"} */
         }
         rc = pl_atomic_commit(file);
@@ -312,7 +369,7 @@ int main(void) {
     char *line = NULL;
     size_t cap = 0;
     int quit = 0;
-    while (!quit && getline(&line, &cap, stdin) >= 0) {
+    while (!quit && read_line(&line, &cap, stdin) >= 0) {
         cJSON *cmd = cJSON_Parse(line);
         cJSON *reply = cJSON_CreateObject();
         if (!cmd) {

@@ -3,15 +3,33 @@
 -- `require "portalocker"` (LUA_CPATH/LUA_PATH to build/lua) and lua-cjson
 -- (Debian's lua-cjson, installed by ci/setup.sh).
 --
--- Two things standard Lua lacks are read from /proc (Linux only, like the
--- rest of this suite): the process id (/proc/self/stat) and a wall clock
--- finer than a second (/proc/uptime, 10 ms resolution) for "elapsed".
+-- Two things standard Lua lacks: the process id and a wall clock finer
+-- than a second (for "elapsed"). On Linux both are read from /proc
+-- (/proc/self/stat; /proc/uptime, 10 ms resolution). On Windows (the same
+-- agent under wine, with lua.exe cross-built) there is no /proc: the
+-- clock is os.clock(), which there is the CRT's clock(), wall time since
+-- the process started (1 ms resolution); the process id is the one the
+-- core writes into a PID file (a PidFileLock of the agent's own, at the
+-- path the runner gives in PL_AGENT_PIDFILE, outside the scenario's
+-- directory), so a Lua-only run cannot catch a wrong PID by itself: the
+-- mixed runs with the C and Python agents (GetCurrentProcessId,
+-- os.getpid) do.
 local cjson = require "cjson"
 local portalocker = require "portalocker"
 
 local toint = math.tointeger
+local WINDOWS = package.config:sub(1, 1) == "\\"
 
 local function getpid()
+  if WINDOWS then
+    local name = assert(os.getenv("PL_AGENT_PIDFILE"), "PL_AGENT_PIDFILE is not set")
+    local own = portalocker.PidFileLock(name)
+    assert(own:acquire({fail_when_locked = true}))
+    local pid = own:read_pid()
+    assert(own:release())
+    os.remove(name .. ".lock") -- the PID file itself goes with the release
+    return pid
+  end
   local f = assert(io.open("/proc/self/stat"))
   local pid = toint(tonumber(f:read("l"):match("^(%d+)")))
   f:close()
@@ -19,6 +37,7 @@ local function getpid()
 end
 
 local function now()
+  if WINDOWS then return os.clock() end
   local f = assert(io.open("/proc/uptime"))
   local t = f:read("n")
   f:close()
