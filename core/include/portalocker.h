@@ -251,8 +251,9 @@ PL_EXPORT pl_status pl_lock_set_mode(pl_lock *lock, const char *mode);
 PL_EXPORT pl_status pl_lock_set_mechanism(pl_lock *lock, int mechanism);
 /* Permission bits for files the lock creates (umask still applies). */
 PL_EXPORT pl_status pl_lock_set_file_mode(pl_lock *lock, unsigned int mode);
-/* When enabled, pl_lock_release reports unlock/close failures; when not
-   (the default) it reports PL_OK and leaves the detail in the last error. */
+/* When enabled, pl_lock_release reports unlock/close failures and an owned
+   lock file (temporary, PID file) it could not remove; when not (the
+   default) it reports PL_OK and leaves the detail in the last error. */
 PL_EXPORT pl_status pl_lock_set_raise_on_release_error(pl_lock *lock, int enabled);
 
 PL_EXPORT pl_status pl_lock_get_timeout(const pl_lock *lock, double *out);

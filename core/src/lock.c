@@ -554,13 +554,17 @@ static int release(pl_lock *l)
     }
     pl__exit_registry_remove(&l->exit_entry);
     /* The kind's files go first, while the lock is still held: the
-       reverse order lets two processes hold the lock at once. */
-    if (l->kind->before_unlock)
-        rc = l->kind->before_unlock(l);
-
-    /* Unlock and close both run whatever happens; their errors are
-       reported only with raise_on_release_error (as the reference), but
-       stay readable in the last error either way. */
+       reverse order lets two processes hold the lock at once. Then unlock
+       and close, whatever happened. Their errors, and a file that could
+       not be removed (on Windows another process may have it open
+       without sharing delete: a waiter, which then holds it), are
+       reported only with raise_on_release_error, as the reference does,
+       but stay readable in the last error either way. */
+    if (l->kind->before_unlock && (err = l->kind->before_unlock(l)) != PL_OK) {
+        if (l->raise_on_release_error)
+            rc = err;
+        swallowed = 1;
+    }
     err = pl__os_unlock(l->fd, l->held_mechanism);
     if (err) {
         int code = pl__fail_os(PL_ERR_LOCK_FAILED, err, "unlock", l->path);

@@ -1514,16 +1514,29 @@ static void release_unlink_or_lstat_failure_of_temporary_and_pidfile(void **stat
     int before = tu_count_fds();
     tu_ok(pl_temporary_lock_new(&t, tpath));
     tu_ok(pl_pidfile_lock_new(&p, ppath));
-    /* unlink refused: reported (the file stays), but the lock is gone. */
+    /* unlink refused: the lock is gone, the file stays; as with unlock
+       and close failures, PL_OK with the detail in the last error unless
+       raise_on_release_error. */
+    tu_ok(pl_lock_acquire(t, NULL));
+    arm_path(F_UNLINK, 1, EACCES, 1, "rel.lock");
+    tu_ok(pl_lock_release(t));
+    assert_int_equal(faults[F_UNLINK].failed, 1);
+    disarm_all();
+    assert_int_equal(pl_last_error_code(), PL_ERR_IO);
+    expect_message(tpath, EACCES);
+    assert_int_equal(pl_lock_is_held(t), 0);
+    assert_int_equal(tu_count_fds(), before);
+    expect_lockable(tpath);
+    tu_ok(pl_lock_set_raise_on_release_error(t, 1));
     tu_ok(pl_lock_acquire(t, NULL));
     arm_path(F_UNLINK, 1, EACCES, 1, "rel.lock");
     tu_expect(PL_ERR_IO, pl_lock_release(t));
-    assert_int_equal(faults[F_UNLINK].failed, 1);
     disarm_all();
     expect_message(tpath, EACCES);
     assert_int_equal(pl_lock_is_held(t), 0);
     assert_int_equal(tu_count_fds(), before);
     expect_lockable(tpath);
+    tu_ok(pl_lock_set_raise_on_release_error(t, 0));
     assert_int_equal(unlink(tpath), 0);
     /* lstat failing while checking the file is still ours: it is removed
        anyway (the held descriptor is still the file at the path). */
@@ -1534,8 +1547,9 @@ static void release_unlink_or_lstat_failure_of_temporary_and_pidfile(void **stat
     disarm_all();
     assert_false(tu_exists(tpath));
     assert_int_equal(tu_count_fds(), before);
-    /* The PID file: unlink refused is reported, the sidecar still goes,
-       its lock is free. */
+    /* The PID file: unlink refused is reported (raise_on_release_error),
+       the sidecar still goes, its lock is free. */
+    tu_ok(pl_lock_set_raise_on_release_error(p, 1));
     tu_ok(pl_lock_acquire(p, NULL));
     arm_path(F_UNLINK, 1, EACCES, 1, "rel.pid");
     tu_expect(PL_ERR_IO, pl_lock_release(p));
