@@ -306,73 +306,13 @@ static const char *dir_of(void **state)
     return ((tu_dir *)*state)->path;
 }
 
-static int count_entries(const char *dir)
-{
-    char pattern[600];
-    WIN32_FIND_DATAA fd;
-    HANDLE h;
-    int n = 0;
-    snprintf(pattern, sizeof pattern, "%s\\*", dir);
-    h = FindFirstFileA(pattern, &fd);
-    if (h == INVALID_HANDLE_VALUE)
-        return -1;
-    do {
-        if (strcmp(fd.cFileName, ".") != 0 && strcmp(fd.cFileName, "..") != 0)
-            n++;
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-    return n;
-}
 
-/* The process's kernel handles (files, events, change notifications,
-   threads, sockets), counted in ntdll's system handle list
-   (SystemExtendedHandleInformation): wine's GetProcessHandleCount
-   always says 0. */
-typedef LONG(NTAPI *query_system_fn)(ULONG, void *, ULONG, ULONG *);
-typedef struct handle_entry {
-    PVOID object;
-    ULONG_PTR pid;
-    ULONG_PTR value;
-    ULONG access;
-    USHORT backtrace;
-    USHORT type;
-    ULONG attributes;
-    ULONG reserved;
-} handle_entry;
-typedef struct handle_list {
-    ULONG_PTR count;
-    ULONG_PTR reserved;
-    handle_entry entries[1];
-} handle_list;
-#define SYSTEM_EXTENDED_HANDLE_INFORMATION 64
-#define STATUS_INFO_LENGTH_MISMATCH ((LONG)0xC0000004)
-
+/* Kernel handles (winutil.c counts them). */
 static int handles(void)
 {
-    query_system_fn query = (query_system_fn)(void (*)(void))GetProcAddress(
-        GetModuleHandleA("ntdll.dll"), "NtQuerySystemInformation");
-    ULONG size = 1 << 20, got = 0;
-    ULONG_PTR i, self = GetCurrentProcessId();
-    handle_list *list;
-    LONG status;
-    int n = 0;
-    assert_non_null(query);
-    for (;;) {
-        assert_non_null(list = malloc(size));
-        status = query(SYSTEM_EXTENDED_HANDLE_INFORMATION, list, size, &got);
-        if (status != STATUS_INFO_LENGTH_MISMATCH)
-            break;
-        free(list);
-        size *= 2;
-    }
-    if (status != 0) {
-        free(list);
-        fail_msg("NtQuerySystemInformation: status 0x%lx", (unsigned long)status);
-    }
-    for (i = 0; i < list->count; i++)
-        if (list->entries[i].pid == self)
-            n++;
-    free(list);
+    int n = tw_count_handles();
+    if (n < 0)
+        fail_msg("cannot count this process's handles");
     return n;
 }
 
@@ -455,7 +395,7 @@ static void open_failure_is_io_error_naming_path_and_leaves_nothing(void **state
         assert_int_equal(pl_lock_is_held(l), 0);
         assert_int_equal(pl_lock_held_fd(l), -1);
         expect_unchanged(before);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
         /* The handle works once the fault is gone. */
         tu_ok(pl_lock_acquire_with(l, 0, PL_INHERIT, 0, NULL));
         pl_lock_free(l);
@@ -506,7 +446,7 @@ static void open_failure_of_temporary_pidfile_and_slot_is_io_error(void **state)
     assert_int_equal(pl_semaphore_slot(s), -1);
 
     expect_unchanged(before);
-    assert_int_equal(count_entries(dir_of(state)), 0);
+    assert_int_equal(tw_count_entries(dir_of(state)), 0);
     /* All three work once the faults are gone, and clean up. */
     tu_ok(pl_lock_acquire(t, NULL));
     tu_ok(pl_lock_acquire(p, NULL));
@@ -661,7 +601,7 @@ static void identity_failure_verifying_a_temporary_lock_is_io_error(void **state
            does. */
         tu_ok(pl_lock_acquire(l, NULL));
         pl_lock_free(l);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
     }
 }
 
@@ -689,14 +629,14 @@ static void pid_write_or_flush_failure_releases_the_sidecar_and_reports(void **s
         expect_unchanged(before);
         assert_false(tu_exists(path));
         assert_false(tu_exists(sidecar));
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
         tu_ok(pl_lock_read_pid(l, &pid));
         assert_int_equal(pid, 0);
         tu_ok(pl_lock_acquire(l, NULL));
         tu_ok(pl_lock_read_pid(l, &pid));
         assert_int_equal(pid, (long)GetCurrentProcessId());
         pl_lock_free(l);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
     }
 }
 
@@ -769,7 +709,7 @@ static void remove_failure_on_release_of_temporary_and_pidfile(void **state)
     assert_int_equal(_unlink(ppath), 0);
     pl_lock_free(t);
     pl_lock_free(p);
-    assert_int_equal(count_entries(dir_of(state)), 0);
+    assert_int_equal(tw_count_entries(dir_of(state)), 0);
 }
 
 static void close_failure_on_semaphore_release_is_io_error_naming_slot(void **state)
@@ -809,7 +749,7 @@ static void atomic_open_failures_are_io_errors_and_create_nothing(void **state)
         expect_message(path, errs[i]);
         assert_null(f);
         expect_unchanged(before);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
     }
 }
 
@@ -841,7 +781,7 @@ static void atomic_flush_or_close_failure_removes_the_temporary_file(void **stat
         expect_unchanged(before);
         assert_false(tu_exists(temp));
         assert_false(tu_exists(tu_path(state, "flush.txt")));
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
     }
 }
 
@@ -881,7 +821,7 @@ static void atomic_publish_failure_keeps_the_payload(void **state)
         assert_int_equal(_unlink(temp), 0);
     }
     expect_unchanged(before);
-    assert_int_equal(count_entries(dir_of(state)), 1); /* moved.txt */
+    assert_int_equal(tw_count_entries(dir_of(state)), 1); /* moved.txt */
 }
 
 static void atomic_temp_removal_failure_after_publish_is_reported(void **state)

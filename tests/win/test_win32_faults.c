@@ -380,69 +380,13 @@ static const char *dir_of(void **state)
     return ((tu_dir *)*state)->path;
 }
 
-static int count_entries(const char *dir)
-{
-    char pattern[600];
-    WIN32_FIND_DATAA fd;
-    HANDLE h;
-    int n = 0;
-    snprintf(pattern, sizeof pattern, "%s\\*", dir);
-    h = FindFirstFileA(pattern, &fd);
-    if (h == INVALID_HANDLE_VALUE)
-        return -1;
-    do {
-        if (strcmp(fd.cFileName, ".") != 0 && strcmp(fd.cFileName, "..") != 0)
-            n++;
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-    return n;
-}
 
-/* Kernel handles of this process, from ntdll's system handle list
-   (wine's GetProcessHandleCount always says 0). */
-typedef LONG(NTAPI *query_system_fn)(ULONG, void *, ULONG, ULONG *);
-typedef struct handle_entry {
-    PVOID object;
-    ULONG_PTR pid;
-    ULONG_PTR value;
-    ULONG access;
-    USHORT backtrace;
-    USHORT type;
-    ULONG attributes;
-    ULONG reserved;
-} handle_entry;
-typedef struct handle_list {
-    ULONG_PTR count;
-    ULONG_PTR reserved;
-    handle_entry entries[1];
-} handle_list;
-
+/* Kernel handles (winutil.c counts them). */
 static int handles(void)
 {
-    query_system_fn query = (query_system_fn)(void (*)(void))GetProcAddress(
-        GetModuleHandleA("ntdll.dll"), "NtQuerySystemInformation");
-    ULONG size = 1 << 20, got = 0;
-    ULONG_PTR i, self = GetCurrentProcessId();
-    handle_list *list;
-    LONG status;
-    int n = 0;
-    assert_non_null(query);
-    for (;;) {
-        assert_non_null(list = malloc(size));
-        status = query(64 /* SystemExtendedHandleInformation */, list, size, &got);
-        if (status != (LONG)0xC0000004) /* STATUS_INFO_LENGTH_MISMATCH */
-            break;
-        free(list);
-        size *= 2;
-    }
-    if (status != 0) {
-        free(list);
-        fail_msg("NtQuerySystemInformation: status 0x%lx", (unsigned long)status);
-    }
-    for (i = 0; i < list->count; i++)
-        if (list->entries[i].pid == self)
-            n++;
-    free(list);
+    int n = tw_count_handles();
+    if (n < 0)
+        fail_msg("cannot count this process's handles");
     return n;
 }
 
@@ -505,7 +449,7 @@ static void createfile_errors_become_errno_values_naming_the_path(void **state)
         expect_message(path, want[i]);
         assert_int_equal(pl_lock_is_held(l), 0);
         expect_unchanged(before);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
         pl_lock_free(l);
     }
 }
@@ -576,7 +520,7 @@ static void file_information_failure_is_io_error_and_holds_nothing(void **state)
     pl_lock_free(r);
     tu_ok(pl_lock_acquire(t, NULL));
     pl_lock_free(t);
-    assert_int_equal(count_entries(dir_of(state)), 1); /* r.lock */
+    assert_int_equal(tw_count_entries(dir_of(state)), 1); /* r.lock */
 }
 
 /* ---- mode 'w': truncating and clearing append mode ---- */
@@ -631,10 +575,10 @@ static void pid_write_or_flush_failure_removes_both_files(void **state)
         expect_message(path, ENOSPC);
         assert_int_equal(pl_lock_is_held(l), 0);
         expect_unchanged(before);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
         tu_ok(pl_lock_acquire(l, NULL));
         pl_lock_free(l);
-        assert_int_equal(count_entries(dir_of(state)), 0);
+        assert_int_equal(tw_count_entries(dir_of(state)), 0);
     }
 }
 
@@ -733,7 +677,7 @@ static void atomic_temp_and_directory_failures_create_nothing(void **state)
     disarm_all();
     expect_message(path, EACCES);
     assert_null(f);
-    assert_int_equal(count_entries(dir_of(state)), 0);
+    assert_int_equal(tw_count_entries(dir_of(state)), 0);
     arm_path(F_CREATEFILE, 1, ERROR_DISK_FULL, -1, ".tmp");
     tu_expect(PL_ERR_IO, pl_atomic_open(&f, path));
     disarm_all();
@@ -741,7 +685,7 @@ static void atomic_temp_and_directory_failures_create_nothing(void **state)
     assert_null(f);
     expect_unchanged(before);
     /* The directory was made on purpose; nothing in it. */
-    assert_int_equal(count_entries(tu_path(state, "sub")), 0);
+    assert_int_equal(tw_count_entries(tu_path(state, "sub")), 0);
 }
 
 static int commit_armed(void **state, const char *name, char *temp, size_t size)
@@ -795,7 +739,7 @@ static void atomic_publication_failures(void **state)
     assert_true(tu_exists(temp));
     assert_int_equal(_unlink(temp), 0);
     expect_unchanged(before);
-    assert_int_equal(count_entries(dir_of(state)), 1); /* b.txt */
+    assert_int_equal(tw_count_entries(dir_of(state)), 1); /* b.txt */
 }
 
 /* ---- waiting ---- */
@@ -860,7 +804,7 @@ static void rearm_failure_after_a_notification_does_not_spin(void **state)
     assert_int_equal(tw_wait(p, 30), 0);
     pl_lock_free(l);
     expect_unchanged(before);
-    assert_int_equal(count_entries(dir_of(state)), 1); /* ready */
+    assert_int_equal(tw_count_entries(dir_of(state)), 1); /* ready */
 }
 
 static void blocking_wait_without_the_files_name_still_waits(void **state)

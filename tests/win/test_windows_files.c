@@ -31,23 +31,6 @@ static int read_only(const char *path)
     return (a & FILE_ATTRIBUTE_READONLY) != 0;
 }
 
-static int entries(const char *dir)
-{
-    char pattern[600];
-    WIN32_FIND_DATAA fd;
-    HANDLE h;
-    int n = 0;
-    snprintf(pattern, sizeof pattern, "%s\\*", dir);
-    h = FindFirstFileA(pattern, &fd);
-    if (h == INVALID_HANDLE_VALUE)
-        return -1;
-    do {
-        if (strcmp(fd.cFileName, ".") != 0 && strcmp(fd.cFileName, "..") != 0)
-            n++;
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-    return n;
-}
 
 /* ---- the creation mode ---- */
 
@@ -138,7 +121,7 @@ static void read_only_owned_files_are_still_removed(void **state)
     tu_ok(pl_lock_read_pid(p, &pid));
     assert_int_equal(pid, (long)GetCurrentProcessId());
     tu_ok(pl_lock_release(p));
-    assert_int_equal(entries(((tu_dir *)*state)->path), 0);
+    assert_int_equal(tw_count_entries(((tu_dir *)*state)->path), 0);
     pl_lock_free(p);
 }
 
@@ -216,7 +199,7 @@ static void held_temporary_and_pid_files_stay_open_to_the_crt(void **state)
     assert_true(crt_opens(ppath, _O_RDONLY));
     pl_lock_free(t);
     pl_lock_free(p);
-    assert_int_equal(entries(((tu_dir *)*state)->path), 0);
+    assert_int_equal(tw_count_entries(((tu_dir *)*state)->path), 0);
 }
 
 static void killed_temporary_lock_holder_leaves_a_file_the_next_holder_removes(void **state)
