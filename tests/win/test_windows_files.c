@@ -147,6 +147,23 @@ static void a_file_unlink_cannot_remove_keeps_its_attribute(void **state)
     pl_lock_free(t);
 }
 
+static void semaphore_slots_take_the_mode_too(void **state)
+{
+    pl_semaphore *s = NULL;
+    char slot[600];
+    tu_ok(pl_semaphore_new(&s, 2, "ro"));
+    tu_ok(pl_semaphore_set_directory(s, ((tu_dir *)*state)->path));
+    tu_ok(pl_semaphore_set_file_mode(s, 0444));
+    tu_ok(pl_semaphore_acquire(s, NULL));
+    snprintf(slot, sizeof slot, "%s", tu_path(state, "ro.00.lock"));
+    assert_true(read_only(slot));
+    tu_ok(pl_semaphore_release(s));
+    pl_semaphore_free(s);
+    /* Slots stay (as the reference's do), read-only: the next writable
+       open of one is refused, as with mode 0444 on POSIX. */
+    assert_true(read_only(slot));
+}
+
 static void open_atomic_publishes_a_writable_file(void **state)
 {
     /* The reference's open_atomic writes a tempfile (mode 0600): an
@@ -176,6 +193,23 @@ static int crt_opens(const char *path, int flags)
         return 0;
     _close(fd);
     return 1;
+}
+
+static void delete_on_close_would_lock_the_crt_out(void **state)
+{
+    /* Why the library does not use it: the premise, shown. A handle with
+       FILE_FLAG_DELETE_ON_CLOSE (which needs DELETE access) on the file,
+       and the CRT's _open, reading or writing, is refused. */
+    const char *path = tu_path(state, "doc.lock");
+    HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE | DELETE,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           CREATE_NEW, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE,
+                           NULL);
+    assert_true(h != INVALID_HANDLE_VALUE);
+    assert_false(crt_opens(path, _O_RDWR | _O_APPEND | _O_CREAT));
+    assert_false(crt_opens(path, _O_RDONLY));
+    CloseHandle(h);
+    assert_false(tu_exists(path));
 }
 
 static void held_temporary_and_pid_files_stay_open_to_the_crt(void **state)
@@ -262,7 +296,9 @@ int main(void)
         T(mode_without_write_bit_creates_a_read_only_file),
         T(read_only_owned_files_are_still_removed),
         T(a_file_unlink_cannot_remove_keeps_its_attribute),
+        T(semaphore_slots_take_the_mode_too),
         T(open_atomic_publishes_a_writable_file),
+        T(delete_on_close_would_lock_the_crt_out),
         T(held_temporary_and_pid_files_stay_open_to_the_crt),
         T(killed_temporary_lock_holder_leaves_a_file_the_next_holder_removes),
         T(killed_pidfile_holder_leaves_its_pid_until_the_next_holder),
