@@ -1029,6 +1029,37 @@ static void redis_socket_failures_leave_no_socket_and_no_lock(void **state)
     }
 }
 
+static void redis_socket_failure_while_held_is_a_lost_lock_without_leak(void **state)
+{
+    /* The holder thread confirms the subscription several times per
+       validity window (unavailable_timeout, 1 s by default): every
+       receive failing from now on, the lock is reported lost, and its
+       release leaves no socket, event or thread behind. */
+    char channel[64];
+    pl_redis_lock *r;
+    resources before;
+    double t0;
+    int rc = PL_OK;
+    (void)state;
+    snprintf(channel, sizeof channel, "pl-win-lost-%lu", (unsigned long)GetCurrentProcessId());
+    expect_redis_free(channel); /* Winsock's own handles, first */
+    r = redis_new(channel);
+    before = snapshot();
+    tu_ok(pl_redis_lock_acquire_with(r, 5, 0.05, 0));
+    tu_ok(pl_redis_lock_check(r));
+    arm(F_RECV, 1, ECONNRESET, -1);
+    t0 = tu_now();
+    while (tu_now() - t0 < 10 && (rc = pl_redis_lock_check(r)) == PL_OK)
+        Sleep(20);
+    disarm_all();
+    tu_expect(PL_ERR_LOCK_LOST, rc);
+    print_message("  %s\n", pl_last_error_message());
+    (void)pl_redis_lock_release(r);
+    pl_redis_lock_free(r);
+    expect_unchanged(before);
+    expect_redis_free(channel);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define R(f) cmocka_unit_test_setup_teardown(f, redis_setup, teardown)
 
@@ -1055,6 +1086,7 @@ int main(void)
         T(poll_failure_in_a_wait_keeps_backoff_and_deadline),
         T(cancel_without_a_wake_channel_still_ends_the_wait),
         R(redis_socket_failures_leave_no_socket_and_no_lock),
+        R(redis_socket_failure_while_held_is_a_lost_lock_without_leak),
     };
     return cmocka_run_group_tests_name("platform faults (Windows)", tests, NULL, NULL);
 }
