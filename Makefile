@@ -476,7 +476,12 @@ $(WIN_STATIC): $(WIN_OBJS)
 # the DLL through its import library (the exports under test), which is
 # copied next to them; cmocka is Debian's, cross-built (ci/win/deps.sh).
 WIN_TEST_DIR := $(WIN_BUILD)/tests
-WIN_TEST_SRCS := $(sort $(wildcard tests/win/test_*.c))
+# The two fault suites link the static library instead (their rules are
+# below).
+WIN_FAULT_SRC := tests/win/test_platform_faults.c
+WIN_WIN32_FAULT_SRC := tests/win/test_win32_faults.c
+WIN_TEST_SRCS := $(filter-out $(WIN_FAULT_SRC) $(WIN_WIN32_FAULT_SRC),\
+	$(sort $(wildcard tests/win/test_*.c)))
 WIN_TEST_BINS := $(patsubst tests/win/%.c,$(WIN_TEST_DIR)/%.exe,$(WIN_TEST_SRCS))
 WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MINGW_ANSI_STDIO=1 \
 	-Icore/include -Itests/unit/helpers -Itests/win -I$(WIN_DEPS)/include $(EXTRA_CFLAGS)
@@ -484,17 +489,59 @@ WIN_TEST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D__USE_MIN
 # The shared suites of tests/unit that also run on Windows (their fork,
 # signal, symlink and /proc tests compiled out there, each with its
 # reason), built with tests/win/posix_shim.h and the Windows fixtures.
-# Not here: test_faults (-Wl,--wrap cannot replace DLL imports),
-# test_redis_url (its unix:// and rediss:// cases are POSIX and TLS:
-# tests/win/test_redis_windows.c has the Windows ones), and
+# Not here: test_faults (-Wl,--wrap cannot replace DLL imports: the
+# Windows fault suite is tests/win/test_platform_faults.c, below) and
 # the suites that are all processes and signals (tests/win covers those).
-WIN_UNIT_SUITES := smoke errors rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel
+# test_redis_url runs with its unix:// and rediss:// cases expecting
+# PL_ERR_UNSUPPORTED (no unix sockets, no TLS in that build).
+WIN_UNIT_SUITES := smoke errors rlock threads bad_input open_atomic lock pidfile_lock temporary_lock semaphore fd_lock cancel redis_url
 WIN_UNIT_BINS := $(patsubst %,$(WIN_TEST_DIR)/test_%.exe,$(WIN_UNIT_SUITES))
 
 .PHONY: windows-tests
 windows-tests: windows
 	$(MAKE) $(WIN_TEST_BINS) $(WIN_UNIT_BINS) $(WIN_TEST_DIR)/pl_win_helper.exe \
-		$(WIN_TEST_DIR)/$(notdir $(WIN_DLL))
+		$(WIN_TEST_DIR)/$(notdir $(WIN_DLL)) $(WIN_FAULT_BIN) $(WIN_WIN32_FAULT_BIN)
+
+# Fault injection on Windows: the core's system calls are DLL imports,
+# which -Wl,--wrap cannot replace, so the fault suite links the static
+# library and wraps the core's own platform functions (platform.h) that
+# the portable files call: tests/win/test_platform_faults.c defines a
+# __wrap_X for each name here.
+WIN_FAULT_WRAP := pl__os_open pl__os_close pl__os_check_regular pl__os_fd_id \
+	pl__os_path_id pl__os_truncate pl__os_clear_append pl__os_write_all pl__os_fsync \
+	pl__os_unlink pl__os_link pl__os_rename pl__os_exists pl__os_make_parents \
+	pl__os_make_temp pl__os_lock pl__os_unlock pl__os_poll pl__os_wake_open \
+	pl__os_waiter_open pl__os_pipe pl__os_thread_create pl__os_net_connect_tcp \
+	pl__os_net_send pl__os_net_recv
+WIN_FAULT_BIN := $(WIN_TEST_DIR)/test_platform_faults.exe
+$(WIN_FAULT_BIN): $(WIN_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h \
+		tests/unit/helpers/testutil.h core/include/portalocker.h core/src/platform.h \
+		$(WIN_STATIC)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -DPL_STATIC -Icore/src -static-libgcc -o $@ $< \
+		tests/win/winutil.c $(foreach s,$(WIN_FAULT_WRAP),-Wl,--wrap=$(s)) \
+		$(WIN_STATIC) $(WIN_LIBS) $(WIN_DEPS)/lib/libcmocka-static.a
+
+# One level down: the Win32, CRT and Winsock calls of the platform files.
+# mingw-w64 calls a DLL's function through its import pointer __imp_X,
+# which --wrap redirects as well; tests/win/test_win32_faults.c defines
+# each __wrap___imp_X (and __wrap_BCryptGenRandom, declared without
+# dllimport).
+WIN_WIN32_WRAP := __imp_CreateFileW __imp__open_osfhandle __imp_GetFileInformationByHandle \
+	__imp_DuplicateHandle __imp__dup2 __imp__write __imp_FlushFileBuffers __imp_SetEndOfFile \
+	__imp_DeleteFileW __imp_CreateHardLinkW __imp_MoveFileExW __imp_LockFileEx \
+	__imp_UnlockFileEx __imp_FindFirstChangeNotificationW __imp_FindNextChangeNotification \
+	__imp_GetFinalPathNameByHandleW __imp_CreateEventW __imp_WaitForMultipleObjects \
+	__imp_CreateDirectoryW __imp__beginthreadex BCryptGenRandom __imp_socket \
+	__imp_WSACreateEvent __imp_WSAEventSelect __imp_connect __imp_getaddrinfo __imp_send \
+	__imp_recv
+WIN_WIN32_FAULT_BIN := $(WIN_TEST_DIR)/test_win32_faults.exe
+$(WIN_WIN32_FAULT_BIN): $(WIN_WIN32_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h \
+		tests/unit/helpers/testutil.h core/include/portalocker.h $(WIN_STATIC)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_TEST_CFLAGS) -DPL_STATIC -static-libgcc -o $@ $< \
+		tests/win/winutil.c $(foreach s,$(WIN_WIN32_WRAP),-Wl,--wrap=$(s)) \
+		$(WIN_STATIC) $(WIN_LIBS) $(WIN_DEPS)/lib/libcmocka-static.a
 
 # winpthreads linked in statically (test_threads uses POSIX threads).
 $(WIN_UNIT_BINS): $(WIN_TEST_DIR)/test_%.exe: tests/unit/test_%.c tests/win/winutil.c \

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* NULL or "" clears the setting. */
 static int set_string(pl_redis_lock *l, char **field, const char *value,
@@ -134,4 +135,66 @@ PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *l,
         return rc;
     *out = l->conf.sentinels;
     return PL_OK;
+}
+
+/* ---- all of the connection settings at once (pl_redis_lock_set_url) ---- */
+
+/* The strings a URL sets, as offsets into pl_redis_conf. */
+#define SAVED_STRINGS(X)                                                      \
+    X(host) X(unix_path) X(username) X(password) X(tls_ca_file)              \
+    X(tls_ca_dir) X(tls_cert_file) X(tls_key_file) X(tls_server_name)        \
+    X(sentinel_service) X(sentinels) X(cluster_nodes)
+
+int pl__redis_settings_save(const pl_redis_lock *l, pl_redis_conf *saved)
+{
+    int failed = 0;
+    memset(saved, 0, sizeof *saved);
+    saved->port = l->conf.port;
+    saved->db = l->conf.db;
+    saved->connect_timeout = l->conf.connect_timeout;
+    saved->command_timeout = l->conf.command_timeout;
+    saved->tls = l->conf.tls;
+    saved->tls_verify_peer = l->conf.tls_verify_peer;
+    saved->tls_check_hostname = l->conf.tls_check_hostname;
+    saved->cluster = l->conf.cluster;
+#define COPY(f)                                                               \
+    if (l->conf.f && !(saved->f = pl__strdup(l->conf.f)))                    \
+        failed = 1;
+    SAVED_STRINGS(COPY)
+#undef COPY
+    if (failed) {
+        pl__redis_settings_discard(saved);
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+    }
+    return PL_OK;
+}
+
+void pl__redis_settings_restore(pl_redis_lock *l, pl_redis_conf *saved)
+{
+    /* Not cluster mode: it renames the lock's keys, so the caller sets
+       it last, after everything else succeeded, and it is as saved. */
+    l->conf.port = saved->port;
+    l->conf.db = saved->db;
+    l->conf.connect_timeout = saved->connect_timeout;
+    l->conf.command_timeout = saved->command_timeout;
+    l->conf.tls = saved->tls;
+    l->conf.tls_verify_peer = saved->tls_verify_peer;
+    l->conf.tls_check_hostname = saved->tls_check_hostname;
+#define MOVE(f)                                                               \
+    free(l->conf.f);                                                          \
+    l->conf.f = saved->f;                                                     \
+    saved->f = NULL;
+    SAVED_STRINGS(MOVE)
+#undef MOVE
+    pl__redis_cluster_reroute(&l->conf);
+    pl__redis_setting_changed(l);
+}
+
+void pl__redis_settings_discard(pl_redis_conf *saved)
+{
+#define FREE(f)                                                               \
+    free(saved->f);                                                           \
+    saved->f = NULL;
+    SAVED_STRINGS(FREE)
+#undef FREE
 }

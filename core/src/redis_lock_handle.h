@@ -258,6 +258,14 @@ int pl__redis_unix_socket_supported(void);
 /* After it changed: the open connections and the loaded TLS settings are
    dropped, the next connection uses the new value. */
 void pl__redis_setting_changed(pl_redis_lock *l);
+/* Every connection setting a URL sets, copied into `saved` (its strings
+   malloc'ed; PL_ERR_NO_MEMORY: nothing saved), put back as it was (after
+   a setter refused part of a URL: the handle is left as before the call,
+   but for its open connections, which are dropped), or freed once not
+   needed (redis_conn_settings.c). */
+int pl__redis_settings_save(const pl_redis_lock *l, pl_redis_conf *saved);
+void pl__redis_settings_restore(pl_redis_lock *l, pl_redis_conf *saved);
+void pl__redis_settings_discard(pl_redis_conf *saved);
 
 /* ---- cluster mode (redis_cluster.c) ---- */
 

@@ -4,7 +4,8 @@
    as it was. */
 #include "portalocker.h"
 #include "internal.h"
-#include "redis_lock_handle.h" /* pl__redis_cluster_check */
+#include "redis_lock_handle.h" /* pl__redis_cluster_check, the settings */
+#include "tls.h"                /* pl__tls_unavailable */
 
 #include <errno.h>
 #include <limits.h>
@@ -462,6 +463,65 @@ static int parse_url(const char *url, url_parts *p)
     return q ? parse_query(q + 1, p) : PL_OK;
 }
 
+/* The parts through the public setters, each checking its own value.
+   The URL says everything about the connection: what it leaves out is
+   the default, not whatever the handle had before. A setter that still
+   refuses (a value only it checks, or no memory) puts back every setting
+   as it was: a refused URL changes nothing. Cluster mode goes last (it
+   renames the lock's keys): everything before it can be put back without
+   allocating. */
+static int apply(pl_redis_lock *lock, const url_parts *p)
+{
+    pl_redis_conf saved;
+    int rc = pl__redis_settings_save(lock, &saved);
+    if (rc != PL_OK)
+        return rc;
+    rc = pl_redis_lock_set_sentinels(lock, p->sentinels);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_sentinel_service(lock, p->service);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_cluster_nodes(lock, p->cluster_nodes);
+    if (rc == PL_OK) {
+        if (p->socket)
+            rc = pl_redis_lock_set_unix_socket(lock, p->socket);
+        else /* also leaves any unix socket set before */
+            rc = pl_redis_lock_set_host(lock, p->host ? p->host : "127.0.0.1",
+                                        p->port);
+    }
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_db(lock, p->db < 0 ? 0 : p->db);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_password(lock, p->username, p->password);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls(lock, p->tls);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_ca_file(lock, p->ca_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_ca_dir(lock, p->ca_dir);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_cert_file(lock, p->cert_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_key_file(lock, p->key_file);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_server_name(lock, p->server_name);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_verify_peer(lock, p->verify_peer != 0);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_tls_check_hostname(lock, p->check_hostname != 0);
+    if (rc == PL_OK && p->connect_timeout > 0)
+        rc = pl_redis_lock_set_connect_timeout(lock, p->connect_timeout);
+    if (rc == PL_OK && p->command_timeout > 0)
+        rc = pl_redis_lock_set_command_timeout(lock, p->command_timeout);
+    if (rc == PL_OK)
+        rc = pl_redis_lock_set_cluster(lock, p->cluster_nodes != NULL);
+    if (rc != PL_OK) {
+        /* The refusal's message stays the last error. */
+        pl__redis_settings_restore(lock, &saved);
+    }
+    pl__redis_settings_discard(&saved);
+    return rc;
+}
+
 PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
 {
     url_parts p;
@@ -482,51 +542,21 @@ PL_EXPORT pl_status pl_redis_lock_set_url(pl_redis_lock *lock, const char *url)
     if (rc == PL_OK && p.username && !p.password)
         rc = pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                       "redis URL: username \"%s\" without a password", p.username);
-    /* The URL says everything about the connection: what it leaves out
-       is the default, not whatever the handle had before. */
+    /* What this build refuses outright (Windows: TLS, unix sockets), by
+       name, before anything else is looked at. */
+    if (rc == PL_OK && p.tls && pl__tls_unavailable())
+        rc = pl__fail(PL_ERR_UNSUPPORTED, 0, "Redis over TLS (a rediss:// URL): %s",
+                      pl__tls_unavailable());
+    if (rc == PL_OK && p.socket)
+        rc = pl__redis_unix_socket_supported();
     /* What the cluster settings would refuse (a node list, a name with
        no hash tag), before anything changed. */
     if (rc == PL_OK)
         rc = pl__redis_cluster_check(lock, p.cluster_nodes != NULL, p.cluster_nodes);
     if (rc == PL_OK)
-        rc = pl_redis_lock_set_cluster(lock, p.cluster_nodes != NULL);
+        rc = pl__redis_setting_begin(lock, "connection URL");
     if (rc == PL_OK)
-        rc = pl_redis_lock_set_sentinels(lock, p.sentinels);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_sentinel_service(lock, p.service);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_cluster_nodes(lock, p.cluster_nodes);
-    if (rc == PL_OK) {
-        if (p.socket)
-            rc = pl_redis_lock_set_unix_socket(lock, p.socket);
-        else /* also leaves any unix socket set before */
-            rc = pl_redis_lock_set_host(lock, p.host ? p.host : "127.0.0.1",
-                                        p.port);
-    }
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_db(lock, p.db < 0 ? 0 : p.db);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_password(lock, p.username, p.password);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls(lock, p.tls);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_ca_file(lock, p.ca_file);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_ca_dir(lock, p.ca_dir);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_cert_file(lock, p.cert_file);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_key_file(lock, p.key_file);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_server_name(lock, p.server_name);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_verify_peer(lock, p.verify_peer != 0);
-    if (rc == PL_OK)
-        rc = pl_redis_lock_set_tls_check_hostname(lock, p.check_hostname != 0);
-    if (rc == PL_OK && p.connect_timeout > 0)
-        rc = pl_redis_lock_set_connect_timeout(lock, p.connect_timeout);
-    if (rc == PL_OK && p.command_timeout > 0)
-        rc = pl_redis_lock_set_command_timeout(lock, p.command_timeout);
+        rc = apply(lock, &p);
     parts_free(&p);
     return rc == PL_OK ? pl__ok() : rc;
 }

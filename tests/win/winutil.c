@@ -433,3 +433,73 @@ void tu_pipe_close(tu_pipe *p)
             _close(p->fds[i]);
     p->fds[0] = p->fds[1] = -1;
 }
+
+/* ---- counting handles and directory entries ---- */
+
+typedef LONG(NTAPI *query_system_fn)(ULONG, void *, ULONG, ULONG *);
+typedef struct handle_entry {
+    PVOID object;
+    ULONG_PTR pid;
+    ULONG_PTR value;
+    ULONG access;
+    USHORT backtrace;
+    USHORT type;
+    ULONG attributes;
+    ULONG reserved;
+} handle_entry;
+typedef struct handle_list {
+    ULONG_PTR count;
+    ULONG_PTR reserved;
+    handle_entry entries[1];
+} handle_list;
+#define SYSTEM_EXTENDED_HANDLE_INFORMATION 64
+#define STATUS_INFO_LENGTH_MISMATCH ((LONG)0xC0000004)
+
+int tw_count_handles(void)
+{
+    query_system_fn query = (query_system_fn)(void (*)(void))GetProcAddress(
+        GetModuleHandleA("ntdll.dll"), "NtQuerySystemInformation");
+    ULONG size = 1 << 20, got = 0;
+    ULONG_PTR i, self = GetCurrentProcessId();
+    handle_list *list;
+    LONG status;
+    int n = 0;
+    if (!query)
+        return -1;
+    for (;;) {
+        if (!(list = malloc(size)))
+            return -1;
+        status = query(SYSTEM_EXTENDED_HANDLE_INFORMATION, list, size, &got);
+        if (status != STATUS_INFO_LENGTH_MISMATCH)
+            break;
+        free(list);
+        size *= 2;
+    }
+    if (status != 0) {
+        free(list);
+        return -1;
+    }
+    for (i = 0; i < list->count; i++)
+        if (list->entries[i].pid == self)
+            n++;
+    free(list);
+    return n;
+}
+
+int tw_count_entries(const char *dir)
+{
+    char pattern[600];
+    WIN32_FIND_DATAA fd;
+    HANDLE h;
+    int n = 0;
+    snprintf(pattern, sizeof pattern, "%s\\*", dir);
+    h = FindFirstFileA(pattern, &fd);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    do {
+        if (strcmp(fd.cFileName, ".") != 0 && strcmp(fd.cFileName, "..") != 0)
+            n++;
+    } while (FindNextFileA(h, &fd));
+    FindClose(h);
+    return n;
+}

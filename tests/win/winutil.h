@@ -29,4 +29,12 @@ int tw_run(const char *const *args, double seconds);
    reused meanwhile); -1 on failure. */
 pid_t tw_spawn_pid(const char *const *args);
 
+/* Kernel handles this process has open (files, events, change
+   notifications, threads, sockets), from ntdll's system handle list
+   (SystemExtendedHandleInformation): wine's GetProcessHandleCount always
+   says 0. -1 if the list cannot be read. */
+int tw_count_handles(void);
+/* Entries of dir, "." and ".." left out; -1 if it cannot be listed. */
+int tw_count_entries(const char *dir);
+
 #endif

@@ -6,7 +6,18 @@
  * POSIX), never inheritable, and handed out as CRT descriptors
  * (_open_osfhandle) because the API gives callers an int descriptor.
  * The CRT's _O_APPEND flag gives append mode (the CRT seeks to the end
- * before each write). */
+ * before each write).
+ *
+ * No FILE_FLAG_DELETE_ON_CLOSE (nor a delete disposition) for temporary
+ * locks, PID files or their sidecars, although it would remove a killed
+ * holder's file: it needs DELETE access on the holder's handle, and then
+ * every open that does not share delete fails with a sharing violation.
+ * The CRT's _open does not share delete, so Python's open() does not, and
+ * with it the reference portalocker: its waiters would get PermissionError
+ * instead of waiting, and its read_pid (or any reader) could not read a
+ * held PID file. A killed holder's file is litter, not a held lock: the
+ * next holder locks it and removes it on release, as on POSIX
+ * (tests/win/test_windows_files.c). */
 #include "platform.h"
 #include "win_internal.h"
 
@@ -69,7 +80,6 @@ int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
     wchar_t *w;
     HANDLE h;
     int err;
-    (void)mode; /* no POSIX permission bits: the directory's ACL applies */
     if (flags & PL_O_READ)
         access |= GENERIC_READ;
     if (flags & PL_O_WRITE)
@@ -86,6 +96,15 @@ int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
         disposition = TRUNCATE_EXISTING;
     else
         disposition = OPEN_EXISTING;
+    /* The mode as the CRT's _open reads it: a file created without the
+       owner's write bit (_S_IWRITE, 0200) is read-only; the other bits
+       mean nothing on Windows (who may open it is the directory's ACL).
+       The creating handle still writes: the attribute binds later opens,
+       as mode 0444 does on POSIX. Unlike _open, the CRT's _umask is not
+       applied: reading it means setting it, a race with every other
+       thread that creates files. */
+    if ((flags & PL_O_CREATE) && !(mode & 0200))
+        attrs = FILE_ATTRIBUTE_READONLY;
     if (flags & PL_O_NOFOLLOW)
         attrs |= FILE_FLAG_OPEN_REPARSE_POINT;
     if ((err = pl__win_wide_path(path, &w)) != 0)
@@ -337,6 +356,22 @@ int pl__os_unlink(const char *path)
        others have the file open; the name goes when the last handle
        closes (older Windows) or at once (POSIX delete semantics). */
     err = DeleteFileW(w) ? 0 : last_errno();
+    /* unlink(2) does not look at the file's own mode, only at the
+       directory; DeleteFileW refuses a read-only file (one created with
+       a mode without 0200, above). So take the attribute off and try
+       again, putting it back if that fails too. */
+    if (err == EACCES) {
+        DWORD a = GetFileAttributesW(w);
+        if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_READONLY) &&
+            !(a & FILE_ATTRIBUTE_DIRECTORY) &&
+            SetFileAttributesW(w, (a & ~(DWORD)FILE_ATTRIBUTE_READONLY)
+                                      ? (a & ~(DWORD)FILE_ATTRIBUTE_READONLY)
+                                      : FILE_ATTRIBUTE_NORMAL)) {
+            err = DeleteFileW(w) ? 0 : last_errno();
+            if (err)
+                (void)SetFileAttributesW(w, a);
+        }
+    }
     free(w);
     return err;
 }
