@@ -492,7 +492,8 @@ static int connect_fail(const pl_redis_conf *cf, int errnum, const char *why)
     pl__redis_endpoint(cf, ep, sizeof ep);
     last_broke = 0;
     if (errnum == ENOMEM)
-        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM, "out of memory");
+        return pl__fail(PL_ERR_NO_MEMORY, ENOMEM,
+                        "out of memory connecting to Redis at %s", ep);
     if (!why || !*why)
         why = errnum == ETIMEDOUT ? "connection timed out"
                                   : pl__os_strerror(errnum, buf, sizeof buf);
