@@ -534,7 +534,7 @@ WIN_WIN32_WRAP := __imp_CreateFileW __imp__open_osfhandle __imp_GetFileInformati
 	__imp_GetFinalPathNameByHandleW __imp_CreateEventW __imp_WaitForMultipleObjects \
 	__imp_CreateDirectoryW __imp__beginthreadex BCryptGenRandom __imp_socket \
 	__imp_WSACreateEvent __imp_WSAEventSelect __imp_connect __imp_getaddrinfo __imp_send \
-	__imp_recv
+	__imp_recv __imp_RtlGetLastNtStatus
 WIN_WIN32_FAULT_BIN := $(WIN_TEST_DIR)/test_win32_faults.exe
 $(WIN_WIN32_FAULT_BIN): $(WIN_WIN32_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h \
 		tests/unit/helpers/testutil.h core/include/portalocker.h $(WIN_STATIC)

@@ -30,7 +30,7 @@ PL_LIBS = hiredis cjson ssl crypto pthread m
 # The same for the Windows DLL (cJSON and hiredis's protocol reader and
 # formatter cross-built by ci/win/deps.sh; ws2_32: Winsock; bcrypt:
 # BCryptGenRandom).
-PL_LIBS_win = hiredis cjson ws2_32 bcrypt
+PL_LIBS_win = hiredis cjson ws2_32 bcrypt ntdll
 
 # SWIG on bindings/portalocker.i: the arguments per language, and the
 # include directories (-I) every language passes.

@@ -256,6 +256,9 @@ static int open_file(pl_lock *l, int oflags)
     if (err == EINVAL && (oflags & PL_O_REGULAR))
         return pl__fail(PL_ERR_INVALID_ARGUMENT, err,
                         "cannot lock '%s': not a regular file", l->path);
+    if (err == EBUSY)
+        return pl__fail(PL_ERR_ALREADY_LOCKED, err,
+                        "'%s' is being removed by its last holder", l->path);
     if (err) {
         if (err == ELOOP && (oflags & PL_O_NOFOLLOW))
             return pl__fail(PL_ERR_IO, err,

@@ -59,7 +59,9 @@ typedef struct pl__os_file_id {
     unsigned long long ino;
 } pl__os_file_id;
 
-/* Open (always close-on-exec; EINTR retried). */
+/* Open (always close-on-exec; EINTR retried). EBUSY: the name's file is
+   being deleted and cannot be opened until its last handle closes
+   (Windows' delete pending); the engine waits as for a held lock. */
 int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out);
 int pl__os_close(int fd);
 /* Whether fd is a regular file (EISDIR for a directory, EINVAL otherwise). */

@@ -685,11 +685,22 @@ static void remove_failure_on_release_of_temporary_and_pidfile(void **state)
     tu_ok(pl_temporary_lock_new(&t, tpath));
     tu_ok(pl_pidfile_lock_new(&p, ppath));
     before = snapshot();
-    /* Refused: reported (the file stays), but the lock is gone. */
+    /* Refused: the lock is gone, the file stays; PL_OK with the detail
+       in the last error, unless raise_on_release_error. */
+    tu_ok(pl_lock_acquire(t, NULL));
+    arm_path(F_UNLINK, 1, EACCES, 1, "gone.lock");
+    tu_ok(pl_lock_release(t));
+    assert_int_equal(faults[F_UNLINK].failed, 1);
+    disarm_all();
+    assert_int_equal(pl_last_error_code(), PL_ERR_IO);
+    expect_message(tpath, EACCES);
+    assert_int_equal(pl_lock_is_held(t), 0);
+    expect_unchanged(before);
+    expect_free(tpath);
+    tu_ok(pl_lock_set_raise_on_release_error(t, 1));
     tu_ok(pl_lock_acquire(t, NULL));
     arm_path(F_UNLINK, 1, EACCES, 1, "gone.lock");
     tu_expect(PL_ERR_IO, pl_lock_release(t));
-    assert_int_equal(faults[F_UNLINK].failed, 1);
     disarm_all();
     expect_message(tpath, EACCES);
     assert_int_equal(pl_lock_is_held(t), 0);
@@ -697,7 +708,9 @@ static void remove_failure_on_release_of_temporary_and_pidfile(void **state)
     expect_free(tpath);
     assert_true(tu_exists(tpath));
     assert_int_equal(_unlink(tpath), 0);
-    /* The PID file: reported, the sidecar still goes, its lock free. */
+    /* The PID file: reported (raise_on_release_error), the sidecar still
+       goes, its lock free. */
+    tu_ok(pl_lock_set_raise_on_release_error(p, 1));
     tu_ok(pl_lock_acquire(p, NULL));
     arm_path(F_UNLINK, 1, EACCES, 1, "gone.pid");
     tu_expect(PL_ERR_IO, pl_lock_release(p));

@@ -63,6 +63,7 @@ enum fault_id {
     F_RESOLVE,
     F_SEND,
     F_RECV,
+    F_NTSTATUS,
     F_COUNT
 };
 
@@ -145,6 +146,17 @@ WRAP(HANDLE WINAPI, CreateFileW)
         return INVALID_HANDLE_VALUE;
     }
     return __real___imp_CreateFileW(path, access, share, sa, disp, flags, tmpl);
+}
+
+/* ntdll's last status: armed, it says STATUS_DELETE_PENDING (the err
+   field is unused), as after opening a name whose file is being deleted
+   while other handles keep it (which wine never produces). */
+__declspec(dllimport) LONG WINAPI RtlGetLastNtStatus(void);
+WRAP(LONG WINAPI, RtlGetLastNtStatus)(void)
+{
+    if (should_fail(F_NTSTATUS, NULL))
+        return (LONG)0xC0000056L;
+    return __real___imp_RtlGetLastNtStatus();
 }
 
 WRAP(int __cdecl, _open_osfhandle)(intptr_t h, int flags)
@@ -454,6 +466,43 @@ static void createfile_errors_become_errno_values_naming_the_path(void **state)
     }
 }
 
+static void a_name_being_deleted_is_waited_for_like_a_held_lock(void **state)
+{
+    /* Delete pending (a removed file other handles still have open, on
+       FAT, shares, older Windows): CreateFileW says access denied, ntdll
+       says STATUS_DELETE_PENDING. Contention, not an I/O error: refused
+       with fail_when_locked, waited for otherwise (the second open
+       works). A plain access denied stays EACCES. */
+    const char *path = tu_path(state, "pending.lock");
+    pl_lock *l = NULL;
+    int fd = -1;
+    resources before;
+    tu_ok(pl_temporary_lock_new(&l, path));
+    before = snapshot();
+    arm_path(F_CREATEFILE, 1, ERROR_ACCESS_DENIED, 1, "pending.lock");
+    arm(F_NTSTATUS, 1, 0, 1);
+    tu_expect(PL_ERR_ALREADY_LOCKED, pl_lock_acquire_with(l, 0, PL_INHERIT, 1, NULL));
+    assert_int_equal(faults[F_NTSTATUS].failed, 1);
+    disarm_all();
+    assert_non_null(strstr(pl_last_error_message(), "being removed"));
+    expect_unchanged(before);
+    arm_path(F_CREATEFILE, 1, ERROR_ACCESS_DENIED, 2, "pending.lock");
+    arm(F_NTSTATUS, 1, 0, 2);
+    tu_ok(pl_lock_acquire_with(l, 10, 0.05, 0, &fd));
+    assert_int_equal(faults[F_CREATEFILE].failed, 2);
+    disarm_all();
+    assert_true(fd >= 0);
+    tu_ok(pl_lock_release(l));
+    expect_unchanged(before);
+    arm_path(F_CREATEFILE, 1, ERROR_ACCESS_DENIED, 1, "pending.lock");
+    tu_expect(PL_ERR_IO, pl_lock_acquire_with(l, 0, PL_INHERIT, 1, NULL));
+    disarm_all();
+    expect_message(path, EACCES);
+    expect_unchanged(before);
+    pl_lock_free(l);
+    assert_int_equal(tw_count_entries(dir_of(state)), 0);
+}
+
 static void crt_slot_failure_closes_the_opened_handle(void **state)
 {
     /* CreateFileW succeeded, the CRT could not give it a descriptor: the
@@ -648,11 +697,25 @@ static void unlock_failure_on_release_still_closes(void **state)
 
 static void remove_failure_on_release_is_reported(void **state)
 {
+    /* A sharing violation: another process (a reference waiter: the
+       CRT's _open shares no delete) has the file open. The lock is
+       released all the same; PL_OK with the detail in the last error,
+       PL_ERR_IO with raise_on_release_error. */
     const char *tpath = tu_path(state, "del.lock");
     pl_lock *t = NULL;
     resources before;
     tu_ok(pl_temporary_lock_new(&t, tpath));
     before = snapshot();
+    tu_ok(pl_lock_acquire(t, NULL));
+    arm_path(F_DELETE, 1, ERROR_SHARING_VIOLATION, -1, "del.lock");
+    tu_ok(pl_lock_release(t));
+    disarm_all();
+    assert_int_equal(pl_last_error_code(), PL_ERR_IO);
+    expect_message(tpath, EACCES);
+    assert_int_equal(pl_lock_is_held(t), 0);
+    expect_unchanged(before);
+    expect_free(tpath);
+    tu_ok(pl_lock_set_raise_on_release_error(t, 1));
     tu_ok(pl_lock_acquire(t, NULL));
     arm_path(F_DELETE, 1, ERROR_SHARING_VIOLATION, -1, "del.lock");
     tu_expect(PL_ERR_IO, pl_lock_release(t));
@@ -963,6 +1026,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(createfile_errors_become_errno_values_naming_the_path),
+        T(a_name_being_deleted_is_waited_for_like_a_held_lock),
         T(crt_slot_failure_closes_the_opened_handle),
         T(file_information_failure_is_io_error_and_holds_nothing),
         T(mode_w_steps_failing_drop_the_lock_and_the_duplicate),

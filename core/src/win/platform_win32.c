@@ -42,6 +42,14 @@ static int is_directory(const wchar_t *wpath)
     return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
 }
 
+/* ntdll's status of the last failed call: the one way to tell a name
+   whose file is being deleted (delete pending: removed while other
+   handles are still open, on FAT, network shares and Windows before
+   POSIX delete semantics) from a real "access denied". Declared here:
+   mingw-w64's headers leave it out. */
+__declspec(dllimport) LONG WINAPI RtlGetLastNtStatus(void);
+#define PL_STATUS_DELETE_PENDING ((LONG)0xC0000056L)
+
 static int crt_fd(HANDLE h, int flags, int *fd_out)
 {
     int cflags = _O_BINARY, fd;
@@ -119,7 +127,11 @@ int pl__os_open(const char *path, int flags, unsigned int mode, int *fd_out)
                     NULL, disposition, attrs, NULL);
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
-        err = e == ERROR_ACCESS_DENIED && is_directory(w) ? EISDIR : pl__win_errno(e);
+        /* The status first: is_directory's own call replaces it. */
+        if (e == ERROR_ACCESS_DENIED && RtlGetLastNtStatus() == PL_STATUS_DELETE_PENDING)
+            err = EBUSY;
+        else
+            err = e == ERROR_ACCESS_DENIED && is_directory(w) ? EISDIR : pl__win_errno(e);
         free(w);
         return err;
     }
