@@ -120,8 +120,13 @@ def test_bits_that_mean_nothing_on_windows_are_refused(workdir):
     with pytest.raises(cpl.exceptions.InvalidArgument, match=r'unknown bits 0x8 in lock flags 0x9: .*EXCLUSIVE 0x1'):
         cpl.Lock('f', flags=0x8 | 0x1)
     with open('f', 'a') as fh:
-        with pytest.raises(cpl.exceptions.InvalidArgument):
-            cpl.lock(fh, 0x1 | 0x10)
+        with pytest.raises(cpl.exceptions.InvalidArgument, match='0x10'):
+            cpl.lock(fh, 0x1 | 0x10)  # the default MsvcrtLocker
+        for locker in (plmod.Win32Locker(), plmod.MsvcrtLocker()):
+            with pytest.raises(cpl.exceptions.InvalidArgument, match='0x20'):
+                locker.lock(fh, 0x2 | 0x20)
+        with pytest.raises(cpl.exceptions.InvalidArgument, match='0x8'):
+            plmod.flock_lock(fh, 0x8)
         assert we_can_lock('f', EX | NB)  # nothing held
 
 
@@ -154,6 +159,9 @@ def test_windows_lockers_exist_and_the_default_is_the_references():
     assert {'MsvcrtLocker', 'Win32Locker'} <= set(plmod.__all__)
     assert issubclass(plmod.Win32Locker, plmod.BaseLocker)
     assert issubclass(plmod.MsvcrtLocker, plmod.BaseLocker)
+    # Siblings, as the reference's (isinstance checks mean the same).
+    assert not issubclass(plmod.MsvcrtLocker, plmod.Win32Locker)
+    assert not issubclass(ref.portalocker.MsvcrtLocker, ref.portalocker.Win32Locker)
     assert plmod.current_mechanism() == 'flock'
 
 

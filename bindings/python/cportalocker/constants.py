@@ -56,6 +56,18 @@ if sys.platform == 'win32':
     _PL_UN = _c.pl_flag_unblock()
     _KNOWN = LOCK_EX | LOCK_SH | LOCK_NB
 
+    def _known_bits(flags: int) -> int:
+        """``int(flags)``; InvalidArgument naming any bit that is not
+        EXCLUSIVE, SHARED or NON_BLOCKING (nothing else exists here)."""
+        value = int(flags)
+        if value & ~_KNOWN:
+            raise InvalidArgument(
+                f'unknown bits 0x{value & ~_KNOWN:x} in lock flags 0x{value:x}: '
+                f'on Windows the flags are EXCLUSIVE 0x{LOCK_EX:x}, SHARED '
+                f'0x{LOCK_SH:x} and NON_BLOCKING 0x{LOCK_NB:x} (UNBLOCK is 0)'
+            )
+        return value
+
     def _flags_to_core(flags: int) -> int:
         """The C core's value for ``flags`` (the reference's Windows values).
 
@@ -66,14 +78,7 @@ if sys.platform == 'win32':
         NON_BLOCKING mean nothing on Windows: InvalidArgument naming them
         (they would otherwise become the core's UNBLOCK or unknown bits).
         """
-        value = int(flags)
-        if value & ~_KNOWN:
-            raise InvalidArgument(
-                f'unknown bits 0x{value & ~_KNOWN:x} in lock flags 0x{value:x}: '
-                'on Windows the flags '
-                f'are EXCLUSIVE 0x{LOCK_EX:x}, SHARED 0x{LOCK_SH:x} and '
-                f'NON_BLOCKING 0x{LOCK_NB:x} (UNBLOCK is 0)'
-            )
+        value = _known_bits(flags)
         if value == LOCK_UN:
             return _PL_UN
         core = _PL_NB if value & LOCK_NB else 0

@@ -132,7 +132,12 @@ def mechanism_supported(mechanism: str) -> bool:
 
 
 def _c_lock(fd: int, flags: int, mechanism: int, file: typing.Any) -> None:
-    _c_lock_core(fd, _flags_to_core(flags), mechanism, file)
+    try:
+        # _flags_to_core is int itself on POSIX (see constants).
+        _c.pl_lock_fd_mechanism(fd, _flags_to_core(flags), mechanism)
+    except exceptions.BaseLockException as exc:
+        _name_lock_error(exc, file)
+        raise
 
 
 def _c_lock_core(fd: int, core_flags: int, mechanism: int, file: typing.Any) -> None:
@@ -140,10 +145,15 @@ def _c_lock_core(fd: int, core_flags: int, mechanism: int, file: typing.Any) -> 
     try:
         _c.pl_lock_fd_mechanism(fd, core_flags, mechanism)
     except exceptions.BaseLockException as exc:
-        exc.fh = file
-        name = getattr(file, 'name', None) if not isinstance(file, int) else None
-        exc.fh_name = name if isinstance(name, str) else None
+        _name_lock_error(exc, file)
         raise
+
+
+def _name_lock_error(exc: exceptions.BaseLockException, file: typing.Any) -> None:
+    """The file (and its name) on a failed lock's exception."""
+    exc.fh = file
+    name = getattr(file, 'name', None) if not isinstance(file, int) else None
+    exc.fh_name = name if isinstance(name, str) else None
 
 
 def _c_unlock(fd: int, mechanism: int, file: typing.Any) -> None:
@@ -324,9 +334,15 @@ class OfdLocker(PosixLocker):
 
 
 if sys.platform == 'win32':
+    from .constants import _known_bits
+
     _CORE_SH = _c.pl_flag_shared()
     _CORE_EX = _c.pl_flag_exclusive()
     _CORE_NB = _c.pl_flag_non_blocking()
+
+    def _core_unlock(self: BaseLocker, file_obj: typing.Any) -> None:
+        """The two Windows lockers' unlock: the C core's."""
+        _c_unlock(_get_fd(file_obj), MECHANISMS['flock'], file_obj)
 
     class Win32Locker(BaseLocker):
         """The reference's Windows ``LockFileEx`` locker (pywin32 there), here
@@ -342,19 +358,21 @@ if sys.platform == 'win32':
         until the lock is free; other failures are a
         `~cportalocker.exceptions.LockException`. `unlock` of a file that
         holds no lock is no error (the reference ignores
-        ``ERROR_NOT_LOCKED``).
+        ``ERROR_NOT_LOCKED``). Other bits in ``flags`` are
+        `~cportalocker.exceptions.InvalidArgument`, where the reference
+        ignores them (the lock classes and POSIX refuse them too).
         """
 
         def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
-            core = _CORE_EX if flags & LockFlags.EXCLUSIVE else _CORE_SH
-            if flags & LockFlags.NON_BLOCKING:
+            value = _known_bits(flags)  # the reference ignores other bits
+            core = _CORE_EX if value & LockFlags.EXCLUSIVE else _CORE_SH
+            if value & LockFlags.NON_BLOCKING:
                 core |= _CORE_NB
             _c_lock_core(_get_fd(file_obj), core, MECHANISMS['flock'], file_obj)
 
-        def unlock(self, file_obj: typing.Any) -> None:
-            _c_unlock(_get_fd(file_obj), MECHANISMS['flock'], file_obj)
+        unlock = _core_unlock
 
-    class MsvcrtLocker(Win32Locker):
+    class MsvcrtLocker(BaseLocker):
         """The reference's default Windows locker (``msvcrt.locking`` for
         exclusive locks, `Win32Locker` for shared ones), here the C core's
         'flock' mechanism as `Win32Locker` is: the same lock for both kinds,
@@ -365,20 +383,24 @@ if sys.platform == 'win32':
         else an exclusive one; `LockFlags.NON_BLOCKING` fails at once with
         `~cportalocker.exceptions.AlreadyLocked`. Without NON_BLOCKING the
         call waits until the lock is free, where the reference's
-        ``msvcrt.locking`` gives up after about 10 s (``LK_LOCK``).
+        ``msvcrt.locking`` gives up after about 10 s (``LK_LOCK``). Not a
+        `Win32Locker` subclass (the reference's are siblings).
         """
 
         def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
-            core = _CORE_SH if flags & LockFlags.SHARED else _CORE_EX
-            if flags & LockFlags.NON_BLOCKING:
+            value = _known_bits(flags)
+            core = _CORE_SH if value & LockFlags.SHARED else _CORE_EX
+            if value & LockFlags.NON_BLOCKING:
                 core |= _CORE_NB
             _c_lock_core(_get_fd(file_obj), core, MECHANISMS['flock'], file_obj)
+
+        unlock = _core_unlock
 
     __all__ += ['MsvcrtLocker', 'Win32Locker']
     # The lockers whose locks the C core takes ('flock'), subclasses too
     # as long as they keep these methods.
     _CORE_LOCKS: tuple[Callable[..., typing.Any], ...] = (Win32Locker.lock, MsvcrtLocker.lock)
-    _CORE_UNLOCK: typing.Any = Win32Locker.unlock
+    _CORE_UNLOCK: typing.Any = _core_unlock
     #: The default locker: the reference's on Windows.
     _DEFAULT_LOCKER: typing.Any = MsvcrtLocker
 else:
