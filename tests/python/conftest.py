@@ -144,9 +144,11 @@ _WINDOWS_SKIPS = {
         'Unsupported on Windows',
     'test_processes.py::test_lock_excludes_across_processes_and_implementations[waiter=portalocker':
         'wine: the reference\'s msvcrt.locking fails with errno 0 under wine '
-        '(tests/win/binding_python.py covers its MsvcrtLocker convention)',
+        '(tests/win/binding_python.py covers its MsvcrtLocker convention, '
+        'test_windows.py the same with its Win32Locker)',
     'test_processes.py::test_low_level_lock_interop': 'wine: the reference\'s '
-        'msvcrt.locking fails with errno 0 under wine (tests/win covers its convention)',
+        'msvcrt.locking fails with errno 0 under wine (tests/win covers its convention, '
+        'test_windows.py its Win32Locker)',
 }
 # None open now (the LockFlags values were the last); the mechanism stays
 # for the next difference found.
