@@ -92,8 +92,12 @@ def test_raw_shared_value_takes_a_shared_lock(workdir):
     # 0x2 is SHARED here (the core's EXCLUSIVE): two holders, an
     # exclusive request refused.
     a, b = cpl.Lock('f', flags=0x2 | 0x4), cpl.Lock('f', flags=SH | NB)
+    # The reference's own enum members mean the same here too.
+    c = cpl.Lock('f', flags=ref.LockFlags.SHARED | ref.LockFlags.NON_BLOCKING)
     a.acquire()
     b.acquire()
+    c.acquire()
+    c.release()
     assert not we_can_lock('f', 0x1 | 0x4)
     assert we_can_lock('f', 0x2 | 0x4)
     with open('f', 'a') as fh:
