@@ -34,7 +34,8 @@
 static PyObject *pl_py_fast_types;
 static PyObject *pl_py_locker_module; /* cportalocker.portalocker (LOCKER) */
 static PyObject *pl_py_locker_dict;   /* its __dict__ */
-static PyObject *pl_py_flock;       /* fcntl.flock: LOCKER's default */
+static PyObject *pl_py_flock;       /* LOCKER's default, the flock mechanism
+                                       (fcntl.flock; MsvcrtLocker on Windows) */
 static PyObject *pl_py_open;        /* io.open */
 static PyObject *pl_py_fileio, *pl_py_buffered_writer, *pl_py_buffered_reader,
     *pl_py_buffered_random, *pl_py_textio; /* the io classes open() uses */

@@ -1,7 +1,9 @@
 """The public API matches the reference portalocker's."""
 
+import importlib
 import inspect
 import pickle
+import types
 import warnings
 
 import portalocker as ref
@@ -15,6 +17,31 @@ def test_all_matches_reference():
     assert sorted(cpl.__all__) == sorted(ref.__all__)
     for name in ref.__all__:
         assert hasattr(cpl, name), name
+
+
+# What the reference's modules have that are not API: names they import
+# for their own annotations and helpers (cportalocker's annotations take
+# them from typing), a POSIX-only alias, redis-py's class and a logger.
+_IMPORTED_NOT_API = {
+    'Any', 'Callable', 'cast', 'FrameType', 'Mode', 'TextMode', 'BinaryMode',
+    'PosixFileArgument', 'PubSubWorkerThread', 'logger',
+}
+
+
+@pytest.mark.parametrize(
+    'sub', ['', '.constants', '.exceptions', '.portalocker', '.utils', '.redis', '.types'],
+)
+def test_public_names_cover_the_references(sub):
+    # On this platform: on Windows that includes its MsvcrtLocker and
+    # Win32Locker, on POSIX its PosixLocker, FlockLocker and LockfLocker.
+    def public(module):
+        return {n for n, v in vars(module).items()
+                if not n.startswith('_') and not isinstance(v, types.ModuleType)}
+
+    theirs = public(importlib.import_module('portalocker' + sub))
+    ours = public(importlib.import_module('cportalocker' + sub))
+    missing = theirs - ours - _IMPORTED_NOT_API
+    assert not missing, f'portalocker{sub} has {sorted(missing)}, cportalocker{sub} not'
 
 
 def test_submodules_and_version():

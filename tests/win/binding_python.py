@@ -1,12 +1,13 @@
 """The Python binding on Windows, run under wine by ci/tests.d/windows.sh
 with python.org's CPython 3.13 for Windows (ci/win/python.sh) and the
 UCRT build of the extension (make windows-python). Plain Python, no pytest
-(tests/python's suites need fork and signals; their Windows run is still
-to come). Not named test_*.py: pytest on Linux must
-not collect it. The reference portalocker (4.4.2,
-pure Python, its default MsvcrtLocker: msvcrt.locking) runs in child
-processes of the same interpreter; pywin32 is not installed, so its
-Win32Locker is covered by tests/win (the same LockFileEx call in C).
+(it runs before windows.sh installs pytest; tests/python then runs under
+pytest there too). Not named test_*.py: pytest on Linux must not collect
+it. The reference portalocker (4.4.2, pure Python, its default
+MsvcrtLocker: msvcrt.locking) runs in child processes of the same
+interpreter; these tests need no pywin32 (tests/python/test_windows.py
+locks against the reference's pywin32 Win32Locker, once windows.sh has
+installed it).
 
 Environment: PYTHONPATH has the cportalocker package, PL_REF_PATH the
 directory holding the reference's portalocker package, PL_TEST_TMPDIR a
@@ -66,8 +67,10 @@ def wait_for(name, seconds=60):
 
 
 @test
-def default_locker_is_the_flock_mechanism():
-    assert plp.LOCKER is plp.flock_lock
+def default_locker_is_the_references_and_the_flock_mechanism():
+    # The reference's default LOCKER on Windows, here the core's LockFileEx.
+    assert plp.LOCKER is plp.MsvcrtLocker
+    assert issubclass(plp.Win32Locker, plp.BaseLocker)
     assert plp.current_mechanism() == 'flock'
     assert pl.portalocker.mechanism_supported('flock')
     assert not pl.portalocker.mechanism_supported('posix')
@@ -103,6 +106,27 @@ def module_level_lock_on_a_file_object():
         assert helper('probe', p) == 1
         pl.unlock(fh)
         assert helper('probe', p) == 0
+
+
+@test
+def flags_have_the_references_windows_values():
+    assert (pl.LOCK_EX, pl.LOCK_SH, pl.LOCK_NB, pl.LOCK_UN) == (1, 2, 4, 0)
+    p = path('sh.lock')
+    # 0x2 is SHARED here: two holders; another process's exclusive
+    # probe sees the file locked.
+    a, b = pl.Lock(p, flags=0x2 | 0x4), pl.Lock(p, flags=pl.LockFlags.SHARED | pl.LOCK_NB)
+    a.acquire()
+    b.acquire()
+    assert helper('probe', p) == 1
+    try:
+        pl.Lock(p, fail_when_locked=True, flags=0x1 | 0x4).acquire()
+    except pl.AlreadyLocked:
+        pass
+    else:
+        raise AssertionError('an exclusive lock beside two shared ones')
+    a.release()
+    b.release()
+    assert helper('probe', p) == 0
 
 
 @test

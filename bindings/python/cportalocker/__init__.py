@@ -55,8 +55,10 @@ def install_as_portalocker() -> None:
       keep it (both work together: their locks exclude each other, both
       being flock(2)); the call replaces what later imports get.
     - Only the public API is cportalocker's; code that reaches into the
-      reference's private internals (underscore names, the Windows
-      lockers, redis-py internals of its RedisLock) finds them missing.
+      reference's private internals (underscore names, redis-py
+      internals of its RedisLock) finds them missing. The Windows
+      lockers (``portalocker.portalocker.MsvcrtLocker``, ``Win32Locker``)
+      are there on Windows, as the C core's lock.
     - ``portalocker.__version__`` is the C library's version, and
       ``portalocker.__about__`` / ``python -m portalocker`` do not exist
       (``python -m cportalocker combine`` is the single-file bundler).

@@ -2,7 +2,8 @@
 the choice of the lock mechanism.
 
 The mechanism (the OS primitive a lock uses) is chosen as in the reference
-portalocker, with the module-level ``LOCKER`` (default ``fcntl.flock``):
+portalocker, with the module-level ``LOCKER`` (default ``fcntl.flock``; on
+Windows `MsvcrtLocker`, see below):
 
 ======================================  ==================================
 ``LOCKER``                              C core mechanism
@@ -24,17 +25,26 @@ as in the reference, but the lock classes cannot hand a Python callable to
 the C core: their ``acquire()`` raises `~cportalocker.exceptions.Unsupported`
 naming the locker. An explicit ``mechanism='flock'|'posix'|'ofd'`` (keyword
 of `lock`, `unlock` and every lock class) wins over ``LOCKER``.
+
+On Windows (no ``fcntl``) the module has the reference's Windows lockers
+too: `MsvcrtLocker` (the default ``LOCKER``, as there) and `Win32Locker`,
+both the C core's 'flock' mechanism, ``LockFileEx`` over the whole file,
+which excludes the reference's two lockers both ways; neither needs
+pywin32, and both take shared locks. `flock_lock` and the POSIX locker
+classes stay (their 'posix' and 'ofd' locks are Unsupported there). Flags
+there have the reference's Windows values (`cportalocker.constants`).
 """
 
 from __future__ import annotations
 
 import errno
+import sys
 import typing
 from collections.abc import Callable
 
 from . import _portalocker_c as _c
 from . import exceptions
-from .constants import LockFlags
+from .constants import LockFlags, _flags_to_core
 
 try:
     import fcntl
@@ -123,12 +133,27 @@ def mechanism_supported(mechanism: str) -> bool:
 
 def _c_lock(fd: int, flags: int, mechanism: int, file: typing.Any) -> None:
     try:
-        _c.pl_lock_fd_mechanism(fd, int(flags), mechanism)
+        # _flags_to_core is int itself on POSIX (see constants).
+        _c.pl_lock_fd_mechanism(fd, _flags_to_core(flags), mechanism)
     except exceptions.BaseLockException as exc:
-        exc.fh = file
-        name = getattr(file, 'name', None) if not isinstance(file, int) else None
-        exc.fh_name = name if isinstance(name, str) else None
+        _name_lock_error(exc, file)
         raise
+
+
+def _c_lock_core(fd: int, core_flags: int, mechanism: int, file: typing.Any) -> None:
+    """`_c_lock` with flags already in the C core's values."""
+    try:
+        _c.pl_lock_fd_mechanism(fd, core_flags, mechanism)
+    except exceptions.BaseLockException as exc:
+        _name_lock_error(exc, file)
+        raise
+
+
+def _name_lock_error(exc: exceptions.BaseLockException, file: typing.Any) -> None:
+    """The file (and its name) on a failed lock's exception."""
+    exc.fh = file
+    name = getattr(file, 'name', None) if not isinstance(file, int) else None
+    exc.fh_name = name if isinstance(name, str) else None
 
 
 def _c_unlock(fd: int, mechanism: int, file: typing.Any) -> None:
@@ -185,6 +210,19 @@ _CALLABLE_MECHANISMS: dict[typing.Any, str] = {
 }
 _CALLABLE_MECHANISMS[fcntl.lockf if fcntl is not None else _record_lock] = 'posix'
 
+
+
+class LockCallable(typing.Protocol):
+    """The lock half of a ``(lock, unlock)`` `LOCKER` pair (a typing
+    construct, as in the reference)."""
+
+    def __call__(self, file_obj: typing.Any, flags: LockFlags) -> None: ...
+
+
+class UnlockCallable(typing.Protocol):
+    """The unlock half of a ``(lock, unlock)`` `LOCKER` pair."""
+
+    def __call__(self, file_obj: typing.Any) -> None: ...
 
 
 class BaseLocker:
@@ -295,6 +333,89 @@ class OfdLocker(PosixLocker):
     _locker = staticmethod(ofd_lock)
 
 
+if sys.platform == 'win32':
+    from .constants import _known_bits
+
+    _CORE_SH = _c.pl_flag_shared()
+    _CORE_EX = _c.pl_flag_exclusive()
+    _CORE_NB = _c.pl_flag_non_blocking()
+
+    def _core_unlock(self: BaseLocker, file_obj: typing.Any) -> None:
+        """The two Windows lockers' unlock: the C core's."""
+        _c_unlock(_get_fd(file_obj), MECHANISMS['flock'], file_obj)
+
+    class Win32Locker(BaseLocker):
+        """The reference's Windows ``LockFileEx`` locker (pywin32 there), here
+        the C core's 'flock' mechanism, which is ``LockFileEx`` too: from
+        offset 0 over the whole file, so it excludes both of the reference's
+        Windows lockers (and they it) whatever the file position. Needs no
+        pywin32.
+
+        As the reference's: `LockFlags.EXCLUSIVE` takes an exclusive lock and
+        anything without it a shared one (``LockFileEx``'s default);
+        `LockFlags.NON_BLOCKING` fails at once with
+        `~cportalocker.exceptions.AlreadyLocked`, without it the call waits
+        until the lock is free; other failures are a
+        `~cportalocker.exceptions.LockException`. `unlock` of a file that
+        holds no lock is no error (the reference ignores
+        ``ERROR_NOT_LOCKED``). Other bits in ``flags`` are
+        `~cportalocker.exceptions.InvalidArgument`, where the reference
+        ignores them (the lock classes and POSIX refuse them too).
+        """
+
+        def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
+            value = _known_bits(flags)  # the reference ignores other bits
+            core = _CORE_EX if value & LockFlags.EXCLUSIVE else _CORE_SH
+            if value & LockFlags.NON_BLOCKING:
+                core |= _CORE_NB
+            _c_lock_core(_get_fd(file_obj), core, MECHANISMS['flock'], file_obj)
+
+        unlock = _core_unlock
+
+    class MsvcrtLocker(BaseLocker):
+        """The reference's default Windows locker (``msvcrt.locking`` for
+        exclusive locks, `Win32Locker` for shared ones), here the C core's
+        'flock' mechanism as `Win32Locker` is: the same lock for both kinds,
+        which excludes the reference's two lockers. Shared locks need no
+        pywin32.
+
+        As the reference's: `LockFlags.SHARED` takes a shared lock, anything
+        else an exclusive one; `LockFlags.NON_BLOCKING` fails at once with
+        `~cportalocker.exceptions.AlreadyLocked`. Without NON_BLOCKING the
+        call waits until the lock is free, where the reference's
+        ``msvcrt.locking`` gives up after about 10 s (``LK_LOCK``). Not a
+        `Win32Locker` subclass (the reference's are siblings).
+        """
+
+        def lock(self, file_obj: typing.Any, flags: LockFlags) -> None:
+            value = _known_bits(flags)
+            core = _CORE_SH if value & LockFlags.SHARED else _CORE_EX
+            if value & LockFlags.NON_BLOCKING:
+                core |= _CORE_NB
+            _c_lock_core(_get_fd(file_obj), core, MECHANISMS['flock'], file_obj)
+
+        unlock = _core_unlock
+
+    __all__ += ['MsvcrtLocker', 'Win32Locker']
+    # The lockers whose locks the C core takes ('flock'), subclasses too
+    # as long as they keep these methods.
+    _CORE_LOCKS: tuple[Callable[..., typing.Any], ...] = (Win32Locker.lock, MsvcrtLocker.lock)
+    _CORE_UNLOCK: typing.Any = _core_unlock
+    #: The default locker: the reference's on Windows.
+    _DEFAULT_LOCKER: typing.Any = MsvcrtLocker
+else:
+    _CORE_LOCKS = ()
+    _CORE_UNLOCK = None
+    _DEFAULT_LOCKER = _DEFAULT_FLOCK
+
+# For the message of a custom LOCKER: what the lock classes can use.
+_CORE_LOCKERS_TEXT = (
+    'MsvcrtLocker, Win32Locker, flock_lock/FlockLocker'
+    if sys.platform == 'win32'
+    else 'fcntl.flock/FlockLocker, fcntl.lockf/LockfLocker or OfdLocker'
+)
+
+
 LockerType = typing.Union[
     Callable[[typing.Any, int], typing.Any],
     tuple[Callable[..., typing.Any], Callable[..., typing.Any]],
@@ -303,8 +424,9 @@ LockerType = typing.Union[
 ]
 
 #: The locker `lock` / `unlock` and the lock classes use (see the module
-#: docstring); the reference's default.
-LOCKER: LockerType = _DEFAULT_FLOCK
+#: docstring); the reference's default: ``fcntl.flock`` on POSIX,
+#: `MsvcrtLocker` on Windows.
+LOCKER: LockerType = _DEFAULT_LOCKER
 
 _locker_instances: dict[type[BaseLocker], BaseLocker] = {}
 _posix_locker_instance = PosixLocker()
@@ -339,11 +461,13 @@ def _resolve_locker_pair(
 
 def _locker_mechanism(locker: object) -> str | None:
     """The C core mechanism `locker` stands for, or None (custom)."""
-    if locker is _DEFAULT_FLOCK:  # the default, first
+    if locker is _DEFAULT_LOCKER:  # the default, first
         return 'flock'
     instance = _locker_instance(locker)
     if instance is not None:
         cls = type(instance)
+        if cls.lock in _CORE_LOCKS and cls.unlock is _CORE_UNLOCK:
+            return 'flock'  # Win32Locker, MsvcrtLocker (Windows)
         if (
             isinstance(instance, PosixLocker)
             and cls.lock is PosixLocker.lock
@@ -367,8 +491,7 @@ def current_mechanism(what: str = 'this lock') -> str:
     if mechanism is None:
         raise exceptions.Unsupported(
             f'portalocker.LOCKER is {LOCKER!r}, a custom locker: {what} locks '
-            'in the C core, which can only use fcntl.flock/FlockLocker, '
-            'fcntl.lockf/LockfLocker or OfdLocker; pass '
+            f'in the C core, which can only use {_CORE_LOCKERS_TEXT}; pass '
             "mechanism='flock'|'posix'|'ofd' or use portalocker.lock()"
         )
     return mechanism

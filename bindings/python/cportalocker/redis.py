@@ -627,7 +627,7 @@ class RedisLock(utils.LockBase):
         self._handle = _c.pl_redis_lock_new(raw)
         self._configure(settings)
         h = self._handle
-        _c.pl_redis_lock_set_flags(h, int(flags))
+        _c.pl_redis_lock_set_flags(h, constants._flags_to_core(flags))
         _c.pl_redis_lock_set_unavailable_timeout(h, float(unavailable_timeout))
         _c.pl_redis_lock_set_fencing(h, 1 if self.fencing else 0)
         if self_check_interval is not None:

@@ -73,6 +73,7 @@ import weakref
 from . import _portalocker_c as _c
 from . import constants, exceptions, types
 from . import portalocker as _pl
+from .constants import _flags_from_core, _flags_to_core
 
 try:
     import fcntl
@@ -100,7 +101,9 @@ __all__ = [
 Filename = typing.Union[str, 'os.PathLike[str]']
 
 
-_FLOCK = _pl._DEFAULT_FLOCK
+# LOCKER's default (fcntl.flock; MsvcrtLocker on Windows): the 'flock'
+# mechanism without asking _pl which.
+_FLOCK = _pl._DEFAULT_LOCKER
 
 
 def coalesce(*args: typing.Any, test_value: typing.Any = None) -> typing.Any:
@@ -603,11 +606,11 @@ class Lock(LockBase[IOT]):
     @property
     def flags(self) -> constants.LockFlags:
         """The lock flags (kept by the C handle, which checks them when set)."""
-        return constants.LockFlags(_c.pl_lock_get_flags(self._handle))
+        return _flags_from_core(_c.pl_lock_get_flags(self._handle))
 
     @flags.setter
     def flags(self, value: constants.LockFlags | int) -> None:
-        _c.pl_lock_set_flags(self._handle, int(value))
+        _c.pl_lock_set_flags(self._handle, _flags_to_core(value))
 
     @property
     def raise_on_release_error(self) -> bool:
