@@ -45,7 +45,8 @@ static PyObject *pl_py_s_fh, *pl_py_s_waiter, *pl_py_s_handle,
     *pl_py_s_fail_when_locked, *pl_py_s_mode, *pl_py_s_kwargs,
     *pl_py_s_filename, *pl_py_s_locker, *pl_py_s_acquire, *pl_py_s_release,
     *pl_py_s_buffer, *pl_py_s_raw, *pl_py_s_name, *pl_py_s_keep,
-    *pl_py_s_close, *pl_py_s_close_failed, *pl_py_s_acquire_py,
+    *pl_py_s_close, *pl_py_s_close_failed, *pl_py_s_release_suppressed,
+    *pl_py_s_acquire_py,
     *pl_py_s_release_py, *pl_py_s_enter_py, *pl_py_s_exit_py, *pl_py_s_blksize,
     *pl_py_s_truncate;
 static PyObject *pl_py_chain;       /* utils._chain_release_error */
@@ -580,6 +581,14 @@ static int pl_py_lock_release_impl(PyObject *self)
         if (st < 0) {
             pl_swig_raise(st);
             rc = -1;
+        } else if (pl_last_error_code() != 0) {
+            /* Released, but an unlock, close or removal failed: logged
+               by the Python method, as the reference logs it. */
+            PyObject *res = PyObject_CallMethodNoArgs(self, pl_py_s_release_suppressed);
+            if (res)
+                Py_DECREF(res);
+            else
+                rc = -1;
         }
     }
 out:
@@ -837,6 +846,7 @@ static PyObject *pl_py_lock_fast_setup_impl(PyObject *fast_types,
         pl_py_intern(&pl_py_s_keep, "_cportalocker_handle") ||
         pl_py_intern(&pl_py_s_close, "close") ||
         pl_py_intern(&pl_py_s_close_failed, "_close_failed") ||
+        pl_py_intern(&pl_py_s_release_suppressed, "_release_suppressed") ||
         pl_py_intern(&pl_py_s_acquire_py, "_acquire_py") ||
         pl_py_intern(&pl_py_s_release_py, "_release_py") ||
         pl_py_intern(&pl_py_s_enter_py, "_enter_py") ||

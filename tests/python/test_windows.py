@@ -322,3 +322,31 @@ def test_reference_default_locker_shared_lock_with_pywin32(workdir, holder):
     assert not we_can_lock('f', EX | NB)
     h.finish()
     assert we_can_lock('f', EX | NB)
+
+
+@pytest.mark.parametrize('kind', ['TemporaryFileLock', 'PidFileLock'])
+def test_a_lock_file_another_process_keeps_open_is_released_and_logged(workdir, kind, caplog):
+    # A reader that opened the held file through the CRT (as Python's
+    # open() and the reference's waiters do) shares no delete: the file
+    # cannot be removed while it is open. The lock is released all the
+    # same, the failure logged (raised with raise_on_release_error), as
+    # the reference does; the reader then takes the lock on that file.
+    path = str(workdir / f'kept.{kind}')
+    lock = getattr(cpl, kind)(path)
+    lock.acquire()
+    reader = open(path, 'rb')
+    try:
+        with caplog.at_level('WARNING', logger='cportalocker'):
+            lock.release()
+        assert 'suppressed error while releasing' in caplog.text
+        assert 'remove' in caplog.text
+        again = getattr(cpl, kind)(path, raise_on_release_error=True)
+        again.acquire()
+        with pytest.raises(OSError):
+            again.release()
+        assert not _c.pl_lock_is_held(again._handle)
+        with open(path, 'a') as fh:
+            cpl.lock(fh, EX | NB)
+            cpl.unlock(fh)
+    finally:
+        reader.close()

@@ -817,6 +817,8 @@ class Lock(LockBase[IOT]):
             finally:
                 if fh is not None or _c.pl_lock_is_held(self._handle):
                     _c.pl_lock_release(self._handle)
+                    if _c.pl_last_error_code():
+                        self._release_suppressed()
         finally:
             guard.release()
 
@@ -862,6 +864,14 @@ class Lock(LockBase[IOT]):
                     'removes its file, and never calls them)'
                 )
         return hooked
+
+    def _release_suppressed(self) -> None:
+        """The C core released the lock but an unlock, close or the lock
+        file's removal failed (on Windows another process may have the
+        file open without sharing delete): logged, as the reference logs
+        what raise_on_release_error would raise."""
+        logger.warning('suppressed error while releasing lock on %r: %s',
+                       self.filename, _c.pl_last_error_message())
 
     def _close_failed(self, error: BaseException) -> None:
         """Closing the file object (its flush) failed: raise it (after
@@ -1285,6 +1295,8 @@ class RLock(Lock[IOT]):
             # NotHeld (a LockException): "Cannot release more times than
             # acquired".
             _c.pl_lock_release(self._handle)
+            if _c.pl_last_error_code():
+                self._release_suppressed()
 
 
 #: The TemporaryFileLocks (and PidFileLocks) to release at interpreter
