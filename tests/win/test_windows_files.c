@@ -129,12 +129,14 @@ static void a_file_unlink_cannot_remove_keeps_its_attribute(void **state)
 {
     /* Removal refused for another reason (an open handle without
        FILE_SHARE_DELETE): the read-only attribute taken off for the
-       retry is put back. */
+       retry is put back. Reported with raise_on_release_error (without
+       it the release is PL_OK, the detail in the last error). */
     const char *tpath = tu_path(state, "kept.lock");
     pl_lock *t = NULL;
     HANDLE h;
     tu_ok(pl_temporary_lock_new(&t, tpath));
     tu_ok(pl_lock_set_file_mode(t, 0444));
+    tu_ok(pl_lock_set_raise_on_release_error(t, 1));
     tu_ok(pl_lock_acquire(t, NULL));
     h = CreateFileA(tpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                     OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
