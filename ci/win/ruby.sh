@@ -8,7 +8,7 @@
 # the native ruby (the same 3.1) as baseruby for its generated files.
 # Only the extensions that need no third-party library are built (no
 # OpenSSL, zlib, libyaml, libffi, readline for Windows here); ripper, the
-# slowest and not needed, is left out too.
+# slowest, and Ruby's own test extensions (-test-/*) are not needed.
 # Built once (about 6 minutes on 2 cores); a second run only checks the
 # stamp (the source version, the compiler) and exits.
 # Prints the installation directory; exit status non-zero on failure.
@@ -62,7 +62,7 @@ log "cross-building $(basename "$dsc" .dsc) for $CROSS (log: $BLD/build.log)"
 # does), so build/win/ruby can be used where it is or moved.
 if ! (cd "$BLD" && "$src_dir/configure" --build="$(cc -dumpmachine)" --host=$CROSS --target=$CROSS \
     --prefix="$PREFIX" --with-baseruby="$BASERUBY" --disable-install-doc --disable-jit-support \
-    --enable-shared --with-out-ext=openssl,fiddle,psych,zlib,readline,ripper,gdbm,dbm,pty,syslog,win32ole,nkf \
+    --enable-shared --with-out-ext=openssl,fiddle,psych,zlib,readline,ripper,gdbm,dbm,pty,syslog,win32ole,nkf,-test-* \
     LDFLAGS=-static-libgcc CFLAGS="-O2" >"$BLD/build.log" 2>&1 &&
   make -C "$BLD" -j2 >>"$BLD/build.log" 2>&1 &&
   make -C "$BLD" install-nodoc >>"$BLD/build.log" 2>&1); then

@@ -58,7 +58,13 @@ fi
 # with the next program connecting.
 stop_wine
 wineserver -p
-echo "windows-ruby: wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
+# The first program starts wine's services (services.exe, winedevice.exe,
+# ...), which keep the standard streams it had: a log file here, not the
+# suite's pipe below, which tee would otherwise wait on for ever.
+if ! wine "$RUBY_HOME/bin/ruby.exe" -e 'puts RUBY_DESCRIPTION' </dev/null >"$W/ruby-smoke.log" 2>&1; then
+  cat "$W/ruby-smoke.log"; echo "windows-ruby: FAIL: the Windows ruby.exe does not run"; exit 1
+fi
+echo "windows-ruby: $(tr -d '\r' <"$W/ruby-smoke.log") under wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
 redis_server_start windows-ruby || { echo "windows-ruby: FAIL: no redis-server"; exit 1; }
 
 # ---- the suite -------------------------------------------------------------------

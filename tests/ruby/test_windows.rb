@@ -207,5 +207,7 @@ class TestWindows < Minitest::Test
     assert_equal Errno::ENAMETOOLONG::Errno, e.errno
     e = assert_raises(PL::LockException) { PL::RedisLock.new("c", url: "rediss://127.0.0.1:6380").acquire }
     assert_match(/Windows/, e.message)
+    e = assert_raises(PL::LockException) { PL::RedisLock.new("c", unix_socket_path: "C:\\redis.sock").acquire }
+    assert_match(/unix/, e.message)
   end
 end
