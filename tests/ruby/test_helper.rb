@@ -35,12 +35,35 @@ module TestHelpers
 
   def teardown
     (@holders || []).each(&:kill)
-    FileUtils.remove_entry(@dir) if @dir && File.exist?(@dir)
+    remove_dir(@dir) if @dir && File.exist?(@dir)
     super
+  end
+
+  # Windows refuses to remove a file another handle has open: a killed
+  # holder's handles close a moment after its kill, and a File a test
+  # dropped (or a lock whose release was made to fail) is closed by the
+  # GC. So there removal is retried, with a GC, for a few seconds.
+  def remove_dir(dir)
+    deadline = monotonic + 10
+    begin
+      FileUtils.remove_entry(dir)
+    rescue SystemCallError
+      raise unless WINDOWS && monotonic < deadline
+
+      GC.start
+      sleep 0.1
+      retry
+    end
   end
 
   def path(name)
     File.join(@dir, name)
+  end
+
+  # A semaphore slot's path as the C core joins it: with the platform's
+  # separator (a backslash on Windows).
+  def slot_path(name)
+    WINDOWS ? "#{@dir}\\#{name}" : path(name)
   end
 
   # The process's open descriptors (/proc/self/fd); nil on Windows, which

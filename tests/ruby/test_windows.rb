@@ -119,7 +119,8 @@ class TestWindows < Minitest::Test
     pid = spawn_holder("temp", t, :ready, "1")
     assert File.exist?(t)
     assert_raises(PL::AlreadyLocked) { PL::TemporaryFileLock.new(t, fail_when_locked: true).acquire }
-    PL::TemporaryFileLock.new(t, timeout: 20, check_interval: 0.05).synchronize { assert File.exist?(t) }
+    PL::TemporaryFileLock.new(t, fail_when_locked: false, timeout: 20, check_interval: 0.05)
+                         .synchronize { assert File.exist?(t) }
     refute File.exist?(t), "removed on release"
     assert finish(pid).success?
   end
@@ -156,9 +157,9 @@ class TestWindows < Minitest::Test
 
   def test_semaphore_slot_held_by_another_process
     pid = spawn_holder("sem", "h", @dir, :ready, "1")
-    s = PL::NamedBoundedSemaphore.new(1, name: "h", directory: @dir, fail_when_locked: true)
+    s = PL::NamedBoundedSemaphore.new(1, name: "h", directory: @dir, timeout: 0.1, check_interval: 0.05)
     assert_raises(PL::AlreadyLocked) { s.acquire }
-    s.synchronize(timeout: 20, fail_when_locked: false) { assert_equal 0, s.slot }
+    s.synchronize(timeout: 20) { assert_equal 0, s.slot }
     assert finish(pid).success?
   end
 
@@ -187,7 +188,10 @@ class TestWindows < Minitest::Test
 
   def test_thread_raise_and_timeout_end_a_wait_on_another_process
     pid = spawn_holder("hold", path("i.lock"), "ex", :ready)
-    t = Thread.new { PL::Lock.new(path("i.lock"), timeout: 30).acquire }
+    t = Thread.new do
+      Thread.current.report_on_exception = false
+      PL::Lock.new(path("i.lock"), timeout: 30).acquire
+    end
     sleep 0.3
     t.raise(RuntimeError, "stop")
     e = assert_raises(RuntimeError) { t.join(10) }
