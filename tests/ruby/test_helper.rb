@@ -127,7 +127,7 @@ module TestHelpers
   # The CI venv's python (reference portalocker, redis-py); ruby.sh sets
   # PL_VENV_PYTHON from `bash ci/venv.sh`.
   def venv_python
-    unsupported_on_windows("the reference portalocker runs in the Linux venv's python")
+    unsupported_on_windows("the Python holders (the reference portalocker, cportalocker) run in the Linux venv's python")
     py = ENV["PL_VENV_PYTHON"]
     return py if py && File.executable?(py)
     flunk "PL_VENV_PYTHON is not set (ci/tests.d/ruby.sh sets it)" if ENV["CI"] == "true"
