@@ -9,8 +9,9 @@
 # Only the extensions that need no third-party library are built (no
 # OpenSSL, zlib, libyaml, libffi, readline for Windows here); ripper, the
 # slowest, and Ruby's own test extensions (-test-/*) are not needed.
-# Built once (about 6 minutes on 2 cores); a second run only checks the
-# stamp (the source version, the compiler) and exits.
+# Built once (6 to 7 minutes on a busy 2-core machine); a second run only
+# checks the stamp (the source version, the compiler, the baseruby, the
+# configure arguments) and exits.
 # Prints the installation directory; exit status non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,7 +42,14 @@ fi
 src_dir=$(ls -d "$SRC"/ruby3.1-*/ | head -n1)
 src_dir=${src_dir%/}
 dsc=$(ls "$SRC"/ruby3.1_*.dsc | head -n1)
+# -static-libgcc: ruby.exe and its DLL need only system DLLs and msvcrt.
+CONFIGURE_ARGS=(--build="$(cc -dumpmachine)" --host=$CROSS --target=$CROSS
+  --prefix="$PREFIX" --with-baseruby="$BASERUBY" --disable-install-doc --disable-jit-support
+  --enable-shared "--with-out-ext=openssl,fiddle,psych,zlib,readline,ripper,gdbm,dbm,pty,syslog,win32ole,nkf,-test-*"
+  LDFLAGS=-static-libgcc CFLAGS=-O2)
+# The stamp: the source, the compiler, the baseruby and these arguments.
 stamp="$(basename "$dsc" .dsc) $($CROSS-gcc -dumpversion) $("$BASERUBY" -e 'print RUBY_VERSION')"
+stamp="$stamp $(printf '%s\n' "${CONFIGURE_ARGS[@]}" | md5sum | cut -c1-12)"
 if [ "$(cat "$PREFIX/.stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$PREFIX/bin/ruby.exe" ]; then
   echo "$PREFIX"
   exit 0
@@ -57,13 +65,7 @@ mkdir -p "$BLD"
 touch -r "$src_dir/configure.ac" "$src_dir/configure"
 start=$SECONDS
 log "cross-building $(basename "$dsc" .dsc) for $CROSS (log: $BLD/build.log)"
-# -static-libgcc: ruby.exe and its DLL need only system DLLs and msvcrt.
-# The load path is found from the DLL's location (Windows Ruby always
-# does), so build/win/ruby can be used where it is or moved.
-if ! (cd "$BLD" && "$src_dir/configure" --build="$(cc -dumpmachine)" --host=$CROSS --target=$CROSS \
-    --prefix="$PREFIX" --with-baseruby="$BASERUBY" --disable-install-doc --disable-jit-support \
-    --enable-shared --with-out-ext=openssl,fiddle,psych,zlib,readline,ripper,gdbm,dbm,pty,syslog,win32ole,nkf,-test-* \
-    LDFLAGS=-static-libgcc CFLAGS="-O2" >"$BLD/build.log" 2>&1 &&
+if ! (cd "$BLD" && "$src_dir/configure" "${CONFIGURE_ARGS[@]}" >"$BLD/build.log" 2>&1 &&
   make -C "$BLD" -j2 >>"$BLD/build.log" 2>&1 &&
   make -C "$BLD" install-nodoc >>"$BLD/build.log" 2>&1); then
   tail -n 40 "$BLD/build.log" >&2
