@@ -644,6 +644,40 @@ $(WIN_LUA_DIR)/cjson.dll: $(WIN_DEPS)/lua/cjson.dll
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+# The Ruby binding for Windows: build/win/ruby-binding/ (bindings/ruby/lib
+# and portalocker/native.so, SWIG's wrapper compiled with mingw-w64
+# against the static library and the Windows Ruby 3.1 that ci/win/ruby.sh
+# cross-builds from Debian's source into build/win/ruby; on msvcrt, as
+# that Ruby and the core are, so descriptors mean the same to both).
+# Its include directories, flags and DLL come from that Ruby's own
+# rbconfig.rb, read by the native ruby (the same 3.1). `make
+# test-windows-ruby` (ci/win/test-ruby.sh, optional: not in `make test`)
+# builds everything and runs tests/ruby under wine.
+WIN_RUBY_HOME ?= $(WIN_BUILD)/ruby
+WIN_RUBY_DIR := $(WIN_BUILD)/ruby-binding
+WIN_RUBY_CFLAGS = $(shell $(RUBY) --disable-gems -e 'load Dir[File.join(ARGV[0], "lib/ruby/*/*-mingw32/rbconfig.rb")].first; \
+	c = RbConfig::CONFIG; print "-I#{c["rubyhdrdir"]} -I#{c["rubyarchhdrdir"]} #{c["CPPFLAGS"]}"' $(WIN_RUBY_HOME))
+WIN_RUBY_LIBS = $(shell $(RUBY) --disable-gems -e 'load Dir[File.join(ARGV[0], "lib/ruby/*/*-mingw32/rbconfig.rb")].first; \
+	c = RbConfig::CONFIG; print "-L#{c["libdir"]} #{c["LIBRUBYARG_SHARED"]}"' $(WIN_RUBY_HOME))
+.PHONY: windows-ruby test-windows-ruby
+windows-ruby: windows
+	@test -f "$(WIN_RUBY_HOME)/.stamp" || { echo "no Windows Ruby in $(WIN_RUBY_HOME) (bash ci/win/ruby.sh)"; exit 1; }
+	$(MAKE) $(WIN_RUBY_DIR)/.built
+
+$(WIN_RUBY_DIR)/.built: $(BINDING_DEPS) $(RUBY_SRCS) $(WIN_STATIC) $(WIN_RUBY_HOME)/.stamp
+	@mkdir -p $(WIN_BUILD)/swig $(WIN_RUBY_DIR)/portalocker
+	$(SWIG) $(PL_SWIG_ruby) $(SWIG_INCLUDES) \
+		-o $(WIN_BUILD)/swig/portalocker_ruby_wrap.c bindings/portalocker.i
+	$(WIN_CC) -std=gnu11 $(OPT) -shared -static-libgcc -Wall -Wno-unused-parameter \
+		-DPL_STATIC $(SWIG_INCLUDES) $(WIN_RUBY_CFLAGS) \
+		-o $(WIN_RUBY_DIR)/portalocker/native.so $(WIN_BUILD)/swig/portalocker_ruby_wrap.c \
+		$(WIN_STATIC) $(WIN_LIBS) $(WIN_RUBY_LIBS)
+	cp -r bindings/ruby/lib/. $(WIN_RUBY_DIR)/
+	touch $@
+
+test-windows-ruby:
+	bash ci/win/test-ruby.sh
+
 # ---- conformance suite --------------------------------------------------------
 # The same multi-process scenarios (tests/conformance/scenarios/*.json) played
 # by one agent per binding (C, Python, Ruby, Lua), by the reference

@@ -39,7 +39,8 @@ class TestFds < Minitest::Test
     300.times { |i| cycle_everything(i) }
     GC.start
     # <=: an object left by an earlier test may be collected meanwhile.
-    assert_operator open_fds, :<=, before
+    # Windows has no descriptor list: the cycles and the files they leave.
+    assert_operator open_fds, :<=, before unless WINDOWS
     expected = (-1...300).map { |i| "a#{i}" } + %w[l l2 r s.00.lock]
     assert_equal expected.sort, Dir.children(@dir).sort
   end
@@ -49,7 +50,8 @@ class TestFds < Minitest::Test
     200.times { |i| PL::Lock.new(path("g#{i}")).acquire } # never released
     GC.start
     GC.start
-    assert_operator open_fds, :<=, before + 2 # a conservative GC may keep one or two
+    # A conservative GC may keep one or two; Windows: the locks freed alone.
+    assert_operator open_fds, :<=, before + 2 unless WINDOWS
     free = (0...200).count do |i|
       PL::Lock.open(path("g#{i}"), fail_when_locked: true) { true }
     rescue PL::AlreadyLocked

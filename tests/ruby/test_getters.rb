@@ -30,21 +30,22 @@ class TestGetters < Minitest::Test
   end
 
   def test_semaphore_getters_and_readers
+    mech = WINDOWS ? :flock : :posix # Windows: only :flock (LockFileEx)
     s = PL::NamedBoundedSemaphore.new(2, name: "g", directory: @dir, filename_pattern: "{name}-{number}.lk",
-                                         timeout: 1.5, check_interval: 0.125, mechanism: :posix)
+                                         timeout: 1.5, check_interval: 0.125, mechanism: mech)
     assert_equal @dir, s.directory
     assert_equal "{name}-{number}.lk", s.filename_pattern
     assert_equal 1.5, s.timeout
     assert_equal 0.125, s.check_interval
-    assert_equal :posix, s.mechanism
+    assert_equal mech, s.mechanism
     s.timeout = 2
     assert_equal 2.0, N.pl_semaphore_get_timeout(s.instance_variable_get(:@handle))
     assert_equal 2.0, s.timeout
-    assert_equal File.join(@dir, "g-1.lk"), s.filename(1)
+    assert_equal slot_path("g-1.lk"), s.filename(1)
     h = s.instance_variable_get(:@handle)
     N.pl_semaphore_set_file_mode(h, 0o640)
     assert_equal 0o640, N.pl_semaphore_get_file_mode(h)
-    assert_equal N::PL_MECH_POSIX, N.pl_semaphore_get_mechanism(h)
+    assert_equal PL::MECHANISMS.fetch(mech), N.pl_semaphore_get_mechanism(h)
     assert_equal 0, N.pl_semaphore_acquire_with(h, 0.0, 0.0)
     assert_equal 0, s.slot
     s.close
@@ -67,8 +68,13 @@ class TestGetters < Minitest::Test
     assert_equal 3, N.pl_redis_lock_get_db(r)
     assert_equal 0.5, N.pl_redis_lock_get_connect_timeout(r)
     assert_equal 0.75, N.pl_redis_lock_get_command_timeout(r)
-    N.pl_redis_lock_set_unix_socket(r, "/tmp/redis.sock")
-    assert_equal "/tmp/redis.sock", N.pl_redis_lock_get_unix_socket(r)
+    if WINDOWS # no unix sockets there: refused by the setter, nothing kept
+      assert_raises(PL::Unsupported) { N.pl_redis_lock_set_unix_socket(r, "/tmp/redis.sock") }
+      assert_equal "", N.pl_redis_lock_get_unix_socket(r)
+    else
+      N.pl_redis_lock_set_unix_socket(r, "/tmp/redis.sock")
+      assert_equal "/tmp/redis.sock", N.pl_redis_lock_get_unix_socket(r)
+    end
     refute N.respond_to?(:pl_redis_lock_get_lost_callback)
     N.pl_rb_dispose_pl_redis_lock(r)
   end

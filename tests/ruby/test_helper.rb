@@ -16,8 +16,17 @@ require "portalocker"
 loaded = $LOADED_FEATURES.find { |f| f.end_with?("portalocker/native.so") }
 raise "testing #{loaded}, not the build in #{BUILD_RB}" unless loaded&.start_with?(BUILD_RB)
 
+# The Windows ruby.exe (ci/win/test-ruby.sh runs this suite under wine):
+# what cannot apply there is skipped with its reason (unsupported_on_windows).
+WINDOWS = RUBY_PLATFORM.match?(/mingw|mswin/)
+
 module TestHelpers
   MAX_HOLD = 20
+
+  # Skips the test on Windows, saying why it cannot apply there.
+  def unsupported_on_windows(reason)
+    skip "not on Windows: #{reason}" if WINDOWS
+  end
 
   def setup
     super
@@ -26,15 +35,43 @@ module TestHelpers
 
   def teardown
     (@holders || []).each(&:kill)
-    FileUtils.remove_entry(@dir) if @dir && File.exist?(@dir)
+    remove_dir(@dir) if @dir && File.exist?(@dir)
     super
+  end
+
+  # Windows refuses to remove a file another handle has open: a killed
+  # holder's handles close a moment after its kill, and a File a test
+  # dropped (or a lock whose release was made to fail) is closed by the
+  # GC. So there removal is retried, with a GC, for a few seconds.
+  def remove_dir(dir)
+    deadline = monotonic + 10
+    begin
+      FileUtils.remove_entry(dir)
+    rescue SystemCallError
+      raise unless WINDOWS && monotonic < deadline
+
+      GC.start
+      sleep 0.1
+      retry
+    end
   end
 
   def path(name)
     File.join(@dir, name)
   end
 
+  # A semaphore slot's path as the C core joins it: with the platform's
+  # separator (a backslash on Windows).
+  def slot_path(name)
+    WINDOWS ? "#{@dir}\\#{name}" : path(name)
+  end
+
+  # The process's open descriptors (/proc/self/fd); nil on Windows, which
+  # has no such list (probing each CRT descriptor with IO.for_fd crashes
+  # Ruby there): the leak checks are Linux's.
   def open_fds
+    return nil if WINDOWS
+
     Dir.children("/proc/self/fd").size
   end
 
@@ -90,6 +127,7 @@ module TestHelpers
   # The CI venv's python (reference portalocker, redis-py); ruby.sh sets
   # PL_VENV_PYTHON from `bash ci/venv.sh`.
   def venv_python
+    unsupported_on_windows("the Python holders (the reference portalocker, cportalocker) run in the Linux venv's python")
     py = ENV["PL_VENV_PYTHON"]
     return py if py && File.executable?(py)
     flunk "PL_VENV_PYTHON is not set (ci/tests.d/ruby.sh sets it)" if ENV["CI"] == "true"

@@ -106,6 +106,11 @@ class TestLocks < Minitest::Test
     e = assert_raises(RuntimeError) { l.synchronize { raise "block" } }
     assert_equal "block", e.message
     assert_raises(PL::LockException) { l.synchronize { :ok } }
+  ensure
+    # The real release again, so that the file is closed now (Windows
+    # cannot remove the test's directory while it is open).
+    l.singleton_class.send(:remove_method, :release)
+    l.close
   end
 
   def test_open_with_and_without_a_block
@@ -197,11 +202,11 @@ class TestLocks < Minitest::Test
     b = PL::NamedBoundedSemaphore.new(2, name: "sem", directory: @dir, timeout: 0.3, check_interval: 0.05)
     c = PL::NamedBoundedSemaphore.new(2, name: "sem", directory: @dir, timeout: 0.3, check_interval: 0.05,
                                          fail_when_locked: false)
-    assert_equal [path("sem.00.lock"), path("sem.01.lock")], a.filenames
+    assert_equal [slot_path("sem.00.lock"), slot_path("sem.01.lock")], a.filenames
     fa = a.acquire
     assert_kind_of File, fa
     assert_equal 0, a.slot
-    assert_equal path("sem.00.lock"), fa.path
+    assert_equal slot_path("sem.00.lock"), fa.path
     b.acquire
     assert_equal 1, b.slot
     t0 = monotonic
@@ -212,7 +217,7 @@ class TestLocks < Minitest::Test
     a.release
     assert fa.closed?
     assert_nil a.slot
-    c.synchronize(timeout: 1) { |f| assert_equal path("sem.00.lock"), f.path }
+    c.synchronize(timeout: 1) { |f| assert_equal slot_path("sem.00.lock"), f.path }
     refute c.held?
     [a, b, c].each(&:close)
     assert_match(/\Abounded_semaphore\.\d+\z/, PL::NamedBoundedSemaphore.new(1).name)
@@ -234,7 +239,7 @@ class TestLocks < Minitest::Test
       end
       f.path
     end
-    assert_equal path("o.00.lock"), r
+    assert_equal slot_path("o.00.lock"), r
     PL::NamedBoundedSemaphore.open(1, name: "o", directory: @dir, timeout: 0) { :free }
   end
 

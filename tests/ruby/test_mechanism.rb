@@ -20,6 +20,10 @@ class TestMechanism < Minitest::Test
     out = {}
     File.open(path, "a") { |f| out["flock"] = !f.flock(File::LOCK_EX | File::LOCK_NB) }
     File.open(path, "a") do |f|
+      # Windows has no fcntl record locks: the flock probe alone there.
+      out["getlk_pid"] = nil
+      next unless defined?(Fcntl::F_GETLK)
+
       fmt = "s!s!x4q!q!i!x4" # struct flock (Linux, 64-bit off_t; pack adds no padding)
       buf = [Fcntl::F_WRLCK, 0, 0, 0, 0].pack(fmt)
       f.fcntl(Fcntl::F_GETLK, buf)
@@ -46,6 +50,8 @@ class TestMechanism < Minitest::Test
   def need(mechanism)
     return if PL.mechanism_supported?(mechanism)
 
+    unsupported_on_windows("the #{mechanism} mechanism (fcntl record locks): LockFileEx is the only lock there")
+
     flunk "#{mechanism} unsupported" if ENV["CI"] == "true" && RUBY_PLATFORM.include?("linux")
     skip "#{mechanism} locks are not supported here"
   end
@@ -71,7 +77,7 @@ class TestMechanism < Minitest::Test
   def test_constants
     assert_equal %i[flock posix ofd], PL::MECHANISMS.keys
     assert_same true, PL.mechanism_supported?(:flock)
-    assert_same true, PL.mechanism_supported?(:posix)
+    assert_same !WINDOWS, PL.mechanism_supported?(:posix) # Windows: only :flock (LockFileEx)
   end
 
   # pl_mechanism_supported returns a pl_status: PL_OK is nil, a failure
@@ -119,13 +125,14 @@ class TestMechanism < Minitest::Test
   end
 
   def test_string_names_are_accepted
-    lock, file = make(:Lock, mechanism: "posix")
-    assert_equal :posix, lock.mechanism
-    lock.synchronize { assert_equal expected(:posix), probe(file) }
+    name = WINDOWS ? "flock" : "posix" # Windows: only :flock
+    lock, file = make(:Lock, mechanism: name)
+    assert_equal name.to_sym, lock.mechanism
+    lock.synchronize { assert_equal expected(name.to_sym), probe(file) }
   end
 
   def test_module_lock_and_unlock
-    %i[flock posix ofd].each do |mechanism|
+    (WINDOWS ? %i[flock] : %i[flock posix ofd]).each do |mechanism| # Windows: only :flock
       need(mechanism)
       File.open(path("f"), "a") do |f|
         assert_nil PL.lock(f, PL::LOCK_EX | PL::LOCK_NB, mechanism: mechanism)
@@ -137,6 +144,7 @@ class TestMechanism < Minitest::Test
   end
 
   def test_posix_is_per_process_ofd_per_open_file
+    unsupported_on_windows("the posix and ofd mechanisms (fcntl record locks): LockFileEx is the only lock there")
     { posix: nil, ofd: -1 }.each do |mechanism, after_close|
       need(mechanism)
       lock, file = make(:Lock, mechanism: mechanism)
@@ -169,7 +177,7 @@ class TestMechanism < Minitest::Test
   end
 
   def test_mechanism_is_not_a_file_option
-    lock = PL::Lock.new(path("f"), mechanism: :posix, encoding: "UTF-8")
+    lock = PL::Lock.new(path("f"), mechanism: WINDOWS ? :flock : :posix, encoding: "UTF-8")
     assert_equal({ encoding: "UTF-8" }, lock.file_open_kwargs)
     lock.synchronize { |f| assert_equal Encoding::UTF_8, f.external_encoding }
   end
