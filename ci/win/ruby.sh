@@ -49,7 +49,7 @@ CONFIGURE_ARGS=(--build="$(cc -dumpmachine)" --host=$CROSS --target=$CROSS
   LDFLAGS=-static-libgcc CFLAGS=-O2)
 # The stamp: the source, the compiler, the baseruby and these arguments.
 stamp="$(basename "$dsc" .dsc) $($CROSS-gcc -dumpversion) $("$BASERUBY" -e 'print RUBY_VERSION')"
-stamp="$stamp $(printf '%s\n' "${CONFIGURE_ARGS[@]}" | md5sum | cut -c1-12)"
+stamp="$stamp staged $(printf '%s\n' "${CONFIGURE_ARGS[@]}" | md5sum | cut -c1-12)"
 if [ "$(cat "$PREFIX/.stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$PREFIX/bin/ruby.exe" ]; then
   echo "$PREFIX"
   exit 0
@@ -65,13 +65,28 @@ mkdir -p "$BLD"
 touch -r "$src_dir/configure.ac" "$src_dir/configure"
 start=$SECONDS
 log "cross-building $(basename "$dsc" .dsc) for $CROSS (log: $BLD/build.log)"
+# Installed through a staging DESTDIR: Ruby's installer runs on the
+# baseruby, whose rubygems (Debian's) puts the default and bundled gems
+# in its own Gem.default_dir (/var/lib/gems/3.1.0): installed directly,
+# the Windows gems (x64-mingw32 extensions) would land in the system's
+# gem directory and break the native Ruby's. They go where this Ruby
+# looks for them instead, lib/ruby/gems/<api version> under its prefix.
+STAGE=$BLD/stage
+GEM_DIR=$("$BASERUBY" -e 'print Gem.default_dir')
+rm -rf "$STAGE"
 if ! (cd "$BLD" && "$src_dir/configure" "${CONFIGURE_ARGS[@]}" >"$BLD/build.log" 2>&1 &&
   make -C "$BLD" -j2 >>"$BLD/build.log" 2>&1 &&
-  make -C "$BLD" install-nodoc >>"$BLD/build.log" 2>&1); then
+  make -C "$BLD" install-nodoc DESTDIR="$STAGE" >>"$BLD/build.log" 2>&1); then
   tail -n 40 "$BLD/build.log" >&2
   log "the cross-build failed (log: $BLD/build.log)"
   exit 1
 fi
+mv "$STAGE$PREFIX" "$PREFIX"
+if [ -d "$STAGE$GEM_DIR" ]; then
+  mkdir -p "$PREFIX/lib/ruby/gems"
+  mv "$STAGE$GEM_DIR" "$PREFIX/lib/ruby/gems/$(basename "$GEM_DIR")"
+fi
+rm -rf "$STAGE"
 [ -x "$PREFIX/bin/ruby.exe" ] || { log "$PREFIX/bin/ruby.exe was not installed"; exit 1; }
 echo "$stamp" >"$PREFIX/.stamp"
 log "$(basename "$dsc" .dsc) cross-built into $PREFIX in $((SECONDS - start)) s"
