@@ -21,6 +21,7 @@
  * no temporary file and no half-held lock (another process, the helper,
  * probes it).
  */
+#include "fault_checks.h"
 #include "winutil.h"
 
 #define WIN32_LEAN_AND_MEAN
@@ -287,7 +288,7 @@ DECL(int, pl__os_net_recv, (int fd, void *buf, size_t len, size_t *got))
     return err ? err : __real_pl__os_net_recv(fd, buf, len, got);
 }
 
-/* ---- fixtures and checks ---- */
+/* ---- fixtures (the checks: fault_checks.h) ---- */
 
 static int setup(void **state)
 {
@@ -299,61 +300,6 @@ static int teardown(void **state)
 {
     disarm_all();
     return tu_teardown_dir(state);
-}
-
-static const char *dir_of(void **state)
-{
-    return ((tu_dir *)*state)->path;
-}
-
-
-/* Kernel handles (winutil.c counts them). */
-static int handles(void)
-{
-    int n = tw_count_handles();
-    if (n < 0)
-        fail_msg("cannot count this process's handles");
-    return n;
-}
-
-/* Descriptors and handles as they were. */
-typedef struct resources {
-    int fds, handles;
-} resources;
-
-static resources snapshot(void)
-{
-    resources r;
-    r.fds = tu_count_fds();
-    r.handles = handles();
-    return r;
-}
-
-static void expect_unchanged(resources before)
-{
-    resources now = snapshot();
-    if (now.fds != before.fds || now.handles != before.handles)
-        fail_msg("leaked: %d descriptors and %d handles before, %d and %d now",
-                 before.fds, before.handles, now.fds, now.handles);
-}
-
-/* The last error names the path and the OS error, with the errno kept. */
-static void expect_message(const char *path, int err)
-{
-    const char *msg = pl_last_error_message();
-    if (path && !strstr(msg, path))
-        fail_msg("message '%s' does not name '%s'", msg, path);
-    if (!strstr(msg, strerror(err)))
-        fail_msg("message '%s' does not give '%s'", msg, strerror(err));
-    assert_int_equal(pl_last_errno(), err);
-}
-
-/* Nobody holds path: another process finds it free (2: no such file). */
-static void expect_free(const char *path)
-{
-    int rc = tu_probe_locked(path, PL_MECH_FLOCK);
-    if (rc != 0 && rc != 2)
-        fail_msg("'%s' is still locked after the failure (probe: %d)", path, rc);
 }
 
 static double elapsed_since(double t0)

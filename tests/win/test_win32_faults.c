@@ -15,6 +15,7 @@
  * and a message naming the path and the OS error, and leave no CRT
  * descriptor, no kernel handle, no temporary file and no half-held lock.
  */
+#include "fault_checks.h"
 #include "winutil.h"
 
 #define WIN32_LEAN_AND_MEAN
@@ -373,7 +374,7 @@ WRAP(int WSAAPI, recv)(SOCKET s, char *buf, int len, int flags)
     return __real___imp_recv(s, buf, len, flags);
 }
 
-/* ---- fixtures and checks (as test_platform_faults.c's) ---- */
+/* ---- fixtures (the checks: fault_checks.h) ---- */
 
 static int setup(void **state)
 {
@@ -385,58 +386,6 @@ static int teardown(void **state)
 {
     disarm_all();
     return tu_teardown_dir(state);
-}
-
-static const char *dir_of(void **state)
-{
-    return ((tu_dir *)*state)->path;
-}
-
-
-/* Kernel handles (winutil.c counts them). */
-static int handles(void)
-{
-    int n = tw_count_handles();
-    if (n < 0)
-        fail_msg("cannot count this process's handles");
-    return n;
-}
-
-typedef struct resources {
-    int fds, handles;
-} resources;
-
-static resources snapshot(void)
-{
-    resources r;
-    r.fds = tu_count_fds();
-    r.handles = handles();
-    return r;
-}
-
-static void expect_unchanged(resources before)
-{
-    resources now = snapshot();
-    if (now.fds != before.fds || now.handles != before.handles)
-        fail_msg("leaked: %d descriptors and %d handles before, %d and %d now",
-                 before.fds, before.handles, now.fds, now.handles);
-}
-
-static void expect_message(const char *path, int err)
-{
-    const char *msg = pl_last_error_message();
-    if (path && !strstr(msg, path))
-        fail_msg("message '%s' does not name '%s'", msg, path);
-    if (!strstr(msg, strerror(err)))
-        fail_msg("message '%s' does not give '%s'", msg, strerror(err));
-    assert_int_equal(pl_last_errno(), err);
-}
-
-static void expect_free(const char *path)
-{
-    int rc = tu_probe_locked(path, PL_MECH_FLOCK);
-    if (rc != 0 && rc != 2)
-        fail_msg("'%s' is still locked after the failure (probe: %d)", path, rc);
 }
 
 /* ---- opening ---- */
