@@ -2,13 +2,15 @@
    platform seam, test_win32_faults.c at the Win32 calls below it) check
    after every injected failure: no CRT descriptor and no kernel handle
    left behind, a message naming the path and the OS error, and a lock
-   another process finds free. Included by each (static functions, one
-   source), after winutil.h and cmocka. */
+   another process finds free; and the Redis cases' server. Included by
+   each (static functions, one source). */
 #ifndef PL_FAULT_CHECKS_H
 #define PL_FAULT_CHECKS_H
 
 #include "winutil.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline const char *dir_of(void **state)
@@ -63,6 +65,29 @@ static inline void expect_free(const char *path)
     int rc = tu_probe_locked(path, PL_MECH_FLOCK);
     if (rc != 0 && rc != 2)
         fail_msg("'%s' is still locked after the failure (probe: %d)", path, rc);
+}
+
+/* The Redis cases: the redis-server windows.sh started (its port in
+   PL_TEST_REDIS_PORT, which wine passes through). */
+static int redis_port;
+
+static inline int redis_port_from_env(void)
+{
+    const char *p = getenv("PL_TEST_REDIS_PORT");
+    if (!p || atoi(p) <= 0) {
+        fprintf(stderr, "PL_TEST_REDIS_PORT is not set: ci/tests.d/windows.sh "
+                        "starts the redis-server this suite needs\n");
+        return -1;
+    }
+    return redis_port = atoi(p);
+}
+
+static inline pl_redis_lock *redis_new(const char *channel)
+{
+    pl_redis_lock *r = NULL;
+    tu_ok(pl_redis_lock_new(&r, channel, strlen(channel)));
+    tu_ok(pl_redis_lock_set_host(r, "127.0.0.1", redis_port));
+    return r;
 }
 
 #endif

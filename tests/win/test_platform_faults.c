@@ -926,26 +926,11 @@ static void cancel_without_a_wake_channel_still_ends_the_wait(void **state)
 
 /* ---- the Redis lock over Winsock ---- */
 
-static int redis_port;
-
 static int redis_setup(void **state)
 {
-    const char *p = getenv("PL_TEST_REDIS_PORT");
-    if (!p || atoi(p) <= 0) {
-        fprintf(stderr, "PL_TEST_REDIS_PORT is not set: ci/tests.d/windows.sh "
-                        "starts the redis-server this suite needs\n");
+    if (redis_port_from_env() < 0)
         return -1;
-    }
-    redis_port = atoi(p);
     return setup(state);
-}
-
-static pl_redis_lock *redis_new(const char *channel)
-{
-    pl_redis_lock *r = NULL;
-    tu_ok(pl_redis_lock_new(&r, channel, strlen(channel)));
-    tu_ok(pl_redis_lock_set_host(r, "127.0.0.1", redis_port));
-    return r;
 }
 
 /* Nobody holds the channel: another handle gets it at once. */
