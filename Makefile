@@ -514,7 +514,7 @@ WIN_FAULT_WRAP := pl__os_open pl__os_close pl__os_check_regular pl__os_fd_id \
 	pl__os_waiter_open pl__os_pipe pl__os_thread_create pl__os_net_connect_tcp \
 	pl__os_net_send pl__os_net_recv
 WIN_FAULT_BIN := $(WIN_TEST_DIR)/test_platform_faults.exe
-$(WIN_FAULT_BIN): $(WIN_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h tests/win/fault_checks.h \
+$(WIN_FAULT_BIN): $(WIN_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h tests/win/fault_checks.h tests/win/fault_table.h \
 		tests/unit/helpers/testutil.h core/include/portalocker.h core/src/platform.h \
 		$(WIN_STATIC)
 	@mkdir -p $(dir $@)
@@ -536,7 +536,7 @@ WIN_WIN32_WRAP := __imp_CreateFileW __imp__open_osfhandle __imp_GetFileInformati
 	__imp_WSACreateEvent __imp_WSAEventSelect __imp_connect __imp_getaddrinfo __imp_send \
 	__imp_recv __imp_RtlGetLastNtStatus
 WIN_WIN32_FAULT_BIN := $(WIN_TEST_DIR)/test_win32_faults.exe
-$(WIN_WIN32_FAULT_BIN): $(WIN_WIN32_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h tests/win/fault_checks.h \
+$(WIN_WIN32_FAULT_BIN): $(WIN_WIN32_FAULT_SRC) tests/win/winutil.c tests/win/winutil.h tests/win/fault_checks.h tests/win/fault_table.h \
 		tests/unit/helpers/testutil.h core/include/portalocker.h $(WIN_STATIC)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_TEST_CFLAGS) -DPL_STATIC -static-libgcc -o $@ $< \

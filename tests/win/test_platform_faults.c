@@ -68,55 +68,12 @@ enum fault_id {
     F_COUNT
 };
 
-typedef struct fault {
-    int nth;           /* fail from the nth counted call on (0: never) */
-    int times;         /* how many failures (-1: every call from nth) */
-    int err;           /* errno to fail with */
-    const char *match; /* path calls: only paths ending with it */
-    int calls;         /* counted calls since arming */
-    int failed;
-} fault;
-
-static fault faults[F_COUNT];
-
-static void disarm_all(void)
-{
-    memset(faults, 0, sizeof faults);
-}
-
-static void arm(int id, int nth, int err, int times)
-{
-    memset(&faults[id], 0, sizeof faults[id]);
-    faults[id].nth = nth;
-    faults[id].times = times;
-    faults[id].err = err;
-}
-
-static void arm_path(int id, int nth, int err, int times, const char *match)
-{
-    arm(id, nth, err, times);
-    faults[id].match = match;
-}
-
-static int ends_with(const char *s, const char *tail)
-{
-    size_t a = strlen(s), b = strlen(tail);
-    return a >= b && strcmp(s + a - b, tail) == 0;
-}
+#include "fault_table.h"
 
 /* 0, or the errno value the armed fault fails this call with. */
 static int should_fail(int id, const char *path)
 {
-    fault *f = &faults[id];
-    if (f->match && (!path || !ends_with(path, f->match)))
-        return 0;
-    f->calls++;
-    if (f->nth <= 0 || f->calls < f->nth)
-        return 0;
-    if (f->times >= 0 && f->failed >= f->times)
-        return 0;
-    f->failed++;
-    return f->err;
+    return fault_fires(id, path) ? (int)faults[id].err : 0;
 }
 
 /* ---- the wraps ---- */

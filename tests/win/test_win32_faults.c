@@ -68,59 +68,16 @@ enum fault_id {
     F_COUNT
 };
 
-typedef struct fault {
-    int nth;           /* fail from the nth counted call on (0: never) */
-    int times;         /* how many failures (-1: every call from nth) */
-    DWORD err;         /* the Win32 / Winsock error or errno to fail with */
-    const char *match; /* path calls: only paths ending with it */
-    int calls;
-    int failed;
-} fault;
+#include "fault_table.h"
 
-static fault faults[F_COUNT];
-
-static void disarm_all(void)
-{
-    memset(faults, 0, sizeof faults);
-}
-
-static void arm(int id, int nth, DWORD err, int times)
-{
-    memset(&faults[id], 0, sizeof faults[id]);
-    faults[id].nth = nth;
-    faults[id].times = times;
-    faults[id].err = err;
-}
-
-static void arm_path(int id, int nth, DWORD err, int times, const char *match)
-{
-    arm(id, nth, err, times);
-    faults[id].match = match;
-}
-
-static int ends_with_wide(const wchar_t *w, const char *tail)
-{
-    char buf[1200];
-    size_t a, b = strlen(tail);
-    if (!w || WideCharToMultiByte(CP_UTF8, 0, w, -1, buf, (int)sizeof buf, NULL, NULL) <= 0)
-        return 0;
-    a = strlen(buf);
-    return a >= b && strcmp(buf + a - b, tail) == 0;
-}
-
-/* Whether this call fails (with faults[id].err). */
+/* Whether this call fails (with faults[id].err); a wide path is matched
+   as UTF-8. */
 static int should_fail(int id, const wchar_t *path)
 {
-    fault *f = &faults[id];
-    if (f->match && !ends_with_wide(path, f->match))
-        return 0;
-    f->calls++;
-    if (f->nth <= 0 || f->calls < f->nth)
-        return 0;
-    if (f->times >= 0 && f->failed >= f->times)
-        return 0;
-    f->failed++;
-    return 1;
+    char buf[1200];
+    if (path && WideCharToMultiByte(CP_UTF8, 0, path, -1, buf, (int)sizeof buf, NULL, NULL) > 0)
+        return fault_fires(id, buf);
+    return fault_fires(id, NULL);
 }
 
 /* ---- the wraps: __wrap___imp_X points at fake_X ---- */
