@@ -289,24 +289,50 @@ static int parse_userinfo(const char *a, size_t len, url_parts *p,
     return decode(c + 1, (size_t)(*at - c - 1), "password", &p->password);
 }
 
-/* redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
-   (rest: after the scheme). */
-static int parse_sentinel(const char *rest, url_parts *p)
+/* The front of the host-list forms (redis+sentinel://, redis+cluster://):
+   [[user]:password@]host[:port][,host[:port]...] up to the first '/' or
+   '?', the list decoded into *hosts_out; *after: what follows it.
+   `what` and `example` name the list in the message for an empty one. */
+static int parse_host_list(const char *rest, url_parts *p, const char *what,
+                           const char *example, char **hosts_out,
+                           const char **after)
 {
-    size_t alen = strcspn(rest, "/?"), slen;
-    const char *at, *hosts, *q, *svc;
+    size_t alen = strcspn(rest, "/?");
+    const char *at, *hosts;
     int rc;
     if ((rc = parse_userinfo(rest, alen, p, &at)) != PL_OK)
         return rc;
     hosts = at ? at + 1 : rest;
     if (hosts == rest + alen)
-        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
-                        "redis URL: no sentinels (redis+sentinel://host:26379,"
-                        "host2:26379/service)");
-    if ((rc = decode(hosts, (size_t)(rest + alen - hosts), "sentinels",
-                     &p->sentinels)) != PL_OK)
+        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0, "redis URL: no %s (%s)",
+                        what, example);
+    *after = rest + alen;
+    return decode(hosts, (size_t)(rest + alen - hosts), what, hosts_out);
+}
+
+/* An optional "/db" at path (before the query q, or the end), at most
+   max; `what` names it in the message. */
+static int parse_db_segment(const char *path, const char *q, int max,
+                            const char *what, url_parts *p)
+{
+    size_t plen;
+    if (*path != '/')
+        return PL_OK;
+    plen = q ? (size_t)(q - path - 1) : strlen(path + 1);
+    return plen > 0 ? parse_int(path + 1, plen, 0, max, what, &p->db) : PL_OK;
+}
+
+/* redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+   (rest: after the scheme). */
+static int parse_sentinel(const char *rest, url_parts *p)
+{
+    size_t slen;
+    const char *q, *svc;
+    int rc;
+    if ((rc = parse_host_list(rest, p, "sentinels",
+                              "redis+sentinel://host:26379,host2:26379/service",
+                              &p->sentinels, &rest)) != PL_OK)
         return rc;
-    rest += alen;
     q = strchr(rest, '?');
     svc = *rest == '/' ? rest + 1 : rest;
     slen = strcspn(svc, "/?");
@@ -314,15 +340,9 @@ static int parse_sentinel(const char *rest, url_parts *p)
         return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
                         "redis URL: no Sentinel service name "
                         "(redis+sentinel://host:26379/service[/db])");
-    if ((rc = decode(svc, slen, "service", &p->service)) != PL_OK)
+    if ((rc = decode(svc, slen, "service", &p->service)) != PL_OK ||
+        (rc = parse_db_segment(svc + slen, q, INT_MAX, "db", p)) != PL_OK)
         return rc;
-    rest = svc + slen;
-    if (*rest == '/') {
-        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
-        if (plen > 0 &&
-            (rc = parse_int(rest + 1, plen, 0, INT_MAX, "db", &p->db)) != PL_OK)
-            return rc;
-    }
     return q ? parse_query(q + 1, p) : PL_OK;
 }
 
@@ -331,28 +351,15 @@ static int parse_sentinel(const char *rest, url_parts *p)
    form; a cluster has database 0 only. */
 static int parse_cluster(const char *rest, url_parts *p)
 {
-    size_t alen = strcspn(rest, "/?");
-    const char *at, *hosts, *q;
+    const char *q;
     int rc;
-    if ((rc = parse_userinfo(rest, alen, p, &at)) != PL_OK)
+    if ((rc = parse_host_list(rest, p, "cluster nodes",
+                              "redis+cluster://host:7000,host2:7001",
+                              &p->cluster_nodes, &rest)) != PL_OK)
         return rc;
-    hosts = at ? at + 1 : rest;
-    if (hosts == rest + alen)
-        return URL_FAIL(PL_ERR_INVALID_ARGUMENT, 0,
-                        "redis URL: no cluster nodes (redis+cluster://host:7000,"
-                        "host2:7001)");
-    if ((rc = decode(hosts, (size_t)(rest + alen - hosts), "cluster nodes",
-                     &p->cluster_nodes)) != PL_OK)
-        return rc;
-    rest += alen;
     q = strchr(rest, '?');
-    if (*rest == '/') {
-        size_t plen = q ? (size_t)(q - rest - 1) : strlen(rest + 1);
-        if (plen > 0 &&
-            (rc = parse_int(rest + 1, plen, 0, 0, "db (a cluster has db 0 only)",
-                            &p->db)) != PL_OK)
-            return rc;
-    }
+    if ((rc = parse_db_segment(rest, q, 0, "db (a cluster has db 0 only)", p)) != PL_OK)
+        return rc;
     return q ? parse_query(q + 1, p) : PL_OK;
 }
 
