@@ -11,34 +11,11 @@
 local pl = require "portalocker"
 local core = require "portalocker_c"
 
-local tests = {}
-local function test(name, fn) tests[#tests + 1] = {name = name, fn = fn} end
-
-local function fail(msg, level) error(msg, (level or 1) + 1) end
-local function eq(a, b, what)
-  if a ~= b then
-    fail(string.format("%s: expected %s, got %s", what or "value",
-                       tostring(b), tostring(a)), 2)
-  end
-end
-local function ok(v, what) if not v then fail(what or "assertion failed", 2) end return v end
-
--- The error object of an expected failure: nil, err with err.name == name.
-local function expect_fail(name, v, err)
-  if v ~= nil then fail("expected nil, " .. name .. "; got " .. tostring(v), 2) end
-  if getmetatable(err) ~= pl.Error then fail("not an error object: " .. tostring(err), 2) end
-  if err.name ~= name then fail("expected " .. name .. ", got " .. tostring(err), 2) end
-  return err
-end
-
--- fn must raise an error object named `name`.
-local function expect_raise(name, fn, ...)
-  local good, err = pcall(fn, ...)
-  if good then fail("expected a raised " .. name, 2) end
-  if getmetatable(err) ~= pl.Error then fail("raised a non-error-object: " .. tostring(err), 2) end
-  if err.name ~= name then fail("expected raised " .. name .. ", got " .. tostring(err), 2) end
-  return err
-end
+-- The shared framework (tests/lua/testlib.lua), found next to this file.
+package.path = (arg[0]:match("^(.*)[/\\]") or ".") .. "/?.lua;" .. package.path
+local T = require "testlib"
+local test, fail, eq, ok = T.test, T.fail, T.eq, T.ok
+local expect_fail, expect_raise, exists, slurp = T.expect_fail, T.expect_raise, T.exists, T.slurp
 
 local function sh(cmd)
   local p = assert(io.popen(cmd, "r"))
@@ -55,19 +32,6 @@ local function now()
 end
 
 local function sleep(s) os.execute("sleep " .. s) end
-
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 local MYPID = (function()
   local f = assert(io.open("/proc/self/stat"))
@@ -1232,20 +1196,4 @@ end)
 
 --------------------------------------------------------------------------
 
-local passed, failed = 0, 0
-for _, t in ipairs(tests) do
-  local good, err = xpcall(t.fn, function(e)
-    return debug.traceback(tostring(e), 2)
-  end)
-  collectgarbage()
-  if good then
-    passed = passed + 1
-    print("ok     " .. t.name)
-  else
-    failed = failed + 1
-    print("FAILED " .. t.name .. "\n  " .. tostring(err):gsub("\n", "\n  "))
-  end
-end
-os.execute("rm -rf " .. q(TMP))
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1, true)
+T.run{cleanup = function() os.execute("rm -rf " .. q(TMP)) end}

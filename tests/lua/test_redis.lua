@@ -6,15 +6,10 @@
 
 local pl = require "portalocker"
 
-local tests = {}
-local function test(name, fn) tests[#tests + 1] = {name = name, fn = fn} end
-local function fail(msg, level) error(msg, (level or 1) + 1) end
-local function eq(a, b, what)
-  if a ~= b then
-    fail(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2)
-  end
-end
-local function ok(v, what) if not v then fail(what or "assertion failed", 2) end return v end
+-- The shared framework (tests/lua/testlib.lua), found next to this file.
+package.path = (arg[0]:match("^(.*)[/\\]") or ".") .. "/?.lua;" .. package.path
+local T = require "testlib"
+local test, fail, eq, ok = T.test, T.fail, T.eq, T.ok
 
 local PORT = math.tointeger(tonumber(os.getenv("PL_TEST_REDIS_PORT") or ""))
 assert(PORT, "PL_TEST_REDIS_PORT is not set (no redis-server)")
@@ -168,17 +163,4 @@ test("probe lists holders and changes nothing", function()
   eq(#ok(l:probe()), 0, "after release")
 end)
 
-local passed, failed = 0, 0
-for _, t in ipairs(tests) do
-  local good, err = xpcall(t.fn, function(e) return debug.traceback(tostring(e), 2) end)
-  collectgarbage()
-  if good then
-    passed = passed + 1
-    print("ok     " .. t.name)
-  else
-    failed = failed + 1
-    print("FAILED " .. t.name .. "\n  " .. tostring(err):gsub("\n", "\n  "))
-  end
-end
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1, true)
+T.run()

@@ -13,32 +13,11 @@
 local pl = require "portalocker"
 local core = require "portalocker_c"
 
-local tests = {}
-local function test(name, fn) tests[#tests + 1] = {name = name, fn = fn} end
-local function fail(msg, level) error(msg, (level or 1) + 1) end
-local function eq(a, b, what)
-  if a ~= b then
-    fail(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2)
-  end
-end
-local function ok(v, what) if not v then fail(what or "assertion failed", 2) end return v end
-local function expect_fail(name, v, err)
-  if v ~= nil then fail("expected nil, " .. name .. "; got " .. tostring(v), 2) end
-  if getmetatable(err) ~= pl.Error then fail("not an error object: " .. tostring(err), 2) end
-  if err.name ~= name then fail("expected " .. name .. ", got " .. tostring(err), 2) end
-  return err
-end
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+-- The shared framework (tests/lua/testlib.lua), found next to this file.
+package.path = (arg[0]:match("^(.*)[/\\]") or ".") .. "/?.lua;" .. package.path
+local T = require "testlib"
+local test, fail, eq, ok = T.test, T.fail, T.eq, T.ok
+local expect_fail, exists, slurp = T.expect_fail, T.exists, T.slurp
 
 local TMP = assert(os.getenv("PL_TEST_TMPDIR"), "PL_TEST_TMPDIR is not set")
 local HELPER = assert(os.getenv("PL_WIN_HELPER"), "PL_WIN_HELPER is not set")
@@ -242,16 +221,4 @@ test("RedisLock: TLS and unix sockets unsupported on Windows, saying so", functi
 end)
 
 --------------------------------------------------------------------------
-local passed, failed = 0, 0
-for _, t in ipairs(tests) do
-  local good, err = xpcall(t.fn, debug.traceback)
-  if good then
-    passed = passed + 1
-    print("ok     " .. t.name)
-  else
-    failed = failed + 1
-    print("FAILED " .. t.name .. "\n  " .. tostring(err))
-  end
-end
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1)
+T.run()

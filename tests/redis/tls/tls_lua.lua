@@ -11,13 +11,14 @@ local ENDPOINT = "127.0.0.1:" .. PORT .. " (TLS)"
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local function sleep(s) os.execute("sleep " .. s) end
-local function fail(msg) error(msg, 3) end
-local function ok(v, what) if not v then fail(what or "assertion failed") end return v end
-local function eq(a, b, what)
-  if a ~= b then fail(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a))) end
-end
+-- The shared framework (tests/lua/testlib.lua).
+package.path = (arg[0]:match("^(.*)[/\\]") or ".") .. "/../../lua/?.lua;" .. package.path
+local T = require "testlib"
+local test, fail, eq, ok = T.test, T.fail, T.eq, T.ok
 local function has(s, part, what)
-  if not tostring(s):find(part, 1, true) then fail(string.format("%s: %q not in %q", what or "text", part, tostring(s))) end
+  if not tostring(s):find(part, 1, true) then
+    fail(string.format("%s: %q not in %q", what or "text", part, tostring(s)), 2)
+  end
 end
 
 -- A rediss:// url: opts.ca (default ca.crt), opts.cert == false leaves out
@@ -128,8 +129,6 @@ local function holder(ch)
   return h
 end
 
-local tests = {}
-local function test(name, fn) tests[#tests + 1] = {name = name, fn = fn} end
 
 test("acquire and contend over TLS, also with a child process", function()
   local ch = channel("contend")
@@ -246,18 +245,4 @@ test("bad url is refused", function()
   has(err.message, "ssl_nope", "the message")
 end)
 
-local passed, failed = 0, 0
-for _, t in ipairs(tests) do
-  local good, err = xpcall(t.fn, function(e) return debug.traceback(tostring(e), 2) end)
-  for h in pairs(live) do pcall(h.kill) end
-  collectgarbage()
-  if good then
-    passed = passed + 1
-    print("ok     " .. t.name)
-  else
-    failed = failed + 1
-    print("FAILED " .. t.name .. "\n  " .. tostring(err):gsub("\n", "\n  "))
-  end
-end
-print(string.format("lua tls: %d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1, true)
+T.run{after_each = function() for h in pairs(live) do pcall(h.kill) end end, label = "lua tls"}
