@@ -168,11 +168,9 @@ PL_EXPORT pl_status pl_redis_lock_set_cluster(pl_redis_lock *l, int on)
 
 PL_EXPORT pl_status pl_redis_lock_get_cluster(const pl_redis_lock *l, int *out)
 {
-    if (!l)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis lock handle must not be NULL");
-    if (pl__check_out(out) != PL_OK)
-        return PL_ERR_INVALID_ARGUMENT;
+    int rc = pl__redis_get_check(l, out);
+    if (rc != PL_OK)
+        return rc;
     *out = l->conf.cluster;
     return PL_OK;
 }
@@ -196,11 +194,9 @@ PL_EXPORT pl_status pl_redis_lock_set_cluster_nodes(pl_redis_lock *l,
 PL_EXPORT pl_status pl_redis_lock_get_cluster_nodes(const pl_redis_lock *l,
                                                     const char **out)
 {
-    if (!l)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis lock handle must not be NULL");
-    if (pl__check_out(out) != PL_OK)
-        return PL_ERR_INVALID_ARGUMENT;
+    int rc = pl__redis_get_check(l, out);
+    if (rc != PL_OK)
+        return rc;
     *out = l->conf.cluster_nodes;
     return PL_OK;
 }

@@ -39,11 +39,9 @@ static int set_flag(pl_redis_lock *l, int *field, int value, const char *what)
     return pl__ok();
 }
 
-static int get_check(const pl_redis_lock *l, const void *out)
+int pl__redis_get_check(const pl_redis_lock *l, const void *out)
 {
-    if (!l)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis lock handle must not be NULL");
+    PL_REDIS_CHECK_HANDLE(l);
     return pl__check_out(out);
 }
 
@@ -57,7 +55,7 @@ static int get_check(const pl_redis_lock *l, const void *out)
     PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,      \
                                                  const char **out)            \
     {                                                                         \
-        int rc = get_check(l, out);                                           \
+        int rc = pl__redis_get_check(l, out);                                           \
         if (rc != PL_OK)                                                      \
             return rc;                                                        \
         *out = l->conf.field;                                                 \
@@ -73,7 +71,7 @@ static int get_check(const pl_redis_lock *l, const void *out)
     PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,      \
                                                  int *out)                    \
     {                                                                         \
-        int rc = get_check(l, out);                                           \
+        int rc = pl__redis_get_check(l, out);                                           \
         if (rc != PL_OK)                                                      \
             return rc;                                                        \
         *out = l->conf.field;                                                 \
@@ -130,7 +128,7 @@ PL_EXPORT pl_status pl_redis_lock_set_sentinels(pl_redis_lock *l,
 PL_EXPORT pl_status pl_redis_lock_get_sentinels(const pl_redis_lock *l,
                                                 const char **out)
 {
-    int rc = get_check(l, out);
+    int rc = pl__redis_get_check(l, out);
     if (rc != PL_OK)
         return rc;
     *out = l->conf.sentinels;

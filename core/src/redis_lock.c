@@ -19,13 +19,6 @@
 /* argument checks, identity, fork                                    */
 /* ------------------------------------------------------------------ */
 
-#define CHECK_HANDLE(l)                                                      \
-    do {                                                                     \
-        if (!(l))                                                            \
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
-                            "Redis lock handle must not be NULL");           \
-    } while (0)
-
 #define CHECK_NOT_HELD(l, what)                                              \
     do {                                                                     \
         if (atomic_load(&(l)->busy) != PL_REDIS_IDLE)                        \
@@ -295,7 +288,7 @@ static void settings_changed(pl_redis_lock *l)
 
 int pl__redis_setting_begin(pl_redis_lock *l, const char *what)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, what);
     return PL_OK;
 }
@@ -320,7 +313,7 @@ PL_EXPORT pl_status pl_redis_lock_set_host(pl_redis_lock *l, const char *host,
                                            int port)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "host");
     if (!host || !*host)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
@@ -341,7 +334,7 @@ PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
                                                   const char *path)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "unix socket");
     if ((rc = pl__redis_unix_socket_supported()) != PL_OK)
         return rc;
@@ -359,7 +352,7 @@ PL_EXPORT pl_status pl_redis_lock_set_unix_socket(pl_redis_lock *l,
 
 PL_EXPORT pl_status pl_redis_lock_set_db(pl_redis_lock *l, int db)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "database");
     if (db < 0)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
@@ -374,7 +367,7 @@ PL_EXPORT pl_status pl_redis_lock_set_password(pl_redis_lock *l,
                                                const char *password)
 {
     char *u = NULL, *p = NULL;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "password");
     if (username && !password)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
@@ -396,7 +389,7 @@ static int set_conn_seconds(pl_redis_lock *l, double *field, const char *what,
                             double seconds)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, what);
     if ((rc = pl__check_seconds(what, seconds, 1)) != PL_OK)
         return rc;
@@ -424,7 +417,7 @@ PL_EXPORT pl_status pl_redis_lock_set_command_timeout(pl_redis_lock *l,
 
 PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "flags");
     /* The reference accepts EXCLUSIVE or SHARED and nothing else. */
     if (flags != PL_LOCK_EX && flags != PL_LOCK_SH)
@@ -439,21 +432,21 @@ PL_EXPORT pl_status pl_redis_lock_set_flags(pl_redis_lock *l, int flags)
 
 PL_EXPORT pl_status pl_redis_lock_set_timeout(pl_redis_lock *l, double seconds)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     return pl__wait_set_timeout(&l->wait, seconds);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_check_interval(pl_redis_lock *l,
                                                      double seconds)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     return pl__wait_set_check_interval(&l->wait, seconds);
 }
 
 PL_EXPORT pl_status pl_redis_lock_set_fail_when_locked(pl_redis_lock *l,
                                                        int enabled)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     return pl__wait_set_fail_when_locked(&l->wait, enabled);
 }
 
@@ -461,7 +454,7 @@ PL_EXPORT pl_status pl_redis_lock_set_unavailable_timeout(pl_redis_lock *l,
                                                           double seconds)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if ((rc = pl__check_seconds("unavailable_timeout", seconds, 0)) != PL_OK)
         return rc;
     if (seconds == 0)
@@ -475,7 +468,7 @@ PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *l,
                                                     pl_lost_callback callback,
                                                     void *userdata)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     CHECK_NOT_HELD(l, "lost callback"); /* the holder thread reads it */
     l->lost_cb = callback;
     l->lost_ud = userdata;
@@ -485,7 +478,7 @@ PL_EXPORT pl_status pl_redis_lock_set_lost_callback(pl_redis_lock *l,
 PL_EXPORT pl_status pl_redis_lock_check(pl_redis_lock *l)
 {
     int busy;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     /* check() may run beside another check() (it only reads atomics), not
        beside a call that changes the hold. */
     busy = atomic_load(&l->busy);
@@ -620,7 +613,7 @@ PL_EXPORT pl_status pl_redis_lock_acquire_with(pl_redis_lock *l,
                                                int fail_when_locked)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_ACQUIRE)) != PL_OK)
         return rc;
     /* A pending cancel ends this acquire before it starts. */
@@ -690,7 +683,7 @@ static int release_hold(pl_redis_lock *l)
 PL_EXPORT pl_status pl_redis_lock_release(pl_redis_lock *l)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if ((rc = pl__redis_enter(l, PL_REDIS_BUSY_RELEASE)) != PL_OK)
         return rc;
     rc = release_hold(l);

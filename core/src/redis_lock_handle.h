@@ -169,6 +169,19 @@ int pl__redis_claim_lost(pl_redis_lock *l, const char *why);
 /* The hold lapsed or was lost (claims the loss on a lapse). */
 int pl__redis_lost_now(pl_redis_lock *l);
 
+/* ---- the public functions' argument checks ---- */
+
+/* A NULL handle: PL_ERR_INVALID_ARGUMENT, returned from the caller. */
+#define PL_REDIS_CHECK_HANDLE(l)                                             \
+    do {                                                                     \
+        if (!(l))                                                            \
+            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
+                            "Redis lock handle must not be NULL");           \
+    } while (0)
+
+/* A getter's handle and out-parameter (redis_conn_settings.c). */
+int pl__redis_get_check(const pl_redis_lock *l, const void *out);
+
 /* ---- acquiring (redis_acquire.c, the caller's thread) ---- */
 
 /* Commands on cmd (reconnects once broken), the subscriber count, the

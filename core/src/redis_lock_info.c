@@ -9,13 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define CHECK_HANDLE(l)                                                      \
-    do {                                                                     \
-        if (!(l))                                                            \
-            return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,                      \
-                            "Redis lock handle must not be NULL");           \
-    } while (0)
-
 /* ---- getters of the settings ---- */
 
 /* `type` is a type name, which cannot be parenthesized; the finding sits
@@ -25,9 +18,8 @@
     PL_EXPORT pl_status pl_redis_lock_get_##name(const pl_redis_lock *l,     \
                                                  type *out)                  \
     {                                                                        \
-        int rc_;                                                             \
-        CHECK_HANDLE(l);                                                     \
-        if ((rc_ = pl__check_out(out)) != PL_OK)                             \
+        int rc_ = pl__redis_get_check(l, out);                               \
+        if (rc_ != PL_OK)                                                    \
             return rc_;                                                      \
         *out = (expr);                                                       \
         return PL_OK;                                                        \
@@ -47,7 +39,7 @@ GETTER(unavailable_timeout, double, l->unavailable_timeout)
 PL_EXPORT pl_status pl_redis_lock_get_host(const pl_redis_lock *l,
                                            const char **host, int *port)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (!host || !port)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "host and port must not be NULL");
@@ -60,7 +52,7 @@ PL_EXPORT pl_status pl_redis_lock_get_password(const pl_redis_lock *l,
                                                const char **username,
                                                const char **password)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (!username || !password)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "username and password must not be NULL");
@@ -73,7 +65,7 @@ PL_EXPORT pl_status pl_redis_lock_get_lost_callback(const pl_redis_lock *l,
                                                     pl_lost_callback *callback,
                                                     void **userdata)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (!callback || !userdata)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "callback and userdata must not be NULL");
@@ -100,7 +92,7 @@ static int held_here(const pl_redis_lock *l)
 
 PL_EXPORT pl_status pl_redis_lock_set_fencing(pl_redis_lock *l, int enabled)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (held_here(l))
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "cannot change fencing of Redis lock '%s' while it "
@@ -114,8 +106,7 @@ PL_EXPORT pl_status pl_redis_lock_get_fencing(const pl_redis_lock *l,
                                               int *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     *out = l->fencing;
     return PL_OK;
@@ -125,8 +116,7 @@ PL_EXPORT pl_status pl_redis_lock_get_fence_token(const pl_redis_lock *l,
                                                   long long *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     *out = l->fence_token;
     return PL_OK;
@@ -135,7 +125,7 @@ PL_EXPORT pl_status pl_redis_lock_get_fence_token(const pl_redis_lock *l,
 PL_EXPORT pl_status pl_redis_lock_get_fence_key(const pl_redis_lock *l,
                                                 const char **key, size_t *len)
 {
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (!key || !len)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
                         "key and len must not be NULL");
@@ -148,7 +138,7 @@ PL_EXPORT pl_status pl_redis_lock_set_self_check_interval(pl_redis_lock *l,
                                                           double seconds)
 {
     int rc;
-    CHECK_HANDLE(l);
+    PL_REDIS_CHECK_HANDLE(l);
     if (held_here(l))
         return pl__fail(PL_ERR_INVALID_STATE, 0,
                         "cannot change self_check_interval of Redis lock "
@@ -164,8 +154,7 @@ PL_EXPORT pl_status pl_redis_lock_get_self_check_interval(
     const pl_redis_lock *l, double *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     *out = l->self_check_interval;
     return PL_OK;
@@ -174,8 +163,7 @@ PL_EXPORT pl_status pl_redis_lock_get_self_check_interval(
 PL_EXPORT pl_status pl_redis_lock_is_lost(const pl_redis_lock *l, int *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     /* Atomic loads: the acquiring or releasing thread may be writing. */
     *out = atomic_load(&l->lost_sticky) ||
@@ -187,8 +175,7 @@ PL_EXPORT pl_status pl_redis_lock_is_lost(const pl_redis_lock *l, int *out)
 PL_EXPORT pl_status pl_redis_lock_get_mode(const pl_redis_lock *l, int *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     if (atomic_load(&l->held))
         *out = l->flags == PL_LOCK_SH ? PL_REDIS_MODE_SHARED
@@ -202,8 +189,7 @@ PL_EXPORT pl_status pl_redis_lock_get_elected(const pl_redis_lock *l,
                                               int *out)
 {
     int rc;
-    CHECK_HANDLE(l);
-    if ((rc = pl__check_out(out)) != PL_OK)
+    if ((rc = pl__redis_get_check(l, out)) != PL_OK)
         return rc;
     *out = atomic_load(&l->elected); /* the acquiring thread writes it */
     return PL_OK;

@@ -239,9 +239,7 @@ PL_EXPORT pl_status pl_redis_lock_probe(pl_redis_lock *l, double timeout,
     int rc;
     if (out)
         *out = NULL;
-    if (!l)
-        return pl__fail(PL_ERR_INVALID_ARGUMENT, 0,
-                        "Redis lock handle must not be NULL");
+    PL_REDIS_CHECK_HANDLE(l);
     if (!out)
         return pl__fail(PL_ERR_INVALID_ARGUMENT, 0, "out must not be NULL");
     if (!(h = calloc(1, sizeof *h)))
