@@ -3,9 +3,8 @@
 # flock(1), the bindings, the reference and a throwaway redis-server.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-for tool in flock redis-server redis-cli; do
-  command -v "$tool" >/dev/null || { echo "cli: $tool is not installed (run ci/setup.sh)"; exit 1; }
-done
+. ci/lib/require-tools.sh
+require_tools cli flock redis-server redis-cli
 "${MAKE:-make}" -s lib tool >&2 || { echo "cli: build failed"; exit 1; }
 PL_VENV_PYTHON=$(bash ci/venv.sh) || { echo "cli: ci/venv.sh failed"; exit 1; }
 export PL_VENV_PYTHON

@@ -14,11 +14,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in yard ldoc ruby lua5.4; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "docs: $tool is not installed (run ci/setup.sh)"; exit 1
-  fi
-done
+. ci/lib/require-tools.sh
+require_tools docs yard ldoc ruby lua5.4
 out=$(mktemp -d "${TMPDIR:-/tmp}/pl-docs.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 failed=()

@@ -9,11 +9,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in lua5.4 luarocks redis-server redis-cli; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "lua: $tool is not installed (run ci/setup.sh)"; exit 1
-  fi
-done
+. ci/lib/require-tools.sh
+require_tools lua lua5.4 luarocks redis-server redis-cli
 "${MAKE:-make}" -s lua-binding >&2 || { echo "lua: build failed"; exit 1; }
 if ! PY=$(bash ci/venv.sh); then
   echo "lua: the reference venv could not be created (ci/venv.sh failed)"; exit 1

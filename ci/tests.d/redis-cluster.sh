@@ -8,10 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in redis-server redis-cli ruby lua5.4; do
-  command -v "$tool" >/dev/null ||
-    { echo "redis-cluster: $tool is not installed (run ci/setup.sh)"; exit 1; }
-done
+. ci/lib/require-tools.sh
+require_tools redis-cluster redis-server redis-cli ruby lua5.4
 "${MAKE:-make}" -s test-redis-cluster-bins || { echo "redis-cluster: build failed"; exit 1; }
 
 # shellcheck source=../lib/redis-cluster.sh

@@ -8,10 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in redis-server redis-cli; do
-  command -v "$tool" >/dev/null ||
-    { echo "redis-sentinel: $tool is not installed (run ci/setup.sh)"; exit 1; }
-done
+. ci/lib/require-tools.sh
+require_tools redis-sentinel redis-server redis-cli
 "${MAKE:-make}" -s test-redis-sentinel-bins || { echo "redis-sentinel: build failed"; exit 1; }
 
 # shellcheck source=../lib/redis-sentinel.sh

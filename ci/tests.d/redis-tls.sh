@@ -13,10 +13,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in redis-server redis-cli openssl valgrind ruby lua5.4; do
-  command -v "$tool" >/dev/null ||
-    { echo "redis-tls: $tool is not installed (run ci/setup.sh)"; exit 1; }
-done
+. ci/lib/require-tools.sh
+require_tools redis-tls redis-server redis-cli openssl valgrind ruby lua5.4
 # Debian 12's redis-server is built with TLS; say so if a build is not.
 ldd "$(command -v redis-server)" 2>/dev/null | grep libssl >/dev/null ||
   { echo "redis-tls: this redis-server is not linked with OpenSSL (no --tls-port)"; exit 1; }

@@ -15,12 +15,8 @@ if [ "${PL_SKIP_REDIS:-}" = 1 ]; then
   fi
   echo "redis: SKIPPED on request (PL_SKIP_REDIS=1)"; exit 0
 fi
-for tool in redis-server redis-cli; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "redis: $tool is not installed (run ci/setup.sh); the Redis tests cannot run"
-    exit 1
-  fi
-done
+. ci/lib/require-tools.sh
+require_tools redis redis-server redis-cli
 
 "${MAKE:-make}" -s test-redis-bins || { echo "redis: build failed"; exit 1; }
 
