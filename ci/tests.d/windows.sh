@@ -84,29 +84,21 @@ case " $(echo "$deps" | tr 'A-Z' 'a-z')" in
 esac
 
 # ---- wine: a fresh prefix, headless -------------------------------------------
-export WINEPREFIX=$W/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree=;mshtml="
-unset DISPLAY WAYLAND_DISPLAY
-# The wineserver of this prefix only (started below), on every exit path.
-stop_wine() { wineserver -k >/dev/null 2>&1 || true; }
+# shellcheck source=../win/wine.sh
+. ci/win/wine.sh
+wine_env "$W/wineprefix"
 # shellcheck source=../lib/redis-server.sh
 . ci/lib/redis-server.sh
 trap 'stop_wine; redis_server_stop' EXIT
 trap 'exit 130' INT TERM
-stop_wine
-rm -rf "$WINEPREFIX" "$W/tmp"
+rm -rf "$W/tmp"
 mkdir -p "$W/tmp"
-if ! wineboot -i >"$W/wineboot.log" 2>&1 || [ ! -d "$WINEPREFIX/drive_c/windows" ]; then
-  cat "$W/wineboot.log"; echo "windows: FAIL: wineboot could not create $WINEPREFIX"; exit 1
-fi
+wine_fresh_prefix "$W/wineboot.log" ||
+  { echo "windows: FAIL: wineboot could not create $WINEPREFIX"; exit 1; }
 # Temporary files of the suites: build/win/tmp (Z: is wine's view of /).
 # TMPDIR stays unset for wine: the wineserver reads it as a Linux path.
 WIN_TMP="Z:$(echo "$W/tmp" | tr / '\\')"
 win() { env -u TMPDIR PL_TEST_TMPDIR="$WIN_TMP" timeout 600 wine "$@"; }
-# One wineserver for the whole run (-p: it stays until stop_wine): a
-# server that exits between two programs, as it does when idle, races
-# with the next program connecting ("wine client error ... recvmsg").
-stop_wine
-wineserver -p
 echo "windows: wine $(wine --version | sed 's/^wine-//'), prefix ready after $((SECONDS - start)) s"
 
 # The redis-server of the Redis suites (the Linux one: wine's Winsock

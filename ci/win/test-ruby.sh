@@ -42,22 +42,15 @@ W=$PWD/build/win
 zpath() { echo "Z:$(echo "$1" | tr / '\\')"; }
 
 # ---- wine: a fresh prefix, headless (as ci/tests.d/windows.sh) ------------------
-export WINEPREFIX=$W/wineprefix-ruby WINEDEBUG=-all WINEDLLOVERRIDES="mscoree=;mshtml="
-unset DISPLAY WAYLAND_DISPLAY
-stop_wine() { wineserver -k >/dev/null 2>&1 || true; }
+# shellcheck source=wine.sh
+. ci/win/wine.sh
+wine_env "$W/wineprefix-ruby"
 # shellcheck source=../lib/redis-server.sh
 . ci/lib/redis-server.sh
 trap 'stop_wine; redis_server_stop' EXIT
 trap 'exit 130' INT TERM
-stop_wine
-rm -rf "$WINEPREFIX"
-if ! wineboot -i >"$W/wineboot-ruby.log" 2>&1 || [ ! -d "$WINEPREFIX/drive_c/windows" ]; then
-  cat "$W/wineboot-ruby.log"; echo "windows-ruby: FAIL: wineboot could not create $WINEPREFIX"; exit 1
-fi
-# One wineserver for the whole run (-p): one that exits when idle races
-# with the next program connecting.
-stop_wine
-wineserver -p
+wine_fresh_prefix "$W/wineboot-ruby.log" ||
+  { echo "windows-ruby: FAIL: wineboot could not create $WINEPREFIX"; exit 1; }
 # The first program starts wine's services (services.exe, winedevice.exe,
 # ...), which keep the standard streams it had: a log file here, not the
 # suite's pipe below, which tee would otherwise wait on for ever.
