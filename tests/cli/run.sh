@@ -52,6 +52,7 @@ release() {
   for k in $kids; do
     for i in $(seq 1 250); do alive "$k" || break; sleep 0.02; done
   done
+  rm -f "$W/ready" # a stale one would let the next wait_for return at once
 }
 
 # ---- 1. the same cases, flock(1) and portalock --------------------------
@@ -109,6 +110,7 @@ dir_lock() { hold "$FLOCK" "$W"; "$1" -n "$W" true; echo $?; release; }
 both "directory lock contended" dir_lock
 # Descriptor form in a subshell; -u on the descriptor.
 fd_form() {
+  rm -f "$W/ready"
   ( "$1" -n 9 || exit 1; touch "$W/ready"; sleep 1 ) 9>"$F" & local p=$!
   wait_for "$W/ready"; "$FLOCK" -n "$F" true; local held=$?
   wait $p; local rc=$?
