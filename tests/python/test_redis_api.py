@@ -124,23 +124,23 @@ def test_fence_counter_lives_in_the_pools_database(redis_port):
     assert redis.Redis(host='127.0.0.1', port=redis_port, db=0).get('api-pool-db-fence') is None
 
 
-def _fake_redis_client():
-    """What fakeredis hands out: a redis-py client whose connections talk
-    to an in-process server (their own connect), host a random name."""
+def _own_connect_client():
+    """A redis-py client whose connections connect their own way (a proxy,
+    an in-process server), host a random name."""
 
-    class FakeConnection(redis.Connection):
+    class ProxyConnection(redis.Connection):
         def connect(self):  # pragma: no cover - never called
             raise AssertionError
 
-    FakeConnection.__module__ = 'fakeredis._connection'
-    pool = redis.ConnectionPool(connection_class=FakeConnection,
+    ProxyConnection.__module__ = 'proxylib._connection'
+    pool = redis.ConnectionPool(connection_class=ProxyConnection,
                                 host=uuid.uuid4().hex, port=6379)
     return redis.Redis(connection_pool=pool)
 
 
 def test_a_client_it_cannot_use_is_a_clear_error():
-    with pytest.raises(cpl.exceptions.Unsupported, match='fakeredis|its own way|real server'):
-        cpl.RedisLock('api-fake', connection=_fake_redis_client())
+    with pytest.raises(cpl.exceptions.Unsupported, match='proxylib.*real server'):
+        cpl.RedisLock('api-fake', connection=_own_connect_client())
     with pytest.raises(cpl.exceptions.Unsupported, match='redis-py client'):
         cpl.RedisLock('api-fake', connection=object())
 

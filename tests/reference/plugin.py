@@ -50,10 +50,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    # Only after a failed call (a passing test released its locks), and not
-    # for a fakeredis variant (its RedisLock is refused at construction).
-    if ('redis' in item.nodeid and '[fakeredis' not in item.nodeid
-            and item.stash.get(_FAILED, False)):
+    # Only after a failed call (a passing test released its locks).
+    if 'redis' in item.nodeid and item.stash.get(_FAILED, False):
         from cportalocker.redis import RedisLock
 
         for obj in gc.get_objects():

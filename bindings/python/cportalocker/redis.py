@@ -46,7 +46,7 @@ import warnings
 import weakref
 
 from . import _portalocker_c as _c
-from . import constants, exceptions, utils
+from . import _fakeredis, constants, exceptions, utils
 
 __all__ = [
     'DEFAULT_THREAD_SLEEP_TIME',
@@ -456,6 +456,19 @@ def _sentinel_pool_settings(pool: typing.Any, kwargs: dict[str, typing.Any],
     return settings
 
 
+def _fakeredis_pool_settings(pool: typing.Any,
+                             kwargs: dict[str, typing.Any]) -> dict[str, typing.Any]:
+    """A fakeredis pool: its fake server, served on a loopback port (see
+    _fakeredis), with the pool's db and credentials."""
+    bridge = _fakeredis.bridge_for_pool(pool)
+    settings = {key: kwargs.get(key) for key in
+                ('db', 'username', 'password', 'socket_timeout',
+                 'socket_connect_timeout')}
+    settings.update(host=bridge.host, port=bridge.port, ssl=False,
+                    _bridge=bridge)
+    return settings
+
+
 def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
     """Host, port, db and credentials of a redis-py connection pool; a
     clear error for a pool whose connections the C core cannot reproduce."""
@@ -468,6 +481,8 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
             'redis-py client or connection pool (connection_class and '
             'connection_kwargs)',
         )
+    if _fakeredis.is_fakeredis_pool(pool):
+        return _fakeredis_pool_settings(pool, kwargs)
     names = {c.__module__ + '.' + c.__name__ for c in getattr(cls, '__mro__', (cls,))}
     tls = 'redis.connection.SSLConnection' in names
     if 'redis.sentinel.SentinelManagedConnection' in names:
@@ -481,13 +496,12 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
         != 'redis.connection'
         for name in ('connect', '_connect')
     )
-    if not (names & plain) or own_connect or cls.__module__.startswith('fakeredis'):
+    if not (names & plain) or own_connect:
         raise exceptions.Unsupported(
             exceptions.LockException.LOCK_FAILED,
             f'RedisLock cannot use connections of class {cls.__module__}.'
             f'{cls.__name__}: the C core connects to the Redis server itself, '
-            'so it needs a real server reachable over TCP or a unix socket '
-            '(an in-process fake such as fakeredis cannot be shared)',
+            'so it needs a real server reachable over TCP or a unix socket',
         )
     settings = dict(kwargs)
     if settings.get('credential_provider') is not None:
@@ -625,6 +639,8 @@ class RedisLock(utils.LockBase):
         self._fence_token: int | None = None
         raw = channel.encode() if isinstance(channel, str) else bytes(channel)
         self._handle = _c.pl_redis_lock_new(raw)
+        # A fakeredis client's loopback server lives as long as a lock on it.
+        self._fakeredis_bridge = settings.get('_bridge')
         self._configure(settings)
         h = self._handle
         _c.pl_redis_lock_set_flags(h, constants._flags_to_core(flags))

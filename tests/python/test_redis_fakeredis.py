@@ -1,0 +1,190 @@
+"""RedisLock over a fakeredis client: the lock is on the client's own
+in-process server (served to the C core on a loopback port), visible to
+every client of that server, the reference's RedisLock among them.
+
+No Redis server is needed: fakeredis is the server. Collected on POSIX only
+(conftest.py): on Windows the lock refuses a fakeredis client.
+"""
+
+import gc
+import os
+import socket
+import threading
+import time
+
+import fakeredis
+import portalocker as reference
+import pytest
+
+import cportalocker as cpl
+
+
+def _client(server=None, **kwargs):
+    return fakeredis.FakeStrictRedis(server=server or fakeredis.FakeServer(), **kwargs)
+
+
+def _refused(lock):
+    with pytest.raises(cpl.AlreadyLocked):
+        lock.acquire()
+
+
+def test_the_lock_is_on_the_clients_fake_server():
+    client = _client()
+    holder = cpl.RedisLock('fk-on', connection=client, timeout=1)
+    with holder:
+        assert dict(client.pubsub_numsub('fk-on'))[b'fk-on'] >= 1
+        _refused(cpl.RedisLock('fk-on', connection=client, timeout=0,
+                               fail_when_locked=True))
+        # Another fake server is another Redis: nothing held there.
+        with cpl.RedisLock('fk-on', connection=_client(), timeout=0,
+                           fail_when_locked=True):
+            pass
+    with cpl.RedisLock('fk-on', connection=client, timeout=0, fail_when_locked=True):
+        pass
+
+
+def test_clients_of_one_registry_server_share_it():
+    # No server= : fakeredis keys its servers by host and port.
+    a = fakeredis.FakeStrictRedis(host='fk-registry-host', port=7001)
+    b = fakeredis.FakeStrictRedis(host='fk-registry-host', port=7001)
+    with cpl.RedisLock('fk-reg', connection=a, timeout=1):
+        _refused(cpl.RedisLock('fk-reg', connection=b, timeout=0,
+                               fail_when_locked=True))
+
+
+def test_a_release_wakes_a_waiter():
+    client = _client()
+    holder = cpl.RedisLock('fk-wake', connection=client, timeout=1)
+    holder.acquire()
+    got = threading.Event()
+
+    def wait():
+        with cpl.RedisLock('fk-wake', connection=client, timeout=20):
+            got.set()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.3)
+    assert not got.is_set()
+    holder.release()
+    assert got.wait(10), 'the waiter never got the lock after the release'
+    waiter.join(10)
+
+
+def test_the_reference_and_cportalocker_exclude_each_other():
+    client = _client(decode_responses=True)
+    with cpl.RedisLock('fk-ref', connection=client, timeout=1):
+        with pytest.raises(reference.AlreadyLocked):
+            reference.RedisLock('fk-ref', connection=client, timeout=0,
+                                fail_when_locked=True,
+                                interrupt_on_lost=False).acquire()
+    ref = reference.RedisLock('fk-ref', connection=client, timeout=1,
+                              interrupt_on_lost=False)
+    ref.acquire()
+    try:
+        _refused(cpl.RedisLock('fk-ref', connection=client, timeout=0,
+                               fail_when_locked=True))
+    finally:
+        ref.release()
+    with cpl.RedisLock('fk-ref', connection=client, timeout=5):
+        pass
+
+
+def test_threads_with_their_own_locks_on_one_client_never_overlap():
+    client = _client()
+    inside = []
+    overlaps = []
+
+    def work():
+        # A generous timeout: writers elect each other through pub/sub
+        # round trips, each up to fakeredis's 10 ms push interval.
+        lock = cpl.RedisLock('fk-threads', connection=client, timeout=60)
+        for _ in range(8):
+            with lock:
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(1)
+                time.sleep(0.001)
+                inside.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert overlaps == []
+
+
+def test_db_and_credentials_come_across():
+    server = fakeredis.FakeServer(config={b'requirepass': b'sesame'})
+    client = _client(server, db=3, password='sesame')
+    lock = cpl.RedisLock('fk-db', connection=client, timeout=1, fencing=True)
+    with lock:
+        token = lock.fence_token
+    assert int(client.get('fk-db-fence')) == token
+    assert _client(server, db=0, password='sesame').get('fk-db-fence') is None
+    wrong = _client(server, db=3, password='wrong')
+    with pytest.raises(cpl.exceptions.LockException):
+        cpl.RedisLock('fk-db', connection=wrong, timeout=1).acquire()
+
+
+def test_a_disconnected_fake_server_is_a_connection_error():
+    server = fakeredis.FakeServer()
+    client = _client(server)
+    server.connected = False
+    lock = cpl.RedisLock('fk-down', connection=client, timeout=1,
+                         unavailable_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(cpl.exceptions.LockException) as caught:
+        lock.acquire()
+    assert isinstance(caught.value, cpl.redis.RedisConnectionError), caught.value
+    assert time.monotonic() - started < 15
+
+
+def _bridge_threads():
+    return [t for t in threading.enumerate() if t.name.startswith('cportalocker-fakeredis-')]
+
+
+def test_the_loopback_server_stops_when_no_lock_uses_it():
+    gc.collect()
+    before = set(_bridge_threads())
+    client = _client()
+    lock = cpl.RedisLock('fk-stop', connection=client, timeout=1)
+    other = cpl.RedisLock('fk-stop', connection=client, timeout=1)
+    new = set(_bridge_threads()) - before
+    assert len(new) == 1, 'one loopback server per fake server'
+    bridge = new.pop()
+    port = int(bridge.name.rsplit('-', 1)[1])
+    with lock:
+        pass
+    del lock
+    gc.collect()
+    time.sleep(0.3)
+    with other:  # the other lock keeps it serving
+        pass
+    del other
+    gc.collect()
+    bridge.join(10)
+    assert not bridge.is_alive()
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(('127.0.0.1', port))
+
+
+def test_a_forked_child_locks_on_its_own_copy_of_the_server():
+    client = _client()
+    parent = cpl.RedisLock('fk-fork', connection=client, timeout=1)
+    parent.acquire()  # the parent's loopback server serves while it lives
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child, exits via os._exit
+        code = 1
+        try:
+            with cpl.RedisLock('fk-fork-child', connection=client, timeout=5):
+                # Seen by the child's client: the lock is on its copy.
+                code = 0 if dict(client.pubsub_numsub('fk-fork-child'))[b'fk-fork-child'] >= 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert dict(client.pubsub_numsub('fk-fork-child'))[b'fk-fork-child'] == 0
+    parent.release()
