@@ -9,6 +9,8 @@ No Redis server is needed: fakeredis is the server. Collected on POSIX only
 import gc
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +19,8 @@ import portalocker as reference
 import pytest
 
 import cportalocker as cpl
+
+from conftest import child_env
 
 
 def _client(server=None, **kwargs):
@@ -188,3 +192,81 @@ def test_a_forked_child_locks_on_its_own_copy_of_the_server():
     assert os.waitstatus_to_exitcode(status) == 0
     assert dict(client.pubsub_numsub('fk-fork-child'))[b'fk-fork-child'] == 0
     parent.release()
+
+
+def test_a_lock_made_before_a_fork_locks_on_the_childs_copy():
+    # The lock object comes from the parent, which had used it (its
+    # loopback server is the parent's): in the child it must still lock
+    # on the child's copy of the fake server, the one the child's client
+    # sees, not reach back into the parent's.
+    client = _client()
+    lock = cpl.RedisLock('fk-fork-made', connection=client, timeout=5)
+    with lock:
+        pass
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child, exits via os._exit
+        code = 1
+        try:
+            with lock:
+                seen = dict(client.pubsub_numsub('fk-fork-made'))[b'fk-fork-made']
+                probed = [h.holder_id for h in lock.probe(timeout=2)]
+                code = 0 if seen == 1 and probed == [lock.holder_id] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert dict(client.pubsub_numsub('fk-fork-made'))[b'fk-fork-made'] == 0
+    with lock:  # still the parent's, on the parent's server
+        assert dict(client.pubsub_numsub('fk-fork-made'))[b'fk-fork-made'] == 1
+
+
+def test_interpreter_exit_with_a_held_lock_does_not_wait(tmp_path):
+    # At exit the loopback server's threads stop before the lock's last
+    # release would be answered: without care, that release waits out the
+    # client's socket_timeout (here 30 s) for a server that is gone.
+    script = tmp_path / 'held_at_exit.py'
+    script.write_text(
+        'import fakeredis, cportalocker as cpl\n'
+        'client = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer(),\n'
+        '                                   socket_timeout=30)\n'
+        'lock = cpl.RedisLock("fk-exit", connection=client, timeout=5)\n'
+        'lock.acquire()\n'
+        'other = cpl.RedisLock("fk-exit-shared", connection=client, timeout=5,\n'
+        '                      flags=cpl.LockFlags.SHARED)\n'
+        'other.acquire()\n'
+        'print("held", flush=True)\n'
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], env=child_env(),
+                          capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == 'held\n'
+    assert done.stderr == ''
+    assert took < 15, f'exit took {took:.1f} s with a lock held'
+
+
+def _handler_threads():
+    return {t for t in threading.enumerate() if 'process_request_thread' in t.name}
+
+
+def test_a_disconnected_fake_server_prints_no_tracebacks(capsys):
+    # fakeredis's emulated disconnection (server.connected = False) is an
+    # ordinary event for its users' tests: the loopback server must not
+    # print a traceback for every connection it drops because of it.
+    before = _handler_threads()
+    server = fakeredis.FakeServer()
+    client = _client(server)
+    lost = threading.Event()
+    holder = cpl.RedisLock('fk-quiet', connection=client, timeout=1,
+                           on_lost=lambda _: lost.set(), interrupt_on_lost=False)
+    holder.acquire()
+    server.connected = False
+    assert lost.wait(15), 'the loss was never reported'
+    with pytest.raises(cpl.redis.RedisConnectionError):
+        cpl.RedisLock('fk-quiet', connection=client, timeout=1).acquire()
+    deadline = time.monotonic() + 10
+    while _handler_threads() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    holder.release()
+    assert 'Traceback' not in capsys.readouterr().err

@@ -68,7 +68,19 @@ class Bridge:
         tcp.daemon_threads = True
         tcp.block_on_close = False
         tcp.timeout = _ACCEPT_POLL
+        # A connection dropped because the fake server emulates a
+        # disconnection (``server.connected = False``) is an ordinary event
+        # of the user's test, not worth a traceback on stderr each.
+        default_handle_error = tcp.handle_error
+
+        def handle_error(request: typing.Any, client_address: typing.Any) -> None:
+            if not _emulated_disconnection(fake_server, sys.exc_info()[1]):
+                default_handle_error(request, client_address)
+
+        tcp.handle_error = handle_error
         self.host = '127.0.0.1'
+        # The process whose threads serve it: a forked child has none.
+        self.pid = os.getpid()
         self.port = int(tcp.server_address[1])
         stop = threading.Event()
         thread = threading.Thread(target=_serve, args=(tcp, stop),
@@ -78,6 +90,22 @@ class Bridge:
         # Runs when the last lock using this bridge is gone (not from the
         # serving thread, which holds no reference to the Bridge).
         weakref.finalize(self, stop.set)
+
+
+def _emulated_disconnection(fake_server: typing.Any, error: BaseException | None) -> bool:
+    if not getattr(fake_server, 'connected', True):
+        return True
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:  # pragma: no cover - fakeredis needs redis-py
+        return False
+    # The error the fake server raises for it, possibly chained to whatever
+    # the handler was doing when it hit it.
+    while error is not None:
+        if isinstance(error, RedisConnectionError):
+            return True
+        error = error.__context__
+    return False
 
 
 def _serve(tcp: typing.Any, stop: threading.Event) -> None:
