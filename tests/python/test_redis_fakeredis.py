@@ -6,6 +6,7 @@ No Redis server is needed: fakeredis is the server. Collected on POSIX only
 (conftest.py): on Windows the lock refuses a fakeredis client.
 """
 
+import asyncio
 import gc
 import os
 import socket
@@ -270,3 +271,22 @@ def test_a_disconnected_fake_server_prints_no_tracebacks(capsys):
         time.sleep(0.05)
     holder.release()
     assert 'Traceback' not in capsys.readouterr().err
+
+
+def test_an_async_client_gives_the_lock_on_its_own_server():
+    # The lock itself blocks (it is not an asyncio lock), but an async
+    # client's fake server is a fake server like any other: the lock is
+    # there, seen through that client.
+    async def check():
+        client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+        try:
+            with cpl.RedisLock('fk-async', connection=client, timeout=1):
+                subscribers = dict(await client.pubsub_numsub('fk-async'))
+                _refused(cpl.RedisLock('fk-async', connection=client, timeout=0,
+                                       fail_when_locked=True))
+            after = dict(await client.pubsub_numsub('fk-async'))
+        finally:
+            await client.aclose()
+        return subscribers[b'fk-async'], after[b'fk-async']
+
+    assert asyncio.run(check()) == (1, 0)

@@ -83,13 +83,15 @@ class Bridge:
         self.pid = os.getpid()
         self.port = int(tcp.server_address[1])
         stop = threading.Event()
+        # Runs when the last lock using this bridge is gone (not from the
+        # serving thread, which holds no reference to the Bridge). Set up
+        # before the thread starts: an exception in between (a Ctrl-C)
+        # must not leave a thread serving with nothing to ever stop it.
+        weakref.finalize(self, stop.set)
         thread = threading.Thread(target=_serve, args=(tcp, stop),
                                   name=f'cportalocker-fakeredis-{self.port}',
                                   daemon=True)
         thread.start()
-        # Runs when the last lock using this bridge is gone (not from the
-        # serving thread, which holds no reference to the Bridge).
-        weakref.finalize(self, stop.set)
 
 
 def _emulated_disconnection(fake_server: typing.Any, error: BaseException | None) -> bool:
