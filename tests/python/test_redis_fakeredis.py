@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import fakeredis
 import portalocker as reference
@@ -290,3 +291,21 @@ def test_an_async_client_gives_the_lock_on_its_own_server():
         return subscribers[b'fk-async'], after[b'fk-async']
 
     assert asyncio.run(check()) == (1, 0)
+
+
+def test_a_fake_server_is_freed_with_its_last_lock_and_client():
+    # A test suite's fake servers (and their data) must not outlive the
+    # test: nothing of cportalocker's may keep one once its locks and
+    # clients are gone.
+    server = fakeredis.FakeServer()
+    gone = weakref.ref(server)
+    client = _client(server)
+    client.set('fk-freed-data', b'x' * 1000)
+    with cpl.RedisLock('fk-freed', connection=client, timeout=1):
+        pass
+    del server, client
+    deadline = time.monotonic() + 10
+    while gone() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert gone() is None, 'the fake server outlived its last lock and client'

@@ -24,6 +24,7 @@ hear a release.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -58,9 +59,7 @@ class Bridge:
                 'to the C core, pushes pub/sub messages there only when the '
                 'client sends a command; use a real Redis server',
             )
-        from fakeredis import TcpFakeServer  # only with fakeredis in use
-
-        tcp = TcpFakeServer(('127.0.0.1', 0))
+        tcp = _server_class()(('127.0.0.1', 0))
         # Serve the client's own server, not the new one it made.
         tcp.fake_server = fake_server
         # Connection threads must never keep the interpreter alive, nor
@@ -68,16 +67,9 @@ class Bridge:
         tcp.daemon_threads = True
         tcp.block_on_close = False
         tcp.timeout = _ACCEPT_POLL
-        # A connection dropped because the fake server emulates a
-        # disconnection (``server.connected = False``) is an ordinary event
-        # of the user's test, not worth a traceback on stderr each.
-        default_handle_error = tcp.handle_error
-
-        def handle_error(request: typing.Any, client_address: typing.Any) -> None:
-            if not _emulated_disconnection(fake_server, sys.exc_info()[1]):
-                default_handle_error(request, client_address)
-
-        tcp.handle_error = handle_error
+        # Registered under id(fake_server): kept alive with the bridge so
+        # that no other object can take that id meanwhile.
+        self.fake_server = fake_server
         self.host = '127.0.0.1'
         # The process whose threads serve it: a forked child has none.
         self.pid = os.getpid()
@@ -92,6 +84,21 @@ class Bridge:
                                   name=f'cportalocker-fakeredis-{self.port}',
                                   daemon=True)
         thread.start()
+
+
+@functools.lru_cache(maxsize=None)
+def _server_class() -> typing.Any:
+    from fakeredis import TcpFakeServer  # only with fakeredis in use
+
+    class QuietTcpFakeServer(TcpFakeServer):
+        def handle_error(self, request: typing.Any, client_address: typing.Any) -> None:
+            # A connection dropped because the fake server emulates a
+            # disconnection (``server.connected = False``) is an ordinary
+            # event of the user's test, not worth a traceback on stderr.
+            if not _emulated_disconnection(self.fake_server, sys.exc_info()[1]):
+                super().handle_error(request, client_address)
+
+    return QuietTcpFakeServer
 
 
 def _emulated_disconnection(fake_server: typing.Any, error: BaseException | None) -> bool:
@@ -123,9 +130,6 @@ def _serve(tcp: typing.Any, stop: threading.Event) -> None:
 
 
 _bridges: weakref.WeakValueDictionary[int, Bridge] = weakref.WeakValueDictionary()
-# Keeps the fake server of each live bridge, so its id is not reused while
-# the bridge is registered under it.
-_servers: dict[int, typing.Any] = {}
 _bridges_lock = threading.Lock()
 
 
@@ -137,7 +141,6 @@ def _forget_bridges() -> None:
     global _bridges_lock
     _bridges_lock = threading.Lock()
     _bridges.clear()
-    _servers.clear()
 
 
 if hasattr(os, 'register_at_fork'):
@@ -165,11 +168,8 @@ def bridge_for_pool(pool: typing.Any) -> Bridge:
     """The loopback bridge of the fake server behind a fakeredis pool."""
     server = _fake_server_of(pool)
     with _bridges_lock:
-        for key in [k for k in _servers if k not in _bridges]:
-            del _servers[key]  # bridges already stopped
         bridge = _bridges.get(id(server))
         if bridge is None:
             bridge = Bridge(server)
             _bridges[id(server)] = bridge
-            _servers[id(server)] = server
         return bridge
