@@ -9,6 +9,7 @@ No Redis server is needed: fakeredis is the server. Collected on POSIX only
 import asyncio
 import gc
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -309,3 +310,65 @@ def test_a_fake_server_is_freed_with_its_last_lock_and_client():
         gc.collect()
         time.sleep(0.05)
     assert gone() is None, 'the fake server outlived its last lock and client'
+
+
+@pytest.mark.parametrize('holder_kind', ['reference', 'cportalocker'])
+def test_shared_holders_of_both_implementations_on_one_fake_server(holder_kind):
+    client = _client(decode_responses=True)
+
+    def make(kind, flags, **kwargs):
+        if kind == 'reference':
+            return reference.RedisLock('fk-shared', connection=client,
+                                       flags=getattr(reference.LockFlags, flags),
+                                       interrupt_on_lost=False, **kwargs)
+        return cpl.RedisLock('fk-shared', connection=client,
+                             flags=getattr(cpl.LockFlags, flags),
+                             interrupt_on_lost=False, **kwargs)
+
+    other = 'cportalocker' if holder_kind == 'reference' else 'reference'
+    failure = cpl.AlreadyLocked if other == 'cportalocker' else reference.AlreadyLocked
+    first = make(holder_kind, 'SHARED', timeout=1)
+    first.acquire()
+    try:
+        second = make(other, 'SHARED', timeout=1)
+        second.acquire()  # readers share
+        try:
+            with pytest.raises(failure):
+                make(other, 'EXCLUSIVE', timeout=0, fail_when_locked=True).acquire()
+        finally:
+            second.release()
+    finally:
+        first.release()
+    writer = make(other, 'EXCLUSIVE', timeout=5)
+    writer.acquire()
+    writer.release()
+
+
+def test_ctrl_c_during_a_wait_leaves_the_lock_usable():
+    client = _client()
+    holder = cpl.RedisLock('fk-sigint', connection=client, timeout=1)
+    holder.acquire()
+    waiter = cpl.RedisLock('fk-sigint', connection=client, timeout=30)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            waiter.acquire()
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 15
+    # The interrupted attempt's unsubscribe may still be on its way (the
+    # loopback server reads a connection every 10 ms): only the holder
+    # stays.
+    deadline = time.monotonic() + 10
+    while (dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] != 1
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    assert dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] == 1
+    assert not holder.lost
+    holder.release()
+    waiter.acquire(timeout=10)
+    assert dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] == 1
+    waiter.release()
+    assert dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] == 0
