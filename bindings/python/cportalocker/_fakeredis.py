@@ -13,7 +13,12 @@ fake server on 127.0.0.1 (a free port chosen by the kernel), serving the
 client's own ``FakeServer``, and shared by every lock on it. It runs on a
 daemon thread and stops once no lock uses it any more (each lock keeps a
 reference to its bridge; the last one going stops the thread and closes the
-listening socket).
+listening socket). A forked child has none of its parent's serving threads:
+its locks get bridges of their own, to its copies of the fake servers (a
+lock made in the parent moves over at its first call there, see
+RedisLock._fakeredis_after_fork). Interpreter exit stops the serving
+threads (daemon threads) before the last locks go, so redis.py releases the
+ones still held first, at exit.
 
 What the fake server does not implement (CLIENT KILL among them) fails the
 same way it would for any client of it. Not on Windows: TcpFakeServer makes
