@@ -372,3 +372,36 @@ def test_ctrl_c_during_a_wait_leaves_the_lock_usable():
     assert dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] == 1
     waiter.release()
     assert dict(client.pubsub_numsub('fk-sigint'))[b'fk-sigint'] == 0
+
+
+def _fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_many_fake_servers_leave_no_descriptors_or_threads_behind():
+    # A suite making a fake server per test: each one's loopback server,
+    # its connections and their threads go with its locks, also when a
+    # lock is dropped while held.
+    def one_round():
+        for _ in range(15):
+            client = _client()
+            held = cpl.RedisLock('fk-many', connection=client, timeout=1)
+            held.acquire()
+            with cpl.RedisLock('fk-many-other', connection=client, timeout=1):
+                pass
+            del held, client
+
+    def settled():
+        deadline = time.monotonic() + 10
+        while True:
+            gc.collect()
+            counts = (_fds(), threading.active_count())
+            if not _bridge_threads() and not _handler_threads() or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.05)
+
+    one_round()
+    fds, threads = settled()
+    for _ in range(2):
+        one_round()
+    assert settled() == (fds, threads)
