@@ -405,3 +405,21 @@ def test_many_fake_servers_leave_no_descriptors_or_threads_behind():
     for _ in range(2):
         one_round()
     assert settled() == (fds, threads)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(decode_responses=True),
+    dict(version=6),
+    dict(version=(7, 2)),
+    dict(server_type='valkey'),
+    dict(protocol=3),
+], ids=lambda kwargs: ','.join(f'{k}={v}' for k, v in kwargs.items()))
+def test_client_flavours(kwargs):
+    server_kwargs = {k: kwargs.pop(k) for k in ('version', 'server_type') if k in kwargs}
+    client = _client(fakeredis.FakeServer(**server_kwargs), **kwargs)
+    lock = cpl.RedisLock('fk-flavour', connection=client, timeout=1, fencing=True)
+    with lock:
+        _refused(cpl.RedisLock('fk-flavour', connection=client, timeout=0,
+                               fail_when_locked=True))
+        assert [h.holder_id for h in lock.probe(timeout=5)] == [lock.holder_id]
+    assert int(client.get('fk-flavour-fence')) == lock.fence_token
