@@ -13,7 +13,12 @@ fake server on 127.0.0.1 (a free port chosen by the kernel), serving the
 client's own ``FakeServer``, and shared by every lock on it. It runs on a
 daemon thread and stops once no lock uses it any more (each lock keeps a
 reference to its bridge; the last one going stops the thread and closes the
-listening socket).
+listening socket). A forked child has none of its parent's serving threads:
+its locks get bridges of their own, to its copies of the fake servers (a
+lock made in the parent moves over at its first call there, see
+RedisLock._fakeredis_after_fork). Interpreter exit stops the serving
+threads (daemon threads) before the last locks go, so redis.py releases the
+ones still held first, at exit.
 
 What the fake server does not implement (CLIENT KILL among them) fails the
 same way it would for any client of it. Not on Windows: TcpFakeServer makes
@@ -24,6 +29,7 @@ hear a release.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -58,9 +64,7 @@ class Bridge:
                 'to the C core, pushes pub/sub messages there only when the '
                 'client sends a command; use a real Redis server',
             )
-        from fakeredis import TcpFakeServer  # only with fakeredis in use
-
-        tcp = TcpFakeServer(('127.0.0.1', 0))
+        tcp = _server_class()(('127.0.0.1', 0))
         # Serve the client's own server, not the new one it made.
         tcp.fake_server = fake_server
         # Connection threads must never keep the interpreter alive, nor
@@ -68,16 +72,54 @@ class Bridge:
         tcp.daemon_threads = True
         tcp.block_on_close = False
         tcp.timeout = _ACCEPT_POLL
+        # Registered under id(fake_server): kept alive with the bridge so
+        # that no other object can take that id meanwhile.
+        self.fake_server = fake_server
         self.host = '127.0.0.1'
+        # The process whose threads serve it: a forked child has none.
+        self.pid = os.getpid()
         self.port = int(tcp.server_address[1])
         stop = threading.Event()
+        # Runs when the last lock using this bridge is gone (not from the
+        # serving thread, which holds no reference to the Bridge). Set up
+        # before the thread starts: an exception in between (a Ctrl-C)
+        # must not leave a thread serving with nothing to ever stop it.
+        weakref.finalize(self, stop.set)
         thread = threading.Thread(target=_serve, args=(tcp, stop),
                                   name=f'cportalocker-fakeredis-{self.port}',
                                   daemon=True)
         thread.start()
-        # Runs when the last lock using this bridge is gone (not from the
-        # serving thread, which holds no reference to the Bridge).
-        weakref.finalize(self, stop.set)
+
+
+@functools.lru_cache(maxsize=None)
+def _server_class() -> typing.Any:
+    from fakeredis import TcpFakeServer  # only with fakeredis in use
+
+    class QuietTcpFakeServer(TcpFakeServer):
+        def handle_error(self, request: typing.Any, client_address: typing.Any) -> None:
+            # A connection dropped because the fake server emulates a
+            # disconnection (``server.connected = False``) is an ordinary
+            # event of the user's test, not worth a traceback on stderr.
+            if not _emulated_disconnection(self.fake_server, sys.exc_info()[1]):
+                super().handle_error(request, client_address)
+
+    return QuietTcpFakeServer
+
+
+def _emulated_disconnection(fake_server: typing.Any, error: BaseException | None) -> bool:
+    if not getattr(fake_server, 'connected', True):
+        return True
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:  # pragma: no cover - fakeredis needs redis-py
+        return False
+    # The error the fake server raises for it, possibly chained to whatever
+    # the handler was doing when it hit it.
+    while error is not None:
+        if isinstance(error, RedisConnectionError):
+            return True
+        error = error.__context__
+    return False
 
 
 def _serve(tcp: typing.Any, stop: threading.Event) -> None:
@@ -93,9 +135,6 @@ def _serve(tcp: typing.Any, stop: threading.Event) -> None:
 
 
 _bridges: weakref.WeakValueDictionary[int, Bridge] = weakref.WeakValueDictionary()
-# Keeps the fake server of each live bridge, so its id is not reused while
-# the bridge is registered under it.
-_servers: dict[int, typing.Any] = {}
 _bridges_lock = threading.Lock()
 
 
@@ -107,7 +146,6 @@ def _forget_bridges() -> None:
     global _bridges_lock
     _bridges_lock = threading.Lock()
     _bridges.clear()
-    _servers.clear()
 
 
 if hasattr(os, 'register_at_fork'):
@@ -135,11 +173,8 @@ def bridge_for_pool(pool: typing.Any) -> Bridge:
     """The loopback bridge of the fake server behind a fakeredis pool."""
     server = _fake_server_of(pool)
     with _bridges_lock:
-        for key in [k for k in _servers if k not in _bridges]:
-            del _servers[key]  # bridges already stopped
         bridge = _bridges.get(id(server))
         if bridge is None:
             bridge = Bridge(server)
             _bridges[id(server)] = bridge
-            _servers[id(server)] = server
         return bridge

@@ -35,6 +35,7 @@ another thread's call fail.
 from __future__ import annotations
 
 import _thread
+import atexit
 import contextlib
 import enum
 import inspect
@@ -465,8 +466,27 @@ def _fakeredis_pool_settings(pool: typing.Any,
                 ('db', 'username', 'password', 'socket_timeout',
                  'socket_connect_timeout')}
     settings.update(host=bridge.host, port=bridge.port, ssl=False,
-                    _bridge=bridge)
+                    _bridge=bridge, _fakeredis_pool=pool)
     return settings
+
+
+def _release_fakeredis_locks_at_exit() -> None:
+    # Interpreter exit stops the loopback servers' threads (daemon threads)
+    # before the last references to the locks go: a lock still held then
+    # would send its release to a server that never answers, and wait the
+    # whole command timeout (the client's socket_timeout) for it. So the
+    # held ones are released here, while their servers still serve; the
+    # fake servers die with the process anyway.
+    pid = os.getpid()
+    for lock in list(_live.values()):
+        bridge = lock.__dict__.get('_fakeredis_bridge')
+        if bridge is None or bridge.pid != pid or not lock.__dict__.get('_held'):
+            continue
+        with contextlib.suppress(Exception):  # another thread inside a call
+            lock.release()
+
+
+atexit.register(_release_fakeredis_locks_at_exit)
 
 
 def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
@@ -641,6 +661,7 @@ class RedisLock(utils.LockBase):
         self._handle = _c.pl_redis_lock_new(raw)
         # A fakeredis client's loopback server lives as long as a lock on it.
         self._fakeredis_bridge = settings.get('_bridge')
+        self._fakeredis_pool = settings.get('_fakeredis_pool')
         self._configure(settings)
         h = self._handle
         _c.pl_redis_lock_set_flags(h, constants._flags_to_core(flags))
@@ -700,6 +721,18 @@ class RedisLock(utils.LockBase):
             _c.pl_redis_lock_set_cluster(h, 1)
         if self.url is not None:  # the whole connection: it decides
             _c.pl_redis_lock_set_url(h, str(self.url))
+
+    def _fakeredis_after_fork(self, h: typing.Any) -> None:
+        """In a forked child, a lock made in the parent over a fakeredis
+        client: its loopback server is the parent's (so the lock would be
+        on the parent's fake server, not on the copy the child's client
+        sees); it moves to the child's own."""
+        bridge = self._fakeredis_bridge
+        if bridge is None or bridge.pid == os.getpid():
+            return
+        bridge = _fakeredis.bridge_for_pool(self._fakeredis_pool)
+        _c.pl_redis_lock_set_host(h, bridge.host, bridge.port)
+        self._fakeredis_bridge = bridge
 
     # -- the guard ---------------------------------------------------------
 
@@ -830,6 +863,7 @@ class RedisLock(utils.LockBase):
             self._lost_event.clear()
             self._fence_token = None
             _notifier.ensure()  # a forked child's first acquire makes its own
+            self._fakeredis_after_fork(h)
             with _redis_errors():
                 _c.pl_redis_lock_acquire_with(
                     h,
@@ -871,6 +905,7 @@ class RedisLock(utils.LockBase):
         when no probe was conclusive within ``timeout`` seconds (default
         unavailable_timeout)."""
         with self._exclusive('probe') as h:
+            self._fakeredis_after_fork(h)
             wait = float(self.unavailable_timeout if timeout is None else timeout)
             with _redis_errors():
                 holders = _c.pl_redis_lock_probe(h, wait)
