@@ -79,20 +79,48 @@ static int ensure_cmd(pl_redis_lock *l)
     return PL_OK;
 }
 
+/* A connection idle this long may have been closed by the server's idle
+   timeout (Redis's `timeout` counts whole seconds, at least 1). */
+#define PL_REDIS_IDLE 1.0
+
+/* The peer closed the connection (an end of file, a reset), as opposed to
+   a timeout or a refused command. */
+static int closed_by_peer(const pl_redis_conn *c)
+{
+    return c->err == PL_CONN_EOF ||
+           (c->err == PL_CONN_IO &&
+            (c->errnum == ECONNRESET || c->errnum == EPIPE));
+}
+
 /* A command on cmd; a broken connection is dropped so that the next call
-   reconnects. */
+   reconnects. cmd is kept between acquisitions, so it may sit idle long
+   enough for the server to close it (its `timeout` setting, a proxy's
+   idle limit): found closed by the peer after PL_REDIS_IDLE or more of
+   silence, it costs a reconnect and the command is sent again, once
+   (every command sent here may be repeated: counts, publishes, CLIENT
+   LIST/KILL, and INCR of the fence, whose tokens need only grow). One
+   closed while in use, or a fresh one, is a failure of the call. */
 int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
                        const char **argv, const size_t *lens,
                        redisReply **out)
 {
-    int rc = ensure_cmd(l);
+    int idle, rc = ensure_cmd(l);
     if (rc == PL_OK && !l->cmd)
         rc = ensure_cmd(l); /* drain found it broken */
     if (rc != PL_OK)
         return rc;
+    idle = pl__os_now() - l->cmd->used_at >= PL_REDIS_IDLE;
     rc = pl__redis_call(&l->conf, l->cmd, what, argc, argv, lens, out);
-    if (rc != PL_OK && l->cmd && l->cmd->err)
+    if (rc != PL_OK && l->cmd && l->cmd->err) {
+        int again = idle && closed_by_peer(l->cmd);
         pl__redis_close(&l->cmd);
+        l->cmd_pending = 0; /* (drained before the call: none) */
+        if (again && ensure_cmd(l) == PL_OK) {
+            rc = pl__redis_call(&l->conf, l->cmd, what, argc, argv, lens, out);
+            if (rc != PL_OK && l->cmd && l->cmd->err)
+                pl__redis_close(&l->cmd);
+        }
+    }
     return rc;
 }
 

@@ -241,6 +241,7 @@ static int append(pl_redis_conn *c, int argc, const char **argv,
     memcpy(c->obuf + c->olen, cmd, (size_t)len);
     c->olen += (size_t)len;
     redisFreeCommand(cmd);
+    c->used_at = pl__os_now();
     return 0;
 }
 
@@ -556,6 +557,7 @@ int pl__redis_connect_direct(pl_redis_conf *cf, const char *name,
     }
     c->fd = fd;
     c->command_timeout = cf->command_timeout;
+    c->used_at = pl__os_now();
     if (cf->tls) {
         rc = pl__tls_open(cf->tls_ctx, fd,
                           cf->unix_path ? "localhost" : cf->host, deadline,

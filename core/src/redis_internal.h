@@ -140,6 +140,10 @@ typedef struct pl_redis_conn {
     int err;    /* 0, or PL_CONN_*: the connection is broken */
     int errnum; /* with PL_CONN_IO: the errno value (ETIMEDOUT: timeout) */
     unsigned gen; /* cf->cluster_gen when it was opened */
+    /* pl__os_now() of the connect or the last command queued: how long
+       the connection sat idle (an idle timeout of the server closes
+       connections that sent nothing for a while: redis_acquire.c). */
+    double used_at;
     char errstr[300];
 } pl_redis_conn;
 

@@ -327,6 +327,33 @@ static void acquire_after_loss_without_release(void **state)
     pl_redis_lock_free(l);
 }
 
+/* The server closes a lock's idle connections between two holds (its
+   `timeout` setting, a proxy's idle limit; here CLIENT KILL of every
+   other client): the next acquire reconnects and takes the lock, as with
+   redis-py, instead of failing on the dead connection. */
+static void idle_connections_closed_by_the_server(void **state)
+{
+    const char *ch = rt_channel("idle");
+    pl_redis_lock *l = rt_lock(ch, PL_LOCK_EX);
+    int round;
+    (void)state;
+    for (round = 0; round < 2; round++) {
+        redisContext *c;
+        tu_ok(pl_redis_lock_acquire(l));
+        tu_ok(pl_redis_lock_release(l));
+        c = rt_connect();
+        freeReplyObject(redisCommand(c, "CLIENT KILL TYPE pubsub"));
+        freeReplyObject(redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes"));
+        redisFree(c);
+        usleep(1100000); /* idle, as before an idle timeout (>= 1 s) */
+    }
+    tu_ok(pl_redis_lock_acquire_with(l, 0, PL_INHERIT, PL_INHERIT));
+    tu_ok(pl_redis_lock_check(l));
+    assert_int_equal(rt_numsub(ch), 1);
+    tu_ok(pl_redis_lock_release(l));
+    pl_redis_lock_free(l);
+}
+
 static int child_drops_inherited(void *p)
 {
     pl_redis_lock *l = p;
@@ -647,6 +674,7 @@ int main(void)
         cmocka_unit_test(waiting_writer_keeps_readers_out),
         cmocka_unit_test(processes_exclude_each_other),
         cmocka_unit_test(client_kill_is_reported_never_resubscribed),
+        cmocka_unit_test(idle_connections_closed_by_the_server),
         cmocka_unit_test(acquire_after_loss_without_release),
         cmocka_unit_test(fork_child_cannot_release_parent),
         cmocka_unit_test(fork_child_release_leaves_parent_holding),
