@@ -608,3 +608,32 @@ def test_redis_wait_ends_on_sigint_and_runs_handlers(tmp_path, redis_port, signu
     assert key in values, line + out + err
     assert float(values[key]) - sent < MAX_DELAY
     assert 'interrupted' in values, line + out + err
+
+
+@pytest.mark.parametrize('late', ['pl_redis_lock_acquire_with', 'pl_redis_lock_get_fence_token'])
+def test_redis_interrupt_after_the_core_took_the_lock_holds_nothing(redis_port, monkeypatch, late):
+    """A KeyboardInterrupt raised just as the core's acquire (or the fence
+    token read after it) returns: acquire raises it, and neither the server
+    nor the object is left holding."""
+    from cportalocker import redis as cpl_redis
+
+    kw = {'host': '127.0.0.1', 'port': redis_port}
+    channel = f'late-interrupt-{late}'
+    lock = portalocker.RedisLock(channel, redis_kwargs=kw, fencing=True,
+                                 interrupt_on_lost=False)
+    real = getattr(cpl_redis._c, late)
+
+    def then_interrupted(*args):
+        real(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cpl_redis._c, late, then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire()
+    monkeypatch.undo()
+    other = portalocker.RedisLock(channel, redis_kwargs=kw, timeout=0,
+                                  fail_when_locked=True, interrupt_on_lost=False)
+    with other:  # free: the interrupted acquire gave it back
+        pass
+    with lock:  # and the object is usable
+        assert lock.fence_token is not None

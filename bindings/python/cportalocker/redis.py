@@ -864,17 +864,28 @@ class RedisLock(utils.LockBase):
             self._fence_token = None
             _notifier.ensure()  # a forked child's first acquire makes its own
             self._fakeredis_after_fork(h)
-            with _redis_errors():
-                _c.pl_redis_lock_acquire_with(
-                    h,
-                    utils._seconds(utils.coalesce(timeout, self.timeout, 0.0)),
-                    utils._seconds(utils.coalesce(check_interval, self.check_interval, 0.0)),
-                    1 if utils.coalesce(fail_when_locked, self.fail_when_locked, False) else 0,
-                )
-            self._held = True
-            if self.fencing and self.flags == constants.LockFlags.EXCLUSIVE:
-                token = _c.pl_redis_lock_get_fence_token(h)
-                self._fence_token = int(token) if token else None
+            try:
+                with _redis_errors():
+                    _c.pl_redis_lock_acquire_with(
+                        h,
+                        utils._seconds(utils.coalesce(timeout, self.timeout, 0.0)),
+                        utils._seconds(utils.coalesce(check_interval, self.check_interval, 0.0)),
+                        1 if utils.coalesce(fail_when_locked, self.fail_when_locked, False) else 0,
+                    )
+                self._held = True
+                if self.fencing and self.flags == constants.LockFlags.EXCLUSIVE:
+                    token = _c.pl_redis_lock_get_fence_token(h)
+                    self._fence_token = int(token) if token else None
+            except BaseException:
+                # Also an exception after the core took the lock (a signal
+                # handler's KeyboardInterrupt as the call returned): this
+                # acquire did not succeed, so nothing may stay held
+                # (releasing what is not held is a no-op).
+                self._held = False
+                self._fence_token = None
+                with contextlib.suppress(exceptions.LockException):
+                    _c.pl_redis_lock_release(h)
+                raise
         return self
 
     def release(self) -> None:
