@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* While collecting answers, the subscriber count is re-checked when the
-   answers stall: first 2 ms after the last one, then backing off to
-   50 ms. A changed count makes the probe inconclusive at once; under
-   contention someone leaving mid-probe is the usual reason for a missing
-   answer, and a fixed 50 ms re-check made every such probe cost 50 ms. */
-#define PL_REDIS_PROBE_RECHECK_FIRST 0.002
-#define PL_REDIS_PROBE_RECHECK 0.05
-
 /* ------------------------------------------------------------------ */
 /* probing                                                             */
 /* ------------------------------------------------------------------ */

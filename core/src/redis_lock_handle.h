@@ -298,4 +298,13 @@ int pl__redis_start_holder(pl_redis_lock *l);
    caller's again. */
 void pl__redis_stop_holder(pl_redis_lock *l);
 
+/* While collecting answers (acquire's probe, redis_ask.c, and the
+   read-only one, redis_probe.c), the subscriber count is re-checked when
+   the answers stall: first 2 ms after the last one, then backing off to
+   50 ms. A changed count makes the probe inconclusive at once; someone
+   leaving mid-probe is the usual reason for a missing answer, and a fixed
+   50 ms re-check made every such probe cost 50 ms. */
+#define PL_REDIS_PROBE_RECHECK_FIRST 0.002
+#define PL_REDIS_PROBE_RECHECK 0.05
+
 #endif

@@ -116,6 +116,40 @@ static int listen_w(probe_ctx *p, double seconds)
     return rc == -1 ? w_broke(p) : rc;
 }
 
+/* Collect answers until n came, the deadline passed, or the count
+   changed (checked when answers stall: someone who left will never
+   answer, so asking again beats waiting out the deadline). */
+static int collect(probe_ctx *p, long long n, double deadline)
+{
+    double step = PL_REDIS_PROBE_RECHECK_FIRST;
+    double recheck = pl__os_now() + step;
+    long long now_n = 0;
+    int rc;
+    while ((long long)p->h->n < n) {
+        double now = pl__os_now();
+        double until = deadline < recheck ? deadline : recheck;
+        size_t had = p->h->n;
+        if (now >= deadline)
+            break;
+        if ((rc = listen_w(p, until - now)) != PL_OK)
+            return rc;
+        if (p->h->n != had) {
+            recheck = pl__os_now() + step; /* answers flow: wait */
+            continue;
+        }
+        if (pl__os_now() < recheck)
+            continue;
+        if ((rc = numsub(p, &now_n)) != PL_OK)
+            return rc;
+        if (now_n != n)
+            break;
+        step = step * 2 < PL_REDIS_PROBE_RECHECK ? step * 2
+                                                 : PL_REDIS_PROBE_RECHECK;
+        recheck = pl__os_now() + step;
+    }
+    return PL_OK;
+}
+
 /* One probe: 1 conclusive (answers in p->h), 0 not, or an error. */
 static int one_probe(probe_ctx *p, long long n, double deadline)
 {
@@ -167,9 +201,8 @@ static int one_probe(probe_ctx *p, long long n, double deadline)
     free(ping);
     if (rc != PL_OK)
         return rc;
-    while ((long long)p->h->n < n && pl__os_now() < deadline)
-        if ((rc = listen_w(p, deadline - pl__os_now())) != PL_OK)
-            return rc;
+    if ((rc = collect(p, n, deadline)) != PL_OK)
+        return rc;
     if ((rc = numsub(p, &now_n)) != PL_OK)
         return rc;
     argv[0] = pl__redis_cmd_unsubscribe(&p->l->conf); /* late answers are ignored */

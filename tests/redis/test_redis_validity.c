@@ -166,6 +166,51 @@ static void probe_reports_holders_and_never_reaps(void **state)
     pl_redis_lock_free(p);
 }
 
+/* A subscriber that leaves the channel when the ping comes (a waiter
+   giving up, a peer's probe ending) answers nothing: the probe sees the
+   count change and asks again at once, instead of waiting out the reply
+   window for an answer that cannot come and then failing. */
+static void *leave_on_first_message(void *arg)
+{
+    redisContext *c = arg;
+    void *r = NULL;
+    if (redisGetReply(c, &r) == REDIS_OK) { /* the ping */
+        freeReplyObject(r);
+        freeReplyObject(redisCommand(c, "UNSUBSCRIBE"));
+    }
+    return NULL;
+}
+
+static void probe_asks_again_when_a_subscriber_leaves(void **state)
+{
+    const char *ch = rt_channel("probeleave");
+    pl_redis_lock *holder = rt_lock(ch, PL_LOCK_EX), *p = rt_lock(ch, PL_LOCK_EX);
+    pl_redis_holders *h = NULL;
+    const char *id;
+    redisContext *leaver = rt_connect();
+    pthread_t t;
+    double began;
+    (void)state;
+    /* A long reply window: waiting it out would fail the probe below. */
+    tu_ok(pl_redis_lock_set_unavailable_timeout(p, 5));
+    tu_ok(pl_redis_lock_acquire(holder));
+    freeReplyObject(redisCommand(leaver, "SUBSCRIBE %s", ch));
+    assert_int_equal(rt_numsub(ch), 2);
+    assert_int_equal(pthread_create(&t, NULL, leave_on_first_message, leaver), 0);
+    began = tu_now();
+    tu_ok(pl_redis_lock_probe(p, 5, &h));
+    assert_true(tu_now() - began < 4);
+    assert_int_equal(pl_redis_holders_count(h), 1);
+    tu_ok(pl_redis_holders_get(h, 0, &id, NULL, NULL));
+    assert_string_equal(id, pl_redis_lock_holder_id(holder));
+    pl_redis_holders_free(h);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    redisFree(leaver);
+    tu_ok(pl_redis_lock_release(holder));
+    pl_redis_lock_free(holder);
+    pl_redis_lock_free(p);
+}
+
 /* ---- a frozen holder ---- */
 
 static void frozen_holder_sees_the_lapse_before_acting(void **state)
@@ -404,6 +449,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fencing_tokens_increase_and_readers_draw_none),
         cmocka_unit_test(probe_reports_holders_and_never_reaps),
+        cmocka_unit_test(probe_asks_again_when_a_subscriber_leaves),
         cmocka_unit_test(frozen_holder_sees_the_lapse_before_acting),
         cmocka_unit_test(loss_is_sticky_and_reported_once),
         cmocka_unit_test(calls_from_another_thread_during_acquire_fail_cleanly),
