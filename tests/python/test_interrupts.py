@@ -637,3 +637,41 @@ def test_redis_interrupt_after_the_core_took_the_lock_holds_nothing(redis_port, 
         pass
     with lock:  # and the object is usable
         assert lock.fence_token is not None
+
+
+@pytest.mark.parametrize('then', ['release', 'acquire'])
+def test_redis_interrupt_before_the_core_released_is_recovered(redis_port, monkeypatch, then):
+    """A KeyboardInterrupt inside release() before the core gave the lock
+    back: the lock is still held (truthfully), and the next release() or
+    acquire() of the object sorts it out instead of leaving the
+    subscription behind or refusing with 'already held'."""
+    from cportalocker import redis as cpl_redis
+
+    kw = {'host': '127.0.0.1', 'port': redis_port}
+    channel = f'early-interrupt-{then}'
+    lock = portalocker.RedisLock(channel, redis_kwargs=kw, interrupt_on_lost=False)
+    lock.acquire()
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cpl_redis._c, 'pl_redis_lock_release', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lock.release()
+    monkeypatch.undo()
+
+    def other():
+        return portalocker.RedisLock(channel, redis_kwargs=kw, timeout=0,
+                                     fail_when_locked=True, interrupt_on_lost=False)
+
+    with pytest.raises(portalocker.AlreadyLocked):
+        other().acquire()  # the core still holds it
+    if then == 'release':
+        lock.release()
+        with other():
+            pass
+    else:
+        with lock:
+            pass
+        with other():
+            pass

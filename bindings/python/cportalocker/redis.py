@@ -537,6 +537,18 @@ def _pool_settings(pool: typing.Any) -> dict[str, typing.Any]:
     return settings
 
 
+def _core_holds(h: typing.Any) -> bool:
+    """Whether the C handle holds (or held and lost) the lock; no round
+    trip."""
+    try:
+        _c.pl_redis_lock_check(h)
+    except exceptions.LockLostError:
+        return True  # lost: still to be torn down
+    except exceptions.LockException:
+        return False  # not held (or the handle is busy: not ours to say)
+    return True
+
+
 class RedisLock(utils.LockBase):
     """A Redis lock held by a pub/sub subscription (the reference's
     RedisLock, over the C core).
@@ -856,7 +868,9 @@ class RedisLock(utils.LockBase):
                     pass
             if self._held and not self._lost_event.is_set():
                 raise exceptions.LockException('This lock is already active')
-            if self._held:  # a lost hold: tear it down first
+            if self._held or _core_holds(h):
+                # A lost hold, or one an interrupted release() left in the
+                # core: tear it down first.
                 self._held = False
                 with contextlib.suppress(exceptions.LockException):
                     _c.pl_redis_lock_release(h)
@@ -898,7 +912,10 @@ class RedisLock(utils.LockBase):
                 probe of this object.
         """
         with self._exclusive('release') as h:
-            if not self._held:
+            # (The core may hold what this object does not know of: a
+            # KeyboardInterrupt between the two steps of an earlier
+            # release.)
+            if not self._held and not _core_holds(h):
                 return
             self._held = False
             try:
