@@ -114,7 +114,12 @@ class TestRedisThreads < Minitest::Test
     holder.acquire
     lock = rlock("rb-rda", timeout: 20, check_interval: 0.02)
     t = Thread.new { lock.acquire }
-    sleep 0.3
+    # Until the thread is blocked, which it is only inside acquire (after
+    # taking the object): a release before that would be a no-op, not
+    # refused.
+    deadline = monotonic + 10
+    sleep 0.01 until t.status == "sleep" || monotonic > deadline
+    assert_equal "sleep", t.status, "the acquiring thread never blocked"
     outcomes = 20.times.map do
       lock.release
       :released
