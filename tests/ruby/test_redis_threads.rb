@@ -159,8 +159,9 @@ class TestRedisThreads < Minitest::Test
     status, out, err = run_child(<<~RUBY)
       $lock = Portalocker::RedisLock.new("rb-exit", port: PORT)
       $lock.acquire
-      Thread.new { l = Portalocker::RedisLock.new("rb-exit-t", port: PORT); l.acquire; sleep 30 }
-      sleep 0.3
+      held_r, held_w = IO.pipe # (Queue#pop has no timeout in Ruby 3.1)
+      Thread.new { l = Portalocker::RedisLock.new("rb-exit-t", port: PORT); l.acquire; held_w.write("x"); sleep 30 }
+      IO.select([held_r], nil, nil, 10) or abort "the thread never acquired"
       puts "OK"
     RUBY
     assert status.success?, "child failed (#{status}): #{err}"
