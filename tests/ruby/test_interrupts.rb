@@ -131,8 +131,8 @@ class TestInterrupts < Minitest::Test
           semaphore: -> { Portalocker::BoundedSemaphore.new(2, name: "sem", directory: #{@dir.inspect}, timeout: 30).acquire }
         }
         Thread.new { sleep } # a second thread: signals then reach the main thread another way
-        puts "waiting"; $stdout.flush
-        begin
+        begin # (from "waiting" on: a signal that lands before the wait is still rescued)
+          puts "waiting"; $stdout.flush
           waits.fetch(:#{kind}).call
         rescue Interrupt
           puts "interrupted \#{now}"
