@@ -54,11 +54,14 @@ int main(int argc, char **argv)
 }
 C
 # Runs $1 on a lock held for 0.3 s by flock(1) first: the program must
-# wait for it, then get it.
+# wait for it, then get it. The program starts once the holder's command
+# runs (a ready file), not after a fixed sleep a slow start could outlast.
 contend() {
-  local app=$1 lock=$work/contended.lock
-  flock "$lock" sleep 0.3 & local holder=$!
-  sleep 0.1
+  local app=$1 lock=$work/contended.lock i
+  rm -f "$work/ready"
+  flock "$lock" sh -c "touch '$work/ready'; sleep 0.3" & local holder=$!
+  for i in $(seq 1 200); do [ -e "$work/ready" ] && break; sleep 0.05; done
+  [ -e "$work/ready" ] || { echo "install: the flock(1) holder never started"; exit 1; }
   "$app" "$lock"
   wait "$holder"
 }

@@ -26,6 +26,24 @@ skip_or_fail() { # why
 }
 # wait_for FILE: until it exists (10 s at most).
 wait_for() { local i; for i in $(seq 1 200); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+# gate FILE: sh code that waits until FILE exists (20 s at most): a
+# command that must keep its lock until the test has looked, however slow
+# the machine, rather than for a fixed time.
+gate() { printf 'i=0; while [ ! -e %s ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done' "'$1'"; }
+# catching PID SIG: until PID is portalock and catches SIG (10 s at most).
+# A background job of a script starts with SIGINT ignored, so a signal sent
+# before portalock installed its handlers would be lost, not tested.
+catching() {
+  local i m bit=$(($(kill -l "$2") - 1))
+  for i in $(seq 1 200); do
+    if [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$PORTALOCK" ]; then
+      m=$(awk '/^SigCgt:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+      [ -n "$m" ] && [ $(((16#$m >> bit) & 1)) = 1 ] && return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
 elapsed_ok() { # start max -> 0 if now-start < max
   awk -v s="$1" -v n="$(date +%s.%N)" -v m="$2" 'BEGIN{exit !(n-s < m)}'
 }
@@ -101,8 +119,9 @@ for holder in "$FLOCK" "$PORTALOCK"; do
 done
 # -w waits for the release and then gets the lock.
 waits_then_gets() {
-  ( "$FLOCK" "$F" sleep 0.5 & wait ) & sleep 0.2
-  "$1" -w 10 "$F" true; echo $?; wait
+  rm -f "$W/wready"
+  ( "$FLOCK" "$F" sh -c "touch '$W/wready'; sleep 0.5" & wait ) & wait_for "$W/wready"
+  "$1" -w 10 "$F" true; echo $?; wait; rm -f "$W/wready"
 }
 both "-w 10 gets the lock after the holder ends" waits_then_gets
 # A directory is locked as flock(1) locks it.
@@ -110,20 +129,24 @@ dir_lock() { hold "$FLOCK" "$W"; "$1" -n "$W" true; echo $?; release; }
 both "directory lock contended" dir_lock
 # Descriptor form in a subshell; -u on the descriptor.
 fd_form() {
-  rm -f "$W/ready"
-  ( "$1" -n 9 || exit 1; touch "$W/ready"; sleep 1 ) 9>"$F" & local p=$!
+  rm -f "$W/ready" "$W/go"
+  ( "$1" -n 9 || exit 1; touch "$W/ready"; wait_for "$W/go" ) 9>"$F" & local p=$!
   wait_for "$W/ready"; "$FLOCK" -n "$F" true; local held=$?
-  wait $p; local rc=$?
+  touch "$W/go"; wait $p; local rc=$?
   ( "$1" -n 9 && "$1" -u 9 && "$FLOCK" -n "$F" true ) 9>"$F"; echo "$held $rc $?"
-  rm -f "$W/ready"
+  rm -f "$W/ready" "$W/go"
 }
 both "descriptor form: locks, and -u unlocks" fd_form
 # Without -o the command's leftover child keeps the lock; with -o not.
+# The leftover child runs until the test has looked (its own go file: this
+# runs once per tool, and a leftover must not see the other run's); the
+# -o run, not -n, waits for the first leftover to let go.
 inherit() {
-  "$1" "$F" sh -c "sleep 1 >/dev/null 2>&1 &"; "$FLOCK" -n "$F" true; local a=$?
-  sleep 1.2
-  "$1" -o "$F" sh -c "sleep 1 >/dev/null 2>&1 &"; "$FLOCK" -n "$F" true; echo "$a $?"
-  sleep 1.2
+  local g=$W/go.$BASHPID
+  "$1" "$F" sh -c "($(gate "$g.1")) >/dev/null 2>&1 &"; "$FLOCK" -n "$F" true; local a=$?
+  touch "$g.1"
+  "$1" -o "$F" sh -c "($(gate "$g.2")) >/dev/null 2>&1 &"; "$FLOCK" -n "$F" true; echo "$a $?"
+  touch "$g.2"
 }
 both "-o: a leftover child holds the lock only without -o" inherit
 # -c runs through $SHELL.
@@ -152,14 +175,18 @@ release
 
 # Semaphore: two slots, PORTALOCK_SLOT, a third waits or fails.
 S=(--semaphore 2 --name cli --dir "$W")
-"$P" "${S[@]}" sh -c "echo \$PORTALOCK_SLOT > '$W/slot0'; touch '$W/s0'; sleep 2" & s0=$!
+# The two holders keep their slots until sgo exists.
+"$P" "${S[@]}" sh -c "echo \$PORTALOCK_SLOT > '$W/slot0'; touch '$W/s0'; $(gate "$W/sgo")" & s0=$!
 wait_for "$W/s0"
-"$P" "${S[@]}" sh -c "echo \$PORTALOCK_SLOT > '$W/slot1'; touch '$W/s1'; sleep 2" & s1=$!
+"$P" "${S[@]}" sh -c "echo \$PORTALOCK_SLOT > '$W/slot1'; touch '$W/s1'; $(gate "$W/sgo")" & s1=$!
 wait_for "$W/s1"
 expect "semaphore slots" "0 1" "$(cat "$W/slot0") $(cat "$W/slot1")"
 "$P" -n "${S[@]}" true; expect "semaphore full, -n" 1 $?
-t=$(date +%s.%N); "$P" -w 20 "${S[@]}" sh -c 'exit $PORTALOCK_SLOT'; rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 1 ] && elapsed_ok "$t" 15 && ok "semaphore -w waits for a slot (slot $rc)" || bad "semaphore -w: $rc"
+t=$(date +%s.%N); "$P" -w 20 "${S[@]}" sh -c 'exit $PORTALOCK_SLOT' & w=$!
+catching $w INT; sleep 0.3
+alive $w && waiting=yes || waiting=no # it got no slot while both were held
+touch "$W/sgo"; wait $w; rc=$?
+[ "$waiting" = yes ] && { [ "$rc" = 0 ] || [ "$rc" = 1 ]; } && elapsed_ok "$t" 15 && ok "semaphore -w waits for a slot (slot $rc)" || bad "semaphore -w: $rc, waiting: $waiting"
 wait $s0 $s1
 "$P" --semaphore 2 --dir "$W/missing" true 2>/dev/null; expect "semaphore in a missing directory" 66 $?
 
@@ -186,15 +213,19 @@ wait_for "$W/ready"; kill -TERM $p; wait $p; expect "SIGTERM kills the command: 
 "$FLOCK" -n "$F" true; expect "nothing held after that" 0 $?
 # SIGINT while waiting ends the wait at once, nothing held after.
 hold "$FLOCK" "$F"
-"$P" "$F" true & p=$!; sleep 0.3; t=$(date +%s.%N); kill -INT $p; wait $p; rc=$?
+# (The holder keeps the lock 30 s: a wait the signal did not end would
+# last that long.)
+"$P" "$F" true & p=$!; catching $p INT || bad "portalock never caught SIGINT"
+sleep 0.2; t=$(date +%s.%N); kill -INT $p; wait $p; rc=$?
 expect "SIGINT during the wait: death by SIGINT" 130 $rc
-elapsed_ok "$t" 2 && ok "... within 2 s" || bad "SIGINT took too long"
+elapsed_ok "$t" 5 && ok "... within 5 s" || bad "SIGINT took too long"
 "$P" -w 30 --semaphore 1 --name busy --dir "$W" true & # a free semaphore: quick
 wait $!
-"$P" --semaphore 1 --name held --dir "$W" sh -c 'sleep 30' & sp=$!; sleep 0.3
-"$P" --semaphore 1 --name held --dir "$W" true & p=$!; sleep 0.3
-t=$(date +%s.%N); kill -INT $p; wait $p; expect "SIGINT during a semaphore wait" 130 $?
-elapsed_ok "$t" 2 && ok "... within 2 s" || bad "semaphore SIGINT took too long"
+"$P" --semaphore 1 --name held --dir "$W" sh -c "touch '$W/held'; exec sleep 30" & sp=$!
+wait_for "$W/held" || bad "the semaphore holder never got its slot"
+"$P" --semaphore 1 --name held --dir "$W" true & p=$!; catching $p INT || bad "portalock never caught SIGINT"
+sleep 0.2; t=$(date +%s.%N); kill -INT $p; wait $p; expect "SIGINT during a semaphore wait" 130 $?
+elapsed_ok "$t" 5 && ok "... within 5 s" || bad "semaphore SIGINT took too long"
 kill $sp; wait $sp 2>/dev/null
 release
 # Ctrl-C at a terminal: the command gets it once (not forwarded again);
@@ -255,8 +286,9 @@ if redis_server_start cli >/dev/null; then
   t=$(date +%s.%N); "$P" -w 0.5 --redis "$U" ch true; rc=$?
   expect "Redis -w 0.5 while held" 1 $rc; elapsed_ok "$t" 5 && ok "... bounded" || bad "Redis -w took too long"
   "$P" who --redis "$U" ch | grep -q exclusive && ok "who --redis: an exclusive holder" || bad "who --redis"
-  "$P" --redis "$U" ch true & p=$!; sleep 0.5; t=$(date +%s.%N); kill -INT $p; wait $p
-  expect "SIGINT during a Redis wait" 130 $?; elapsed_ok "$t" 3 && ok "... promptly" || bad "Redis SIGINT took too long"
+  "$P" --redis "$U" ch true & p=$!; catching $p INT || bad "portalock never caught SIGINT"
+  sleep 0.3; t=$(date +%s.%N); kill -INT $p; wait $p
+  expect "SIGINT during a Redis wait" 130 $?; elapsed_ok "$t" 5 && ok "... promptly" || bad "Redis SIGINT took too long"
   release
   "$P" who --redis "$U" ch >/dev/null; expect "who --redis on a free channel" 1 $?
   # The lock lost while the command runs: the command gets the signal.

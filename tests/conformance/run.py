@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import fnmatch
 import itertools
 import json
@@ -628,12 +629,65 @@ class Run:
             target = step['wait_event']
             st = self.steps[target]
             self.agents[st['role']].wait(target, st.get('deadline', 30), event=True)
+        elif 'wait_open' in step:
+            self.wait_open(step['wait_open'])
+        elif 'wait_subscribers' in step:
+            self.wait_subscribers(step['wait_subscribers'], step['n'])
         elif 'check' in step:
             self.check_files(sid, step['check'])
         elif 'do' in step:
             self.agent_step(sid, step)
         else:
             raise StepError(f'scenario bug: step {sid} has no action')
+
+    def wait_open(self, target: str) -> None:
+        """Until the agent of async step `target` has that step's lock file
+        open (its /proc/<pid>/fd): its acquire has begun, and the agents
+        start their clock before the open. A fixed sleep instead would let
+        a slow start of the agent shorten what its acquire waits. A Windows
+        agent's files are the wineserver's: the sleep that follows stays its
+        only synchronisation."""
+        st = self.steps[target]
+        agent = self.agents[st['role']]
+        if agent.lang in WINDOWS:
+            return
+        want = os.path.realpath(self.path(self.sc['locks'][st['lock']]['path']))
+        fds = f'/proc/{agent.proc.pid}/fd'
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with agent.cond:
+                if target in agent.replies or agent.eof:
+                    return  # answered already: the wait checks the answer
+            try:
+                for fd in os.listdir(fds):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(os.path.join(fds, fd)) == want:
+                            return
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise StepError(f'step {target} ({st["role"]}={agent.lang}): its lock file was not '
+                        f'opened within 10 s')
+
+    def wait_subscribers(self, lock: str, n: int) -> None:
+        """Until the Redis channel of `lock` has n subscribers (PUBSUB
+        NUMSUB): a waiting writer has announced itself. A fixed sleep
+        instead would let a slow start of the writer go unseen."""
+        channel = self.lock_spec({'lock': lock, 'role': self.sc['roles'][0]})['channel'].encode()
+        cmd = b'*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$%d\r\n%s\r\n' % (len(channel), channel)
+        have = None
+        deadline = time.monotonic() + 10
+        with socket.create_connection(('127.0.0.1', self.redis_port), 5) as c:
+            f = c.makefile('rb')
+            while time.monotonic() < deadline:
+                c.sendall(cmd)
+                # *2, $len, the channel, :count
+                lines = [f.readline() for _ in range(4)]
+                have = int(lines[3][1:])
+                if have >= n:
+                    return
+                time.sleep(0.01)
+        raise StepError(f'channel of {lock}: {have} subscribers after 10 s, expected {n}')
 
     def agent_step(self, sid: str, step: dict) -> None:
         role = step['role']
@@ -664,8 +718,25 @@ class Run:
             self.pending[role] = sid
             return
         t, msg = agent.wait(sid, step.get('deadline', 30))
-        self.answers[sid] = (t, msg)
-        self.check(sid, step, t, msg)
+        # retry_for: asked again (every 0.1 s) until the answer is the
+        # expected one or that many seconds have passed: for what another
+        # thread of the agent notices in its own time (a loss seen after a
+        # SIGCONT), which a fixed sleep before the step would race.
+        until = self.sent[sid] + step.get('retry_for', 0)
+        attempt = 0
+        while True:
+            self.answers[sid] = (t, msg)
+            try:
+                self.check(sid, step, t, msg)
+                return
+            except StepError:
+                if time.monotonic() >= until:
+                    raise
+            attempt += 1
+            time.sleep(0.1)
+            rid = f'{sid}.retry{attempt}'
+            agent.send(dict(cmd, id=rid))
+            t, msg = agent.wait(rid, step.get('deadline', 30))
 
     def check(self, sid: str, step: dict, t: float, msg: dict | None) -> None:
         assert msg is not None

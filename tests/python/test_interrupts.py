@@ -33,8 +33,11 @@ from cportalocker import _portalocker_c as _c
 
 from conftest import child_env
 
-#: The bound on a signal's delay asserted here (the goal is 0.1 s).
-MAX_DELAY = 0.5
+#: The bound on a signal's delay asserted here (the goal is 0.1 s; a busy
+#: 2-core machine can keep a woken process off the CPU for some hundreds
+#: of ms). The waits interrupted here last 30 s or forever otherwise; the
+#: deadline test's is longer than this bound.
+MAX_DELAY = 2.0
 
 #: Holds a flock on every path given on its command line until killed.
 HOLD = textwrap.dedent('''
@@ -117,9 +120,11 @@ def _values(out):
 def test_sigint_ends_every_wait(tmp_path, kind):
     holder = _hold(tmp_path)
     try:
+        # 'waiting' inside the try: a SIGINT that lands before the wait
+        # (a slow child) still ends as 'interrupted', not as a traceback.
         child = _child(tmp_path, f'''
-            print('waiting', flush=True)
             try:
+                print('waiting', flush=True)
                 {WAITS[kind]}
             except KeyboardInterrupt:
                 print('interrupted', now(), flush=True)
@@ -149,8 +154,8 @@ def test_signal_handler_runs_during_every_wait_and_the_wait_resumes(tmp_path, ki
             def on_usr1(signum, frame):
                 print('handler', now(), flush=True)
             signal.signal(signal.SIGUSR1, on_usr1)
-            print('waiting', flush=True)
             try:
+                print('waiting', flush=True)
                 {WAITS[kind]}
             except KeyboardInterrupt:
                 print('interrupted', now(), flush=True)
@@ -176,15 +181,18 @@ def test_signal_handler_runs_during_every_wait_and_the_wait_resumes(tmp_path, ki
 
 
 def test_signal_handler_keeps_the_deadline(tmp_path):
+    # past 0.3 + MAX_DELAY: a handler run only at the wait's end misses the
+    # bound below
+    timeout = 0.3 + MAX_DELAY + 0.7
     holder = _hold(tmp_path)
     try:
-        child = _child(tmp_path, '''
+        child = _child(tmp_path, f'''
             signal.signal(signal.SIGALRM, lambda *a: print('handler', now(), flush=True))
             start = now()
             print('start', start, flush=True)
             signal.setitimer(signal.ITIMER_REAL, 0.3)
             try:
-                portalocker.Lock(P, timeout=1.5).acquire()
+                portalocker.Lock(P, timeout={timeout}).acquire()
             except portalocker.AlreadyLocked:
                 print('timeout', now() - start, flush=True)
         ''')
@@ -197,7 +205,7 @@ def test_signal_handler_keeps_the_deadline(tmp_path):
     # on time (not at the end of the wait), and the wait went on to its
     # deadline
     assert float(values['handler']) - float(values['start']) < 0.3 + MAX_DELAY
-    assert 1.4 < float(values['timeout']) < 1.5 + MAX_DELAY
+    assert timeout - 0.1 < float(values['timeout']) < timeout + MAX_DELAY
 
 
 def test_cancel_from_another_thread_ends_the_wait(tmp_path):
@@ -584,8 +592,8 @@ def test_redis_wait_ends_on_sigint_and_runs_handlers(tmp_path, redis_port, signu
         child = _child(tmp_path, f'''
             signal.signal(signal.SIGUSR1, lambda *a: print('handler', now(), flush=True))
             lock = portalocker.RedisLock({channel!r}, redis_kwargs={kw!r}, timeout=30)
-            print('waiting', flush=True)
             try:
+                print('waiting', flush=True)
                 lock.acquire()
             except KeyboardInterrupt:
                 print('interrupted', now(), flush=True)

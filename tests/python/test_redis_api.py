@@ -277,7 +277,11 @@ def test_probe_reports_holders_and_never_reaps(redis_port):
     # a subscriber that never answers: inconclusive, and still there after
     silent = admin.pubsub()
     silent.subscribe('api-probe')
-    silent.get_message(timeout=1)
+    # until the server confirms (a fixed 1 s wait could let the probe
+    # below count no subscriber on a busy machine)
+    deadline = time.monotonic() + 10
+    while silent.get_message(timeout=1) is None:
+        assert time.monotonic() < deadline, 'the subscription was never confirmed'
     try:
         start = time.monotonic()
         with pytest.raises(cpl.LockException):

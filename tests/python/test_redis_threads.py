@@ -122,7 +122,12 @@ def test_release_during_acquire_raises_invalid_state(redis_port):
 
         t = threading.Thread(target=acquire)
         t.start()
-        time.sleep(0.3)
+        # until the thread is inside acquire (it holds the object's guard
+        # there): a release before that would be a no-op, not refused
+        deadline = time.monotonic() + 10
+        while not lock._busy.locked() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock._busy.locked(), 'the acquiring thread never got inside acquire'
         outcomes = []
         for _ in range(20):
             try:
@@ -222,12 +227,15 @@ def test_exit_while_holding(redis_port, where):
             lock.acquire()
         ''',
         'thread': '''
+            held = threading.Event()
             def hold():
                 lock = cpl.RedisLock('threads-exit-thread', redis_kwargs=KW)
                 lock.acquire()
+                held.set()
                 time.sleep(30)
             threading.Thread(target=hold, daemon=True).start()
-            time.sleep(0.5)
+            assert held.wait(10), 'the thread never acquired'
+
         ''',
         'cycle': '''
             class Box:
@@ -273,8 +281,8 @@ def test_interrupt_on_lost_interrupts_the_main_thread(redis_port):
         lock = cpl.RedisLock('threads-intr2', redis_kwargs=KW, interrupt_on_lost=False)
         lock.acquire()
         admin.execute_command('CLIENT', 'KILL', 'TYPE', 'pubsub')
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 20
+        while not lock.lost and time.monotonic() < deadline:
             time.sleep(0.01)
         assert lock.lost
         print('OK', flush=True)
@@ -306,7 +314,10 @@ def test_fork_child_of_a_holder(redis_port):
 
         t = threading.Thread(target=wait_busy)
         t.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not busy._busy.locked() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert busy._busy.locked(), 'the waiting thread never got inside acquire'
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -347,6 +358,17 @@ def test_no_descriptors_or_threads_left_behind(redis_port):
             gc.collect()
             return len(os.listdir('/proc/self/fd')), len(os.listdir('/proc/self/task'))
 
+        def settled(want):
+            # what the freed locks had may go in its own time: waited for
+            # (10 s at most), not given a fixed sleep a busy machine can
+            # overrun
+            deadline = time.monotonic() + 10
+            have = census()
+            while have != want and time.monotonic() < deadline:
+                time.sleep(0.05)
+                have = census()
+            return have
+
         warm = cpl.RedisLock('threads-leak-warm', redis_kwargs=KW, interrupt_on_lost=False)
         warm.acquire()
         warm.release()
@@ -368,8 +390,7 @@ def test_no_descriptors_or_threads_left_behind(redis_port):
             t.start()
         for t in threads:
             t.join(60)
-        time.sleep(0.5)
-        after = census()
+        after = settled(before)
         assert after == before, (before, after)
         print('OK', flush=True)
     ''', redis_port)

@@ -29,17 +29,23 @@ class TestProcesses < Minitest::Test
   def test_fork_contention_and_release_on_exit
     unsupported_on_windows("fork (test_windows.rb: a holder in another process, killed)")
     r, w = IO.pipe
+    go_r, go_w = IO.pipe
     pid = fork do
       r.close
+      go_w.close
       PL::Lock.new(path("f")).acquire
       w.puts "held"
       w.close
-      sleep 0.5
+      # holds until the parent has looked (not a fixed time a slow parent
+      # could outlast), 10 s at most
+      IO.select([go_r], nil, nil, 10)
       exit!(0) # the kernel drops the lock with the process
     end
     w.close
+    go_r.close
     assert_equal "held\n", r.gets
     assert_raises(PL::AlreadyLocked) { PL::Lock.new(path("f"), timeout: 0.1).acquire }
+    go_w.close # the child exits
     l = PL::Lock.new(path("f"), timeout: 10, check_interval: 0.05)
     l.acquire
     assert l.held?

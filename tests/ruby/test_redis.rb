@@ -164,15 +164,18 @@ class TestRedis < Minitest::Test
 
   def test_gvl_released_while_waiting
     held = rlock("chan-g").acquire
-    waiter = rlock("chan-g", timeout: 2, check_interval: 0.1)
-    t = Thread.new { assert_raises(PL::AlreadyLocked) { waiter.acquire } }
+    # The waiter would wait 30 s (ended here by the release): a wait that
+    # held the GVL would stall the sleeps far past the 3 s bound.
+    waiter = rlock("chan-g", timeout: 30, check_interval: 0.1)
+    t = Thread.new { waiter.acquire }
     sleep 0.2
     t0 = monotonic
     20.times { sleep 0.005 }
-    assert_operator monotonic - t0, :<, 1.2
+    assert_operator monotonic - t0, :<, 3
     assert t.alive?
-    t.join
     held.release
+    t.join(10) or flunk("the waiter did not get the lock once it was free")
+    waiter.release
   end
 
   def test_interop_with_the_reference_redis_lock

@@ -114,7 +114,12 @@ class TestRedisThreads < Minitest::Test
     holder.acquire
     lock = rlock("rb-rda", timeout: 20, check_interval: 0.02)
     t = Thread.new { lock.acquire }
-    sleep 0.3
+    # Until the thread is blocked, which it is only inside acquire (after
+    # taking the object): a release before that would be a no-op, not
+    # refused.
+    deadline = monotonic + 10
+    sleep 0.01 until t.status == "sleep" || monotonic > deadline
+    assert_equal "sleep", t.status, "the acquiring thread never blocked"
     outcomes = 20.times.map do
       lock.release
       :released
@@ -154,8 +159,9 @@ class TestRedisThreads < Minitest::Test
     status, out, err = run_child(<<~RUBY)
       $lock = Portalocker::RedisLock.new("rb-exit", port: PORT)
       $lock.acquire
-      Thread.new { l = Portalocker::RedisLock.new("rb-exit-t", port: PORT); l.acquire; sleep 30 }
-      sleep 0.3
+      held_r, held_w = IO.pipe # (Queue#pop has no timeout in Ruby 3.1)
+      Thread.new { l = Portalocker::RedisLock.new("rb-exit-t", port: PORT); l.acquire; held_w.write("x"); sleep 30 }
+      IO.select([held_r], nil, nil, 10) or abort "the thread never acquired"
       puts "OK"
     RUBY
     assert status.success?, "child failed (#{status}): #{err}"

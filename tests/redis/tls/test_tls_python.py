@@ -134,7 +134,7 @@ def test_killed_connection_is_lost():
     assert ids
     admin.client_kill_filter(_id=ids[0])
     admin.close()
-    end = time.monotonic() + 3
+    end = time.monotonic() + 20  # ends once seen: a bound a busy machine cannot miss
     while not lock.lost and time.monotonic() < end:
         time.sleep(0.01)
     assert lock.lost
