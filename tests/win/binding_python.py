@@ -163,12 +163,16 @@ sys.exit(0)
 
 @test
 def we_cannot_take_what_the_reference_holds():
-    p, ready = path('r2.lock'), path('r2.ready')
+    p, ready, go = path('r2.lock'), path('r2.ready'), path('r2.go')
+    # The reference holds until our go file (at most 60 s), not for a
+    # fixed time a stalled wine process could outlast.
     proc = reference(f'''
-import portalocker, time
+import os, portalocker, time
 with portalocker.Lock({p!r}, timeout=10):
     open({ready!r}, 'w').close()
-    time.sleep(1.5)
+    end = time.monotonic() + 60
+    while not os.path.exists({go!r}) and time.monotonic() < end:
+        time.sleep(0.02)
 ''', wait=False)
     wait_for(ready)
     try:
@@ -177,6 +181,7 @@ with portalocker.Lock({p!r}, timeout=10):
         pass
     else:
         raise AssertionError('we got the lock the reference holds')
+    open(go, 'w').close()
     lock = pl.Lock(p, timeout=30, check_interval=0.05)
     lock.acquire()  # once the reference released
     lock.release()
