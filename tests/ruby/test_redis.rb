@@ -100,6 +100,52 @@ class TestRedis < Minitest::Test
     super
   end
 
+  # Runs the block with Native.<name> replaced by `body` (which gets the
+  # original method and the arguments).
+  def with_native(name, body)
+    native = PL::Native
+    original = native.method(name)
+    native.define_singleton_method(name) { |*args| body.call(original, *args) }
+    yield
+  ensure
+    native.singleton_class.send(:remove_method, name)
+    native.define_singleton_method(name, original) unless native.respond_to?(name)
+  end
+
+  # An exception just as the core's acquire (or the fence token read after
+  # it) returns: acquire raises it, and nothing stays held.
+  def test_interrupt_after_the_core_took_the_lock_holds_nothing
+    %i[pl_redis_lock_acquire_with pl_redis_lock_get_fence_token].each do |late|
+      lock = rlock("late-#{late}", fencing: true)
+      with_native(late, ->(original, *args) { original.call(*args); raise Interrupt }) do
+        assert_raises(Interrupt) { lock.acquire }
+      end
+      refute lock.held?
+      rlock("late-#{late}", timeout: 0, fail_when_locked: true).synchronize { nil } # free
+      lock.synchronize { refute_nil lock.fence_token } # and usable
+    end
+  end
+
+  # An exception inside #release before the core gave the lock back: still
+  # held (truthfully); the next #release or #acquire sorts it out.
+  def test_interrupt_before_the_core_released_is_recovered
+    %w[release acquire].each do |then_call|
+      lock = rlock("early-#{then_call}")
+      lock.acquire
+      with_native(:pl_redis_lock_release, ->(_original, *_args) { raise Interrupt }) do
+        assert_raises(Interrupt) { lock.release }
+      end
+      other = rlock("early-#{then_call}", timeout: 0, fail_when_locked: true)
+      assert_raises(PL::AlreadyLocked) { other.acquire } # the core still holds it
+      if then_call == "release"
+        lock.release
+      else
+        lock.synchronize { nil }
+      end
+      other.synchronize { nil }
+    end
+  end
+
   def test_acquire_contend_release
     a = rlock("chan-a")
     b = rlock("chan-a", timeout: 0.3, check_interval: 0.05)

@@ -241,21 +241,25 @@ module Portalocker
       exclusive("acquire") do
         raise LockException, "This lock is already active" if @held && !lost?
 
-        if @held # a lost hold: tear it down first
-          @held = false
-          begin
-            N.pl_redis_lock_release(handle)
-          rescue LockException
-            nil
-          end
-        end
+        # A lost hold, or one an interrupted #release left in the core:
+        # tear it down first.
+        give_back if @held || core_holds?
         @lost = false
         @fence_token = nil
-        N.pl_redis_lock_acquire_with(handle, Util.override(timeout), Util.override(check_interval),
-                                     Util.flag_override(fail_when_locked))
-        @held = true
-        token = N.pl_redis_lock_get_fence_token(handle)
-        @fence_token = token.zero? ? nil : token
+        begin
+          N.pl_redis_lock_acquire_with(handle, Util.override(timeout), Util.override(check_interval),
+                                       Util.flag_override(fail_when_locked))
+          @held = true
+          token = N.pl_redis_lock_get_fence_token(handle)
+          @fence_token = token.zero? ? nil : token
+        rescue Exception # rubocop:disable Lint/RescueException
+          # Also an exception after the core took the lock (Thread#raise,
+          # a trap's Interrupt as the call returned): this acquire did not
+          # succeed, so nothing may stay held (giving back what is not
+          # held is a no-op).
+          give_back
+          raise
+        end
       end
       self
     end
@@ -278,7 +282,9 @@ module Portalocker
       return if @handle.nil?
 
       exclusive("release") do
-        return unless @held
+        # (The core may hold what this object does not know of: an
+        # exception between the two steps of an earlier release.)
+        return unless @held || core_holds?
 
         @held = false
         begin
@@ -302,6 +308,7 @@ module Portalocker
     def held?
       @held && !lost?
     end
+
     # @!method locked?
     #   Same as {#held?}.
     #   @return [Boolean]
@@ -461,6 +468,27 @@ module Portalocker
     end
 
     private
+
+    # Whether the C handle holds (or held and lost) the lock; no round trip.
+    def core_holds?
+      N.pl_redis_lock_check(handle)
+      true
+    rescue LockLost
+      true # still to be torn down
+    rescue LockException
+      false # not held (or the handle is busy: not ours to say)
+    end
+
+    # Release in the core whatever it holds, forgetting this object's hold.
+    def give_back
+      @held = false
+      @fence_token = nil
+      begin
+        N.pl_redis_lock_release(handle)
+      rescue LockException
+        nil
+      end
+    end
 
     # Runs the block holding the guard, or raises InvalidState at once when
     # another Thread holds it (see the class comment).
