@@ -238,6 +238,12 @@ module Portalocker
     # @example
     #   lock.acquire(timeout: 10)
     def acquire(timeout: nil, check_interval: nil, fail_when_locked: nil)
+      # Interrupts only in the waits (as Lock#acquire): once the core took
+      # the lock, it is recorded before one can fire.
+      Thread.handle_interrupt(Object => :on_blocking) { acquire_now(timeout, check_interval, fail_when_locked) }
+    end
+
+    private def acquire_now(timeout, check_interval, fail_when_locked)
       exclusive("acquire") do
         raise LockException, "This lock is already active" if @held && !lost?
 
@@ -281,6 +287,12 @@ module Portalocker
     def release
       return if @handle.nil?
 
+      # Interrupts only in the wait: between forgetting the hold and the
+      # core's release none can fire.
+      Thread.handle_interrupt(Object => :on_blocking) { release_now }
+    end
+
+    private def release_now
       exclusive("release") do
         # (The core may hold what this object does not know of: an
         # exception between the two steps of an earlier release.)
