@@ -50,7 +50,10 @@ redis_server_start() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
     echo "redis-server/redis-cli not installed (run ci/setup.sh)"; return 1; }
   REDIS_SERVER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pl-$tag-redis.XXXXXX")
-  redis_server_ready() { redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; }
+  # Ours answers, not another program's server that took the port first.
+  redis_server_ready() {
+    redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$PL_LAUNCHED_PID"
+  }
   for try in 1 2 3 4 5; do
     port=$(pl_free_ports 1)
     if pl_redis_launch redis_server_ready --port "$port" --bind 127.0.0.1 --save '' \
