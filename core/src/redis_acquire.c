@@ -22,11 +22,16 @@
 #define PL_REDIS_POLL_CAP 0.016
 /* Woken by our blocker's release notice while another waiter comes first
    (a pending writer with a lower id, or for a reader any pending writer:
-   it would win anyway), wait this long before attempting: attempting at
-   once only changes the count under its probe and makes it inconclusive,
+   it would win anyway), wait this long, or one slot (pl__redis_slot) if
+   longer, before attempting: attempting before its attempt is over
+   only changes the count under its probe and makes it inconclusive,
    the whole herd retrying in collisions. Pacing only: the attempt after
    it follows the protocol as ever. */
 #define PL_REDIS_DEFER 0.004
+/* An attempt on a contended channel is about this many round trips
+   (subscribe, count, the probe's channel, count, ping, answers, count):
+   the slot that pauses between attempts are measured in. */
+#define PL_REDIS_SLOT_TRIPS 6
 
 /* Every connection records the process that opened it: a forked child
    knows by this that the connections it sees are its parent's. */
@@ -96,14 +101,36 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
     return rc;
 }
 
+/* Smooth the round-trip samples (one in eight), a slow one counting
+   less than a fast one: a busy machine's hiccup must not stretch every
+   pause for long. */
+static void note_rtt(pl_redis_lock *l, double sample)
+{
+    if (l->rtt <= 0 || sample < l->rtt)
+        l->rtt = l->rtt <= 0 ? sample : (l->rtt + sample) / 2;
+    else
+        l->rtt += (sample - l->rtt) / 8;
+}
+
+double pl__redis_slot(const pl_redis_lock *l)
+{
+    return PL_REDIS_POLL_FIRST + PL_REDIS_SLOT_TRIPS * l->rtt;
+}
+
 int pl__redis_numsub(pl_redis_lock *l, long long *count)
 {
     const char *argv[3] = {"PUBSUB", pl__redis_cmd_numsub(&l->conf), l->channel};
     size_t lens[3] = {6, strlen(argv[1]), l->channel_len};
     redisReply *r = NULL;
+    int fresh = !l->cmd || l->cmd_pending > 0;
+    double sent = pl__os_now();
     int rc = pl__redis_cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
     if (rc != PL_OK)
         return rc;
+    /* A connect or replies still owed make the sample longer than the
+       round trip: skip it. */
+    if (!fresh)
+        note_rtt(l, pl__os_now() - sent);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[1]->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
@@ -159,6 +186,8 @@ int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
                                  &resp_len) == 1 &&
             answer_ping(l, resp, resp_len, mode, elected) != PL_OK)
             rc = -2;
+        else if (resp && l->held)
+            l->contended = 1;
         free(resp);
         return rc;
     }
@@ -460,10 +489,38 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
     return dispatch_buffered(l);
 }
 
+/* Our last hold was contended and ended a moment ago: our release
+   notice woke its waiters, and the first of them is attempting now. A
+   worker looping on the lock that attempted at once as well got there
+   first (it needs no notice, and its idle connection resubscribes in one
+   round trip) and, alone on the channel, took the lock again and again
+   while the woken waiter found it held. So the first attempt after such
+   a release waits until one attempt's time (pl__redis_slot) has passed
+   since it: by then the waiter holds, and we wait our turn behind it.
+   Pacing only; never past the deadline (timeout=0 does not wait). */
+int pl__redis_hand_over(pl_redis_lock *l, double deadline)
+{
+    double until = l->released_at + pl__redis_slot(l), now = pl__os_now();
+    int ready, rc;
+    l->released_at = 0;
+    if (until > deadline)
+        until = deadline;
+    if (until <= now)
+        return PL_OK;
+    rc = pl__wait_poll(NULL, 0, until - now, &l->cancel, &ready);
+    return rc == PL_ERR_INTERRUPTED ? rc : PL_OK;
+}
+
 /* Between attempts. After an inconclusive probe (subscribers came or
    went while we counted: usually other contenders probing at the same
-   moment) retry after a random, growing pause, so that contenders that
-   collided do not collide again in lockstep. Otherwise sleep on the
+   moment) retry after a random pause in a window that doubles with each
+   collision (binary exponential backoff), so that contenders that
+   collided do not collide again in lockstep. The window is counted in
+   slots (pl__redis_slot: one attempt's time, which grows with the round
+   trip; a window of milliseconds on a server 5 ms away kept three
+   writers colliding for seconds) and stops growing at check_interval or
+   four slots, whichever is longer; a release notice ends the nap.
+   Otherwise sleep on the
    waiter connection (a release notice wakes us at once) polling the
    subscriber count with a short capped backoff (a crashed holder or a
    reference holder leaves no notice): attempt again when the channel
@@ -477,7 +534,7 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                               double deadline, double last_attempt,
                               long long seen)
 {
-    double backoff = PL_REDIS_POLL_FIRST;
+    double backoff = PL_REDIS_POLL_FIRST, now;
     double cap = opts->check_interval < PL_REDIS_POLL_CAP
                      ? opts->check_interval
                      : PL_REDIS_POLL_CAP;
@@ -488,24 +545,38 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         return rc;
     if (l->inconclusive > 0 && !l->blocker[0]) {
         int k = l->inconclusive < 6 ? l->inconclusive : 6;
-        double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
-        double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
-        if (nap > opts->check_interval)
-            nap = opts->check_interval;
-        while (nap > 0 && pl__os_now() + nap > deadline)
-            nap = deadline - pl__os_now();
-        return nap > 0 ? pl__redis_pump(l, nap) : PL_OK;
+        double slot = pl__redis_slot(l);
+        double most = opts->check_interval > 4 * slot ? opts->check_interval
+                                                      : 4 * slot;
+        double window = slot * (double)(1 << k);
+        double nap = (window < most ? window : most) *
+                     (double)(pl__os_random() % 1000) / 1000.0;
+        double end = pl__os_now() + nap;
+        if (end > deadline)
+            end = deadline;
+        /* The whole nap, or until a release notice: pump() returns at
+           the first push (the probe channel's unsubscribe confirmation,
+           a late answer), and returning with it made every nap about one
+           round trip, the herd retrying in lockstep. */
+        l->notice_seen = 0;
+        while (!l->sub_dead && !l->notice_seen && (now = pl__os_now()) < end)
+            if ((rc = pl__redis_pump(l, end - now)) != PL_OK)
+                return rc;
+        l->notice_seen = 0;
+        return PL_OK;
     }
     for (;;) {
-        double now = pl__os_now();
         long long n = 0;
+        now = pl__os_now();
         if (now >= deadline)
             return PL_OK;
         if ((rc = pl__redis_pump(l, backoff < deadline - now ? backoff
                                                    : deadline - now)) != PL_OK)
             return rc;
         if (l->notice_seen || l->sub_dead) {
-            double until = pl__os_now() + PL_REDIS_DEFER;
+            double until = pl__os_now() + (pl__redis_slot(l) > PL_REDIS_DEFER
+                                               ? pl__redis_slot(l)
+                                               : PL_REDIS_DEFER);
             l->notice_seen = 0;
             if (!l->defer || l->sub_dead || until > deadline)
                 return PL_OK;

@@ -358,6 +358,8 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
     if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
         return rc;
     *count = n;
+    if (n > 1)
+        l->contended = 1; /* others want it too: hand over at release */
     if (n <= 1) {
         /* Alone: a writer advertises exclusive (elected as it was; this
            thread answers every ping, so the switch is one snapshot) and

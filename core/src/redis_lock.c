@@ -564,6 +564,10 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
     l->defer = 0;
     l->fence_token = 0;
     l->window = pl__redis_window(l->unavailable_timeout);
+    if (l->released_at > 0 &&
+        (rc = pl__redis_hand_over(l, deadline)) != PL_OK)
+        return rc;
+    l->contended = 0;
     for (;;) {
         rc = pl__redis_attempt(l, opts.fail_when_locked, &count);
         if (rc == PL_OK)
@@ -677,6 +681,7 @@ static int release_hold(pl_redis_lock *l)
     l->held = 0;
     l->elected = 0;
     publish_notice(l);
+    l->released_at = l->contended ? pl__os_now() : 0;
     return pl__ok();
 }
 

@@ -115,6 +115,19 @@ struct pl_redis_lock {
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
+    /* The round trip to the server, smoothed over the subscriber counts
+       (redis_acquire.c): the pauses between and inside attempts are
+       measured in it, since an attempt costs several round trips and an
+       answer to a ping at least one. */
+    double rtt;
+    /* Handing over: our acquire counted others on the channel, or
+       somebody pinged us while we held (a waiter probing; also our own
+       self-check's ping; the holder thread writes it, read once that
+       thread is stopped). At release it becomes `released_at`, the time
+       of a contended release (0: none), and an acquire soon after lets
+       the waiters our release notice woke go first (redis_acquire.c). */
+    int contended;
+    double released_at;
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
@@ -190,6 +203,12 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
                        const char **argv, const size_t *lens,
                        redisReply **out);
 int pl__redis_numsub(pl_redis_lock *l, long long *count);
+/* About one contended attempt's time on this server (1 ms plus six
+   round trips as measured so far). */
+double pl__redis_slot(const pl_redis_lock *l);
+/* Before the first attempt after a contended release (released_at):
+   wait until one slot has passed since it, within the deadline. */
+int pl__redis_hand_over(pl_redis_lock *l, double deadline);
 /* The subscriber count out of a PUBSUB (SHARD)NUMSUB reply, which it
    frees; a malformed reply is PL_ERR_CONNECTION naming the lock. */
 int pl__redis_numsub_count(const pl_redis_lock *l, redisReply *r,
