@@ -372,6 +372,13 @@ static int add_answer(pl_redis_lock *l, const redisReply *payload)
 {
     if (!payload || payload->type != REDIS_REPLY_STRING)
         return PL_OK;
+    /* A notice read before an answer of the same holder (its notices and
+       answers both leave on its command connection, so they arrive in
+       order): it released and holds again; the notice is stale. (hiredis
+       ends every string reply with a NUL.) */
+    if (l->notice_seen && l->notice_from[0] &&
+        strstr(payload->str, l->notice_from))
+        l->notice_seen = 0;
     return pl__redis_holders_add(&l->answers, &l->nanswers, &l->answers_cap,
                                  &l->nlegacy, payload->str, payload->len);
 }
@@ -389,8 +396,15 @@ static void on_w_push(pl_redis_lock *l, const redisReply *r)
             if (!bl || !payload || payload->type != REDIS_REPLY_STRING ||
                 payload->len != 9 + bl ||
                 memcmp(payload->str, "released:", 9) != 0 ||
-                memcmp(payload->str + 9, l->blocker, bl) == 0)
+                memcmp(payload->str + 9, l->blocker, bl) == 0) {
                 l->notice_seen = 1;
+                l->notice_from[0] = '\0';
+                if (payload && payload->type == REDIS_REPLY_STRING &&
+                    payload->len == 9 + PL_REDIS_ID_LEN &&
+                    memcmp(payload->str, "released:", 9) == 0)
+                    memcpy(l->notice_from, payload->str + 9,
+                           PL_REDIS_ID_LEN + 1);
+            }
         }
         else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
             (void)add_answer(l, payload); /* no memory: one answer short */
@@ -489,20 +503,49 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
     return dispatch_buffered(l);
 }
 
+/* How many waiters the release notice reached (the PUBLISH reply,
+   still pending on cmd), -1 if unknown. */
+static long long notice_receivers(pl_redis_lock *l)
+{
+    long long n = -1;
+    while (l->cmd && l->cmd_pending > 0) {
+        void *v = NULL;
+        const redisReply *r;
+        if (pl__redis_get_reply(l->cmd, &v) != REDIS_OK) {
+            pl__redis_close(&l->cmd);
+            l->cmd_pending = 0;
+            break;
+        }
+        r = v;
+        n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        freeReplyObject(v);
+        l->cmd_pending--;
+    }
+    return n;
+}
+
 /* Our last hold was contended and ended a moment ago: our release
    notice woke its waiters, and the first of them is attempting now. A
    worker looping on the lock that attempted at once as well got there
    first (it needs no notice, and its idle connection resubscribes in one
    round trip) and, alone on the channel, took the lock again and again
    while the woken waiter found it held. So the first attempt after such
-   a release waits until one attempt's time (pl__redis_slot) has passed
-   since it: by then the waiter holds, and we wait our turn behind it.
+   a release waits until two slots (pl__redis_slot, one attempt's time)
+   have passed since it: the first woken waiter attempts at once, one
+   that defers to it a slot later, and by then they hold or wait, and we
+   wait our turn behind them. (One slot had us collide with the one
+   that deferred.)
+   Contended means: our acquire counted others, somebody pinged us while
+   we held (reference waiters send no notice), or our release notice
+   reached a waiter (the reply of its PUBLISH, read here).
    Pacing only; never past the deadline (timeout=0 does not wait). */
 int pl__redis_hand_over(pl_redis_lock *l, double deadline)
 {
-    double until = l->released_at + pl__redis_slot(l), now = pl__os_now();
+    double until = l->released_at + 2 * pl__redis_slot(l), now = pl__os_now();
     int ready, rc;
     l->released_at = 0;
+    if (!l->contended && notice_receivers(l) <= 0)
+        return PL_OK;
     if (until > deadline)
         until = deadline;
     if (until <= now)

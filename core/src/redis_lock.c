@@ -681,7 +681,7 @@ static int release_hold(pl_redis_lock *l)
     l->held = 0;
     l->elected = 0;
     publish_notice(l);
-    l->released_at = l->contended ? pl__os_now() : 0;
+    l->released_at = pl__os_now();
     return pl__ok();
 }
 

@@ -123,8 +123,8 @@ struct pl_redis_lock {
     /* Handing over: our acquire counted others on the channel, or
        somebody pinged us while we held (a waiter probing; also our own
        self-check's ping; the holder thread writes it, read once that
-       thread is stopped). At release it becomes `released_at`, the time
-       of a contended release (0: none), and an acquire soon after lets
+       thread is stopped). `released_at`: the time of our last release
+       (0: none or handled); an acquire soon after a contended one lets
        the waiters our release notice woke go first (redis_acquire.c). */
     int contended;
     double released_at;
@@ -151,6 +151,11 @@ struct pl_redis_lock {
     /* The holder the last conclusive attempt lost to ("" if none known):
        only its release notice wakes us. */
     char blocker[PL_REDIS_ID_LEN + 1];
+    /* Whose release the pending notice_seen announced ("" for a bare
+       notice): an answer of that holder read after it makes it stale (it
+       holds again), and a waiter that then loses to someone else drops
+       it (redis_acquire.c, redis_decide.c). */
+    char notice_from[PL_REDIS_ID_LEN + 1];
     char lost_reason[1024]; /* written before `lost` is set */
 };
 
@@ -206,8 +211,9 @@ int pl__redis_numsub(pl_redis_lock *l, long long *count);
 /* About one contended attempt's time on this server (1 ms plus six
    round trips as measured so far). */
 double pl__redis_slot(const pl_redis_lock *l);
-/* Before the first attempt after a contended release (released_at):
-   wait until one slot has passed since it, within the deadline. */
+/* Before the first attempt after a release (released_at): if it was
+   contended, wait until two slots have passed since it, within the
+   deadline. */
 int pl__redis_hand_over(pl_redis_lock *l, double deadline);
 /* The subscriber count out of a PUBSUB (SHARD)NUMSUB reply, which it
    frees; a malformed reply is PL_ERR_CONNECTION naming the lock. */
