@@ -681,7 +681,9 @@ static int release_hold(pl_redis_lock *l)
     l->held = 0;
     l->elected = 0;
     publish_notice(l);
-    l->released_at = pl__os_now();
+    /* Writers only hand over: co-readers are no waiters, and a reader
+       coming back yields to a pending writer anyway. */
+    l->released_at = l->flags & PL_LOCK_SH ? 0 : pl__os_now();
     return pl__ok();
 }
 
