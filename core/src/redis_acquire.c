@@ -22,11 +22,16 @@
 #define PL_REDIS_POLL_CAP 0.016
 /* Woken by our blocker's release notice while another waiter comes first
    (a pending writer with a lower id, or for a reader any pending writer:
-   it would win anyway), wait this long before attempting: attempting at
-   once only changes the count under its probe and makes it inconclusive,
+   it would win anyway), wait this long, or one slot (pl__redis_slot) if
+   longer, before attempting: attempting before its attempt is over
+   only changes the count under its probe and makes it inconclusive,
    the whole herd retrying in collisions. Pacing only: the attempt after
    it follows the protocol as ever. */
 #define PL_REDIS_DEFER 0.004
+/* An attempt on a contended channel is about this many round trips
+   (subscribe, count, the probe's channel, count, ping, answers, count):
+   the slot that pauses between attempts are measured in. */
+#define PL_REDIS_SLOT_TRIPS 6
 
 /* Every connection records the process that opened it: a forked child
    knows by this that the connections it sees are its parent's. */
@@ -124,14 +129,36 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
     return rc;
 }
 
+/* Smooth the round-trip samples (one in eight), a slow one counting
+   less than a fast one: a busy machine's hiccup must not stretch every
+   pause for long. */
+static void note_rtt(pl_redis_lock *l, double sample)
+{
+    if (l->rtt <= 0 || sample < l->rtt)
+        l->rtt = l->rtt <= 0 ? sample : (l->rtt + sample) / 2;
+    else
+        l->rtt += (sample - l->rtt) / 8;
+}
+
+double pl__redis_slot(const pl_redis_lock *l)
+{
+    return PL_REDIS_POLL_FIRST + PL_REDIS_SLOT_TRIPS * l->rtt;
+}
+
 int pl__redis_numsub(pl_redis_lock *l, long long *count)
 {
     const char *argv[3] = {"PUBSUB", pl__redis_cmd_numsub(&l->conf), l->channel};
     size_t lens[3] = {6, strlen(argv[1]), l->channel_len};
     redisReply *r = NULL;
+    int fresh = !l->cmd || l->cmd_pending > 0;
+    double sent = pl__os_now();
     int rc = pl__redis_cmd_call(l, "PUBSUB NUMSUB", 3, argv, lens, &r);
     if (rc != PL_OK)
         return rc;
+    /* A connect or replies still owed make the sample longer than the
+       round trip: skip it. */
+    if (!fresh)
+        note_rtt(l, pl__os_now() - sent);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[1]->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
@@ -187,6 +214,8 @@ int pl__redis_on_sub_push(pl_redis_lock *l, const redisReply *r, int mode,
                                  &resp_len) == 1 &&
             answer_ping(l, resp, resp_len, mode, elected) != PL_OK)
             rc = -2;
+        else if (resp && l->held)
+            l->contended = 1;
         free(resp);
         return rc;
     }
@@ -371,6 +400,13 @@ static int add_answer(pl_redis_lock *l, const redisReply *payload)
 {
     if (!payload || payload->type != REDIS_REPLY_STRING)
         return PL_OK;
+    /* A notice read before an answer of the same holder (its notices and
+       answers both leave on its command connection, so they arrive in
+       order): it released and holds again; the notice is stale. (hiredis
+       ends every string reply with a NUL.) */
+    if (l->notice_seen && l->notice_from[0] &&
+        strstr(payload->str, l->notice_from))
+        l->notice_seen = 0;
     return pl__redis_holders_add(&l->answers, &l->nanswers, &l->answers_cap,
                                  &l->nlegacy, payload->str, payload->len);
 }
@@ -388,8 +424,15 @@ static void on_w_push(pl_redis_lock *l, const redisReply *r)
             if (!bl || !payload || payload->type != REDIS_REPLY_STRING ||
                 payload->len != 9 + bl ||
                 memcmp(payload->str, "released:", 9) != 0 ||
-                memcmp(payload->str + 9, l->blocker, bl) == 0)
+                memcmp(payload->str + 9, l->blocker, bl) == 0) {
                 l->notice_seen = 1;
+                l->notice_from[0] = '\0';
+                if (payload && payload->type == REDIS_REPLY_STRING &&
+                    payload->len == 9 + PL_REDIS_ID_LEN &&
+                    memcmp(payload->str, "released:", 9) == 0)
+                    memcpy(l->notice_from, payload->str + 9,
+                           PL_REDIS_ID_LEN + 1);
+            }
         }
         else if (l->probe_chan && same(ch, l->probe_chan, l->probe_len))
             (void)add_answer(l, payload); /* no memory: one answer short */
@@ -488,10 +531,51 @@ int pl__redis_pump(pl_redis_lock *l, double seconds)
     return dispatch_buffered(l);
 }
 
+/* Our last hold was contended and ended a moment ago: our release
+   notice woke its waiters, and the first of them is attempting now. A
+   worker looping on the lock that attempted at once as well got there
+   first (it needs no notice, and its idle connection resubscribes in one
+   round trip) and, alone on the channel, took the lock again and again
+   while the woken waiter found it held. So the first attempt after such
+   a release waits until two slots (pl__redis_slot, one attempt's time)
+   have passed since it: the first woken waiter attempts at once, one
+   that defers to it a slot later, and by then they hold or wait, and we
+   wait our turn behind them. (One slot had us collide with the one
+   that deferred.)
+   Contended means: our acquire counted others, or somebody pinged us
+   while we held. (Also waiting for the reply of our notice's PUBLISH,
+   which counts the waiters it woke, cost an uncontended cycle a round
+   trip and made no difference to contended ones.)
+   Not when the round trip is under a third of a millisecond: there the
+   releaser's head start is microseconds, a woken waiter gets in well
+   within PL_REDIS_DEFER, and the pause only cost loops of three writers
+   and three readers a sixth of their holds per second.
+   Pacing only; never past the deadline (timeout=0 does not wait). */
+int pl__redis_hand_over(pl_redis_lock *l, double deadline)
+{
+    double until = l->released_at + 2 * pl__redis_slot(l), now = pl__os_now();
+    int ready, rc;
+    l->released_at = 0;
+    if (!l->contended || 2 * PL_REDIS_SLOT_TRIPS * l->rtt < PL_REDIS_DEFER)
+        return PL_OK;
+    if (until > deadline)
+        until = deadline;
+    if (until <= now)
+        return PL_OK;
+    rc = pl__wait_poll(NULL, 0, until - now, &l->cancel, &ready);
+    return rc == PL_ERR_INTERRUPTED ? rc : PL_OK;
+}
+
 /* Between attempts. After an inconclusive probe (subscribers came or
    went while we counted: usually other contenders probing at the same
-   moment) retry after a random, growing pause, so that contenders that
-   collided do not collide again in lockstep. Otherwise sleep on the
+   moment) retry after a random pause in a window that doubles with each
+   collision (binary exponential backoff), so that contenders that
+   collided do not collide again in lockstep. The window is counted in
+   slots (pl__redis_slot: one attempt's time, which grows with the round
+   trip; a window of milliseconds on a server 5 ms away kept three
+   writers colliding for seconds) and stops growing at check_interval or
+   four slots, whichever is longer; a release notice ends the nap.
+   Otherwise sleep on the
    waiter connection (a release notice wakes us at once) polling the
    subscriber count with a short capped backoff (a crashed holder or a
    reference holder leaves no notice): attempt again when the channel
@@ -505,7 +589,7 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
                               double deadline, double last_attempt,
                               long long seen)
 {
-    double backoff = PL_REDIS_POLL_FIRST;
+    double backoff = PL_REDIS_POLL_FIRST, now;
     double cap = opts->check_interval < PL_REDIS_POLL_CAP
                      ? opts->check_interval
                      : PL_REDIS_POLL_CAP;
@@ -516,24 +600,38 @@ int pl__redis_wait_for_change(pl_redis_lock *l, const pl_wait_opts *opts,
         return rc;
     if (l->inconclusive > 0 && !l->blocker[0]) {
         int k = l->inconclusive < 6 ? l->inconclusive : 6;
-        double base = PL_REDIS_POLL_FIRST * (double)(1 << k);
-        double nap = base * (double)(pl__os_random() % 1000) / 1000.0;
-        if (nap > opts->check_interval)
-            nap = opts->check_interval;
-        while (nap > 0 && pl__os_now() + nap > deadline)
-            nap = deadline - pl__os_now();
-        return nap > 0 ? pl__redis_pump(l, nap) : PL_OK;
+        double slot = pl__redis_slot(l);
+        double most = opts->check_interval > 4 * slot ? opts->check_interval
+                                                      : 4 * slot;
+        double window = slot * (double)(1 << k);
+        double nap = (window < most ? window : most) *
+                     (double)(pl__os_random() % 1000) / 1000.0;
+        double end = pl__os_now() + nap;
+        if (end > deadline)
+            end = deadline;
+        /* The whole nap, or until a release notice: pump() returns at
+           the first push (the probe channel's unsubscribe confirmation,
+           a late answer), and returning with it made every nap about one
+           round trip, the herd retrying in lockstep. */
+        l->notice_seen = 0;
+        while (!l->sub_dead && !l->notice_seen && (now = pl__os_now()) < end)
+            if ((rc = pl__redis_pump(l, end - now)) != PL_OK)
+                return rc;
+        l->notice_seen = 0;
+        return PL_OK;
     }
     for (;;) {
-        double now = pl__os_now();
         long long n = 0;
+        now = pl__os_now();
         if (now >= deadline)
             return PL_OK;
         if ((rc = pl__redis_pump(l, backoff < deadline - now ? backoff
                                                    : deadline - now)) != PL_OK)
             return rc;
         if (l->notice_seen || l->sub_dead) {
-            double until = pl__os_now() + PL_REDIS_DEFER;
+            double until = pl__os_now() + (pl__redis_slot(l) > PL_REDIS_DEFER
+                                               ? pl__redis_slot(l)
+                                               : PL_REDIS_DEFER);
             l->notice_seen = 0;
             if (!l->defer || l->sub_dead || until > deadline)
                 return PL_OK;

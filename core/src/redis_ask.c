@@ -198,7 +198,7 @@ static int ask(pl_redis_lock *l, long long expected, double confirm_by,
 int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
                     int *conclusive)
 {
-    double first, deadline, recheck, step, reask_until;
+    double first, deadline, recheck, step, stall, reask_until;
     long long now_count = 0;
     int rc, asked = 0;
 
@@ -225,7 +225,15 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
         /* The reply window is T from the ping, however long the response
            channel took to confirm: a silent holder is reaped only after T. */
         deadline = now + l->unavailable_timeout;
-        recheck = now + step;
+        /* An answer takes a round trip at least (the ping out to the
+           subscriber, its PUBLISH back), more while the subscriber is in
+           a command of its own: "stalled" means silent for two round
+           trips beyond the step. Counting a stall from the first
+           millisecond on a server a few ms away re-asked every ping
+           before any answer could come, discarding the answers on
+           their way, until the step outgrew the round trip. */
+        stall = step + 2 * l->rtt;
+        recheck = now + stall;
         while ((long long)l->nanswers < expected) {
             now = pl__os_now();
             until = deadline < recheck ? deadline : recheck;
@@ -237,7 +245,7 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
             if (l->sub_dead)
                 goto out;
             if (l->nanswers != had) {
-                recheck = pl__os_now() + step; /* answers flow: wait */
+                recheck = pl__os_now() + stall; /* answers flow: wait */
                 continue;
             }
             if (pl__os_now() < recheck)
@@ -251,9 +259,10 @@ int pl__redis_probe(pl_redis_lock *l, long long expected, int may_reap,
                                                      : PL_REDIS_PROBE_RECHECK;
             /* Ask again: someone may have missed the ping. Not while our
                own poll fails: nothing could be heard either way. */
-            if (pl__os_now() + step < reask_until && !l->deaf)
+            stall = step + 2 * l->rtt;
+            if (pl__os_now() + stall < reask_until && !l->deaf)
                 break;
-            recheck = pl__os_now() + step;
+            recheck = pl__os_now() + stall;
         }
         if ((long long)l->nanswers >= expected || pl__os_now() >= deadline)
             break;

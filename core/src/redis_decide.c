@@ -289,6 +289,12 @@ static void note_blocker(pl_redis_lock *l)
     l->blocker[0] = '\0';
     if (best && !best->legacy && strlen(best->id) == PL_REDIS_ID_LEN)
         memcpy(l->blocker, best->id, PL_REDIS_ID_LEN + 1);
+    /* A notice that came during the attempt from someone else than the
+       one we now wait for says nothing about it: acting on it started an
+       attempt at once into the winner's (a collision). */
+    if (l->notice_seen && l->blocker[0] && l->notice_from[0] &&
+        strcmp(l->notice_from, l->blocker) != 0)
+        l->notice_seen = 0;
     /* Once the blocker releases, does someone else come first? A reader
        waits for every pending writer (writer priority), a writer for a
        pending writer with a lower id (it wins the election). */
@@ -358,6 +364,8 @@ int pl__redis_attempt(pl_redis_lock *l, int fail_when_locked,
     if ((rc = pl__redis_numsub(l, &n)) != PL_OK)
         return rc;
     *count = n;
+    if (n > 1)
+        l->contended = 1; /* others want it too: hand over at release */
     if (n <= 1) {
         /* Alone: a writer advertises exclusive (elected as it was; this
            thread answers every ping, so the switch is one snapshot) and

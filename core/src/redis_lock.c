@@ -564,6 +564,10 @@ static int acquire_loop(pl_redis_lock *l, double timeout, double check_interval,
     l->defer = 0;
     l->fence_token = 0;
     l->window = pl__redis_window(l->unavailable_timeout);
+    if (l->released_at > 0 &&
+        (rc = pl__redis_hand_over(l, deadline)) != PL_OK)
+        return rc;
+    l->contended = 0;
     for (;;) {
         rc = pl__redis_attempt(l, opts.fail_when_locked, &count);
         if (rc == PL_OK)
@@ -677,6 +681,9 @@ static int release_hold(pl_redis_lock *l)
     l->held = 0;
     l->elected = 0;
     publish_notice(l);
+    /* Writers only hand over: co-readers are no waiters, and a reader
+       coming back yields to a pending writer anyway. */
+    l->released_at = l->flags & PL_LOCK_SH ? 0 : pl__os_now();
     return pl__ok();
 }
 

@@ -115,6 +115,19 @@ struct pl_redis_lock {
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
+    /* The round trip to the server, smoothed over the subscriber counts
+       (redis_acquire.c): the pauses between and inside attempts are
+       measured in it, since an attempt costs several round trips and an
+       answer to a ping at least one. */
+    double rtt;
+    /* Handing over: our acquire counted others on the channel, or
+       somebody pinged us while we held (a waiter probing; also our own
+       self-check's ping; the holder thread writes it, read once that
+       thread is stopped). `released_at`: the time of our last release
+       (0: none or handled); an acquire soon after a contended one lets
+       the waiters our release notice woke go first (redis_acquire.c). */
+    int contended;
+    double released_at;
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
@@ -138,6 +151,11 @@ struct pl_redis_lock {
     /* The holder the last conclusive attempt lost to ("" if none known):
        only its release notice wakes us. */
     char blocker[PL_REDIS_ID_LEN + 1];
+    /* Whose release the pending notice_seen announced ("" for a bare
+       notice): an answer of that holder read after it makes it stale (it
+       holds again), and a waiter that then loses to someone else drops
+       it (redis_acquire.c, redis_decide.c). */
+    char notice_from[PL_REDIS_ID_LEN + 1];
     char lost_reason[1024]; /* written before `lost` is set */
 };
 
@@ -190,6 +208,13 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
                        const char **argv, const size_t *lens,
                        redisReply **out);
 int pl__redis_numsub(pl_redis_lock *l, long long *count);
+/* About one contended attempt's time on this server (1 ms plus six
+   round trips as measured so far). */
+double pl__redis_slot(const pl_redis_lock *l);
+/* Before the first attempt after a release (released_at): if it was
+   contended, wait until two slots have passed since it, within the
+   deadline. */
+int pl__redis_hand_over(pl_redis_lock *l, double deadline);
 /* The subscriber count out of a PUBSUB (SHARD)NUMSUB reply, which it
    frees; a malformed reply is PL_ERR_CONNECTION naming the lock. */
 int pl__redis_numsub_count(const pl_redis_lock *l, redisReply *r,
