@@ -86,7 +86,7 @@ static int ensure_cmd(pl_redis_lock *l)
 
 /* A connection idle this long may have been closed by the server's idle
    timeout (Redis's `timeout` counts whole seconds, at least 1). */
-#define PL_REDIS_IDLE 1.0
+#define PL_REDIS_IDLE_TIMEOUT_MIN 1.0
 
 /* The peer closed the connection (an end of file, a reset), as opposed to
    a timeout or a refused command. */
@@ -100,8 +100,9 @@ static int closed_by_peer(const pl_redis_conn *c)
 /* A command on cmd; a broken connection is dropped so that the next call
    reconnects. cmd is kept between acquisitions, so it may sit idle long
    enough for the server to close it (its `timeout` setting, a proxy's
-   idle limit): found closed by the peer after PL_REDIS_IDLE or more of
-   silence, it costs a reconnect and the command is sent again, once
+   idle limit): found closed by the peer after PL_REDIS_IDLE_TIMEOUT_MIN
+   or more of silence, it costs a reconnect and the command is sent again,
+   once
    (every command sent here may be repeated: counts, publishes, CLIENT
    LIST/KILL, and INCR of the fence, whose tokens need only grow). One
    closed while in use, or a fresh one, is a failure of the call. */
@@ -114,7 +115,7 @@ int pl__redis_cmd_call(pl_redis_lock *l, const char *what, int argc,
         rc = ensure_cmd(l); /* drain found it broken */
     if (rc != PL_OK)
         return rc;
-    idle = pl__os_now() - l->cmd->used_at >= PL_REDIS_IDLE;
+    idle = pl__os_now() - l->cmd->used_at >= PL_REDIS_IDLE_TIMEOUT_MIN;
     rc = pl__redis_call(&l->conf, l->cmd, what, argc, argv, lens, out);
     if (rc != PL_OK && l->cmd && l->cmd->err) {
         int again = idle && closed_by_peer(l->cmd);

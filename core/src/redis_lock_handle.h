@@ -115,11 +115,6 @@ struct pl_redis_lock {
     int nlegacy;
     int pongs;        /* PINGs answered on sub */
     int inconclusive; /* inconclusive probes in a row */
-    /* The round trip to the server, smoothed over the subscriber counts
-       (redis_acquire.c): the pauses between and inside attempts are
-       measured in it, since an attempt costs several round trips and an
-       answer to a ping at least one. */
-    double rtt;
     /* Handing over: our acquire counted others on the channel, or
        somebody pinged us while we held (a waiter probing; also our own
        self-check's ping; the holder thread writes it, read once that
@@ -128,6 +123,11 @@ struct pl_redis_lock {
        the waiters our release notice woke go first (redis_acquire.c). */
     int contended;
     double released_at;
+    /* The round trip to the server, smoothed over the subscriber counts
+       (redis_acquire.c): the pauses between and inside attempts are
+       measured in it, since an attempt costs several round trips and an
+       answer to a ping at least one. */
+    double rtt;
 
     /* holding */
     atomic_int held; /* read by check() on any thread */
